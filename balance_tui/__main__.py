@@ -1,0 +1,3 @@
+from balance_tui.cli import main
+
+raise SystemExit(main())

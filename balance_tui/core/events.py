@@ -1,0 +1,85 @@
+"""What the wire layer tells the engine: typed, exact (Decimal) and already normalised.
+
+`kraken` produces these from WebSocket frames and REST replies; the engine never sees JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Source(StrEnum):
+    WS = "ws"
+    REST = "rest"
+
+
+@dataclass(frozen=True, slots=True)
+class WalletBalance:
+    type: str  # "spot" or "earn"
+    id: str  # "main", "bonded", "flex", ...
+    balance: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class AssetSnapshot:
+    asset: str
+    balance: Decimal  # total across wallets
+    wallets: tuple[WalletBalance, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BalancesSnapshot:
+    """Every asset held, replacing whatever was known before."""
+
+    assets: tuple[AssetSnapshot, ...]
+    sequence: int
+    source: Source = Source.WS
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One completed ledger transaction; `balance` is the asset's total after it."""
+
+    ledger_id: str
+    ref_id: str
+    timestamp: datetime
+    type: str
+    asset: str
+    wallet_type: str
+    wallet_id: str
+    amount: Decimal
+    fee: Decimal
+    balance: Decimal
+    category: str = ""
+    subtype: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BalancesUpdate:
+    entries: tuple[LedgerEntry, ...]
+    sequence: int
+    source: Source = Source.WS
+
+
+@dataclass(frozen=True, slots=True)
+class HoldAmounts:
+    """Per-asset amounts from REST `BalanceEx`: what open orders hold, plus credit lines."""
+
+    hold_trade: Decimal = Decimal(0)
+    credit: Decimal = Decimal(0)
+    credit_used: Decimal = Decimal(0)
+
+
+NO_HOLD = HoldAmounts()
+
+
+@dataclass(frozen=True, slots=True)
+class HoldsSnapshot:
+    holds: dict[str, HoldAmounts]
+    source: Source = Source.REST
+
+
+BalanceEvent = BalancesSnapshot | BalancesUpdate | HoldsSnapshot

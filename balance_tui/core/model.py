@@ -1,0 +1,37 @@
+"""One asset's balance as the console shows it: exact amounts, where they came from, and when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from balance_tui.core.events import NO_HOLD, HoldAmounts, Source, WalletBalance
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """Immutable, so a reader never sees a half-applied change and diffs are plain comparisons."""
+
+    asset: str
+    total: Decimal
+    wallets: tuple[WalletBalance, ...]
+    source: Source
+    updated_at: datetime
+    hold: HoldAmounts = NO_HOLD
+    hold_source: Source | None = None
+
+    @property
+    def held(self) -> Decimal:
+        return self.hold.hold_trade
+
+    @property
+    def spot(self) -> Decimal:
+        return sum((w.balance for w in self.wallets if w.type == "spot"), ZERO)
+
+    @property
+    def free(self) -> Decimal:
+        """Tradable now, as Kraken's `available`: earn wallets and open-order holds are excluded."""
+        return self.spot + self.hold.credit - self.hold.credit_used - self.hold.hold_trade

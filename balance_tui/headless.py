@@ -1,0 +1,111 @@
+"""Headless commands on the same wiring as the TUI: `status --once` and `watch --jsonl`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from contextlib import suppress
+from typing import Any, TextIO
+
+from balance_tui.config import Config
+from balance_tui.backend import Backend, open_backend
+from balance_tui.core import Balance
+from balance_tui.core.health import FeedState
+from balance_tui.kraken.credentials import Credentials
+
+EXIT_OK, EXIT_UNHEALTHY = 0, 2
+
+
+def balance_record(balance: Balance) -> dict[str, Any]:
+    """A balance as JSON: amounts as exact decimal strings, times in RFC 3339 UTC."""
+    return {
+        "asset": balance.asset,
+        "total": f"{balance.total:f}",  # fixed-point: str() would write a zero as 0E-8
+        "held": f"{balance.held:f}",
+        "free": f"{balance.free:f}",
+        "source": balance.source.value,
+        "time": balance.updated_at.isoformat(),
+    }
+
+
+async def status_once(
+    config: Config, credentials: Credentials | None, *, timeout: float, as_json: bool, out: TextIO = sys.stdout
+) -> int:
+    """Wait for the first complete snapshot, print balances and feed health; 0 if healthy, else 2."""
+    async with open_backend(config, credentials, own_session=False) as backend:
+        feed = asyncio.create_task(backend.stream.run())
+        snapshot = asyncio.create_task(backend.manager.wait_for_snapshot())
+        try:
+            await asyncio.wait({feed, snapshot}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            healthy = backend.manager.has_snapshot
+            reason = "" if healthy else _no_snapshot_reason(backend, timeout)
+            report = _report(backend, healthy, reason)  # before stopping the feed, so it shows the feed as it ran
+        finally:
+            for task in (feed, snapshot):
+                task.cancel()
+            await asyncio.gather(feed, snapshot, return_exceptions=True)
+    if as_json:
+        json.dump(report, out, indent=2)
+        out.write("\n")
+    else:
+        _print_report(report, out)
+    if not healthy:
+        print(f"balance-tui: unhealthy: {reason}", file=sys.stderr)
+    return EXIT_OK if healthy else EXIT_UNHEALTHY
+
+
+async def watch_jsonl(config: Config, credentials: Credentials | None, out: TextIO = sys.stdout) -> int:
+    """One JSON line per balance change until interrupted; 2 if the feed stops for good."""
+
+    def emit(balance: Balance) -> None:
+        out.write(json.dumps(balance_record(balance)) + "\n")
+        out.flush()
+
+    async with open_backend(config, credentials, own_session=False) as backend:
+        backend.manager.register_callback("balance_update", emit)
+        await backend.stream.run()
+        health = backend.manager.health
+    print(f"balance-tui: feed {health.state.value}: {health.error}", file=sys.stderr)
+    return EXIT_UNHEALTHY
+
+
+def _no_snapshot_reason(backend: Backend, timeout: float) -> str:
+    health = backend.manager.health
+    if health.state is FeedState.FAILED:
+        return health.error
+    return f"no balances snapshot within {timeout:g} s" + (f" ({health.error})" if health.error else "")
+
+
+def _report(backend: Backend, healthy: bool, reason: str) -> dict[str, Any]:
+    manager, health = backend.manager, backend.manager.health
+    return {
+        "healthy": healthy,
+        "reason": reason or None,
+        "exchange": backend.exchange_label,
+        "feed": {
+            "state": health.state.value,
+            "system": health.system or None,
+            "sequence": health.sequence,
+            "messages": health.messages,
+            "reconnects": health.reconnects,
+            "gaps": health.gaps,
+            "last_message_at": None if health.last_message_at is None else health.last_message_at.isoformat(),
+            "holds_source": None if manager.holds_source is None else manager.holds_source.value,
+            "error": health.error or None,
+        },
+        "balances": [balance_record(b) for _, b in sorted(manager.get_all_balances().items())],
+    }
+
+
+def _print_report(report: dict[str, Any], out: TextIO) -> None:
+    feed = report["feed"]
+    out.write(
+        f"{report['exchange']}  feed {feed['state']}  system {feed['system'] or '-'}  "
+        f"seq {feed['sequence'] if feed['sequence'] is not None else '-'}  holds {feed['holds_source'] or '-'}\n"
+    )
+    out.write(f"{'ASSET':<8} {'TOTAL':>24} {'HELD':>20} {'FREE':>24} SOURCE\n")
+    for b in report["balances"]:
+        out.write(f"{b['asset']:<8} {b['total']:>24} {b['held']:>20} {b['free']:>24} {b['source']}\n")
+    with suppress(BrokenPipeError):
+        out.flush()

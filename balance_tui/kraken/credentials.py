@@ -1,0 +1,26 @@
+"""API credentials held in masked types, so they never reach logs, tracebacks or the screen."""
+
+from __future__ import annotations
+
+import binascii
+import base64
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    api_key: SecretStr
+    api_secret: SecretStr
+
+    @classmethod
+    def of(cls, api_key: str, api_secret: str) -> Credentials:
+        """Check the shape here, so a pasted-wrong secret fails at start, not on the first signed call."""
+        if not api_key.strip():
+            raise ValueError("the API key is empty")
+        try:
+            base64.b64decode(api_secret, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("the API secret is not valid base64 (copy the private key exactly as Kraken shows it)") from None
+        return cls(SecretStr(api_key.strip()), SecretStr(api_secret.strip()))

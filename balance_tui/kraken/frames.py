@@ -1,0 +1,195 @@
+"""Strict parsing of Kraken WebSocket v2 frames into typed values, amounts exact as Decimal.
+
+Anything that is not what the protocol says raises `ParseError` naming the field; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from balance_tui.core.events import AssetSnapshot, BalancesSnapshot, BalancesUpdate, LedgerEntry, WalletBalance
+
+MAX_FRAME_BYTES = 1 << 20
+
+
+class ParseError(ValueError):
+    """A frame that breaks Kraken's protocol; the message names the offending field."""
+
+
+@dataclass(frozen=True, slots=True)
+class SystemStatus:
+    system: str  # online, maintenance, cancel_only, post_only
+    connection_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class MethodReply:
+    """The answer to a request we sent: subscribe/unsubscribe acks, errors and pongs."""
+
+    method: str
+    success: bool
+    error: str = ""
+    req_id: int | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OtherChannel:
+    """Data on a channel this client does not read; harmless, so it is passed over, not rejected."""
+
+    channel: str
+
+
+Frame = SystemStatus | Heartbeat | MethodReply | OtherChannel | BalancesSnapshot | BalancesUpdate
+
+
+def parse(raw: str | bytes) -> Frame:
+    if len(raw) > MAX_FRAME_BYTES:
+        raise ParseError(f"frame is {len(raw)} bytes, over the {MAX_FRAME_BYTES} byte limit")
+    try:
+        message = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except ParseError:
+        raise
+    except ArithmeticError:
+        raise ParseError("frame holds a number outside the range a decimal can hold") from None
+    except (ValueError, RecursionError) as exc:
+        raise ParseError(f"frame is not valid JSON: {exc}") from None
+    frame = _object(message, "frame")
+    if "method" in frame:
+        return _method_reply(frame)
+    channel = _string(frame, "channel", "frame")
+    if channel == "balances":
+        return _balances(frame)
+    if channel == "heartbeat":
+        return Heartbeat()
+    if channel == "status":
+        data = _list(frame, "data", "status")
+        if not data:
+            raise ParseError("status.data: expected one status object, got an empty list")
+        item = _object(data[0], "status.data[0]")
+        connection_id = item.get("connection_id")
+        if connection_id is not None and (not isinstance(connection_id, int) or isinstance(connection_id, bool)):
+            raise ParseError(f"status.data[0].connection_id: expected an integer, got {connection_id!r}")
+        return SystemStatus(_string(item, "system", "status.data[0]"), connection_id)
+    return OtherChannel(channel)
+
+
+def _method_reply(frame: dict[str, Any]) -> MethodReply:
+    method = _string(frame, "method", "reply")
+    req_id = frame.get("req_id")
+    if req_id is not None and (not isinstance(req_id, int) or isinstance(req_id, bool)):
+        raise ParseError(f"{method}.req_id: expected an integer, got {req_id!r}")
+    if method == "pong":
+        return MethodReply(method, True, req_id=req_id)
+    success = frame.get("success")
+    if not isinstance(success, bool):
+        raise ParseError(f"{method}.success: expected true or false, got {success!r}")
+    error = frame.get("error", "")
+    if not isinstance(error, str):
+        raise ParseError(f"{method}.error: expected a string, got {error!r}")
+    result = frame.get("result", {})
+    return MethodReply(method, success, error, req_id, _object(result, f"{method}.result"))
+
+
+def _balances(frame: dict[str, Any]) -> BalancesSnapshot | BalancesUpdate:
+    kind = _string(frame, "type", "balances")
+    sequence = _integer(frame, "sequence", "balances")
+    data = _list(frame, "data", "balances")
+    if kind == "snapshot":
+        return BalancesSnapshot(tuple(_asset(item, f"balances.data[{i}]") for i, item in enumerate(data)), sequence)
+    if kind == "update":
+        return BalancesUpdate(tuple(_ledger(item, f"balances.data[{i}]") for i, item in enumerate(data)), sequence)
+    raise ParseError(f"balances.type: expected 'snapshot' or 'update', got {kind!r}")
+
+
+def _asset(value: Any, path: str) -> AssetSnapshot:
+    item = _object(value, path)
+    wallets = tuple(_wallet(w, f"{path}.wallets[{j}]") for j, w in enumerate(_list(item, "wallets", path)))
+    return AssetSnapshot(_string(item, "asset", path), _decimal(item, "balance", path), wallets)
+
+
+def _wallet(value: Any, path: str) -> WalletBalance:
+    item = _object(value, path)
+    return WalletBalance(_string(item, "type", path), _string(item, "id", path), _decimal(item, "balance", path))
+
+
+def _ledger(value: Any, path: str) -> LedgerEntry:
+    item = _object(value, path)
+    return LedgerEntry(
+        ledger_id=_string(item, "ledger_id", path),
+        ref_id=_string(item, "ref_id", path),
+        timestamp=_timestamp(item, "timestamp", path),
+        type=_string(item, "type", path),
+        asset=_string(item, "asset", path),
+        wallet_type=_string(item, "wallet_type", path),
+        wallet_id=_string(item, "wallet_id", path),
+        amount=_decimal(item, "amount", path),
+        fee=_decimal(item, "fee", path),
+        balance=_decimal(item, "balance", path),
+        category=_string(item, "category", path, default=""),
+        subtype=_string(item, "subtype", path, default=""),
+    )
+
+
+def _reject_constant(name: str) -> None:
+    raise ParseError(f"frame holds {name}, which is not a number Kraken sends")
+
+
+def _object(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ParseError(f"{path}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _list(obj: dict[str, Any], key: str, path: str) -> list[Any]:
+    value = obj.get(key)
+    if not isinstance(value, list):
+        raise ParseError(f"{path}.{key}: expected a list, got {_shown(value)}")
+    return value
+
+
+def _string(obj: dict[str, Any], key: str, path: str, default: str | None = None) -> str:
+    value = obj.get(key, default)
+    if not isinstance(value, str):
+        raise ParseError(f"{path}.{key}: expected a string, got {_shown(value)}")
+    return value
+
+
+def _integer(obj: dict[str, Any], key: str, path: str) -> int:
+    value = obj.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ParseError(f"{path}.{key}: expected an integer, got {_shown(value)}")
+    return value
+
+
+def _decimal(obj: dict[str, Any], key: str, path: str) -> Decimal:
+    value = obj.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ParseError(f"{path}.{key}: expected a decimal number, got {_shown(value)}")
+    return value
+
+
+def _timestamp(obj: dict[str, Any], key: str, path: str) -> datetime:
+    text = _string(obj, key, path)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ParseError(f"{path}.{key}: expected an RFC 3339 time, got {text!r}") from None
+    if moment.tzinfo is None:
+        raise ParseError(f"{path}.{key}: expected a time with a zone (like ...Z), got {text!r}")
+    return moment
+
+
+def _shown(value: Any) -> str:
+    return "nothing" if value is None else f"{type(value).__name__} {str(value)[:40]!r}"

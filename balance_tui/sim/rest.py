@@ -1,0 +1,175 @@
+"""Kraken's REST API as the simulator serves it: the private balance calls, and the public calls that
+clients make before them.
+
+Every reply is HTTP 200 in Kraken's envelope, so clients must decide success from the `error` array as
+they must on the real exchange. Balances are decimal strings at each asset's precision.
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from balance_tui.sim.account import DemoAccount, WalletKey
+from balance_tui.sim.assets import (
+    ASSETS,
+    EARN_SUFFIXES,
+    MAKER_FEE_PERCENT,
+    PAIRS,
+    TAKER_FEE_PERCENT,
+    Asset,
+    Pair,
+    rest_key,
+)
+from balance_tui.sim.auth import TOKEN_LIFETIME_SECONDS, AuthError, RequestVerifier, TokenRegistry
+from balance_tui.sim.wire import dumps
+
+
+class RestApi:
+    """Routes for `/0/private/<Method>` (signed POST) and `/0/public/<Method>` (GET or POST)."""
+
+    def __init__(self, account: DemoAccount, verifier: RequestVerifier, tokens: TokenRegistry) -> None:
+        self._account = account
+        self._verifier = verifier
+        self._tokens = tokens
+        self._private: dict[str, Callable[[], dict[str, object]]] = {
+            "Balance": self._balance,
+            "BalanceEx": self._balance_ex,
+            "GetWebSocketsToken": self._websockets_token,
+        }
+        self._public: dict[str, Callable[[], dict[str, object]]] = {
+            "Time": _time,
+            "SystemStatus": _system_status,
+            "Assets": _assets,
+            "AssetPairs": _asset_pairs,
+        }
+        self.routes = [
+            Route("/0/private/{method}", self._handle_private, methods=["POST"]),
+            Route("/0/public/{method}", self._handle_public, methods=["GET", "POST"]),
+        ]
+
+    async def _handle_private(self, request: Request) -> Response:
+        handler = self._private.get(request.path_params["method"])
+        if handler is None:
+            return _failure("EGeneral:Unknown method")
+        try:
+            self._verifier.verify(
+                request.url.path,
+                request.headers.get("API-Key"),
+                request.headers.get("API-Sign"),
+                await request.body(),
+                request.headers.get("Content-Type", ""),
+            )
+        except AuthError as error:
+            return _failure(str(error))
+        return _success(handler())
+
+    async def _handle_public(self, request: Request) -> Response:
+        handler = self._public.get(request.path_params["method"])
+        if handler is None:
+            return _failure("EGeneral:Unknown method")
+        return _success(handler())
+
+    def _balance(self) -> dict[str, object]:
+        """Each wallet's total under its REST key (earn wallets under a suffixed key, e.g. DOT.S)."""
+        return {_rest_key(wallet): _text(wallet, amount) for wallet, amount in self._account.wallets().items()}
+
+    def _balance_ex(self) -> dict[str, object]:
+        """Each wallet's total and what open orders hold of it; only spot wallets hold anything."""
+        holds = self._account.holds()
+        return {
+            _rest_key(wallet): {
+                "balance": _text(wallet, amount),
+                "hold_trade": _text(wallet, holds[wallet.asset] if wallet.type == "spot" else Decimal(0)),
+            }
+            for wallet, amount in self._account.wallets().items()
+        }
+
+    def _websockets_token(self) -> dict[str, object]:
+        return {"token": self._tokens.issue(), "expires": TOKEN_LIFETIME_SECONDS}
+
+
+def _success(result: dict[str, object]) -> Response:
+    return Response(dumps({"error": [], "result": result}), media_type="application/json")
+
+
+def _failure(error: str) -> Response:
+    return Response(dumps({"error": [error]}), media_type="application/json")
+
+
+def _rest_key(wallet: WalletKey) -> str:
+    return rest_key(ASSETS[wallet.asset], wallet.type, wallet.id)
+
+
+def _text(wallet: WalletKey, amount: Decimal) -> str:
+    """A decimal string at the asset's full precision, as Kraken writes balances ("1.2000000000")."""
+    return format(ASSETS[wallet.asset].quantize(amount), "f")
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _time() -> dict[str, object]:
+    """Server time; `rfc1123` in Kraken's own form with a two-digit year, e.g. "Sun, 21 Mar 21 14:23:14 +0000"
+    (names spelled out here so the process locale cannot change them)."""
+    now = datetime.now(timezone.utc)
+    rfc1123 = f"{_WEEKDAYS[now.weekday()]}, {now:%d} {_MONTHS[now.month - 1]} {now:%y %H:%M:%S} +0000"
+    return {"unixtime": int(now.timestamp()), "rfc1123": rfc1123}
+
+
+def _system_status() -> dict[str, object]:
+    return {"status": "online", "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def _assets() -> dict[str, object]:
+    """Every asset by REST ID, plus each earn product under its suffixed key (which is also its altname)."""
+    listed: dict[str, object] = {asset.rest_id: _asset_info(asset, asset.altname) for asset in ASSETS.values()}
+    for name, wallet_id in EARN_SUFFIXES:
+        key = rest_key(ASSETS[name], "earn", wallet_id)
+        listed[key] = _asset_info(ASSETS[name], key)
+    return listed
+
+
+def _asset_info(asset: Asset, altname: str) -> dict[str, object]:
+    return {
+        "aclass": "currency",
+        "altname": altname,
+        "decimals": asset.decimals,
+        "display_decimals": asset.display_decimals,
+        "status": "enabled",
+    }
+
+
+def _asset_pairs() -> dict[str, object]:
+    return {pair.key: _pair_info(pair) for pair in PAIRS.values()}
+
+
+def _pair_info(pair: Pair) -> dict[str, object]:
+    return {
+        "altname": pair.altname,
+        "wsname": pair.wsname,
+        "aclass_base": "currency",
+        "base": pair.base.rest_id,
+        "aclass_quote": "currency",
+        "quote": pair.quote.rest_id,
+        "lot": "unit",
+        "cost_decimals": pair.quote.decimals,
+        "pair_decimals": pair.pair_decimals,
+        "lot_decimals": pair.lot_decimals,
+        "lot_multiplier": 1,
+        "leverage_buy": [],
+        "leverage_sell": [],
+        "fees": [[0, TAKER_FEE_PERCENT]],
+        "fees_maker": [[0, MAKER_FEE_PERCENT]],
+        "fee_volume_currency": "ZUSD",
+        "margin_call": 80,
+        "margin_stop": 40,
+        "ordermin": format(pair.ordermin, "f"),
+        "costmin": format(pair.costmin, "f"),
+        "tick_size": format(Decimal(1).scaleb(-pair.pair_decimals), "f"),
+        "status": "online",
+    }

@@ -1,0 +1,64 @@
+"""The balances table: one row per asset, keyed by asset, repainted only where a cell changed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from balance_tui.core import Balance
+from balance_tui.tui.formatting import age, amount
+
+# (key, label, width, right-aligned). Fixed widths: measuring content on every update costs frames.
+COLUMNS = (
+    ("asset", "Asset", 8, False),
+    ("total", "Total", 24, True),
+    ("held", "Held", 20, True),
+    ("free", "Free", 24, True),
+    ("source", "Source", 6, False),
+    ("age", "Age", 5, True),
+)
+
+
+class BalancesTable(DataTable[Text]):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self._shown: dict[str, tuple[str, ...]] = {}
+
+    def on_mount(self) -> None:
+        for i, (key, label, width, _) in enumerate(COLUMNS):
+            self.add_column(_aligned(label, i), width=width, key=key)
+
+    def sync(self, balances: dict[str, Balance], now: datetime) -> None:
+        """Bring the table to `balances`, touching only the cells whose text changed."""
+        for asset in self._shown.keys() - balances.keys():
+            self.remove_row(asset)
+            del self._shown[asset]
+        for asset in sorted(balances):
+            cells = _cells(balances[asset], now)
+            before = self._shown.get(asset)
+            if before is None:
+                self.add_row(*(_aligned(c, i) for i, c in enumerate(cells)), key=asset)
+            else:
+                for i, (old, new) in enumerate(zip(before, cells)):
+                    if old != new:
+                        self.update_cell(asset, COLUMNS[i][0], _aligned(new, i))
+            self._shown[asset] = cells
+
+
+def _cells(balance: Balance, now: datetime) -> tuple[str, ...]:
+    return (
+        balance.asset,
+        amount(balance.total),
+        amount(balance.held),
+        amount(balance.free),
+        balance.source.value,
+        age(now - balance.updated_at),
+    )
+
+
+def _aligned(value: str, column: int) -> Text:
+    """Padded to the fixed width; a Text, since a plain str cell would be read as markup."""
+    _, _, width, right = COLUMNS[column]
+    return Text(value.rjust(width) if right else value)

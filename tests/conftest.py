@@ -1,0 +1,56 @@
+"""Fixtures every test shares: no config, colour or theme leaks in from the developer's machine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+
+from balance_tui.config import Config, load_config
+
+
+class FrozenClock:
+    """A wall clock that moves only when a test says so."""
+
+    def __init__(self, at: datetime = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    for name in ("BALANCE_TUI_CONFIG", "KRAKEN_API_KEY", "KRAKEN_API_SECRET", "NO_COLOR", "TEXTUAL_THEME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(home)
+
+
+def write_config(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Iterator[Any]:
+    """A config over the shipped defaults: a still simulator and a store in this test's directory."""
+
+    def make(**sections: dict[str, Any]) -> Config:
+        data: dict[str, Any] = {
+            "sim": {"updates_per_second": 0.0},
+            "store": {"database_url": f"sqlite:///{tmp_path / 'store.db'}"},
+        }
+        for name, values in sections.items():
+            data[name] = {**data.get(name, {}), **values}
+        return load_config(write_config(tmp_path / "config.toml", data)).config
+
+    yield make

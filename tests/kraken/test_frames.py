@@ -1,0 +1,122 @@
+import json
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from balance_tui.core.events import BalancesSnapshot, BalancesUpdate
+from balance_tui.kraken.frames import Heartbeat, MethodReply, OtherChannel, ParseError, SystemStatus, parse
+
+SNAPSHOT = (
+    '{"channel":"balances","type":"snapshot","sequence":1,"data":['
+    '{"asset":"BTC","asset_class":"currency","balance":12345678.1234567891,'
+    '"wallets":[{"type":"spot","id":"main","balance":12345678.1234567891}]},'
+    '{"asset":"DOT","asset_class":"currency","balance":500,'
+    '"wallets":[{"type":"spot","id":"main","balance":300},{"type":"earn","id":"bonded","balance":200}]}]}'
+)
+UPDATE = (
+    '{"channel":"balances","type":"update","sequence":2,"data":[{"ledger_id":"ADKKFF-WEA5A-CNUBHG",'
+    '"ref_id":"AGBWUJRU-LAREZ-W3UFAN","timestamp":"2023-09-22T10:23:42.925034Z","type":"deposit",'
+    '"asset":"BTC","asset_class":"currency","category":"deposit","wallet_type":"spot","wallet_id":"main",'
+    '"amount":0.01,"fee":0.0,"balance":0.02}]}'
+)
+
+
+def test_a_number_longer_than_a_float_holds_survives_exactly() -> None:
+    frame = parse(SNAPSHOT)
+    assert isinstance(frame, BalancesSnapshot)
+    btc = frame.assets[0]
+    assert btc.balance == Decimal("12345678.1234567891")
+    assert str(btc.balance) == "12345678.1234567891"
+    assert float(str(btc.balance)) != btc.balance  # a float could not have carried it
+
+
+def test_snapshot_keeps_every_wallet() -> None:
+    frame = parse(SNAPSHOT)
+    assert isinstance(frame, BalancesSnapshot)
+    dot = frame.assets[1]
+    assert dot.balance == 500
+    assert [(w.type, w.id, w.balance) for w in dot.wallets] == [("spot", "main", 300), ("earn", "bonded", 200)]
+
+
+def test_update_is_one_ledger_entry_per_item() -> None:
+    frame = parse(UPDATE)
+    assert isinstance(frame, BalancesUpdate)
+    assert frame.sequence == 2
+    (entry,) = frame.entries
+    assert (entry.ledger_id, entry.asset, entry.amount, entry.balance) == (
+        "ADKKFF-WEA5A-CNUBHG",
+        "BTC",
+        Decimal("0.01"),
+        Decimal("0.02"),
+    )
+    assert entry.timestamp.utcoffset() is not None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('{"channel":"heartbeat"}', Heartbeat()),
+        (
+            '{"channel":"status","type":"update","data":[{"api_version":"v2","connection_id":18125794168470749634,'
+            '"system":"online","version":"2.0.0"}]}',
+            SystemStatus("online", 18125794168470749634),
+        ),
+        ('{"method":"pong","req_id":101,"time_in":"x","time_out":"y"}', MethodReply("pong", True, req_id=101)),
+        ('{"channel":"ticker","type":"update","data":[]}', OtherChannel("ticker")),
+    ],
+)
+def test_control_frames(raw: str, expected: object) -> None:
+    assert parse(raw) == expected
+
+
+def test_subscribe_error_carries_krakens_text() -> None:
+    raw = '{"error":"ESession:Invalid session","method":"subscribe","status":"error","success":false,"req_id":7}'
+    assert parse(raw) == MethodReply("subscribe", False, "ESession:Invalid session", 7)
+
+
+@pytest.mark.parametrize(
+    ("raw", "names"),
+    [
+        ('{"channel":"balances","type":"snapshot","sequence":1,"data":[{"asset":"BTC","balance":"1","wallets":[]}]}', "balances.data[0].balance"),
+        ('{"channel":"balances","type":"update","sequence":"2","data":[]}', "balances.sequence"),
+        ('{"channel":"balances","type":"update","sequence":2,"data":[{"ledger_id":"a"}]}', "balances.data[0].ref_id"),
+        ('{"channel":"balances","type":"partial","sequence":2,"data":[]}', "balances.type"),
+        (UPDATE.replace('"2023-09-22T10:23:42.925034Z"', '"yesterday"'), "balances.data[0].timestamp"),
+        ('{"channel":"balances","type":"snapshot","sequence":1,"data":[{"asset":"BTC","balance":NaN,"wallets":[]}]}', "NaN"),
+        ('{"channel":"balances","type":"snapshot","sequence":1,"data":[{"asset":"BTC","balance":1E1000000000000000000,"wallets":[]}]}', "number"),
+        ("[1, 2", "not valid JSON"),
+        ('"just a string"', "expected an object"),
+        ('{"method":"subscribe","success":"yes"}', "subscribe.success"),
+    ],
+)
+def test_bad_frames_raise_parse_error_naming_the_field(raw: str, names: str) -> None:
+    with pytest.raises(ParseError, match=names.replace("[", r"\[").replace("]", r"\]")):
+        parse(raw)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.decimals(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["channel", "type", "sequence", "data", "method", "success"]), JSON_VALUES))
+def test_any_frame_parses_or_raises_parse_error(message: dict) -> None:
+    raw = json.dumps(message, default=str)
+    try:
+        parse(raw)
+    except ParseError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_parse_or_raise_parse_error(raw: bytes) -> None:
+    try:
+        parse(raw)
+    except ParseError:
+        pass

@@ -1,0 +1,115 @@
+"""The demo account: deterministic per seed, realistic activity, and balances that never break the rules."""
+
+import re
+from collections import Counter
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from balance_tui.sim import DemoAccount, LedgerEntry
+from balance_tui.sim.assets import ASSETS
+
+KRAKEN_ID = re.compile(r"[A-Z][A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{6}")
+
+
+def fixed_clock() -> datetime:
+    return datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def run(account: DemoAccount, steps: int) -> list[LedgerEntry]:
+    return [entry for _ in range(steps) for entry in account.step()]
+
+
+def check_rules(account: DemoAccount, entries: list[LedgerEntry]) -> None:
+    """The rules every step must keep, checked against the ledger it produced."""
+    holds = account.holds()
+    for wallet, amount in account.wallets().items():
+        assert amount >= (holds[wallet.asset] if wallet.type == "spot" else 0), wallet
+    for entry in entries:
+        asset = ASSETS[entry.asset]
+        assert asset.quantize(entry.amount) == entry.amount
+        assert asset.quantize(entry.fee) == entry.fee >= 0
+        assert KRAKEN_ID.fullmatch(entry.ledger_id)
+    trades = [entry for entry in entries if entry.type == "trade"]
+    for base, quote in zip(trades[::2], trades[1::2], strict=True):
+        assert base.ref_id == quote.ref_id
+        assert base.fee == 0 and quote.fee > 0
+        assert (base.amount > 0) != (quote.amount > 0)
+
+
+def test_same_seed_same_history() -> None:
+    first, second = DemoAccount(42, clock=fixed_clock), DemoAccount(42, clock=fixed_clock)
+    assert first.wallets() == second.wallets()
+    assert first.open_orders == second.open_orders
+    assert run(first, 300) == run(second, 300)
+    assert first.wallets() == second.wallets()
+
+
+def test_different_seeds_differ() -> None:
+    first, second = DemoAccount(1, clock=fixed_clock), DemoAccount(2, clock=fixed_clock)
+    assert first.wallets() != second.wallets()
+    assert run(first, 20) != run(second, 20)
+
+
+def test_starting_state() -> None:
+    account = DemoAccount(7)
+    totals, holds = account.totals(), account.holds()
+    assert {"BTC", "ETH", "USD", "USDT", "EUR"} <= totals.keys()
+    assert len(totals) >= 10
+    assert holds["BTC"] == Decimal("0.25")
+    assert holds["USD"] > 0
+    assert account.wallets()[("DOT", "earn", "bonded")] > 0
+    for asset, total in totals.items():
+        assert ASSETS[asset].quantize(total) == total
+        assert total.as_tuple().exponent == -ASSETS[asset].decimals
+
+
+def test_ledger_replays_to_the_wallets_over_a_long_run() -> None:
+    account = DemoAccount(7)
+    wallets = account.wallets()
+    kinds: Counter[str] = Counter()
+    for _ in range(5000):
+        entries = account.step()
+        check_rules(account, entries)
+        for entry in entries:
+            wallets[entry.asset, entry.wallet_type, entry.wallet_id] += entry.amount - entry.fee
+            assert entry.balance == sum(amount for wallet, amount in wallets.items() if wallet.asset == entry.asset)
+            kinds[entry.type] += 1
+    assert wallets == account.wallets()
+    assert kinds.keys() == {"trade", "deposit", "withdrawal", "staking"}
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**64))
+def test_rules_hold_for_any_seed(seed: int) -> None:
+    account = DemoAccount(seed, clock=fixed_clock)
+    totals = account.totals()
+    for _ in range(300):
+        entries = account.step()
+        check_rules(account, entries)
+        for entry in entries:
+            totals[entry.asset] = entry.balance
+    assert totals == account.totals()
+
+
+def test_withdrawals_pay_a_fee_and_staking_lands_in_earn() -> None:
+    entries = run(DemoAccount(5), 1000)
+    withdrawals = [entry for entry in entries if entry.type == "withdrawal"]
+    assert withdrawals and all(entry.amount < 0 < entry.fee for entry in withdrawals)
+    staking = [entry for entry in entries if entry.type == "staking"]
+    assert staking
+    assert {(entry.category, entry.wallet_type, entry.wallet_id) for entry in staking} == {
+        ("staking-rewards", "earn", "bonded")
+    }
+
+
+@pytest.mark.parametrize(
+    ("asset", "amount"),
+    [("BTC", Decimal("0.00000000001")), ("BTC", Decimal("-1")), ("BTC", Decimal(0)), ("XBT", Decimal(1))],
+)
+def test_scripted_deposits_are_validated(asset: str, amount: Decimal) -> None:
+    with pytest.raises(ValueError):
+        DemoAccount(7).deposit(asset, amount)

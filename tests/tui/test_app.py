@@ -1,0 +1,60 @@
+"""The backend as an operator uses it: the real app on the real simulator, driven by Pilot."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, create_engine, select
+
+from balance_tui.store.tables import SessionStatus, TradingSession
+from balance_tui.tui.app import BalanceApp
+from balance_tui.tui.balances_table import BalancesTable
+from balance_tui.tui.feed_bar import FeedBar
+from tests.conftest import FrozenClock
+from tests.integration.conftest import eventually
+
+
+async def test_balances_stream_into_the_table_and_q_closes_the_session(make_config) -> None:
+    config = make_config(sim={"updates_per_second": 50.0})
+    app = BalanceApp(config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the snapshot")
+        sim = app.backend.simulator
+        table = app.screen.query_one(BalancesTable)
+        await eventually(lambda: table.row_count == len(sim.account.totals()), what="a row per asset")
+        assert "LIVE" in str(app.screen.query_one(FeedBar).content)
+        first = sim.updates_sent
+        await eventually(lambda: sim.updates_sent > first + 5, what="more activity")
+        await pilot.pause(0.5)  # at least one refresh tick after the activity
+        btc = app.backend.manager.get_balance("BTC")
+        assert table.get_cell("BTC", "total").plain.strip() == f"{btc.total:,f}"
+        await pilot.press("q")
+    assert app.return_code == 0
+    with Session(create_engine(config.database_url)) as db:
+        (row,) = db.exec(select(TradingSession)).all()
+    assert row.status == SessionStatus.CLOSED and row.ended_at is not None
+
+
+async def test_help_lists_the_key_bindings(make_config) -> None:
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.screen.query("HelpPanel")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert not app.screen.query("HelpPanel")
+        await pilot.press("q")
+
+
+def test_main_screen_snapshot(make_config, snap_compare) -> None:
+    app = BalanceApp(make_config(), clock=FrozenClock())
+
+    async def until_ready(pilot) -> None:
+        await eventually(
+            lambda: app.backend is not None and app.backend.manager.has_snapshot and app.backend.manager.holds_at,
+            what="snapshot and holds",
+        )
+        table = app.screen.query_one(BalancesTable)
+        await eventually(lambda: table.row_count == len(app.backend.simulator.account.totals()), what="the table")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(110, 24), run_before=until_ready)
