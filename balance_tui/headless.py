@@ -57,15 +57,30 @@ async def status_once(
 
 async def watch_jsonl(config: Config, credentials: Credentials | None, out: TextIO = sys.stdout) -> int:
     """One JSON line per balance change until interrupted; 2 if the feed stops for good."""
+    reader_gone = asyncio.Event()
 
     def emit(balance: Balance) -> None:
-        out.write(json.dumps(balance_record(balance)) + "\n")
-        out.flush()
+        if reader_gone.is_set():
+            return
+        try:
+            out.write(json.dumps(balance_record(balance)) + "\n")
+            out.flush()
+        except BrokenPipeError:
+            reader_gone.set()
 
     async with open_backend(config, credentials, own_session=False) as backend:
         backend.manager.register_callback("balance_update", emit)
-        await backend.stream.run()
+        feed = asyncio.create_task(backend.stream.run())
+        gone = asyncio.create_task(reader_gone.wait())
+        try:
+            await asyncio.wait({feed, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (feed, gone):
+                task.cancel()
+            await asyncio.gather(feed, gone, return_exceptions=True)
         health = backend.manager.health
+    if reader_gone.is_set():
+        raise BrokenPipeError  # the reader went away, as with `| head`: the CLI ends quietly
     print(f"balance-tui: feed {health.state.value}: {health.error}", file=sys.stderr)
     return EXIT_UNHEALTHY
 

@@ -8,7 +8,7 @@ Spot balances never fall below what open orders hold, and no wallet ever goes ne
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Literal, NamedTuple
 
@@ -78,37 +78,41 @@ class OpenOrder:
         return self.pair.quote.name, self.pair.quote.quantize(self.volume * self.price, ROUND_UP)
 
 
+def _resting_order(
+    market: Market, pair: Pair, side: Literal["buy", "sell"], volume: Decimal, distance: Decimal
+) -> OpenOrder:
+    """A limit order priced `distance` times the current market, far enough away not to fill."""
+    return OpenOrder(pair, side, volume, pair.quantize_price(market.price(pair) * distance))
+
+
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class DemoAccount:
-    """A seeded demo account that trades, deposits, withdraws and earns staking rewards, one step at a time."""
+    """A seeded account that trades, deposits, withdraws and earns staking rewards, one step at a time."""
 
     def __init__(self, seed: int, *, clock: Callable[[], datetime] = _utc_now) -> None:
         self._rng = random.Random(seed)
         self._clock = clock
         self.market = Market(self._rng)
+        jitter = (Decimal("0.8"), Decimal("1.2"))
         self._wallets = {
-            key: ASSETS[key.asset].quantize(Decimal(amount) * uniform(self._rng, Decimal("0.8"), Decimal("1.2")))
+            key: ASSETS[key.asset].quantize(Decimal(amount) * uniform(self._rng, *jitter))
             for key, amount in _STARTING_BALANCES.items()
         }
         self._starting_totals = self.totals()
         self.open_orders = tuple(
-            self._resting_order(PAIRS[symbol], side, Decimal(volume), Decimal(factor))
+            _resting_order(self.market, PAIRS[symbol], side, Decimal(volume), Decimal(factor))
             for symbol, side, volume, factor in _OPEN_ORDERS
         )
         self._holds = {key.asset: ASSETS[key.asset].quantize(Decimal(0)) for key in self._wallets}
         for order in self.open_orders:
             asset, amount = order.hold
             self._holds[asset] += amount
-            assert self._holds[asset] <= self._wallets[_spot(asset)], f"open orders hold more {asset} than it has"
-
-    def _resting_order(
-        self, pair: Pair, side: Literal["buy", "sell"], volume: Decimal, distance: Decimal
-    ) -> OpenOrder:
-        """A limit order priced `distance` times the current market, far enough not to fill."""
-        return OpenOrder(pair, side, volume, pair.quantize_price(self.market.price(pair) * distance))
+            assert self._holds[asset] <= self._wallets[_spot(asset)], (
+                f"orders hold more {asset} than there is"
+            )
 
     def wallets(self) -> dict[WalletKey, Decimal]:
         """Every wallet's balance, at its asset's precision."""
@@ -146,8 +150,11 @@ class DemoAccount:
         if _spot(asset) not in self._wallets:
             raise ValueError(f"the demo account has no {asset} wallet")
         if amount <= 0 or ASSETS[asset].quantize(amount) != amount:
-            raise ValueError(f"{asset} deposits must be positive with at most {ASSETS[asset].decimals} decimals")
-        return [self._post(_spot(asset), amount, Decimal(0), kraken_id(self._rng, "A", 8), "deposit", "deposit")]
+            raise ValueError(
+                f"a {asset} deposit must be positive, to at most {ASSETS[asset].decimals} decimals"
+            )
+        ref_id = kraken_id(self._rng, "A", 8)
+        return [self._post(_spot(asset), amount, Decimal(0), ref_id, "deposit", "deposit")]
 
     def _random_trade(self) -> list[LedgerEntry]:
         pair = self._rng.choice(tuple(PAIRS.values()))
@@ -155,7 +162,9 @@ class DemoAccount:
         fee_rate = self._rng.choice((TAKER_FEE_PERCENT, MAKER_FEE_PERCENT)) / 100
         notional = uniform(self._rng, Decimal(20), Decimal(4000))
         volume = pair.quantize_volume(notional / self.market.usd_price(pair.base.name))
-        sides: tuple[Literal["buy", "sell"], ...] = ("sell", "buy") if self._leans_down(pair.base) else ("buy", "sell")
+        sides: tuple[Literal["buy", "sell"], ...] = ("buy", "sell")
+        if self._leans_down(pair.base):
+            sides = ("sell", "buy")
         for side in sides:
             fill = self._fit(pair, side, volume, price, fee_rate)
             if fill is not None:
@@ -177,7 +186,8 @@ class DemoAccount:
         if side == "sell":
             volume = min(volume, pair.quantize_volume(self.available(base.name)))
         else:
-            volume = min(volume, pair.quantize_volume(self.available(quote.name) / (price * (1 + fee_rate))))
+            affordable = self.available(quote.name) / (price * (1 + fee_rate))
+            volume = min(volume, pair.quantize_volume(affordable))
         cost = quote.quantize(volume * price, ROUND_HALF_UP)
         fee = quote.quantize(cost * fee_rate, ROUND_HALF_UP)
         if volume < pair.ordermin or cost < pair.costmin:
@@ -193,9 +203,10 @@ class DemoAccount:
         sign = 1 if side == "buy" else -1
         trade_id = kraken_id(self._rng, "T")
         timestamp = self._clock()
+        base, quote = _spot(pair.base.name), _spot(pair.quote.name)
         return [
-            self._post(_spot(pair.base.name), sign * volume, Decimal(0), trade_id, "trade", "trade", timestamp),
-            self._post(_spot(pair.quote.name), -sign * cost, fee, trade_id, "trade", "trade", timestamp),
+            self._post(base, sign * volume, Decimal(0), trade_id, "trade", "trade", timestamp),
+            self._post(quote, -sign * cost, fee, trade_id, "trade", "trade", timestamp),
         ]
 
     def _random_funding(self) -> list[LedgerEntry]:
@@ -208,15 +219,15 @@ class DemoAccount:
         return self._deposit(self._rng.choice(tuple(ASSETS.values())))
 
     def _deposit(self, asset: Asset) -> list[LedgerEntry]:
-        return self.deposit(asset.name, self._round_figure(asset, uniform(self._rng, Decimal(100), Decimal(8000))))
+        return self.deposit(asset.name, self._round_figure(asset))
 
     def _withdrawal(self, asset: Asset) -> list[LedgerEntry]:
-        amount = self._round_figure(asset, uniform(self._rng, Decimal(100), Decimal(8000)))
-        amount = min(amount, asset.quantize(self.available(asset.name) - asset.withdrawal_fee))
+        fee = asset.withdrawal_fee
+        amount = min(self._round_figure(asset), asset.quantize(self.available(asset.name) - fee))
         if amount <= 0:
             return []
         ref_id = kraken_id(self._rng, "A", 8)
-        return [self._post(_spot(asset.name), -amount, asset.withdrawal_fee, ref_id, "withdrawal", "withdrawal")]
+        return [self._post(_spot(asset.name), -amount, fee, ref_id, "withdrawal", "withdrawal")]
 
     def _staking_reward(self) -> list[LedgerEntry]:
         rate = uniform(self._rng, Decimal("0.00002"), Decimal("0.0001"))
@@ -224,8 +235,10 @@ class DemoAccount:
         ref_id = kraken_id(self._rng, "S", 7)
         return [self._post(_STAKED_DOT, amount, Decimal(0), ref_id, "staking", "staking-rewards")]
 
-    def _round_figure(self, asset: Asset, usd: Decimal) -> Decimal:
-        """About `usd` dollars' worth of the asset, cut to its display precision, as people send it."""
+    def _round_figure(self, asset: Asset) -> Decimal:
+        """A funding amount: $100 to $8,000 worth of the asset, cut to its display precision, as people
+        send it."""
+        usd = uniform(self._rng, Decimal(100), Decimal(8000))
         step = Decimal(1).scaleb(-asset.display_decimals)
         return (usd / self.market.usd_price(asset.name)).quantize(step, rounding=ROUND_DOWN)
 

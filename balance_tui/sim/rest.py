@@ -6,7 +6,7 @@ they must on the real exchange. Balances are decimal strings at each asset's pre
 """
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from starlette.requests import Request
@@ -75,7 +75,9 @@ class RestApi:
 
     def _balance(self) -> dict[str, object]:
         """Each wallet's total under its REST key (earn wallets under a suffixed key, e.g. DOT.S)."""
-        return {_rest_key(wallet): _text(wallet, amount) for wallet, amount in self._account.wallets().items()}
+        return {
+            _rest_key(wallet): _text(wallet, amount) for wallet, amount in self._account.wallets().items()
+        }
 
     def _balance_ex(self) -> dict[str, object]:
         """Each wallet's total and what open orders hold of it; only spot wallets hold anything."""
@@ -116,18 +118,20 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 def _time() -> dict[str, object]:
     """Server time; `rfc1123` in Kraken's own form with a two-digit year, e.g. "Sun, 21 Mar 21 14:23:14 +0000"
     (names spelled out here so the process locale cannot change them)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rfc1123 = f"{_WEEKDAYS[now.weekday()]}, {now:%d} {_MONTHS[now.month - 1]} {now:%y %H:%M:%S} +0000"
     return {"unixtime": int(now.timestamp()), "rfc1123": rfc1123}
 
 
 def _system_status() -> dict[str, object]:
-    return {"status": "online", "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {"status": "online", "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def _assets() -> dict[str, object]:
     """Every asset by REST ID, plus each earn product under its suffixed key (which is also its altname)."""
-    listed: dict[str, object] = {asset.rest_id: _asset_info(asset, asset.altname) for asset in ASSETS.values()}
+    listed: dict[str, object] = {
+        asset.rest_id: _asset_info(asset, asset.altname) for asset in ASSETS.values()
+    }
     for name, wallet_id in EARN_SUFFIXES:
         key = rest_key(ASSETS[name], "earn", wallet_id)
         listed[key] = _asset_info(ASSETS[name], key)

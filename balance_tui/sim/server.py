@@ -1,7 +1,7 @@
 """The simulator as a running server: REST and WS v2 on one loopback port, plus the activity that feeds it.
 
 It runs inside the caller's event loop (the console's, or a test's), so it must leave process-wide state
-alone: no signal handlers, no logging configuration, nothing left running after `stop()`.
+alone: no signal handlers, no root logging setup, nothing left running after `stop()`.
 """
 
 import asyncio
@@ -50,7 +50,8 @@ class Simulator:
 
     Real clients connect to `rest_url` and `ws_private_url` unchanged and sign with `api_key`/`api_secret`.
     `step()` makes one round of account activity and streams it to every `balances` subscriber; a background
-    task does so `updates_per_second` times a second (0: only when `step()` is called).
+    task does so `updates_per_second` times a second (0: only when `step()` is called). `updates_sent`
+    counts the update frames queued so far, one per ledger entry per subscriber.
     """
 
     def __init__(
@@ -149,6 +150,12 @@ class Simulator:
     async def deposit(self, asset: str, amount: Decimal) -> list[LedgerEntry]:
         """Credit a scripted deposit to the asset's spot wallet and stream it like any other activity."""
         return self._publish(self.account.deposit(asset, amount))
+
+    async def drop_clients(self) -> int:
+        """Fault injection: cut every WS client off as a network drop would; returns how many.
+
+        Activity from now on is what they miss until they reconnect and resubscribe."""
+        return self._feed.drop_clients()
 
     async def stop(self) -> None:
         """Stop the activity, close every client and the listening socket. Safe to call more than once."""

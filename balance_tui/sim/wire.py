@@ -7,7 +7,7 @@ digits, and refuses floats outright so none can slip into a reply.
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 
@@ -45,4 +45,4 @@ def _number(value: Decimal) -> str:
 
 def rfc3339(moment: datetime) -> str:
     """Kraken's timestamp form: UTC, microseconds, trailing Z (2023-09-22T10:23:42.925034Z)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

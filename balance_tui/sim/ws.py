@@ -10,7 +10,7 @@ import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +31,10 @@ _TOO_SLOW = "client too slow: outgoing queue overflowed"
 Message = dict[str, Any]
 
 
+class _Refused(Exception):
+    """A request answered with an error reply; the message is the reply's `error`."""
+
+
 @dataclass(frozen=True)
 class _Close:
     """Outbox marker: close the socket with this code and reason instead of sending anything more."""
@@ -40,7 +44,7 @@ class _Close:
 
 
 class _Client:
-    """One connection: its bounded outbox, its writer, and its balances subscription if it has one."""
+    """One connection: its bounded outbox, the loop that writes it out, and its balances subscription."""
 
     def __init__(self, websocket: WebSocket, outbox_size: int, heartbeat_interval: float) -> None:
         self._websocket = websocket
@@ -57,7 +61,7 @@ class _Client:
         try:
             self._outbox.put_nowait(dumps(message))
         except asyncio.QueueFull:
-            self._close(1008, _TOO_SLOW)
+            self.close(1008, _TOO_SLOW)
             return False
         return True
 
@@ -67,8 +71,10 @@ class _Client:
         self.sequence += 1
         return self.send({"channel": "balances", "type": kind, "data": data, "sequence": self.sequence})
 
-    def _close(self, code: int, reason: str) -> None:
+    def close(self, code: int, reason: str) -> None:
         """Drop whatever is still queued and have the writer close the socket next."""
+        if self._closing:
+            return
         self._closing = True
         while not self._outbox.empty():
             self._outbox.get_nowait()
@@ -104,26 +110,37 @@ class PrivateFeed:
         self._tokens = tokens
         self._heartbeat_interval = heartbeat_interval
         self._outbox_size = outbox_size
+        self._clients: set[_Client] = set()
         self._subscribers: set[_Client] = set()
         self.route = WebSocketRoute("/v2", self._serve)
 
     def publish(self, entries: Iterable[LedgerEntry]) -> int:
-        """Queue each entry as its own update frame for every subscriber; returns how many frames were queued."""
+        """Queue each entry as its own update frame for every subscriber; returns the frames queued."""
         queued = 0
         for entry in entries:
             data = [_update(entry)]
             queued += sum(client.send_balances("update", data) for client in self._subscribers)
         return queued
 
+    def drop_clients(self) -> int:
+        """Disconnect every client as a network drop would (1001 going away); returns how many.
+
+        Nothing more is queued to them from this call on, so activity after it is what they missed."""
+        for client in self._clients:
+            client.close(1001, "going away")
+        return len(self._clients)
+
     async def _serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
         client = _Client(websocket, self._outbox_size, self._heartbeat_interval)
         client.send(_status())
         writer = asyncio.create_task(client.write(), name="sim-ws-writer")
+        self._clients.add(client)
         try:
             while (message := await websocket.receive())["type"] == "websocket.receive":
-                self._handle(client, message.get("text"), datetime.now(timezone.utc))
+                self._handle(client, message.get("text"), datetime.now(UTC))
         finally:
+            self._clients.discard(client)
             self._subscribers.discard(client)
             await cancel_and_wait(writer)
 
@@ -135,72 +152,68 @@ class PrivateFeed:
         if not isinstance(request, dict):
             client.send(_error({}, time_in, "Malformed request: expected a JSON object in a text frame"))
             return
-        match request.get("method"):
-            case "ping":
-                client.send(_reply(request, time_in, method="pong"))
-            case "subscribe":
-                self._subscribe(client, request, time_in)
-            case "unsubscribe":
-                self._unsubscribe(client, request, time_in)
-            case method:
-                client.send(_error(request, time_in, f"Method not found: {method}"))
+        try:
+            match request.get("method"):
+                case "ping":
+                    client.send(_reply(request, time_in, method="pong"))
+                case "subscribe":
+                    self._subscribe(client, request, time_in)
+                case "unsubscribe":
+                    self._unsubscribe(client, request, time_in)
+                case method:
+                    raise _Refused(f"Method not found: {method}")
+        except _Refused as refusal:
+            client.send(_error(request, time_in, str(refusal)))
 
     def _subscribe(self, client: _Client, request: Message, time_in: datetime) -> None:
-        params = request.get("params")
-        problem = self._check_channel(params) or _check_new_subscription(client, params)
-        if problem is not None:
-            client.send(_error(request, time_in, problem))
-            return
-        snapshot = params.get("snapshot", True)
+        snapshot = self._balances_params(request).get("snapshot", True)
+        if not isinstance(snapshot, bool):
+            raise _Refused("Invalid snapshot: expected a boolean")
+        if client.sequence is not None:
+            raise _Refused("Already subscribed")
         # The ack carries valid subscribe params only: clients replay it verbatim to resubscribe.
-        client.send(_reply(request, time_in, result={"channel": "balances", "snapshot": snapshot}, success=True))
+        client.send(
+            _reply(request, time_in, result={"channel": "balances", "snapshot": snapshot}, success=True)
+        )
         client.sequence = 0
         if snapshot:
             client.send_balances("snapshot", self._snapshot())
         self._subscribers.add(client)
 
     def _unsubscribe(self, client: _Client, request: Message, time_in: datetime) -> None:
-        problem = self._check_channel(request.get("params"))
-        if problem is None and client.sequence is None:
-            problem = "Subscription Not Found"
-        if problem is not None:
-            client.send(_error(request, time_in, problem))
-            return
+        self._balances_params(request)
+        if client.sequence is None:
+            raise _Refused("Subscription Not Found")
         self._subscribers.discard(client)
         client.sequence = None
         client.send(_reply(request, time_in, result={"channel": "balances"}, success=True))
 
-    def _check_channel(self, params: object) -> str | None:
-        """Why a (un)subscribe for `params` must be refused, or None if it names balances with a valid token."""
+    def _balances_params(self, request: Message) -> Message:
+        """The request's params, provided they name the balances channel and carry a valid token."""
+        params = request.get("params")
         if not isinstance(params, dict):
-            return "Invalid params: expected an object"
+            raise _Refused("Invalid params: expected an object")
         channel = params.get("channel")
         if channel in _PUBLIC_CHANNELS:
-            return _PUBLIC_ON_PRIVATE
+            raise _Refused(_PUBLIC_ON_PRIVATE)
         if channel != "balances":
-            return f"Channel not supported: {channel}"
+            raise _Refused(f"Channel not supported: {channel}")
         if not self._tokens.redeem(params.get("token")):
-            return "ESession:Invalid session"
-        return None
+            raise _Refused("ESession:Invalid session")
+        return params
 
     def _snapshot(self) -> list[Message]:
         """One element per asset: its total and each wallet's balance."""
         wallets: dict[str, list[Message]] = {}
         for wallet, amount in self._account.wallets().items():
-            wallets.setdefault(wallet.asset, []).append({"type": wallet.type, "id": wallet.id, "balance": amount})
+            wallets.setdefault(wallet.asset, []).append(
+                {"type": wallet.type, "id": wallet.id, "balance": amount}
+            )
         totals = self._account.totals()
         return [
             {"asset": asset, "asset_class": "currency", "balance": totals[asset], "wallets": held}
             for asset, held in wallets.items()
         ]
-
-
-def _check_new_subscription(client: _Client, params: Message) -> str | None:
-    if not isinstance(params.get("snapshot", True), bool):
-        return "Invalid snapshot: expected a boolean"
-    if client.sequence is not None:
-        return "Already subscribed"
-    return None
 
 
 def _status() -> Message:
@@ -230,7 +243,7 @@ def _reply(request: Message, time_in: datetime, **fields: object) -> Message:
     """A method response: echoes the method (unless `fields` rename it) and req_id (only if one was sent)."""
     reply: Message = {"method": request["method"]} if "method" in request else {}
     reply |= fields
-    reply |= {"time_in": rfc3339(time_in), "time_out": rfc3339(datetime.now(timezone.utc))}
+    reply |= {"time_in": rfc3339(time_in), "time_out": rfc3339(datetime.now(UTC))}
     if "req_id" in request:
         reply["req_id"] = request["req_id"]
     return reply
@@ -238,4 +251,3 @@ def _reply(request: Message, time_in: datetime, **fields: object) -> Message:
 
 def _error(request: Message, time_in: datetime, message: str) -> Message:
     return _reply(request, time_in, error=message, status="error", success=False)
-

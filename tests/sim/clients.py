@@ -52,9 +52,9 @@ async def call_private(
     return response.json(parse_float=Decimal)
 
 
-async def receive(connection: ClientConnection, timeout: float = 2.0) -> dict[str, Any]:
+async def receive(connection: ClientConnection, within: float = 2.0) -> dict[str, Any]:
     """The next frame, with numbers decoded exactly."""
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         return json.loads(await connection.recv(), parse_float=Decimal)
 
 
@@ -69,5 +69,7 @@ async def request(connection: ClientConnection, message: dict[str, Any]) -> dict
 async def subscribe(connection: ClientConnection, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Read the status frame, then subscribe to balances; returns (ack, snapshot)."""
     assert (await receive(connection))["channel"] == "status"
-    ack = await request(connection, {"method": "subscribe", "params": {"channel": "balances", "token": token}})
+    ack = await request(
+        connection, {"method": "subscribe", "params": {"channel": "balances", "token": token}}
+    )
     return ack, await receive(connection)

@@ -7,6 +7,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from balance_tui.kraken.signing import sign
 from balance_tui.sim import Simulator
 from balance_tui.sim.assets import ASSETS
 
@@ -24,20 +25,26 @@ async def test_wrong_signature_is_rejected(http: httpx.AsyncClient, sim: Simulat
     assert reply == {"error": ["EAPI:Invalid signature"]}
 
 
-async def test_signature_covers_the_body_as_sent(http: httpx.AsyncClient, sim: Simulator, nonce: Nonces) -> None:
-    from balance_tui.kraken.signing import sign
-
+async def test_signature_covers_the_body_as_sent(
+    http: httpx.AsyncClient, sim: Simulator, nonce: Nonces
+) -> None:
     value = nonce()
     signed = sign("/0/private/Balance", value, f"nonce={value}", sim.api_secret)
     response = await http.post(
         "/0/private/Balance",
         content=f"nonce={value}&extra=1",
-        headers={"API-Key": sim.api_key, "API-Sign": signed, "Content-Type": "application/x-www-form-urlencoded"},
+        headers={
+            "API-Key": sim.api_key,
+            "API-Sign": signed,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
     )
     assert response.json() == {"error": ["EAPI:Invalid signature"]}
 
 
-async def test_repeated_or_lower_nonce_is_rejected(http: httpx.AsyncClient, sim: Simulator, nonce: Nonces) -> None:
+async def test_repeated_or_lower_nonce_is_rejected(
+    http: httpx.AsyncClient, sim: Simulator, nonce: Nonces
+) -> None:
     value = nonce()
     assert (await call_private(http, sim, "Balance", value))["error"] == []
     assert await call_private(http, sim, "Balance", value) == {"error": ["EAPI:Invalid nonce"]}
@@ -46,8 +53,6 @@ async def test_repeated_or_lower_nonce_is_rejected(http: httpx.AsyncClient, sim:
 
 
 async def test_missing_nonce_is_rejected(http: httpx.AsyncClient, sim: Simulator) -> None:
-    from balance_tui.kraken.signing import sign
-
     headers = {"API-Key": sim.api_key, "API-Sign": sign("/0/private/Balance", "", "", sim.api_secret)}
     response = await http.post("/0/private/Balance", content=b"", headers=headers)
     assert response.json() == {"error": ["EAPI:Invalid nonce"]}
@@ -74,7 +79,10 @@ async def test_balance_ex_reports_holds(http: httpx.AsyncClient, sim: Simulator,
 
     result = reply["result"]
     holds = sim.account.holds()
-    assert result["XXBT"] == {"balance": format(sim.account.totals()["BTC"], "f"), "hold_trade": "0.2500000000"}
+    assert result["XXBT"] == {
+        "balance": format(sim.account.totals()["BTC"], "f"),
+        "hold_trade": "0.2500000000",
+    }
     assert Decimal(result["ZUSD"]["hold_trade"]) == holds["USD"] > 0
     assert result["DOT.S"]["hold_trade"] == "0.0000000000"
     for entry in result.values():
@@ -103,7 +111,9 @@ async def test_public_time_and_status(http: httpx.AsyncClient, verb: str) -> Non
     time = (await http.request(verb, "/0/public/Time")).json()
     assert time["error"] == []
     assert isinstance(time["result"]["unixtime"], int)
-    assert re.fullmatch(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d \+0000", time["result"]["rfc1123"])
+    assert re.fullmatch(
+        r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d \+0000", time["result"]["rfc1123"]
+    )
 
     status = (await http.request(verb, "/0/public/SystemStatus")).json()
     assert status["result"]["status"] == "online"

@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import errno
 import os
 import signal
 import subprocess
@@ -31,8 +32,8 @@ async def test_urls_and_credentials() -> None:
         assert sim.api_key != Simulator(updates_per_second=0).api_key
     given = Simulator(api_key="key", api_secret=sim.api_secret, updates_per_second=0)
     assert (given.api_key, given.api_secret) == ("key", sim.api_secret)
-    with pytest.raises(RuntimeError):
-        sim.rest_url
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = sim.rest_url
 
 
 async def test_stop_is_prompt_with_clients_connected_and_idempotent() -> None:
@@ -45,8 +46,7 @@ async def test_stop_is_prompt_with_clients_connected_and_idempotent() -> None:
         await sim.stop()
         assert time.monotonic() - started < 1
         with pytest.raises(ConnectionClosed):
-            while True:
-                await receive(client)
+            await receive(client)
     await sim.stop()
 
 
@@ -61,17 +61,17 @@ async def test_a_taken_port_fails_start_cleanly() -> None:
     async with Simulator(updates_per_second=0) as first:
         second = Simulator(port=first.port, updates_per_second=0)
         tasks = asyncio.all_tasks()
-        with pytest.raises(OSError):
+        with pytest.raises(OSError) as refused:
             await second.start()
+        assert refused.value.errno == errno.EADDRINUSE
         assert asyncio.all_tasks() == tasks
         await second.stop()
 
 
 async def test_background_activity_streams_updates() -> None:
-    async with Simulator(seed=11, updates_per_second=50) as sim:
-        async with connect(sim.ws_private_url) as client:
-            await subscribe(client, await fetch_token(sim))
-            sequences = [(await receive(client))["sequence"] for _ in range(5)]
+    async with Simulator(seed=11, updates_per_second=50) as sim, connect(sim.ws_private_url) as client:
+        await subscribe(client, await fetch_token(sim))
+        sequences = [(await receive(client))["sequence"] for _ in range(5)]
     assert sequences == [2, 3, 4, 5, 6]
 
 
@@ -103,5 +103,7 @@ def test_sim_imports_only_its_own_layer() -> None:
         "sys.exit(1 if bad else 0)\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr

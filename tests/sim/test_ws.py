@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from balance_tui.sim import Simulator
 
@@ -33,7 +34,8 @@ async def test_ping_echoes_req_id_only_when_sent(ws: ClientConnection) -> None:
     pong = await request(ws, {"method": "ping", "req_id": 101})
     assert pong.keys() == {"method", "req_id", "time_in", "time_out"}
     assert (pong["method"], pong["req_id"]) == ("pong", 101)
-    assert RFC3339_MICROS.fullmatch(pong["time_in"]) and RFC3339_MICROS.fullmatch(pong["time_out"])
+    assert RFC3339_MICROS.fullmatch(pong["time_in"])
+    assert RFC3339_MICROS.fullmatch(pong["time_out"])
 
     bare = await request(ws, {"method": "ping"})
     assert bare.keys() == {"method", "time_in", "time_out"}
@@ -46,14 +48,21 @@ async def test_bad_token_is_an_invalid_session(ws: ClientConnection) -> None:
     )
     assert reply.keys() == {"error", "method", "status", "success", "time_in", "time_out", "req_id"}
     assert reply["error"] == "ESession:Invalid session"
-    assert (reply["method"], reply["status"], reply["success"], reply["req_id"]) == ("subscribe", "error", False, 7)
+    assert (reply["method"], reply["status"], reply["success"], reply["req_id"]) == (
+        "subscribe",
+        "error",
+        False,
+        7,
+    )
 
     missing = await request(ws, {"method": "subscribe", "params": {"channel": "balances"}})
     assert missing["error"] == "ESession:Invalid session"
     assert "req_id" not in missing
 
 
-async def test_subscribe_acks_then_snapshots_the_account(ws: ClientConnection, sim: Simulator, ws_token: str) -> None:
+async def test_subscribe_acks_then_snapshots_the_account(
+    ws: ClientConnection, sim: Simulator, ws_token: str
+) -> None:
     ack, snapshot = await subscribe(ws, ws_token)
 
     assert ack["result"] == {"channel": "balances", "snapshot": True}
@@ -64,10 +73,15 @@ async def test_subscribe_acks_then_snapshots_the_account(ws: ClientConnection, s
         assert item["asset_class"] == "currency"
         assert sum(wallet["balance"] for wallet in item["wallets"]) == item["balance"]
     [dot] = [item for item in snapshot["data"] if item["asset"] == "DOT"]
-    assert {(wallet["type"], wallet["id"]) for wallet in dot["wallets"]} == {("spot", "main"), ("earn", "bonded")}
+    assert {(wallet["type"], wallet["id"]) for wallet in dot["wallets"]} == {
+        ("spot", "main"),
+        ("earn", "bonded"),
+    }
 
 
-async def test_snapshot_false_is_echoed_and_skipped(ws: ClientConnection, sim: Simulator, ws_token: str) -> None:
+async def test_snapshot_false_is_echoed_and_skipped(
+    ws: ClientConnection, sim: Simulator, ws_token: str
+) -> None:
     await receive(ws)
     params = {"channel": "balances", "token": ws_token, "snapshot": False}
     ack = await request(ws, {"method": "subscribe", "params": params})
@@ -113,19 +127,20 @@ async def test_trade_legs_share_a_ref_id(ws: ClientConnection, sim: Simulator, w
     base, quote = [(await receive(ws))["data"][0] for _ in entries]
     assert base["ref_id"] == quote["ref_id"]
     assert (base["type"], quote["type"]) == ("trade", "trade")
-    assert base["fee"] == 0 and quote["fee"] > 0
+    assert base["fee"] == 0
+    assert quote["fee"] > 0
     assert (base["amount"] > 0) != (quote["amount"] > 0)
 
 
 async def test_heartbeats_only_once_subscribed(ws: ClientConnection, ws_token: str) -> None:
     await receive(ws)
     with pytest.raises(TimeoutError):
-        await receive(ws, timeout=HEARTBEAT_INTERVAL * 3)
+        await receive(ws, within=HEARTBEAT_INTERVAL * 3)
 
     await request(ws, {"method": "subscribe", "params": {"channel": "balances", "token": ws_token}})
     assert (await receive(ws))["type"] == "snapshot"
-    assert await receive(ws, timeout=HEARTBEAT_INTERVAL * 5) == {"channel": "heartbeat"}
-    assert await receive(ws, timeout=HEARTBEAT_INTERVAL * 5) == {"channel": "heartbeat"}
+    assert await receive(ws, within=HEARTBEAT_INTERVAL * 5) == {"channel": "heartbeat"}
+    assert await receive(ws, within=HEARTBEAT_INTERVAL * 5) == {"channel": "heartbeat"}
 
 
 async def test_numbers_keep_their_exact_digits(ws: ClientConnection, sim: Simulator, ws_token: str) -> None:
@@ -162,7 +177,10 @@ async def test_unsubscribe_stops_updates(ws: ClientConnection, sim: Simulator, w
 @pytest.mark.parametrize(
     ("message", "error"),
     [
-        ({"method": "subscribe", "params": {"channel": "ticker", "symbol": ["BTC/USD"]}}, "Try ws.kraken.com"),
+        (
+            {"method": "subscribe", "params": {"channel": "ticker", "symbol": ["BTC/USD"]}},
+            "Try ws.kraken.com",
+        ),
         ({"method": "subscribe", "params": {"channel": "executions", "token": "t"}}, "Channel not supported"),
         ({"method": "subscribe"}, "Invalid params"),
         ({"method": "add_order", "params": {}}, "Method not found: add_order"),
@@ -173,7 +191,12 @@ async def test_unsupported_requests_get_clear_errors(
 ) -> None:
     await receive(ws)
     reply = await request(ws, {**message, "req_id": 9})
-    assert (reply["method"], reply["success"], reply["status"], reply["req_id"]) == (message["method"], False, "error", 9)
+    assert (reply["method"], reply["success"], reply["status"], reply["req_id"]) == (
+        message["method"],
+        False,
+        "error",
+        9,
+    )
     assert error in reply["error"]
 
 
@@ -201,3 +224,20 @@ async def test_every_subscriber_gets_every_update(sim: Simulator, ws_token: str)
             assert ids == [entry.ledger_id for entry in entries]
         assert sim.updates_sent == 2 * len(entries)
 
+
+async def test_dropped_clients_miss_activity_until_they_resubscribe(sim: Simulator, ws_token: str) -> None:
+    async with connect(sim.ws_private_url) as first:
+        await subscribe(first, ws_token)
+        assert await sim.drop_clients() == 1
+        missed = await sim.step()
+        with pytest.raises(ConnectionClosed) as closed:
+            await receive(first)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1001
+    assert sim.updates_sent == 0
+    assert missed
+
+    async with connect(sim.ws_private_url) as again:
+        _, snapshot = await subscribe(again, ws_token)
+        assert snapshot["sequence"] == 1
+        assert {item["asset"]: item["balance"] for item in snapshot["data"]} == sim.account.totals()
