@@ -83,5 +83,7 @@ async def open_backend(
                 sessions.resume_or_start, engine, exchange=exchange.name, mode=mode, now=manager.clock.now()
             )
             session, resumed = opened.session, opened.resumed
-            stack.push_async_callback(lambda: asyncio.to_thread(sessions.close, engine, opened.session, now=manager.clock.now()))
+            stack.push_async_callback(
+                lambda: asyncio.to_thread(sessions.close, engine, opened.session, now=manager.clock.now())
+            )
         yield Backend(config, manager, stream, session, resumed, label, simulator)

@@ -7,7 +7,9 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -72,7 +74,11 @@ async def _run_simulator(args: argparse.Namespace) -> int:
     from balance_tui.sim import Simulator
 
     sim = Simulator(
-        seed=args.seed, port=args.port, api_key=args.key, api_secret=args.secret, updates_per_second=args.updates_per_second
+        seed=args.seed,
+        port=args.port,
+        api_key=args.key,
+        api_secret=args.secret,
+        updates_per_second=args.updates_per_second,
     )
     await sim.start()
     try:
@@ -83,7 +89,7 @@ async def _run_simulator(args: argparse.Namespace) -> int:
             "Demo credentials (they work only here):\n"
             f"  export KRAKEN_API_KEY='{sim.api_key}'\n"
             f"  export KRAKEN_API_SECRET='{sim.api_secret}'\n"
-            "Point a console at it with [exchange] name = \"kraken\", rest_url and ws_private_url as above.\n"
+            'Point a console at it with [exchange] name = "kraken", rest_url and ws_private_url as above.\n'
             "Ctrl+C stops it.",
             flush=True,
         )
@@ -93,10 +99,10 @@ async def _run_simulator(args: argparse.Namespace) -> int:
     return 0
 
 
-def _interruptible(main: object) -> int:
+def _interruptible(main: Coroutine[Any, Any, int]) -> int:
     """Ctrl+C is the normal way to end a long-running command: clean up, exit 0."""
     try:
-        return asyncio.run(main)  # type: ignore[arg-type]
+        return asyncio.run(main)
     except KeyboardInterrupt:
         return 0
 
@@ -116,7 +122,11 @@ def _parser() -> argparse.ArgumentParser:
     # SUPPRESS: a subcommand's copy of --config must not reset one given before the subcommand.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--config", type=Path, metavar="PATH", default=argparse.SUPPRESS, help="config file laid over the shipped defaults"
+        "--config",
+        type=Path,
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="config file laid over the shipped defaults",
     )
     parser = argparse.ArgumentParser(
         prog="balance-tui",
@@ -130,9 +140,16 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", parents=[common], help="print balances and feed health, then exit")
     status.add_argument("--once", action="store_true", required=True, help="take one snapshot and exit (required)")
     status.add_argument("--json", action="store_true", help="machine-readable output; amounts as exact decimal strings")
-    status.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for the first snapshot (default: [feed] snapshot_timeout_s)")
+    status.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="seconds to wait for the first snapshot (default: [feed] snapshot_timeout_s)",
+    )
 
-    watch = commands.add_parser("watch", parents=[common], help="print one JSON line per balance change until interrupted")
+    watch = commands.add_parser(
+        "watch", parents=[common], help="print one JSON line per balance change until interrupted"
+    )
     watch.add_argument("--jsonl", action="store_true", required=True, help="JSON lines on stdout (required)")
 
     sim = commands.add_parser("sim", help="run the simulated Kraken exchange on its own")
@@ -140,5 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=7, help="same seed, same account and activity (default 7)")
     sim.add_argument("--key", help="demo API key to accept (default: generated)")
     sim.add_argument("--secret", help="demo API secret, base64 (default: generated)")
-    sim.add_argument("--updates-per-second", type=float, default=2.0, metavar="R", help="ledger activity rate (default 2)")
+    sim.add_argument(
+        "--updates-per-second", type=float, default=2.0, metavar="R", help="ledger activity rate (default 2)"
+    )
     return parser

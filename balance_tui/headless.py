@@ -8,8 +8,8 @@ import sys
 from contextlib import suppress
 from typing import Any, TextIO
 
-from balance_tui.config import Config
 from balance_tui.backend import Backend, open_backend
+from balance_tui.config import Config
 from balance_tui.core import Balance
 from balance_tui.core.health import FeedState
 from balance_tui.kraken.credentials import Credentials

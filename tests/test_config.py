@@ -108,7 +108,10 @@ def test_a_private_credentials_file_is_read(tmp_path: Path, mode: int) -> None:
 
 def test_environment_credentials_win_and_must_come_in_pairs(tmp_path: Path) -> None:
     config = load_config(kraken_config(tmp_path, tmp_path / "none.toml")).config
-    assert load_credentials(config, env={"KRAKEN_API_KEY": "k", "KRAKEN_API_SECRET": SECRET}).api_key.get_secret_value() == "k"
+    assert (
+        load_credentials(config, env={"KRAKEN_API_KEY": "k", "KRAKEN_API_SECRET": SECRET}).api_key.get_secret_value()
+        == "k"
+    )
     with pytest.raises(ConfigError, match="KRAKEN_API_SECRET is not set"):
         load_credentials(config, env={"KRAKEN_API_KEY": "k"})
     with pytest.raises(ConfigError, match="no credentials: set KRAKEN_API_KEY"):

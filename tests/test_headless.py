@@ -16,7 +16,10 @@ from tests.conftest import write_config
 def run(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "balance_tui", *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -53,7 +56,12 @@ def test_status_once_exits_2_with_the_reason_when_nothing_answers(tmp_path: Path
     )
     secret = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
     result = run(
-        "--config", str(config), "status", "--once", "--timeout", "1.5",
+        "--config",
+        str(config),
+        "status",
+        "--once",
+        "--timeout",
+        "1.5",
         env={"KRAKEN_API_KEY": "k", "KRAKEN_API_SECRET": secret},
     )
     assert result.returncode == 2
@@ -64,8 +72,18 @@ def test_status_once_exits_2_with_the_reason_when_nothing_answers(tmp_path: Path
 
 def test_watch_prints_a_json_line_per_change(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "balance_tui", "--config", str(sim_config(tmp_path, updates_per_second=20.0)), "watch", "--jsonl"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "balance_tui",
+            "--config",
+            str(sim_config(tmp_path, updates_per_second=20.0)),
+            "watch",
+            "--jsonl",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         lines = [json.loads(process.stdout.readline()) for _ in range(20)]

@@ -41,7 +41,8 @@ class BalancesSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    """One completed ledger transaction; `balance` is the asset's total after it."""
+    """One completed ledger transaction: the wallet moves by `amount - fee`, and `balance` is the asset's
+    total across all wallets afterwards, as Kraken's update frames report it."""
 
     ledger_id: str
     ref_id: str

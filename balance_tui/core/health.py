@@ -30,9 +30,7 @@ class FeedHealth:
 
     def observed_state(self, now: datetime, stale_after: timedelta) -> FeedState:
         """LIVE degrades to STALE from the data itself: an open socket that says nothing is not live."""
-        if self.state is FeedState.LIVE and (
-            self.last_message_at is None or now - self.last_message_at > stale_after
-        ):
+        if self.state is FeedState.LIVE and (self.last_message_at is None or now - self.last_message_at > stale_after):
             return FeedState.STALE
         return self.state
 

@@ -141,4 +141,3 @@ class BalanceManager:
         self._pending.discard(future)
         if not future.cancelled() and future.exception() is not None:
             log.error("async balance callback failed", exc_info=future.exception())
-

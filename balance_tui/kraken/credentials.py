@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import binascii
 import base64
+import binascii
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -22,5 +22,7 @@ class Credentials:
         try:
             base64.b64decode(api_secret, validate=True)
         except (binascii.Error, ValueError):
-            raise ValueError("the API secret is not valid base64 (copy the private key exactly as Kraken shows it)") from None
+            raise ValueError(
+                "the API secret is not valid base64 (copy the private key exactly as Kraken shows it)"
+            ) from None
         return cls(SecretStr(api_key.strip()), SecretStr(api_secret.strip()))

@@ -48,7 +48,9 @@ class KrakenRest:
 
     async def private(self, method: str, **params: str) -> Any:
         if method not in READ_ONLY_ENDPOINTS:
-            raise PermissionError(f"{method} is not a read-only endpoint; this console signs only {sorted(READ_ONLY_ENDPOINTS)}")
+            raise PermissionError(
+                f"{method} is not a read-only endpoint; this console signs only {sorted(READ_ONLY_ENDPOINTS)}"
+            )
         path = f"/0/private/{method}"
         nonce = self._nonces.next()
         body = urlencode({"nonce": nonce, **params})

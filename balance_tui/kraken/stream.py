@@ -97,7 +97,11 @@ class BalanceStream:
         health.state = FeedState.SUBSCRIBING
         token = await self._rest.websockets_token()
         manager.apply(await self._rest.balance_ex())
-        subscribe = {"method": "subscribe", "params": {"channel": "balances", "token": token, "snapshot": True}, "req_id": 1}
+        subscribe = {
+            "method": "subscribe",
+            "params": {"channel": "balances", "token": token, "snapshot": True},
+            "req_id": 1,
+        }
         await ws.send(json.dumps(subscribe))
         expected: int | None = None
         async for raw in ws:

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Literal, NamedTuple
 
+from balance_tui.core.events import LedgerEntry
 from balance_tui.sim.assets import ASSETS, MAKER_FEE_PERCENT, PAIRS, TAKER_FEE_PERCENT, Asset, Pair
-from balance_tui.sim.ledger import LedgerEntry
 from balance_tui.sim.market import Market
 from balance_tui.sim.seeded import fraction, kraken_id, uniform
 
@@ -110,9 +110,7 @@ class DemoAccount:
         for order in self.open_orders:
             asset, amount = order.hold
             self._holds[asset] += amount
-            assert self._holds[asset] <= self._wallets[_spot(asset)], (
-                f"orders hold more {asset} than there is"
-            )
+            assert self._holds[asset] <= self._wallets[_spot(asset)], f"orders hold more {asset} than there is"
 
     def wallets(self) -> dict[WalletKey, Decimal]:
         """Every wallet's balance, at its asset's precision."""
@@ -150,9 +148,7 @@ class DemoAccount:
         if _spot(asset) not in self._wallets:
             raise ValueError(f"the demo account has no {asset} wallet")
         if amount <= 0 or ASSETS[asset].quantize(amount) != amount:
-            raise ValueError(
-                f"a {asset} deposit must be positive, to at most {ASSETS[asset].decimals} decimals"
-            )
+            raise ValueError(f"a {asset} deposit must be positive, to at most {ASSETS[asset].decimals} decimals")
         ref_id = kraken_id(self._rng, "A", 8)
         return [self._post(_spot(asset), amount, Decimal(0), ref_id, "deposit", "deposit")]
 

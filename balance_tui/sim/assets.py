@@ -88,9 +88,7 @@ def rest_key(asset: Asset, wallet_type: str, wallet_id: str) -> str:
     return asset.altname + EARN_SUFFIXES[asset.name, wallet_id]
 
 
-def _pair(
-    key: str, altname: str, base: str, quote: str, pair_decimals: int, ordermin: str, costmin: str
-) -> Pair:
+def _pair(key: str, altname: str, base: str, quote: str, pair_decimals: int, ordermin: str, costmin: str) -> Pair:
     lot_decimals = 8
     return Pair(
         key,

@@ -28,9 +28,7 @@ class RequestVerifier:
         self._secrets = {key: base64.b64decode(secret) for key, secret in secrets_by_key.items()}
         self._last_nonce = dict.fromkeys(self._secrets, 0)
 
-    def verify(
-        self, path: str, api_key: str | None, api_sign: str | None, body: bytes, content_type: str
-    ) -> None:
+    def verify(self, path: str, api_key: str | None, api_sign: str | None, body: bytes, content_type: str) -> None:
         """Raise AuthError unless the request is signed by a known key with a fresh nonce.
 
         The signature covers the raw body bytes as sent, form-urlencoded or JSON alike:
@@ -40,9 +38,7 @@ class RequestVerifier:
             raise AuthError("EAPI:Invalid key")
         nonce = _nonce_text(body, content_type)
         digest = hashlib.sha256((nonce or "").encode() + body).digest()
-        expected = base64.b64encode(
-            hmac.new(self._secrets[api_key], path.encode() + digest, hashlib.sha512).digest()
-        )
+        expected = base64.b64encode(hmac.new(self._secrets[api_key], path.encode() + digest, hashlib.sha512).digest())
         if api_sign is None or not hmac.compare_digest(expected, api_sign.encode()):
             raise AuthError("EAPI:Invalid signature")
         if nonce is None or not _follows(nonce, self._last_nonce[api_key]):

@@ -75,9 +75,7 @@ class RestApi:
 
     def _balance(self) -> dict[str, object]:
         """Each wallet's total under its REST key (earn wallets under a suffixed key, e.g. DOT.S)."""
-        return {
-            _rest_key(wallet): _text(wallet, amount) for wallet, amount in self._account.wallets().items()
-        }
+        return {_rest_key(wallet): _text(wallet, amount) for wallet, amount in self._account.wallets().items()}
 
     def _balance_ex(self) -> dict[str, object]:
         """Each wallet's total and what open orders hold of it; only spot wallets hold anything."""
@@ -129,9 +127,7 @@ def _system_status() -> dict[str, object]:
 
 def _assets() -> dict[str, object]:
     """Every asset by REST ID, plus each earn product under its suffixed key (which is also its altname)."""
-    listed: dict[str, object] = {
-        asset.rest_id: _asset_info(asset, asset.altname) for asset in ASSETS.values()
-    }
+    listed: dict[str, object] = {asset.rest_id: _asset_info(asset, asset.altname) for asset in ASSETS.values()}
     for name, wallet_id in EARN_SUFFIXES:
         key = rest_key(ASSETS[name], "earn", wallet_id)
         listed[key] = _asset_info(ASSETS[name], key)

@@ -17,9 +17,9 @@ from typing import Self
 import uvicorn
 from starlette.applications import Starlette
 
+from balance_tui.core.events import LedgerEntry
 from balance_tui.sim.account import DemoAccount
 from balance_tui.sim.auth import RequestVerifier, TokenRegistry
-from balance_tui.sim.ledger import LedgerEntry
 from balance_tui.sim.rest import RestApi
 from balance_tui.sim.tasks import cancel_and_wait
 from balance_tui.sim.ws import PrivateFeed
@@ -75,9 +75,7 @@ class Simulator:
         self._updates_per_second = updates_per_second
         tokens = TokenRegistry()
         rest = RestApi(self.account, RequestVerifier({self.api_key: self.api_secret}), tokens)
-        self._feed = PrivateFeed(
-            self.account, tokens, heartbeat_interval=heartbeat_interval, outbox_size=outbox_size
-        )
+        self._feed = PrivateFeed(self.account, tokens, heartbeat_interval=heartbeat_interval, outbox_size=outbox_size)
         self._app = Starlette(routes=[*rest.routes, self._feed.route])
         self._port: int | None = None
         self._server: _EmbeddedServer | None = None

@@ -17,9 +17,9 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from balance_tui.core.events import LedgerEntry
 from balance_tui.sim.account import DemoAccount
 from balance_tui.sim.auth import TokenRegistry
-from balance_tui.sim.ledger import LedgerEntry
 from balance_tui.sim.tasks import cancel_and_wait
 from balance_tui.sim.wire import dumps, rfc3339
 
@@ -172,9 +172,7 @@ class PrivateFeed:
         if client.sequence is not None:
             raise _Refused("Already subscribed")
         # The ack carries valid subscribe params only: clients replay it verbatim to resubscribe.
-        client.send(
-            _reply(request, time_in, result={"channel": "balances", "snapshot": snapshot}, success=True)
-        )
+        client.send(_reply(request, time_in, result={"channel": "balances", "snapshot": snapshot}, success=True))
         client.sequence = 0
         if snapshot:
             client.send_balances("snapshot", self._snapshot())
@@ -206,9 +204,7 @@ class PrivateFeed:
         """One element per asset: its total and each wallet's balance."""
         wallets: dict[str, list[Message]] = {}
         for wallet, amount in self._account.wallets().items():
-            wallets.setdefault(wallet.asset, []).append(
-                {"type": wallet.type, "id": wallet.id, "balance": amount}
-            )
+            wallets.setdefault(wallet.asset, []).append({"type": wallet.type, "id": wallet.id, "balance": amount})
         totals = self._account.totals()
         return [
             {"asset": asset, "asset_class": "currency", "balance": totals[asset], "wallets": held}

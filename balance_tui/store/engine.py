@@ -20,14 +20,14 @@ def create_store_engine(database_url: str) -> Engine:
     return engine
 
 
-def _sqlite_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API objects)
+def _sqlite_connect(dbapi_connection, _record) -> None:
     # Hand transaction control to the "begin" hook below instead of pysqlite's deferred BEGIN.
     dbapi_connection.isolation_level = None
     for pragma in ("journal_mode=WAL", "busy_timeout=5000", "foreign_keys=ON", "synchronous=FULL"):
         dbapi_connection.execute(f"PRAGMA {pragma}")
 
 
-def _sqlite_begin(connection) -> None:  # noqa: ANN001
+def _sqlite_begin(connection) -> None:
     # Take the write lock up front: a deferred transaction that reads then writes fails at once
     # with "database is locked" when another writer got in between, whatever busy_timeout says.
     connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import sys
 from contextlib import suppress
+from typing import ClassVar
 
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import HelpPanel
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
-from balance_tui.config import Config, ConfigError
 from balance_tui.backend import Backend, open_backend
+from balance_tui.config import Config, ConfigError
 from balance_tui.core import Clock
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.tui.main_screen import MainScreen
@@ -25,7 +26,7 @@ TTY_CHECK_S = 5.0
 class BalanceApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "Balance Console"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "toggle_help", "Keys", id="app.help"),
     ]
@@ -48,7 +49,9 @@ class BalanceApp(App[None]):
         for theme in bundled_themes():
             self.register_theme(theme)
         if config.ui.theme not in self.available_themes:
-            raise ThemeError(f"[ui] theme: no theme named {config.ui.theme!r}; available: {', '.join(sorted(self.available_themes))}")
+            raise ThemeError(
+                f"[ui] theme: no theme named {config.ui.theme!r}; available: {', '.join(sorted(self.available_themes))}"
+            )
         self.theme = config.ui.theme
         known = {b.id for b in self.BINDINGS if isinstance(b, Binding) and b.id}
         if unknown := sorted(config.keymap.keys() - known):
@@ -64,7 +67,11 @@ class BalanceApp(App[None]):
     def on_mount(self) -> None:
         self.sub_title = "starting"
         self._backend_worker = self.run_worker(
-            self._run_backend(), name="backend", group="backend", exit_on_error=False, description="exchange feed and store"
+            self._run_backend(),
+            name="backend",
+            group="backend",
+            exit_on_error=False,
+            description="exchange feed and store",
         )
         if not self.is_headless:
             self.set_interval(TTY_CHECK_S, self._exit_if_terminal_lost)

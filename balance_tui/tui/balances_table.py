@@ -41,7 +41,7 @@ class BalancesTable(DataTable[Text]):
             if before is None:
                 self.add_row(*(_aligned(c, i) for i, c in enumerate(cells)), key=asset)
             else:
-                for i, (old, new) in enumerate(zip(before, cells)):
+                for i, (old, new) in enumerate(zip(before, cells, strict=True)):
                     if old != new:
                         self.update_cell(asset, COLUMNS[i][0], _aligned(new, i))
             self._shown[asset] = cells

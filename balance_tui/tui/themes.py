@@ -11,9 +11,25 @@ from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 THEME_DIR = files("balance_tui") / "themes"
-COLOR_FIELDS = ("primary", "secondary", "accent", "warning", "error", "success", "foreground", "background", "surface", "panel", "boost")
+COLOR_FIELDS = (
+    "primary",
+    "secondary",
+    "accent",
+    "warning",
+    "error",
+    "success",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
 # The console's own colours, for themes (like Textual's built-ins) that do not define them.
-VARIABLE_DEFAULTS = {"balance-up": "ansi_bright_green", "balance-down": "ansi_bright_red", "balance-stale": "ansi_yellow"}
+VARIABLE_DEFAULTS = {
+    "balance-up": "ansi_bright_green",
+    "balance-down": "ansi_bright_red",
+    "balance-stale": "ansi_yellow",
+}
 
 
 class ThemeError(Exception):
@@ -43,4 +59,6 @@ def load_theme(source: Traversable) -> Theme:
 
 
 def bundled_themes() -> list[Theme]:
-    return [load_theme(path) for path in sorted(THEME_DIR.iterdir(), key=lambda p: p.name) if path.name.endswith(".toml")]
+    return [
+        load_theme(path) for path in sorted(THEME_DIR.iterdir(), key=lambda p: p.name) if path.name.endswith(".toml")
+    ]

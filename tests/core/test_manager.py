@@ -24,7 +24,9 @@ T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 def snapshot(sequence: int = 1, **assets: list[tuple[str, str, str]]) -> BalancesSnapshot:
     return BalancesSnapshot(
         tuple(
-            AssetSnapshot(name, sum((D(b) for _, _, b in wallets), D(0)), tuple(WalletBalance(t, i, D(b)) for t, i, b in wallets))
+            AssetSnapshot(
+                name, sum((D(b) for _, _, b in wallets), D(0)), tuple(WalletBalance(t, i, D(b)) for t, i, b in wallets)
+            )
             for name, wallets in assets.items()
         ),
         sequence,
@@ -52,7 +54,10 @@ def test_update_sets_the_touched_wallet_from_the_asset_total() -> None:
     dot = manager.get_balance("DOT")
     assert dot is not None
     assert dot.total == D("510")
-    assert dict(((w.type, w.id), w.balance) for w in dot.wallets) == {("spot", "main"): D(300), ("earn", "bonded"): D(210)}
+    assert dict(((w.type, w.id), w.balance) for w in dot.wallets) == {
+        ("spot", "main"): D(300),
+        ("earn", "bonded"): D(210),
+    }
     assert dot.free == D(300)  # earn wallets are not tradable
 
 

@@ -69,7 +69,5 @@ async def request(connection: ClientConnection, message: dict[str, Any]) -> dict
 async def subscribe(connection: ClientConnection, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Read the status frame, then subscribe to balances; returns (ack, snapshot)."""
     assert (await receive(connection))["channel"] == "status"
-    ack = await request(
-        connection, {"method": "subscribe", "params": {"channel": "balances", "token": token}}
-    )
+    ack = await request(connection, {"method": "subscribe", "params": {"channel": "balances", "token": token}})
     return ack, await receive(connection)

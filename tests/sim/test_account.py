@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from balance_tui.sim import DemoAccount, LedgerEntry
+from balance_tui.core.events import LedgerEntry
+from balance_tui.sim import DemoAccount
 from balance_tui.sim.assets import ASSETS
 
 KRAKEN_ID = re.compile(r"[A-Z][A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{6}")
@@ -77,9 +78,7 @@ def test_ledger_replays_to_the_wallets_over_a_long_run() -> None:
         check_rules(account, entries)
         for entry in entries:
             wallets[entry.asset, entry.wallet_type, entry.wallet_id] += entry.amount - entry.fee
-            assert entry.balance == sum(
-                amount for wallet, amount in wallets.items() if wallet.asset == entry.asset
-            )
+            assert entry.balance == sum(amount for wallet, amount in wallets.items() if wallet.asset == entry.asset)
             kinds[entry.type] += 1
     assert wallets == account.wallets()
     assert kinds.keys() == {"trade", "deposit", "withdrawal", "staking"}

@@ -25,9 +25,7 @@ async def test_wrong_signature_is_rejected(http: httpx.AsyncClient, sim: Simulat
     assert reply == {"error": ["EAPI:Invalid signature"]}
 
 
-async def test_signature_covers_the_body_as_sent(
-    http: httpx.AsyncClient, sim: Simulator, nonce: Nonces
-) -> None:
+async def test_signature_covers_the_body_as_sent(http: httpx.AsyncClient, sim: Simulator, nonce: Nonces) -> None:
     value = nonce()
     signed = sign("/0/private/Balance", value, f"nonce={value}", sim.api_secret)
     response = await http.post(
@@ -42,9 +40,7 @@ async def test_signature_covers_the_body_as_sent(
     assert response.json() == {"error": ["EAPI:Invalid signature"]}
 
 
-async def test_repeated_or_lower_nonce_is_rejected(
-    http: httpx.AsyncClient, sim: Simulator, nonce: Nonces
-) -> None:
+async def test_repeated_or_lower_nonce_is_rejected(http: httpx.AsyncClient, sim: Simulator, nonce: Nonces) -> None:
     value = nonce()
     assert (await call_private(http, sim, "Balance", value))["error"] == []
     assert await call_private(http, sim, "Balance", value) == {"error": ["EAPI:Invalid nonce"]}
@@ -111,9 +107,7 @@ async def test_public_time_and_status(http: httpx.AsyncClient, verb: str) -> Non
     time = (await http.request(verb, "/0/public/Time")).json()
     assert time["error"] == []
     assert isinstance(time["result"]["unixtime"], int)
-    assert re.fullmatch(
-        r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d \+0000", time["result"]["rfc1123"]
-    )
+    assert re.fullmatch(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d \+0000", time["result"]["rfc1123"])
 
     status = (await http.request(verb, "/0/public/SystemStatus")).json()
     assert status["result"]["status"] == "online"

@@ -60,9 +60,7 @@ async def test_bad_token_is_an_invalid_session(ws: ClientConnection) -> None:
     assert "req_id" not in missing
 
 
-async def test_subscribe_acks_then_snapshots_the_account(
-    ws: ClientConnection, sim: Simulator, ws_token: str
-) -> None:
+async def test_subscribe_acks_then_snapshots_the_account(ws: ClientConnection, sim: Simulator, ws_token: str) -> None:
     ack, snapshot = await subscribe(ws, ws_token)
 
     assert ack["result"] == {"channel": "balances", "snapshot": True}
@@ -79,9 +77,7 @@ async def test_subscribe_acks_then_snapshots_the_account(
     }
 
 
-async def test_snapshot_false_is_echoed_and_skipped(
-    ws: ClientConnection, sim: Simulator, ws_token: str
-) -> None:
+async def test_snapshot_false_is_echoed_and_skipped(ws: ClientConnection, sim: Simulator, ws_token: str) -> None:
     await receive(ws)
     params = {"channel": "balances", "token": ws_token, "snapshot": False}
     ack = await request(ws, {"method": "subscribe", "params": params})

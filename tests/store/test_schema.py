@@ -3,8 +3,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import SQLModel
 
-from balance_tui.store.migrate import alembic_config, upgrade
 from balance_tui.store import tables  # noqa: F401  (registers the tables)
+from balance_tui.store.migrate import alembic_config, upgrade
 
 
 def test_migrations_build_exactly_the_schema_the_tables_declare(engine: Engine) -> None:

@@ -20,7 +20,11 @@ def migrated(engine: Engine) -> Engine:
 def test_first_start_opens_a_session(migrated: Engine) -> None:
     opened = sessions.resume_or_start(migrated, exchange="sim", mode="paper", now=T0)
     assert not opened.resumed
-    assert (opened.session.exchange, opened.session.mode, opened.session.status) == ("sim", "paper", SessionStatus.ACTIVE)
+    assert (opened.session.exchange, opened.session.mode, opened.session.status) == (
+        "sim",
+        "paper",
+        SessionStatus.ACTIVE,
+    )
     assert opened.session.started_at == T0
 
 
