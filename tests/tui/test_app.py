@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlmodel import Session, create_engine, select
+from textual.widgets.data_table import CellDoesNotExist
 
 from balance_tui.store.tables import SessionStatus, TradingSession
 from balance_tui.tui.app import BalanceApp
@@ -10,6 +13,13 @@ from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.feed_bar import FeedBar
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
+
+
+def total_shown(table: BalancesTable, asset: str) -> str | None:
+    try:
+        return table.get_cell(asset, "total").plain.strip()
+    except CellDoesNotExist:
+        return None  # not painted yet
 
 
 async def test_balances_stream_into_the_table_and_q_closes_the_session(make_config) -> None:
@@ -21,7 +31,7 @@ async def test_balances_stream_into_the_table_and_q_closes_the_session(make_conf
         table = app.screen.query_one(BalancesTable)
 
         def shown() -> dict[str, str]:
-            return {str(row.key.value): table.get_cell(row.key, "total").plain.strip() for row in table.ordered_rows}
+            return {str(row.key.value): total_shown(table, str(row.key.value)) for row in table.ordered_rows}
 
         def expected() -> dict[str, str]:
             return {asset: f"{b.total:,f}" for asset, b in manager.get_all_balances().items()}
@@ -37,6 +47,19 @@ async def test_balances_stream_into_the_table_and_q_closes_the_session(make_conf
     with Session(create_engine(config.database_url)) as db:
         (row,) = db.exec(select(TradingSession)).all()
     assert row.status == SessionStatus.CLOSED and row.ended_at is not None
+
+
+async def test_an_amount_longer_than_a_float_is_shown_with_every_digit(make_config) -> None:
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the snapshot")
+        sim = app.backend.simulator
+        await sim.deposit("BTC", Decimal("12345678.1234567891"))
+        total = sim.account.totals()["BTC"]
+        assert Decimal(repr(float(total))) != total  # a float could not carry it
+        table = app.screen.query_one(BalancesTable)
+        await eventually(lambda: total_shown(table, "BTC") == f"{total:,f}", what="the exact total on screen")
+        await pilot.press("q")
 
 
 async def test_help_lists_the_key_bindings(make_config) -> None:

@@ -1,0 +1,27 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from balance_tui.tui.formatting import age, amount
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("12345678.1234567891", "12,345,678.1234567891"),
+        ("0E-8", "0.00000000"),
+        ("-1500.5", "-1,500.5"),
+        ("0.0100000000", "0.0100000000"),
+        ("1E+2", "100"),
+    ],
+)
+def test_amounts_keep_every_digit_and_never_use_exponents(value: str, shown: str) -> None:
+    assert amount(Decimal(value)) == shown
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"), [(None, "-"), (-1, "0s"), (0, "0s"), (59.9, "59s"), (60, "1m"), (7200, "2h"), (172800, "2d")]
+)
+def test_ages_are_short(seconds: float | None, shown: str) -> None:
+    assert age(None if seconds is None else timedelta(seconds=seconds)) == shown
