@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +14,21 @@ from balance_tui.config import Config, load_config
 
 
 class FrozenClock:
-    """A wall clock that moves only when a test says so."""
+    """A clock that moves only when a test says so; `advance` moves wall and monotonic time together."""
 
     def __init__(self, at: datetime = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)) -> None:
         self.at = at
+        self.ticks = 1000.0
 
     def now(self) -> datetime:
         return self.at
+
+    def monotonic(self) -> float:
+        return self.ticks
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+        self.ticks += seconds
 
 
 @pytest.fixture(autouse=True)
