@@ -9,13 +9,15 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
+import platformdirs
 
-from balance_tui.config import Config
+from balance_tui.config import APP_NAME, Config
 from balance_tui.core import BalanceManager, Clock
 from balance_tui.kraken.credentials import Credentials
-from balance_tui.kraken.nonce import NonceSource
+from balance_tui.kraken.nonce import NonceSource, PersistentNonceSource
 from balance_tui.kraken.rest import HTTP_TIMEOUT, KrakenRest
 from balance_tui.kraken.stream import BalanceStream
 from balance_tui.sim import Simulator
@@ -29,6 +31,7 @@ from balance_tui.store.tables import TradingSession
 class Backend:
     config: Config
     manager: BalanceManager
+    rest: KrakenRest
     stream: BalanceStream
     session: TradingSession | None  # None for observers (headless commands), which own no session
     resumed: bool
@@ -62,17 +65,23 @@ async def open_backend(
             stack.push_async_callback(simulator.stop)
             rest_url, ws_url = simulator.rest_url, simulator.ws_private_url
             credentials = Credentials.of(simulator.api_key, simulator.api_secret)
+            nonces = NonceSource()  # the simulator's key lives no longer than this process
             label, mode = "simulator (loopback)", "paper"
         else:
             if credentials is None:
                 raise ValueError("exchange.name is 'kraken': credentials are required")
             rest_url, ws_url = exchange.rest_url, exchange.ws_private_url
+            # Kraken keeps one nonce mark per API key: every process using the key shares this directory.
+            nonce_dir = Path(platformdirs.user_state_dir(APP_NAME)) / "nonces"
+            nonces = PersistentNonceSource(nonce_dir, credentials.api_key.get_secret_value())
             label, mode = httpx.URL(rest_url).host, "live"
 
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
         manager = BalanceManager(clock)
-        rest = KrakenRest(http, rest_url, credentials, NonceSource())
-        stream = BalanceStream(manager, rest, ws_url, reconnect_delay=reconnect_delay)
+        rest = KrakenRest(http, rest_url, credentials, nonces)
+        stream = BalanceStream(
+            manager, rest, ws_url, stale_after_s=config.feed.stale_after_s, reconnect_delay=reconnect_delay
+        )
 
         engine = create_store_engine(config.database_url)
         stack.callback(engine.dispose)
@@ -86,4 +95,4 @@ async def open_backend(
             stack.push_async_callback(
                 lambda: asyncio.to_thread(sessions.close, engine, opened.session, now=manager.clock.now())
             )
-        yield Backend(config, manager, stream, session, resumed, label, simulator)
+        yield Backend(config, manager, rest, stream, session, resumed, label, simulator)

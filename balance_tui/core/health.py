@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -17,6 +18,16 @@ class FeedState(StrEnum):
     STOPPED = "stopped"
 
 
+@dataclass(frozen=True, slots=True)
+class BlindChange:
+    """An asset that moved while the feed was down, found by the resync snapshot."""
+
+    asset: str
+    before: Decimal | None  # None: an asset new to us
+    after: Decimal
+    found_at: datetime
+
+
 @dataclass(slots=True)
 class FeedHealth:
     state: FeedState = FeedState.CONNECTING
@@ -27,6 +38,7 @@ class FeedHealth:
     reconnects: int = 0
     gaps: int = 0
     error: str = ""
+    blind_changes: tuple[BlindChange, ...] = ()  # from the last resync after a reconnect
 
     def observed_state(self, now: datetime, stale_after: timedelta) -> FeedState:
         """LIVE degrades to STALE from the data itself: an open socket that says nothing is not live."""

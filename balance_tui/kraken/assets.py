@@ -24,18 +24,27 @@ _LEGACY_IDS = {
     "ZJPY": "JPY",
     "ZAUD": "AUD",
 }
-# Staked (.S), opt-in rewards (.M), yield-bearing (.B), auto-earn (.F), tokenized (.T), parachain (.P).
-EARN_SUFFIXES = frozenset({"S", "M", "B", "F", "T", "P"})
+# REST balance-key suffixes for earn products, named for what Kraken says each is. Kraken does not document
+# which WS v2 wallet id each becomes, so these names are ours; only "earn vs spot" is certain.
+EARN_SUFFIXES = {
+    "S": "staked",
+    "M": "opt-in-rewards",
+    "B": "yield-bearing",
+    "F": "auto-earn",
+    "T": "tokenized",
+    "P": "parachain",
+}
 
 
 class AssetName(NamedTuple):
     asset: str
     wallet_type: str  # "spot" or "earn"
+    wallet_id: str  # "main" for spot; the product for earn
 
 
 def normalise(rest_key: str) -> AssetName:
-    """Map a REST balance key to the WS v2 asset and the kind of wallet it sits in."""
+    """Map a REST balance key to the WS v2 asset and the wallet it sits in."""
     base, dot, suffix = rest_key.partition(".")
     if dot and suffix in EARN_SUFFIXES:
-        return AssetName(_LEGACY_IDS.get(base, base), "earn")
-    return AssetName(_LEGACY_IDS.get(rest_key, rest_key), "spot")
+        return AssetName(_LEGACY_IDS.get(base, base), "earn", EARN_SUFFIXES[suffix])
+    return AssetName(_LEGACY_IDS.get(rest_key, rest_key), "spot", "main")

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from decimal import Decimal
-from typing import Any
+from enum import StrEnum
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 import httpx
 
-from balance_tui.core.events import HoldAmounts, HoldsSnapshot
+from balance_tui.core.events import (
+    AssetSnapshot,
+    BalancesSnapshot,
+    HoldAmounts,
+    HoldsSnapshot,
+    Source,
+    WalletBalance,
+)
 from balance_tui.kraken.assets import normalise
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.kraken.nonce import NonceSource
 from balance_tui.kraken.signing import sign
+
+log = logging.getLogger(__name__)
 
 # A monitor never trades or withdraws: these are the only private endpoints it can sign at all.
 READ_ONLY_ENDPOINTS = frozenset({"Balance", "BalanceEx", "GetWebSocketsToken", "Ledgers"})
@@ -22,35 +33,95 @@ CALL_DEADLINE_S = 15.0  # httpx's read timeout is per read; a dripping server ne
 HTTP_TIMEOUT = httpx.Timeout(connect=3.0, read=10.0, write=5.0, pool=2.0)
 
 
-# Retrying these cannot help and repeats lead Kraken to lock the key out: show them and stop.
-FATAL_ERRORS = ("EAPI:Invalid key", "EAPI:Invalid signature", "EGeneral:Permission denied")
+class ErrorKind(StrEnum):
+    """How the console reacts to a failed call, from Kraken's error strings (and the transport's)."""
+
+    FATAL = "fatal"  # bad key, signature or permission: retrying cannot help and risks a lockout
+    NONCE = "nonce"  # one retry with a fresh nonce; never replay a signed request
+    RATE_LIMIT = "rate_limit"  # back off for at least a minute (the breaker opens)
+    TRANSIENT = "transient"  # exchange busy, 5xx, timeout, connection: retry with backoff
+    OTHER = "other"
+
+
+_KINDS = (
+    (("EAPI:Invalid key", "EAPI:Invalid signature", "EGeneral:Permission denied"), ErrorKind.FATAL),
+    (("EAPI:Invalid nonce",), ErrorKind.NONCE),
+    (("EAPI:Rate limit exceeded", "EGeneral:Temporary lockout", "EService: Throttled"), ErrorKind.RATE_LIMIT),
+    (("EService:Unavailable", "EService:Busy", "EGeneral:Internal error"), ErrorKind.TRANSIENT),
+)
+# Which key permission each endpoint needs, to say so when Kraken answers "Permission denied".
+_PERMISSIONS = {
+    "Balance": "Query Funds",
+    "BalanceEx": "Query Funds",
+    "GetWebSocketsToken": "WebSocket interface",
+    "Ledgers": "Query Ledger Entries",
+}
+
+
+class ExtendedBalances(NamedTuple):
+    """One `BalanceEx` reply: totals as a snapshot tagged `rest`, and what open orders hold."""
+
+    balances: BalancesSnapshot
+    holds: HoldsSnapshot
 
 
 class KrakenError(Exception):
-    """Kraken answered with a non-empty `error` array, or not in its envelope at all."""
+    """Kraken answered with a non-empty `error` array, or the call failed before Kraken could answer."""
 
-    def __init__(self, method: str, errors: list[str]) -> None:
-        super().__init__(f"{method}: {', '.join(errors)}")
+    def __init__(self, method: str, errors: list[str], kind: ErrorKind | None = None) -> None:
+        message = f"{method}: {', '.join(errors)}"
+        if any(e.startswith("EGeneral:Permission denied") for e in errors) and method in _PERMISSIONS:
+            message += f" (the API key needs the '{_PERMISSIONS[method]}' permission)"
+        super().__init__(message)
         self.method = method
         self.errors = errors
+        self.kind = kind or next(
+            (k for prefixes, k in _KINDS if any(e.startswith(prefixes) for e in errors)), ErrorKind.OTHER
+        )
 
     @property
     def fatal(self) -> bool:
-        return any(e.startswith(FATAL_ERRORS) for e in self.errors)
+        return self.kind is ErrorKind.FATAL
 
 
 class KrakenRest:
-    def __init__(self, http: httpx.AsyncClient, base_url: str, credentials: Credentials, nonces: NonceSource) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        credentials: Credentials,
+        nonces: NonceSource,
+        *,
+        retry_delays: tuple[float, ...] = (0.5, 2.0),
+    ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._credentials = credentials
         self._nonces = nonces
+        self._retry_delays = retry_delays  # for transient failures; the last failure is raised
 
     async def private(self, method: str, **params: str) -> Any:
+        """Sign and send; retry an invalid nonce once (re-signed) and transient failures with backoff."""
         if method not in READ_ONLY_ENDPOINTS:
             raise PermissionError(
                 f"{method} is not a read-only endpoint; this console signs only {sorted(READ_ONLY_ENDPOINTS)}"
             )
+        delays = iter(self._retry_delays)
+        nonce_retried = False
+        while True:
+            try:
+                return await self._signed(method, params)
+            except KrakenError as exc:
+                if exc.kind is ErrorKind.NONCE and not nonce_retried:
+                    nonce_retried = True
+                    continue
+                delay = next(delays, None) if exc.kind is ErrorKind.TRANSIENT else None
+                if delay is None:
+                    raise
+                log.warning("%s; retrying in %g s", exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _signed(self, method: str, params: dict[str, str]) -> Any:
         path = f"/0/private/{method}"
         nonce = self._nonces.next()
         body = urlencode({"nonce": nonce, **params})
@@ -68,39 +139,50 @@ class KrakenRest:
             raise KrakenError("GetWebSocketsToken", ["reply has no token"])
         return token
 
-    async def balance_ex(self) -> HoldsSnapshot:
-        """Per-asset holds, summed over REST keys that name the same asset (e.g. an earn wallet's key)."""
+    async def balance_ex(self) -> ExtendedBalances:
+        """Every asset's total (wallets by REST key, earn suffixes folded into their asset) and its holds."""
         result = await self.private("BalanceEx")
         if not isinstance(result, dict):
             raise KrakenError("BalanceEx", ["result is not an object"])
-        totals: dict[str, HoldAmounts] = {}
+        wallets: dict[str, list[WalletBalance]] = {}
+        holds: dict[str, HoldAmounts] = {}
         for key, entry in result.items():
             if not isinstance(entry, dict):
                 raise KrakenError("BalanceEx", [f"{key}: expected an object, got {entry!r}"])
-            hold = HoldAmounts(*(_amount(entry, name, key) for name in ("hold_trade", "credit", "credit_used")))
-            asset = normalise(key).asset
-            before = totals.get(asset, HoldAmounts())
-            totals[asset] = HoldAmounts(
+            name = normalise(key)
+            amount = _amount(entry, "balance", key)
+            wallets.setdefault(name.asset, []).append(WalletBalance(name.wallet_type, name.wallet_id, amount))
+            hold = HoldAmounts(*(_amount(entry, field, key) for field in ("hold_trade", "credit", "credit_used")))
+            before = holds.get(name.asset, HoldAmounts())
+            holds[name.asset] = HoldAmounts(
                 before.hold_trade + hold.hold_trade,
                 before.credit + hold.credit,
                 before.credit_used + hold.credit_used,
             )
-        return HoldsSnapshot(totals)
+        assets = tuple(
+            AssetSnapshot(asset, sum((w.balance for w in held), Decimal(0)), tuple(held))
+            for asset, held in sorted(wallets.items())
+        )
+        return ExtendedBalances(BalancesSnapshot(assets, sequence=0, source=Source.REST), HoldsSnapshot(holds))
 
     async def _call(self, method: str, verb: str, path: str, **request: Any) -> Any:
         try:
             async with asyncio.timeout(CALL_DEADLINE_S):
                 response = await self._http.request(verb, self._base_url + path, **request)
         except TimeoutError:
-            raise KrakenError(method, [f"no complete reply within {CALL_DEADLINE_S:g} s"]) from None
+            raise KrakenError(
+                method, [f"no complete reply within {CALL_DEADLINE_S:g} s"], ErrorKind.TRANSIENT
+            ) from None
         except httpx.HTTPError as exc:
-            raise KrakenError(method, [f"{type(exc).__name__}: {exc}"]) from None
+            raise KrakenError(method, [f"{type(exc).__name__}: {exc}"], ErrorKind.TRANSIENT) from None
+        # A 5xx without Kraken's envelope is the edge (CDN, load balancer) failing: transient.
+        failed = ErrorKind.TRANSIENT if response.status_code >= 500 else ErrorKind.OTHER
         try:
             envelope = json.loads(response.content, parse_float=Decimal)
         except ValueError:
-            raise KrakenError(method, [f"HTTP {response.status_code}, reply is not JSON"]) from None
+            raise KrakenError(method, [f"HTTP {response.status_code}, reply is not JSON"], failed) from None
         if not isinstance(envelope, dict) or not isinstance(envelope.get("error"), list):
-            raise KrakenError(method, [f"HTTP {response.status_code}, reply is not in Kraken's envelope"])
+            raise KrakenError(method, [f"HTTP {response.status_code}, reply is not in Kraken's envelope"], failed)
         if envelope["error"]:
             raise KrakenError(method, [str(e) for e in envelope["error"]])
         return envelope.get("result")

@@ -1,4 +1,8 @@
-"""The WebSocket v2 balances feed: token, subscribe, parse, hand off to the engine, resync on any doubt."""
+"""The WebSocket v2 balances feed: token, subscribe, parse, hand off to the engine, resync on any doubt.
+
+Every (re)connection takes a fresh token, fresh holds from REST and a fresh snapshot. The feed is judged
+by the data itself: a socket that still answers pings but carries no data or heartbeat is dead.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,29 @@ import logging
 import random
 from collections.abc import Generator
 from contextlib import aclosing
+from datetime import datetime
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.client import process_exception as retry_policy
-from websockets.exceptions import ConnectionClosed
+from websockets.client import process_exception as websockets_retry_policy
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from balance_tui.core.events import BalancesSnapshot, BalancesUpdate
-from balance_tui.core.health import FeedState
+from balance_tui.core.health import BlindChange, FeedState
 from balance_tui.core.manager import BalanceManager
+from balance_tui.core.model import Balance
 from balance_tui.kraken.frames import MAX_FRAME_BYTES, MethodReply, ParseError, SystemStatus, parse
 from balance_tui.kraken.rest import KrakenError, KrakenRest
 
 log = logging.getLogger(__name__)
+
+# Handshake answers worth retrying: rate limiting and the exchange's edge (Cloudflare 52x) failing.
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
+# Close codes that mean "something is wrong with what we send or receive", not a passing drop:
+# alert the operator and wait before trying again, so an oversized snapshot cannot cause a storm.
+ALERT_CLOSE_CODES = frozenset({1002, 1003, 1007, 1008, 1009})
+ALERT_BACKOFF_S = 60.0
+NOT_ONLINE_BACKOFF_S = 5.0  # Kraken: no faster than every 5 s while the system is not online
+PING_INTERVAL_S = 30.0  # Kraken drops a connection idle for about a minute
 
 
 class Resync(Exception):
@@ -45,16 +60,18 @@ class BalanceStream:
         rest: KrakenRest,
         ws_url: str,
         *,
+        stale_after_s: float = 5.0,
         reconnect_delay: float = 1.0,
     ) -> None:
         self._manager = manager
         self._rest = rest
         self._url = ws_url
+        self._stale_after_s = stale_after_s
         self._reconnect_delay = reconnect_delay  # after a connection that worked, then dropped
         self._health = manager.health
 
     async def run(self) -> None:
-        """Stream until cancelled or a fatal error; every (re)connection takes a fresh token and snapshot."""
+        """Stream until cancelled or a fatal error."""
         health = self._health
         connections = connect(
             self._url,
@@ -66,19 +83,22 @@ class BalanceStream:
             # aclosing: leaving the loop (error, cancel) closes the socket now, not at garbage collection.
             async with aclosing(aiter(connections)) as sockets:
                 async for ws in sockets:
+                    pause = self._reconnect_delay
                     try:
                         await self._session(ws)
                         health.error = "server closed the connection"
                     except ConnectionClosed as exc:
-                        health.error = f"connection lost: {exc}"
+                        health.error, pause = _classify_close(exc, pause)
                     except (Resync, KrakenError) as exc:
                         if isinstance(exc, KrakenError) and exc.fatal:
                             raise FeedFailed(str(exc)) from exc
                         health.error = str(exc)
-                    log.warning("balances feed interrupted: %s", health.error)
+                    if health.system not in ("", "online"):
+                        pause = max(pause, NOT_ONLINE_BACKOFF_S)
+                    log.warning("balances feed interrupted: %s; reconnecting in %g s", health.error, pause)
                     health.state = FeedState.RECONNECTING
                     health.reconnects += 1
-                    await asyncio.sleep(self._reconnect_delay)
+                    await asyncio.sleep(pause)
         except FeedFailed as exc:
             health.state, health.error = FeedState.FAILED, str(exc)
             log.error("balances feed stopped: %s", exc)
@@ -87,30 +107,39 @@ class BalanceStream:
                 health.state = FeedState.STOPPED
 
     def _connect_failed(self, exc: Exception) -> Exception | None:
-        """Record why the handshake failed, then keep websockets' own verdict on whether to retry."""
+        """Record why the handshake failed; retry rate limits and server errors, never auth refusals."""
         self._health.state = FeedState.RECONNECTING
         self._health.error = f"cannot connect to {self._url}: {exc}"
-        return retry_policy(exc)
+        if isinstance(exc, InvalidStatus):
+            status = exc.response.status_code
+            if status in RETRYABLE_STATUS:
+                return None
+            return FeedFailed(f"{self._url} refused the connection with HTTP {status}")
+        return websockets_retry_policy(exc)
 
     async def _session(self, ws: ClientConnection) -> None:
         health, manager = self._health, self._manager
         health.state = FeedState.SUBSCRIBING
         token = await self._rest.websockets_token()
-        manager.apply(await self._rest.balance_ex())
-        subscribe = {
-            "method": "subscribe",
-            "params": {"channel": "balances", "token": token, "snapshot": True},
-            "req_id": 1,
-        }
-        await ws.send(json.dumps(subscribe))
+        manager.apply((await self._rest.balance_ex()).holds)
+        subscribe = {"channel": "balances", "token": token, "snapshot": True}
+        await ws.send(json.dumps({"method": "subscribe", "params": subscribe, "req_id": 1}))
         expected: int | None = None
-        async for raw in ws:
+        clock = manager.clock
+        last_ping = clock.monotonic()
+        while True:
+            try:
+                async with asyncio.timeout(self._stale_after_s):
+                    raw = await ws.recv()
+            except TimeoutError:
+                health.state = FeedState.STALE
+                raise Resync(f"no data or heartbeat for {self._stale_after_s:g} s") from None
             try:
                 frame = parse(raw)
             except ParseError as exc:
                 raise Resync(f"bad frame from Kraken: {exc}") from None
             health.messages += 1
-            health.last_message_at = manager.clock.now()
+            health.last_message_at = clock.now()
             match frame:
                 case SystemStatus(system=system):
                     health.system = system
@@ -119,7 +148,10 @@ class BalanceStream:
                         raise Resync(f"subscription refused: {error}")
                     raise FeedFailed(f"Kraken refused the balances subscription: {error}")
                 case BalancesSnapshot(sequence=sequence):
+                    before = manager.get_all_balances()
                     manager.apply(frame)
+                    if health.reconnects:
+                        health.blind_changes = _blind_changes(before, manager, clock.now())
                     expected = sequence + 1
                     health.state, health.sequence, health.error = FeedState.LIVE, sequence, ""
                 case BalancesUpdate(sequence=sequence):
@@ -130,3 +162,25 @@ class BalanceStream:
                         raise Resync(f"sequence gap: expected {expected}, got {sequence}")
                     manager.apply(frame)
                     expected, health.sequence = sequence + 1, sequence
+            if clock.monotonic() - last_ping >= PING_INTERVAL_S:
+                last_ping = clock.monotonic()
+                await ws.send(json.dumps({"method": "ping"}))
+
+
+def _classify_close(exc: ConnectionClosed, pause: float) -> tuple[str, float]:
+    close = exc.rcvd or exc.sent
+    code = 1006 if close is None else close.code
+    reason = f"connection closed ({code}{f': {close.reason}' if close and close.reason else ''})"
+    if code in ALERT_CLOSE_CODES:
+        return f"{reason}; waiting {ALERT_BACKOFF_S:g} s before trying again", max(pause, ALERT_BACKOFF_S)
+    return reason, pause
+
+
+def _blind_changes(before: dict[str, Balance], manager: BalanceManager, at: datetime) -> tuple[BlindChange, ...]:
+    """What moved while the feed could not see: the report an operator needs after every reconnect."""
+    after = manager.get_all_balances()
+    return tuple(
+        BlindChange(asset, before[asset].total if asset in before else None, after[asset].total, at)
+        for asset in sorted(after)
+        if asset not in before or before[asset].total != after[asset].total
+    )

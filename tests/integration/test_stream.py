@@ -54,9 +54,23 @@ async def test_holds_come_from_balance_ex(backend: Backend) -> None:
 async def test_a_dropped_connection_resyncs_from_a_fresh_snapshot(backend: Backend) -> None:
     sim = backend.simulator
     assert sim is not None
+    seen = totals(backend)
     await sim.drop_clients()
     for _ in range(20):  # the account moves while the client is away
         await sim.step()
+    moved = {asset for asset, total in sim.account.totals().items() if seen.get(asset) != total}
     health = backend.manager.health
     await eventually(lambda: health.reconnects == 1 and health.state is FeedState.LIVE, what="a reconnect")
-    await eventually(lambda: totals(backend) == sim.account.totals(), what="balances to match after resync")
+    assert totals(backend) == sim.account.totals()
+    assert moved and {c.asset for c in health.blind_changes} == moved
+    assert all(c.before == seen.get(c.asset) and c.after == sim.account.totals()[c.asset] for c in health.blind_changes)
+
+
+async def test_balance_ex_as_a_rest_snapshot_matches_the_stream(backend: Backend) -> None:
+    sim = backend.simulator
+    assert sim is not None
+    reply = await backend.rest.balance_ex()
+    assert {a.asset: a.balance for a in reply.balances.assets} == sim.account.totals()
+    dot = next(a for a in reply.balances.assets if a.asset == "DOT")
+    assert {w.type for w in dot.wallets} == {"spot", "earn"}
+    assert reply.balances.source == "rest"
