@@ -8,11 +8,30 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from balance_tui.core.health import BlindChange
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.feed_bar import FeedBar
+from balance_tui.tui.formatting import amount
+
+SHOWN_CHANGES = 5
+
+
+def describe_blind_changes(changes: tuple[BlindChange, ...]) -> str:
+    """One line per asset that moved while the feed could not see it, so nothing changes unnoticed."""
+    lines = [
+        f"{c.asset}: {'new' if c.before is None else amount(c.before)} -> {amount(c.after)}"
+        for c in changes[:SHOWN_CHANGES]
+    ]
+    if len(changes) > SHOWN_CHANGES:
+        lines.append(f"and {len(changes) - SHOWN_CHANGES} more")
+    return "\n".join(lines)
 
 
 class MainScreen(Screen[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self._reported_blind: tuple[BlindChange, ...] = ()
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield BalancesTable(id="balances")
@@ -34,3 +53,7 @@ class MainScreen(Screen[None]):
         now = manager.clock.now()
         self.query_one(BalancesTable).sync(manager.get_all_balances(), now)
         feed.show(manager, now, timedelta(seconds=backend.config.feed.stale_after_s))
+        changes = manager.health.blind_changes
+        if changes and changes is not self._reported_blind:
+            self._reported_blind = changes
+            self.notify(describe_blind_changes(changes), title="Changed while the feed was down", severity="warning")

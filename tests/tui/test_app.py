@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlmodel import Session, create_engine, select
+from textual.notifications import Notify
 from textual.widgets.data_table import CellDoesNotExist
 
 from balance_tui.store.tables import SessionStatus, TradingSession
@@ -59,6 +60,28 @@ async def test_an_amount_longer_than_a_float_is_shown_with_every_digit(make_conf
         assert Decimal(repr(float(total))) != total  # a float could not carry it
         table = app.screen.query_one(BalancesTable)
         await eventually(lambda: total_shown(table, "BTC") == f"{total:,f}", what="the exact total on screen")
+        await pilot.press("q")
+
+
+async def test_what_changed_while_the_feed_was_down_is_announced(make_config) -> None:
+    notices: list[Notify] = []
+    app = BalanceApp(make_config())
+
+    def hook(message: object) -> None:
+        if isinstance(message, Notify):
+            notices.append(message)
+
+    async with app.run_test(size=(120, 30), message_hook=hook, notifications=True) as pilot:
+        await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the snapshot")
+        sim = app.backend.simulator
+        await sim.drop_clients()
+        await sim.deposit("EUR", Decimal("250"))
+        await eventually(
+            lambda: any(n.notification.title.startswith("Changed while") for n in notices), what="a notice"
+        )
+        (notice,) = [n.notification for n in notices if n.notification.title.startswith("Changed while")]
+        assert notice.severity == "warning"
+        assert f"EUR: {sim.account.totals()['EUR'] - 250:,f} -> {sim.account.totals()['EUR']:,f}" in notice.message
         await pilot.press("q")
 
 
