@@ -14,6 +14,18 @@ from typing import Any
 from balance_tui.core.events import AssetSnapshot, BalancesSnapshot, BalancesUpdate, LedgerEntry, WalletBalance
 
 MAX_FRAME_BYTES = 1 << 20
+# Bounds on any amount Kraken can mean. Outside them a "number" is an attack or a bug, and would cost
+# memory to print: 1e-99999999999999999 is a valid Decimal with 10**17 zeros after the point.
+MAX_PLACES = 18
+MAX_WHOLE_DIGITS = 30
+
+
+def is_amount(value: Decimal) -> bool:
+    """Finite, at most MAX_PLACES decimal places and MAX_WHOLE_DIGITS digits before the point."""
+    if not value.is_finite():
+        return False  # checked first: a NaN's exponent is not a number
+    exponent = value.as_tuple().exponent
+    return isinstance(exponent, int) and exponent >= -MAX_PLACES and value.adjusted() < MAX_WHOLE_DIGITS
 
 
 class ParseError(ValueError):
@@ -174,9 +186,9 @@ def _integer(obj: dict[str, Any], key: str, path: str) -> int:
 def _decimal(obj: dict[str, Any], key: str, path: str) -> Decimal:
     value = obj.get(key)
     if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise ParseError(f"{path}.{key}: expected a decimal number, got {_shown(value)}")
+        value = Decimal(value)
+    if not isinstance(value, Decimal) or not is_amount(value):
+        raise ParseError(f"{path}.{key}: expected a decimal number of at most {MAX_PLACES} places, got {_shown(value)}")
     return value
 
 

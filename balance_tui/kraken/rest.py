@@ -22,6 +22,7 @@ from balance_tui.core.events import (
 )
 from balance_tui.kraken.assets import normalise
 from balance_tui.kraken.credentials import Credentials
+from balance_tui.kraken.frames import is_amount
 from balance_tui.kraken.nonce import NonceSource
 from balance_tui.kraken.signing import sign
 
@@ -195,6 +196,6 @@ def _amount(entry: dict[str, Any], name: str, key: str) -> Decimal:
         amount = Decimal(value) if isinstance(value, (str, int, Decimal)) and not isinstance(value, bool) else None
     except ArithmeticError:
         amount = None
-    if amount is None or not amount.is_finite():
+    if amount is None or not is_amount(amount):
         raise KrakenError("BalanceEx", [f"{key}.{name}: expected a decimal amount, got {value!r}"])
     return amount

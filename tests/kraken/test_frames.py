@@ -117,15 +117,48 @@ JSON_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.dictionaries(st.sampled_from(["channel", "type", "sequence", "data", "method", "success"]), JSON_VALUES))
 def test_any_frame_parses_or_raises_parse_error(message: dict) -> None:
     with contextlib.suppress(ParseError):
         parse(json.dumps(message, default=str))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.binary(max_size=200))
 def test_any_bytes_parse_or_raise_parse_error(raw: bytes) -> None:
     with contextlib.suppress(ParseError):
         parse(raw)
+
+
+def _mutations(frame: object) -> st.SearchStrategy[object]:
+    """A real frame with one value replaced or one key dropped, anywhere in it."""
+    if isinstance(frame, dict) and frame:
+        return st.sampled_from(sorted(frame)).flatmap(
+            lambda key: st.one_of(
+                st.just({k: v for k, v in frame.items() if k != key}),
+                JSON_VALUES.map(lambda value: {**frame, key: value}),
+                _mutations(frame[key]).map(lambda inner: {**frame, key: inner}),
+            )
+        )
+    if isinstance(frame, list) and frame:
+        return st.integers(0, len(frame) - 1).flatmap(
+            lambda i: _mutations(frame[i]).map(lambda inner: [*frame[:i], inner, *frame[i + 1 :]])
+        )
+    return JSON_VALUES
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.sampled_from([SNAPSHOT, UPDATE]).flatmap(lambda raw: _mutations(json.loads(raw, parse_float=Decimal))))
+def test_mutated_real_frames_parse_or_raise_parse_error(frame: object) -> None:
+    with contextlib.suppress(ParseError):
+        parse(json.dumps(frame, default=str))
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["1E1000000000000000000", "0e77777777777777777777", "-1e-99999999999999999", "1e30", "0.0000000000000000001"],
+)
+def test_numbers_no_balance_can_be_are_parse_errors(number: str) -> None:
+    with pytest.raises(ParseError):
+        parse(SNAPSHOT.replace("12345678.1234567891", number, 1))

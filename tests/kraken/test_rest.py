@@ -1,0 +1,105 @@
+"""The REST client against the real simulator: what it will sign, and how Kraken's answers are read."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from balance_tui.kraken.credentials import Credentials
+from balance_tui.kraken.nonce import NonceSource
+from balance_tui.kraken.rest import READ_ONLY_ENDPOINTS, ErrorKind, KrakenError, KrakenRest
+from balance_tui.sim import Simulator
+
+# Kraken's private REST methods that move money or orders: a monitor must never be able to sign one.
+TRADING_AND_FUNDING = [
+    "AddOrder", "AddOrderBatch", "AmendOrder", "EditOrder", "CancelOrder", "CancelAll", "CancelAllOrdersAfter",
+    "CancelOrderBatch", "Withdraw", "WithdrawCancel", "WalletTransfer", "DepositMethods", "DepositAddresses",
+    "WithdrawMethods", "WithdrawAddresses", "Stake", "Unstake", "Earn/Allocate", "Earn/Deallocate",
+    "CreateSubaccount", "AccountTransfer", "AddExport", "RemoveExport",
+]  # fmt: skip
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(seed=3, updates_per_second=0) as sim:
+        yield sim
+
+
+@pytest.fixture
+async def requests_seen() -> list[httpx.Request]:
+    return []
+
+
+@pytest.fixture
+async def rest(sim: Simulator, requests_seen: list[httpx.Request]) -> AsyncIterator[KrakenRest]:
+    async def record(request: httpx.Request) -> None:
+        requests_seen.append(request)
+
+    async with httpx.AsyncClient(event_hooks={"request": [record]}) as http:
+        yield KrakenRest(http, sim.rest_url, Credentials.of(sim.api_key, sim.api_secret), NonceSource())
+
+
+@pytest.mark.parametrize("method", TRADING_AND_FUNDING)
+async def test_a_trading_or_funding_endpoint_cannot_be_signed(
+    rest: KrakenRest, requests_seen: list[httpx.Request], method: str
+) -> None:
+    with pytest.raises(PermissionError, match=f"{method} is not a read-only endpoint"):
+        await rest.private(method)
+    assert requests_seen == []
+
+
+def test_the_allow_list_is_read_only() -> None:
+    assert sorted(READ_ONLY_ENDPOINTS) == ["Balance", "BalanceEx", "GetWebSocketsToken", "Ledgers"]
+
+
+async def test_a_wrong_key_is_fatal_and_not_retried(sim: Simulator, requests_seen: list[httpx.Request]) -> None:
+    async def record(request: httpx.Request) -> None:
+        requests_seen.append(request)
+
+    async with httpx.AsyncClient(event_hooks={"request": [record]}) as http:
+        rest = KrakenRest(http, sim.rest_url, Credentials.of("not-the-key", sim.api_secret), NonceSource())
+        with pytest.raises(KrakenError) as caught:
+            await rest.balance_ex()
+    assert caught.value.kind is ErrorKind.FATAL and caught.value.errors == ["EAPI:Invalid key"]
+    assert len(requests_seen) == 1
+
+
+async def test_nothing_listening_is_transient_and_retried(requests_seen: list[httpx.Request]) -> None:
+    async def record(request: httpx.Request) -> None:
+        requests_seen.append(request)
+
+    async with httpx.AsyncClient(event_hooks={"request": [record]}) as http:
+        secret = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
+        rest = KrakenRest(http, "http://127.0.0.1:9", Credentials.of("k", secret), NonceSource(), retry_delays=(0, 0))
+        with pytest.raises(KrakenError) as caught:
+            await rest.websockets_token()
+    assert caught.value.kind is ErrorKind.TRANSIENT
+    assert len(requests_seen) == 3  # the first try and two retries
+    nonces = [r.content.decode().split("nonce=")[1] for r in requests_seen]
+    assert len(set(nonces)) == 3  # every retry is signed anew, never replayed
+
+
+@pytest.mark.parametrize(
+    ("errors", "kind"),
+    [
+        (["EAPI:Invalid key"], ErrorKind.FATAL),
+        (["EAPI:Invalid signature"], ErrorKind.FATAL),
+        (["EGeneral:Permission denied"], ErrorKind.FATAL),
+        (["EAPI:Invalid nonce"], ErrorKind.NONCE),
+        (["EAPI:Rate limit exceeded"], ErrorKind.RATE_LIMIT),
+        (["EGeneral:Temporary lockout"], ErrorKind.RATE_LIMIT),
+        (["EService: Throttled: 1700000000"], ErrorKind.RATE_LIMIT),
+        (["EService:Unavailable"], ErrorKind.TRANSIENT),
+        (["EService:Busy"], ErrorKind.TRANSIENT),
+        (["EQuery:Unknown asset"], ErrorKind.OTHER),
+    ],
+)
+def test_krakens_error_strings_are_classed(errors: list[str], kind: ErrorKind) -> None:
+    assert KrakenError("BalanceEx", errors).kind is kind
+
+
+def test_permission_denied_names_the_missing_permission() -> None:
+    assert "'Query Funds' permission" in str(KrakenError("BalanceEx", ["EGeneral:Permission denied"]))
+    assert "'WebSocket interface' permission" in str(KrakenError("GetWebSocketsToken", ["EGeneral:Permission denied"]))
