@@ -6,25 +6,35 @@ The TUI, the headless commands and the tests all open a backend here; none wires
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import platformdirs
 
 from balance_tui.config import APP_NAME, Config
-from balance_tui.core import BalanceManager, Clock
+from balance_tui.core import BalanceManager, Clock, SystemClock
+from balance_tui.core.breaker import CircuitBreaker
+from balance_tui.core.budgets import RATE_TIERS, RestRateCounter
+from balance_tui.core.cache import BalanceCache
+from balance_tui.core.guard import TradeGuard
+from balance_tui.core.history import BalanceHistory
+from balance_tui.core.validator import BalanceValidator, Rule, Severity, ValidatorConfig
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.kraken.nonce import NonceSource, PersistentNonceSource
-from balance_tui.kraken.rest import HTTP_TIMEOUT, KrakenRest
+from balance_tui.kraken.rest import HTTP_TIMEOUT, KrakenError, KrakenRest, counts_against_breaker
 from balance_tui.kraken.stream import BalanceStream
 from balance_tui.sim import Simulator
 from balance_tui.store import sessions
 from balance_tui.store.engine import create_store_engine
 from balance_tui.store.migrate import upgrade
 from balance_tui.store.tables import TradingSession
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +47,16 @@ class Backend:
     resumed: bool
     exchange_label: str  # what the operator is looking at: "simulator (loopback)" or the REST host
     simulator: Simulator | None  # the built-in exchange, when that is what the config names
+
+    async def run(self) -> None:
+        """The feed and the engine's supervisor (REST fallback, validation) until cancelled, or until the
+        feed stops for good (its health says why)."""
+        supervisor = asyncio.create_task(self.manager.run(), name="engine-supervisor")
+        try:
+            await self.stream.run()
+        finally:
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
 
 
 @asynccontextmanager
@@ -76,9 +96,12 @@ async def open_backend(
             nonces = PersistentNonceSource(nonce_dir, credentials.api_key.get_secret_value())
             label, mode = httpx.URL(rest_url).host, "live"
 
+        clock = clock or SystemClock()
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
-        manager = BalanceManager(clock)
-        rest = KrakenRest(http, rest_url, credentials, nonces)
+        breaker = CircuitBreaker("rest", is_failure=counts_against_breaker, clock=clock)
+        rate = RestRateCounter(RATE_TIERS[config.rest.tier], clock=clock)
+        rest = KrakenRest(http, rest_url, credentials, nonces, breaker=breaker, rate=rate)
+        manager = build_manager(config, clock, rest, breaker, rate, await _asset_decimals(rest))
         stream = BalanceStream(
             manager, rest, ws_url, stale_after_s=config.feed.stale_after_s, reconnect_delay=reconnect_delay
         )
@@ -96,3 +119,70 @@ async def open_backend(
                 lambda: asyncio.to_thread(sessions.close, engine, opened.session, now=manager.clock.now())
             )
         yield Backend(config, manager, rest, stream, session, resumed, label, simulator)
+
+
+def build_manager(
+    config: Config,
+    clock: Clock,
+    rest: KrakenRest,
+    breaker: CircuitBreaker,
+    rate: RestRateCounter,
+    decimals: dict[str, int],
+) -> BalanceManager:
+    """The engine with every component tuned from the config; `decimals` per asset feed the precision rule."""
+    return BalanceManager(
+        clock,
+        source=rest,
+        breaker=breaker,
+        rate=rate,
+        cache=BalanceCache(ttl=config.cache.ttl_s, max_entries=config.cache.max_entries, clock=clock),
+        history=BalanceHistory(
+            max_entries_per_asset=config.history.max_entries_per_asset,
+            retention=timedelta(hours=config.history.retention_hours),
+            change_threshold=config.engine.change_threshold,
+            clock=clock,
+        ),
+        validator=_validator(config, decimals),
+        guard=TradeGuard(
+            minimums=config.guard.minimums,
+            safety_buffer=config.guard.safety_buffer,
+            max_position_share=config.guard.max_position_share,
+            max_age=timedelta(seconds=config.guard.max_data_age_s),
+        ),
+        stale_after=timedelta(seconds=config.feed.stale_after_s),
+        fallback_poll=timedelta(seconds=config.engine.fallback_poll_s),
+    )
+
+
+def _validator(config: Config, decimals: dict[str, int]) -> BalanceValidator:
+    rules = config.validation
+    thresholds = {
+        Rule.SOURCE_INCONSISTENCY: {
+            "relative_threshold": rules.inconsistency_threshold,
+            "fresh_within": timedelta(seconds=rules.inconsistency_fresh_s),
+        },
+        Rule.UNREALISTIC_BALANCE: {"default_ceiling": rules.ceiling, "ceilings": rules.ceilings},
+        Rule.STALE_DATA: {"max_age": timedelta(seconds=rules.stale_after_s)},
+        Rule.PRECISION_OVERFLOW: {"decimals": decimals},
+        Rule.LOW_BALANCE: {"floors": rules.low_balance},
+    }
+    defaults = ValidatorConfig()
+    tuned = {
+        rule.value: replace(
+            defaults.rule(rule),
+            enabled=rule.value not in rules.disabled,
+            severity=Severity(rules.severity.get(rule.value, defaults.rule(rule).severity)),
+            **thresholds.get(rule, {}),
+        )
+        for rule in Rule
+    }
+    return BalanceValidator(ValidatorConfig(**tuned))
+
+
+async def _asset_decimals(rest: KrakenRest) -> dict[str, int]:
+    """Kraken's precision per asset, for the precision rule; without it that one rule stays idle."""
+    try:
+        return await rest.asset_decimals()
+    except KrakenError as exc:
+        log.warning("asset precision unavailable, precision_overflow checks are off: %s", exc)
+        return {}

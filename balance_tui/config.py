@@ -7,12 +7,13 @@ import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from balance_tui.kraken.credentials import Credentials
 
@@ -23,6 +24,33 @@ DEFAULTS = files("balance_tui") / "config.toml"
 
 class ConfigError(Exception):
     """A configuration or credentials problem; the message names the file, the key and what is allowed."""
+
+
+def _exact_decimal(value: object) -> Decimal:
+    """Amounts are written as strings ("2.50"): a TOML float is binary and would not be exact."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f'write amounts as strings, e.g. "2.50", so they stay exact (got {value!r})')
+    try:
+        amount = Decimal(value.strip() if isinstance(value, str) else value)
+    except InvalidOperation:
+        raise ValueError(f"not a decimal amount: {value!r}") from None
+    if not amount.is_finite():
+        raise ValueError(f"not a finite amount: {value!r}")
+    return amount
+
+
+Amount = Annotated[Decimal, BeforeValidator(_exact_decimal)]
+RuleName = Literal[
+    "negative_balance",
+    "negative_free_balance",
+    "hold_exceeds_balance",
+    "source_inconsistency",
+    "unrealistic_balance",
+    "stale_data",
+    "precision_overflow",
+    "all_zero_balances",
+    "low_balance",
+]
 
 
 class _Section(BaseModel):
@@ -51,6 +79,43 @@ class FeedConfig(_Section):
     snapshot_timeout_s: float = Field(gt=0)
 
 
+class EngineConfig(_Section):
+    change_threshold: Amount = Field(gt=0)
+    fallback_poll_s: float = Field(ge=1)
+
+
+class RestConfig(_Section):
+    tier: Literal["starter", "intermediate", "pro"]
+
+
+class CacheConfig(_Section):
+    ttl_s: float = Field(gt=0)
+    max_entries: int = Field(ge=1)
+
+
+class HistoryConfig(_Section):
+    max_entries_per_asset: int = Field(ge=2)
+    retention_hours: float = Field(gt=0)
+
+
+class GuardConfig(_Section):
+    safety_buffer: Amount = Field(ge=0)
+    max_position_share: Amount = Field(gt=0, le=1)
+    max_data_age_s: float = Field(gt=0)
+    minimums: dict[str, Amount]
+
+
+class ValidationConfig(_Section):
+    disabled: list[RuleName]
+    severity: dict[RuleName, Literal["info", "warning", "error", "critical"]]
+    stale_after_s: float = Field(gt=0)
+    inconsistency_threshold: Amount = Field(gt=0)
+    inconsistency_fresh_s: float = Field(gt=0)
+    ceiling: Amount = Field(gt=0)
+    ceilings: dict[str, Amount]
+    low_balance: dict[str, Amount]
+
+
 class UIConfig(_Section):
     theme: str = Field(min_length=1)
     refresh_hz: int = Field(ge=2, le=10)
@@ -61,6 +126,12 @@ class Config(_Section):
     sim: SimConfig
     store: StoreConfig
     feed: FeedConfig
+    engine: EngineConfig
+    rest: RestConfig
+    cache: CacheConfig
+    history: HistoryConfig
+    guard: GuardConfig
+    validation: ValidationConfig
     ui: UIConfig
     keymap: dict[str, str]
 

@@ -70,7 +70,7 @@ async def watch_jsonl(config: Config, credentials: Credentials | None, out: Text
 
     async with open_backend(config, credentials, own_session=False) as backend:
         backend.manager.register_callback("balance_update", emit)
-        feed = asyncio.create_task(backend.stream.run())
+        feed = asyncio.create_task(backend.run())
         gone = asyncio.create_task(reader_gone.wait())
         try:
             await asyncio.wait({feed, gone}, return_when=asyncio.FIRST_COMPLETED)

@@ -9,15 +9,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Source(StrEnum):
+    """Where a figure came from, shown beside it: the feed, a REST read, the cache, or the store."""
+
     WS = "ws"
     REST = "rest"
+    CACHE = "cache"
+    STORE = "store"
 
 
-@dataclass(frozen=True, slots=True)
-class WalletBalance:
+class WalletBalance(NamedTuple):
+    """A NamedTuple: one is built per update (see `Balance`)."""
+
     type: str  # "spot" or "earn"
     id: str  # "main", "bonded", "flex", ...
     balance: Decimal

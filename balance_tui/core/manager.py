@@ -1,4 +1,9 @@
-"""The balance engine: applies exchange events to per-asset state and tells subscribers what changed."""
+"""The balance engine: applies exchange events to per-asset state and tells subscribers what changed.
+
+Sources in order of trust: the WebSocket feed while it is live, else REST (polled within the rate budget
+while the feed is down or stale), else the cache of last known values until its TTL runs out. While the
+feed is healthy no REST balance call is made at all.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,14 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
 
+from balance_tui.core.breaker import BreakerState, CircuitBreaker
+from balance_tui.core.budgets import RestRateCounter
+from balance_tui.core.cache import BalanceCache, CacheStats
 from balance_tui.core.clock import Clock, SystemClock
 from balance_tui.core.events import (
     NO_HOLD,
@@ -21,39 +31,125 @@ from balance_tui.core.events import (
     Source,
     WalletBalance,
 )
-from balance_tui.core.health import FeedHealth
+from balance_tui.core.guard import TradeDecision, TradeGuard
+from balance_tui.core.health import FeedHealth, FeedState
+from balance_tui.core.history import BalanceHistory, EntryKind
 from balance_tui.core.model import ZERO, Balance
+from balance_tui.core.validator import BLOCKING, BalanceValidator, RestTotal, ValidationReport
 
 log = logging.getLogger(__name__)
 
-BalanceCallback = Callable[[Balance], Awaitable[None] | None]
-CALLBACK_EVENTS = frozenset({"balance_update"})
+Callback = Callable[[Any], Awaitable[None] | None]
+CALLBACK_EVENTS = frozenset({"balance_update", "balance_change", "validation_issue", "source_changed"})
+# Ledger entry types that move money in or out of the account rather than trade it: not a trend.
+_FLOWS = {"deposit": EntryKind.DEPOSIT, "withdrawal": EntryKind.WITHDRAWAL, "adjustment": EntryKind.ADJUSTMENT}
+
+
+class BalanceSource(Protocol):
+    """Where a full refresh comes from (Kraken REST `BalanceEx`): totals and holds in one reply."""
+
+    calls: int  # requests made so far, for statistics
+
+    async def fetch_balances(self) -> tuple[BalancesSnapshot, HoldsSnapshot]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SourceChange:
+    before: Source | None
+    after: Source | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    refreshed: bool
+    reason: str = ""  # why not, when it did not
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStatus:
+    feed_state: FeedState
+    system: str
+    source: Source | None  # what the figures come from now; None: nothing trustworthy yet
+    tracked_assets: int
+    cache: CacheStats
+    breaker: BreakerState | None
+    breaker_retry_in: float
+    rate_counter: float | None
+    rate_limit: float | None
+    last_rest_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStatistics:
+    messages: int
+    rest_calls: int
+    fallbacks: int  # times the engine had to fall back from the feed to REST
+    reconnects: int
+    gaps: int
+    validation_failures: int  # blocking (error, critical) issues raised
 
 
 class BalanceManager:
     """Owns the account state. Fed by the stream; read by the UI, headless commands and bots."""
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        *,
+        source: BalanceSource | None = None,
+        breaker: CircuitBreaker | None = None,
+        rate: RestRateCounter | None = None,
+        cache: BalanceCache[Balance] | None = None,
+        history: BalanceHistory | None = None,
+        validator: BalanceValidator | None = None,
+        guard: TradeGuard | None = None,
+        stale_after: timedelta = timedelta(seconds=5),
+        fallback_poll: timedelta = timedelta(seconds=5),
+    ) -> None:
         self.clock = clock or SystemClock()
         self.health = FeedHealth()
+        self.cache: BalanceCache[Balance] = cache or BalanceCache(clock=self.clock)
+        self.history = history or BalanceHistory(clock=self.clock)
+        self.validator = validator or BalanceValidator()
+        self.guard = guard or TradeGuard()
+        self._source = source
+        self._breaker = breaker
+        self._rate = rate
+        self._stale_after = stale_after
+        self._fallback_poll = fallback_poll
         self._balances: dict[str, Balance] = {}
         self._holds: HoldsSnapshot | None = None
         self.holds_at: datetime | None = None  # when the holds in use were read
-        self._callbacks: dict[str, list[BalanceCallback]] = {name: [] for name in CALLBACK_EVENTS}
+        self._rest_totals: dict[str, RestTotal] = {}
+        self._last_rest_at: datetime | None = None
+        self._source_in_use: Source | None = None
+        self._fallbacks = 0
+        self._validation_failures = 0
+        self._callbacks: dict[str, list[Callback]] = {name: [] for name in CALLBACK_EVENTS}
         self._pending: set[asyncio.Future[None]] = set()
         self._snapshot_seen = asyncio.Event()
 
-    def register_callback(self, event: str, fn: BalanceCallback) -> None:
-        """Call `fn(balance)` (sync or async) for every changed balance; a failing callback is logged, never fatal."""
-        if event not in CALLBACK_EVENTS:
-            raise ValueError(f"unknown callback event {event!r}; expected one of {sorted(CALLBACK_EVENTS)}")
-        self._callbacks[event].append(fn)
+    # -- reading -------------------------------------------------------------------------------------
 
     def get_balance(self, asset: str) -> Balance | None:
-        return self._balances.get(asset)
+        """The asset as far as it can be trusted: live, refreshed, or cached until the cache's TTL ends."""
+        if self.source_in_use() is not Source.CACHE:
+            return self._balances.get(asset)
+        cached = self.cache.get(asset)
+        return None if cached is None else cached._replace(source=Source.CACHE)
 
     def get_all_balances(self) -> dict[str, Balance]:
-        return dict(self._balances)
+        if self.source_in_use() is not Source.CACHE:
+            return dict(self._balances)
+        return {asset: b for asset in self._balances if (b := self.get_balance(asset)) is not None}
+
+    def source_in_use(self) -> Source | None:
+        if self.health.observed_state(self.clock.now(), self._stale_after) is FeedState.LIVE:
+            return Source.WS
+        if self._last_rest_at is not None and self.clock.now() - self._last_rest_at <= 2 * self._fallback_poll:
+            return Source.REST
+        return Source.CACHE if self._balances else None
 
     @property
     def holds_source(self) -> Source | None:
@@ -66,47 +162,212 @@ class BalanceManager:
     async def wait_for_snapshot(self) -> None:
         await self._snapshot_seen.wait()
 
+    def get_status(self) -> EngineStatus:
+        now = self.clock.now()
+        return EngineStatus(
+            feed_state=self.health.observed_state(now, self._stale_after),
+            system=self.health.system,
+            source=self.source_in_use(),
+            tracked_assets=len(self._balances),
+            cache=self.cache.stats(),
+            breaker=None if self._breaker is None else self._breaker.state,
+            breaker_retry_in=0.0 if self._breaker is None else self._breaker.retry_in,
+            rate_counter=None if self._rate is None else self._rate.counter,
+            rate_limit=None if self._rate is None else self._rate.limit,
+            last_rest_at=self._last_rest_at,
+        )
+
+    def get_statistics(self) -> EngineStatistics:
+        health = self.health
+        return EngineStatistics(
+            messages=health.messages,
+            rest_calls=0 if self._source is None else self._source.calls,
+            fallbacks=self._fallbacks,
+            reconnects=health.reconnects,
+            gaps=health.gaps,
+            validation_failures=self._validation_failures,
+        )
+
+    # -- subscribing ---------------------------------------------------------------------------------
+
+    def register_callback(self, event: str, fn: Callback) -> None:
+        """`fn` (sync or async) is called for each event; one that raises is logged, never fatal.
+
+        balance_update(Balance): every change. balance_change(Balance): a change of at least the history's
+        change threshold. validation_issue(ValidationIssue): an issue newly raised.
+        source_changed(SourceChange): the figures now come from somewhere else.
+        """
+        if event not in CALLBACK_EVENTS:
+            raise ValueError(f"unknown callback event {event!r}; expected one of {sorted(CALLBACK_EVENTS)}")
+        self._callbacks[event].append(fn)
+
+    # -- feeding -------------------------------------------------------------------------------------
+
     def apply(self, event: BalanceEvent) -> list[Balance]:
         """Apply one event; return the balances it changed, after telling subscribers about each."""
-        match event:
-            case BalancesSnapshot():
-                changed = self._apply_snapshot(event)
+        now = self.clock.now()
+        if isinstance(event, BalancesUpdate):  # the hot path: one ledger entry per message, many a second
+            for entry in event.entries:
+                self._observe(self._apply_entry(entry, event.source, now), entry, now)
+            return [self._balances[entry.asset] for entry in event.entries]
+        if isinstance(event, BalancesSnapshot):
+            changed = self._apply_snapshot(event, now)
+            if event.source is Source.WS:
                 self._snapshot_seen.set()
-            case BalancesUpdate():
-                changed = [self._apply_entry(entry, event.source) for entry in event.entries]
-            case HoldsSnapshot():
-                changed = self._apply_holds(event)
+        else:
+            changed = self._apply_holds(event, now)
         for balance in changed:
-            self._notify("balance_update", balance)
+            self._observe(balance, None, now)
+        self._check_source(now)  # updates cannot change the source: they only flow while the feed is live
         return changed
 
-    def _apply_snapshot(self, snap: BalancesSnapshot) -> list[Balance]:
+    async def initialize(self) -> RefreshResult:
+        """One REST read so a bot has figures before the feed's first snapshot arrives."""
+        return await self.refresh_all_balances()
+
+    async def refresh_all_balances(self) -> RefreshResult:
+        """A forced REST refresh of totals and holds, within the breaker and the rate budget."""
+        if self._source is None:
+            return RefreshResult(False, "no REST source configured")
+        if self._rate is not None and not self._rate.can_call("BalanceEx"):
+            return RefreshResult(False, f"REST rate budget: next call in {self._rate.wait_time('BalanceEx'):.1f} s")
+        try:
+            balances, holds = await self._source.fetch_balances()
+        except Exception as exc:  # the source classifies and logs; the engine only reports why
+            return RefreshResult(False, str(exc))
+        self._last_rest_at = self.clock.now()
+        self._rest_totals = {a.asset: RestTotal(a.balance, self._last_rest_at) for a in balances.assets}
+        self.apply(holds)
+        if self.source_in_use() is not Source.WS:
+            self.apply(balances)  # while the feed is live, its figures stand; REST only cross-checks
+        return RefreshResult(True)
+
+    async def run(self) -> None:
+        """Supervise until cancelled: poll REST while the feed cannot be trusted, validate, track the source."""
+        polling = False
+        while True:
+            now = self.clock.now()
+            feed_live = self.health.observed_state(now, self._stale_after) is FeedState.LIVE
+            if not feed_live and self.has_snapshot:
+                if not polling:
+                    self._fallbacks += 1
+                    log.warning("balances feed %s: falling back to REST", self.health.state.value)
+                result = await self.refresh_all_balances()
+                polling = True
+                if not result.refreshed:
+                    log.warning("REST fallback refresh skipped: %s", result.reason)
+            else:
+                polling = False
+            self._check_source(self.clock.now())
+            self.validate_all_balances()
+            await asyncio.sleep(self._fallback_poll.total_seconds())
+
+    def validate_all_balances(self) -> ValidationReport:
         now = self.clock.now()
+        live = self.health.observed_state(now, self._stale_after) is FeedState.LIVE
+        report = self.validator.validate(
+            self._balances,
+            now=now,
+            rest_totals=self._rest_totals,
+            feed_confirmed_at=self.health.last_message_at if live else None,
+        )
+        self._announce(report)
+        return report
+
+    async def can_trade(self, quote_asset: str, amount: Decimal) -> TradeDecision:
+        """Pre-trade check on fresh figures: data older than the guard allows is re-read over REST first."""
+        balance = self._confirmed(quote_asset)
+        if balance is None or self.clock.now() - balance.updated_at > self.guard.max_age:
+            await self.refresh_all_balances()
+            balance = self._confirmed(quote_asset)
+        return self.guard.can_trade(quote_asset, amount, balance, self.clock.now())
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _confirmed(self, asset: str) -> Balance | None:
+        """The balance with `updated_at` moved to when a source last vouched for it (not when it changed)."""
+        balance = self._balances.get(asset)
+        if balance is None:
+            return None
+        source = self.source_in_use()
+        if source is Source.WS and self.health.last_message_at is not None:
+            return balance._replace(updated_at=max(balance.updated_at, self.health.last_message_at))
+        if source is Source.REST and self._last_rest_at is not None:
+            return balance._replace(updated_at=max(balance.updated_at, self._last_rest_at))
+        return balance
+
+    def _observe(self, balance: Balance, entry: LedgerEntry | None, now: datetime) -> None:
+        """Everything that follows a change: cache, history, amount rules, subscribers."""
+        self.cache.set(balance.asset, balance)
+        kind = _FLOWS.get(entry.type) if entry is not None else None
+        significant = self.history.record(
+            balance.asset,
+            balance.total,
+            balance.held,
+            balance.source,
+            at=now,
+            kind=kind or EntryKind.SAMPLE,
+            flow=entry.amount - entry.fee if kind else ZERO,
+        )
+        report = self.validator.validate_single_balance(
+            balance.asset, balance.total, balance.held, now=now, free=balance.free
+        )
+        if report.issues:
+            self._announce(report)
+        self._notify("balance_update", balance)
+        if significant:
+            self._notify("balance_change", balance)
+
+    def _announce(self, report: ValidationReport) -> None:
+        for issue in report.issues:
+            if issue.count == 1:
+                if issue.severity in BLOCKING:
+                    self._validation_failures += 1
+                self._notify("validation_issue", issue)
+
+    def _check_source(self, now: datetime) -> None:
+        current = self.source_in_use()
+        if current is not self._source_in_use:
+            change = SourceChange(self._source_in_use, current, now)
+            self._source_in_use = current
+            log.info("balances now from %s (were from %s)", current, change.before)
+            self._notify("source_changed", change)
+
+    def _apply_snapshot(self, snap: BalancesSnapshot, now: datetime) -> list[Balance]:
         fresh: dict[str, Balance] = {}
         changed: list[Balance] = []
         for item in snap.assets:
             before = self._balances.get(item.asset)
             after = Balance(item.asset, item.balance, item.wallets, snap.source, now, *self._hold_for(item.asset))
             fresh[item.asset] = after
-            if before is None or (before.total, before.wallets) != (after.total, after.wallets):
+            if before is None or (before.total, before.wallets, before.source) != (
+                after.total,
+                after.wallets,
+                after.source,
+            ):
                 changed.append(after)
+            else:
+                fresh[item.asset] = before  # unchanged: keep when it last changed
         # An asset missing from a snapshot is no longer held: it drops to zero rather than vanishing.
         for asset in self._balances.keys() - fresh.keys():
-            fresh[asset] = replace(self._balances[asset], total=ZERO, wallets=(), source=snap.source, updated_at=now)
+            fresh[asset] = self._balances[asset]._replace(total=ZERO, wallets=(), source=snap.source, updated_at=now)
             changed.append(fresh[asset])
         self._balances = fresh
         return changed
 
-    def _apply_entry(self, entry: LedgerEntry, source: Source) -> Balance:
+    def _apply_entry(self, entry: LedgerEntry, source: Source, now: datetime) -> Balance:
         """`entry.balance` is the asset's total, so the touched wallet is whatever the others leave."""
         before = self._balances.get(entry.asset)
         wallets = () if before is None else before.wallets
         key = (entry.wallet_type, entry.wallet_id)
-        others = sum((w.balance for w in wallets if (w.type, w.id) != key), ZERO)
-        touched = WalletBalance(entry.wallet_type, entry.wallet_id, entry.balance - others)
-        kept = tuple(touched if (w.type, w.id) == key else w for w in wallets)
-        new_wallets = kept if touched in kept else (*kept, touched)
-        after = Balance(entry.asset, entry.balance, new_wallets, source, self.clock.now(), *self._hold_for(entry.asset))
+        if len(wallets) == 1 and (wallets[0].type, wallets[0].id) == key:
+            new_wallets: tuple[WalletBalance, ...] = (WalletBalance(*key, entry.balance),)  # one wallet: the total
+        else:
+            others = sum((w.balance for w in wallets if (w.type, w.id) != key), ZERO)
+            touched = WalletBalance(*key, entry.balance - others)
+            kept = tuple(touched if (w.type, w.id) == key else w for w in wallets)
+            new_wallets = kept if touched in kept else (*kept, touched)
+        after = Balance(entry.asset, entry.balance, new_wallets, source, now, *self._hold_for(entry.asset))
         self._balances[entry.asset] = after
         return after
 
@@ -116,28 +377,28 @@ class BalanceManager:
             return NO_HOLD, None
         return self._holds.holds.get(asset, NO_HOLD), self._holds.source
 
-    def _apply_holds(self, snap: HoldsSnapshot) -> list[Balance]:
-        self._holds, self.holds_at = snap, self.clock.now()
+    def _apply_holds(self, snap: HoldsSnapshot, now: datetime) -> list[Balance]:
+        self._holds, self.holds_at = snap, now
         changed = []
         for asset, balance in self._balances.items():
-            after = replace(balance, hold=snap.holds.get(asset, NO_HOLD), hold_source=snap.source)
+            after = balance._replace(hold=snap.holds.get(asset, NO_HOLD), hold_source=snap.source)
             if after != balance:
                 self._balances[asset] = after
                 changed.append(after)
         return changed
 
-    def _notify(self, event: str, balance: Balance) -> None:
+    def _notify(self, event: str, payload: object) -> None:
         for fn in self._callbacks[event]:
             try:
-                result = fn(balance)
-                if inspect.isawaitable(result):
+                result = fn(payload)
+                if result is not None and inspect.isawaitable(result):
                     future = asyncio.ensure_future(result)
                     self._pending.add(future)
                     future.add_done_callback(self._callback_done)
             except Exception:
-                log.exception("%s callback %r failed for %s", event, fn, balance.asset)
+                log.exception("%s callback %r failed", event, fn)
 
     def _callback_done(self, future: asyncio.Future[None]) -> None:
         self._pending.discard(future)
         if not future.cancelled() and future.exception() is not None:
-            log.error("async balance callback failed", exc_info=future.exception())
+            log.error("async callback failed", exc_info=future.exception())

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from balance_tui.core.events import NO_HOLD, HoldAmounts, Source, WalletBalance
 
 ZERO = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
-class Balance:
-    """Immutable, so a reader never sees a half-applied change and diffs are plain comparisons."""
+class Balance(NamedTuple):
+    """Immutable, so a reader never sees a half-applied change and diffs are plain comparisons.
+
+    A NamedTuple rather than a frozen dataclass: one is built per update, and this builds several
+    times faster.
+    """
 
     asset: str
     total: Decimal

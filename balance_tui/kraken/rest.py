@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 
 import httpx
 
+from balance_tui.core.breaker import BreakerOpen, CircuitBreaker
+from balance_tui.core.budgets import RestRateCounter
 from balance_tui.core.events import (
     AssetSnapshot,
     BalancesSnapshot,
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # A monitor never trades or withdraws: these are the only private endpoints it can sign at all.
 READ_ONLY_ENDPOINTS = frozenset({"Balance", "BalanceEx", "GetWebSocketsToken", "Ledgers"})
+MAX_BUDGET_WAIT_S = 10.0  # wait this long for the rate budget; longer, and the call is refused
+RATE_LIMIT_PAUSE_S = 60.0  # Kraken restricts a key "for a few seconds, longer if you keep calling"
 CALL_DEADLINE_S = 15.0  # httpx's read timeout is per read; a dripping server needs an overall bound
 HTTP_TIMEOUT = httpx.Timeout(connect=3.0, read=10.0, write=5.0, pool=2.0)
 
@@ -41,6 +45,7 @@ class ErrorKind(StrEnum):
     NONCE = "nonce"  # one retry with a fresh nonce; never replay a signed request
     RATE_LIMIT = "rate_limit"  # back off for at least a minute (the breaker opens)
     TRANSIENT = "transient"  # exchange busy, 5xx, timeout, connection: retry with backoff
+    PAUSED = "paused"  # the console itself holds off: breaker open or local rate budget spent
     OTHER = "other"
 
 
@@ -85,7 +90,14 @@ class KrakenError(Exception):
         return self.kind is ErrorKind.FATAL
 
 
+def counts_against_breaker(exc: Exception) -> bool:
+    """The breaker opens on the exchange failing, not on our own key or request being wrong."""
+    return isinstance(exc, KrakenError) and exc.kind in (ErrorKind.TRANSIENT, ErrorKind.RATE_LIMIT)
+
+
 class KrakenRest:
+    """Every private call passes the local rate budget and the circuit breaker, whoever makes it."""
+
     def __init__(
         self,
         http: httpx.AsyncClient,
@@ -93,13 +105,18 @@ class KrakenRest:
         credentials: Credentials,
         nonces: NonceSource,
         *,
+        breaker: CircuitBreaker | None = None,
+        rate: RestRateCounter | None = None,
         retry_delays: tuple[float, ...] = (0.5, 2.0),
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._credentials = credentials
         self._nonces = nonces
+        self.breaker = breaker or CircuitBreaker("rest", is_failure=counts_against_breaker)
+        self.rate = rate or RestRateCounter()
         self._retry_delays = retry_delays  # for transient failures; the last failure is raised
+        self.calls = 0  # requests sent, retries included
 
     async def private(self, method: str, **params: str) -> Any:
         """Sign and send; retry an invalid nonce once (re-signed) and transient failures with backoff."""
@@ -111,8 +128,15 @@ class KrakenRest:
         nonce_retried = False
         while True:
             try:
-                return await self._signed(method, params)
+                await self._within_budget(method)
+                return await self.breaker.call(lambda: self._signed(method, params))
+            except BreakerOpen as exc:
+                message = f"REST paused after repeated failures; next try in {exc.retry_in:.0f} s"
+                raise KrakenError(method, [message], ErrorKind.PAUSED) from None
             except KrakenError as exc:
+                if exc.kind is ErrorKind.RATE_LIMIT:
+                    self.rate.mark_exhausted()
+                    self.breaker.trip(RATE_LIMIT_PAUSE_S)
                 if exc.kind is ErrorKind.NONCE and not nonce_retried:
                     nonce_retried = True
                     continue
@@ -122,7 +146,16 @@ class KrakenRest:
                 log.warning("%s; retrying in %g s", exc, delay)
                 await asyncio.sleep(delay)
 
+    async def _within_budget(self, method: str) -> None:
+        wait = self.rate.wait_time(method)
+        if wait > MAX_BUDGET_WAIT_S:
+            raise KrakenError(method, [f"rate budget spent; next call allowed in {wait:.0f} s"], ErrorKind.PAUSED)
+        if wait > 0:
+            await asyncio.sleep(wait)
+
     async def _signed(self, method: str, params: dict[str, str]) -> Any:
+        self.rate.record(method)
+        self.calls += 1
         path = f"/0/private/{method}"
         nonce = self._nonces.next()
         body = urlencode({"nonce": nonce, **params})
@@ -133,6 +166,19 @@ class KrakenRest:
         }
         return await self._call(method, "POST", path, content=body, headers=headers)
 
+    async def asset_decimals(self) -> dict[str, int]:
+        """Each asset's record-keeping precision, from the public `Assets` call (no key needed)."""
+        result = await self._call("Assets", "GET", "/0/public/Assets")
+        if not isinstance(result, dict):
+            raise KrakenError("Assets", ["result is not an object"])
+        decimals = {}
+        for key, info in result.items():
+            places = info.get("decimals") if isinstance(info, dict) else None
+            if not isinstance(places, int) or isinstance(places, bool) or not 0 <= places <= 18:
+                raise KrakenError("Assets", [f"{key}.decimals: expected a whole number 0-18, got {places!r}"])
+            decimals[normalise(key).asset] = places
+        return decimals
+
     async def websockets_token(self) -> str:
         result = await self.private("GetWebSocketsToken")
         token = result.get("token") if isinstance(result, dict) else None
@@ -140,7 +186,7 @@ class KrakenRest:
             raise KrakenError("GetWebSocketsToken", ["reply has no token"])
         return token
 
-    async def balance_ex(self) -> ExtendedBalances:
+    async def fetch_balances(self) -> ExtendedBalances:
         """Every asset's total (wallets by REST key, earn suffixes folded into their asset) and its holds."""
         result = await self.private("BalanceEx")
         if not isinstance(result, dict):

@@ -121,7 +121,7 @@ class BalanceStream:
         health, manager = self._health, self._manager
         health.state = FeedState.SUBSCRIBING
         token = await self._rest.websockets_token()
-        manager.apply((await self._rest.balance_ex()).holds)
+        manager.apply((await self._rest.fetch_balances()).holds)
         subscribe = {"channel": "balances", "token": token, "snapshot": True}
         await ws.send(json.dumps({"method": "subscribe", "params": subscribe, "req_id": 1}))
         expected: int | None = None

@@ -79,7 +79,7 @@ class BalanceApp(App[None]):
     async def _run_backend(self) -> None:
         async with open_backend(self.config, self._credentials, clock=self._clock) as backend:
             self.post_message(self.BackendReady(backend))
-            await backend.stream.run()
+            await backend.run()
             # The feed stopped for good and says why; keep the backend (and its session) open until quit.
             await asyncio.Event().wait()
 

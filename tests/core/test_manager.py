@@ -37,8 +37,14 @@ def entry(asset: str, balance: str, wallet: tuple[str, str] = ("spot", "main"), 
     return LedgerEntry("L1", "R1", T0, "trade", asset, wallet[0], wallet[1], D(amount), D(0), D(balance))
 
 
+def live(manager: BalanceManager) -> BalanceManager:
+    """As the stream leaves it while the feed is healthy."""
+    manager.health.state, manager.health.last_message_at = FeedState.LIVE, manager.clock.now()
+    return manager
+
+
 def test_snapshot_sets_every_asset_with_source_and_time() -> None:
-    manager = BalanceManager(FrozenClock(T0))
+    manager = live(BalanceManager(FrozenClock(T0)))
     changed = manager.apply(snapshot(BTC=[("spot", "main", "1.5")], USD=[("spot", "main", "100")]))
     assert {b.asset for b in changed} == {"BTC", "USD"}
     btc = manager.get_balance("BTC")

@@ -69,7 +69,7 @@ async def test_a_dropped_connection_resyncs_from_a_fresh_snapshot(backend: Backe
 async def test_balance_ex_as_a_rest_snapshot_matches_the_stream(backend: Backend) -> None:
     sim = backend.simulator
     assert sim is not None
-    reply = await backend.rest.balance_ex()
+    reply = await backend.rest.fetch_balances()
     assert {a.asset: a.balance for a in reply.balances.assets} == sim.account.totals()
     dot = next(a for a in reply.balances.assets if a.asset == "DOT")
     assert {w.type for w in dot.wallets} == {"spot", "earn"}

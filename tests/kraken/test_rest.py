@@ -61,7 +61,7 @@ async def test_a_wrong_key_is_fatal_and_not_retried(sim: Simulator, requests_see
     async with httpx.AsyncClient(event_hooks={"request": [record]}) as http:
         rest = KrakenRest(http, sim.rest_url, Credentials.of("not-the-key", sim.api_secret), NonceSource())
         with pytest.raises(KrakenError) as caught:
-            await rest.balance_ex()
+            await rest.fetch_balances()
     assert caught.value.kind is ErrorKind.FATAL and caught.value.errors == ["EAPI:Invalid key"]
     assert len(requests_seen) == 1
 

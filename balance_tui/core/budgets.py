@@ -1,0 +1,138 @@
+"""Budgets that keep us inside the exchange's limits: REST calls and WebSocket reconnects.
+
+Both answer "may I now" and "how long until I may" from an injected clock, and never sleep themselves:
+the caller awaits the delay, so tests move a fake clock instead of waiting.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from balance_tui.core.clock import Clock, SystemClock
+
+
+@dataclass(frozen=True, slots=True)
+class RateTier:
+    """One of Kraken's per-key REST counter tiers: calls add to the counter, which decays continuously."""
+
+    name: str
+    max_counter: float
+    decay_per_second: float
+
+
+STARTER = RateTier("starter", 15, 0.33)
+INTERMEDIATE = RateTier("intermediate", 20, 0.5)
+PRO = RateTier("pro", 20, 1)
+RATE_TIERS = {tier.name: tier for tier in (STARTER, INTERMEDIATE, PRO)}
+
+# Ledger and trade-history queries cost Kraken's counter 2; every other call costs 1.
+_COSTLY_METHODS = frozenset({"Ledgers", "QueryLedgers", "TradesHistory", "QueryTrades"})
+_MAX_COST = 2
+
+
+class RestRateCounter:
+    """Our model of Kraken's REST rate counter for one API key, kept `headroom` below the real limit.
+
+    The model can only lag reality (another process on the same key, calls we forgot), so on
+    `EAPI:Rate limit exceeded` the caller reports it with `mark_exhausted` and the model catches up.
+    """
+
+    def __init__(self, tier: RateTier = STARTER, *, headroom: float = 3, clock: Clock | None = None) -> None:
+        if not 0 <= headroom <= tier.max_counter - _MAX_COST:
+            raise ValueError(f"headroom {headroom} leaves no room under the {tier.name} limit {tier.max_counter}")
+        self.tier = tier
+        self.limit = tier.max_counter - headroom
+        self._clock = clock or SystemClock()
+        self._counter = 0.0
+        self._at = self._clock.monotonic()
+
+    @staticmethod
+    def cost(method: str) -> int:
+        """What a call of the private REST `method` (e.g. "BalanceEx") adds to the counter."""
+        return _MAX_COST if method in _COSTLY_METHODS else 1
+
+    @property
+    def counter(self) -> float:
+        """The counter now, after decay."""
+        elapsed = self._clock.monotonic() - self._at
+        return max(0.0, self._counter - elapsed * self.tier.decay_per_second)
+
+    def can_call(self, method: str) -> bool:
+        return self._clock.monotonic() >= self._allowed_at(method)
+
+    def wait_time(self, method: str) -> float:
+        """Seconds until a call of `method` keeps the counter within our limit; 0 if it may go now."""
+        return max(0.0, self._allowed_at(method) - self._clock.monotonic())
+
+    def record(self, method: str) -> None:
+        """A call of `method` was made (whether or not we were allowed to make it)."""
+        self._set(self.counter + self.cost(method))
+
+    def mark_exhausted(self) -> None:
+        """Kraken said we are over its limit: assume the counter is full."""
+        self._set(self.tier.max_counter)
+
+    def _allowed_at(self, method: str) -> float:
+        """When the counter will have decayed enough for `method`: a time, so that waiting `wait_time`
+        always makes `can_call` true (comparing decayed counters would not, by a rounding error)."""
+        excess = self._counter + self.cost(method) - self.limit
+        return self._at + excess / self.tier.decay_per_second
+
+    def _set(self, counter: float) -> None:
+        self._counter, self._at = counter, self._clock.monotonic()
+
+
+class ReconnectBudget:
+    """A token bucket for reconnect attempts, with jittered spacing between them.
+
+    A feed that connects and is dropped at once reconnects `capacity` times in quick succession and then
+    once per `refill_seconds`: at most capacity + 60 / refill_seconds attempts in any minute (11 by
+    default), well under Cloudflare's 150 per 10 minutes. Each attempt waits a further random
+    0..`jitter` seconds after the previous one, so attempts never fire in lockstep.
+    """
+
+    def __init__(
+        self,
+        *,
+        capacity: int = 5,
+        refill_seconds: float = 10.0,
+        jitter: float = 0.5,
+        rng: random.Random | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if capacity < 1 or refill_seconds <= 0 or jitter < 0:
+            raise ValueError("need capacity >= 1, refill_seconds > 0 and jitter >= 0")
+        self.capacity = capacity
+        self.refill_seconds = refill_seconds
+        self.jitter = jitter
+        self._rng = rng or random.Random()
+        self._clock = clock or SystemClock()
+        # Tokens as of the last attempt (or construction), and the jitter drawn for the next attempt.
+        self._tokens: float = capacity
+        self._at = self._clock.monotonic()
+        self._spacing = 0.0
+
+    @property
+    def tokens(self) -> float:
+        """Attempts available now (fractional while refilling)."""
+        elapsed = self._clock.monotonic() - self._at
+        return min(self.capacity, self._tokens + elapsed / self.refill_seconds)
+
+    def delay(self) -> float:
+        """Seconds to wait before the next attempt; 0 if `try_acquire` would succeed now."""
+        return max(0.0, self._ready_at() - self._clock.monotonic())
+
+    def try_acquire(self) -> bool:
+        """Take an attempt if one is due now; the caller connects only when this returns True."""
+        now = self._clock.monotonic()
+        if now < self._ready_at():
+            return False
+        self._tokens, self._at = self.tokens - 1, now
+        self._spacing = self._rng.uniform(0, self.jitter)
+        return True
+
+    def _ready_at(self) -> float:
+        """When a whole token is in the bucket, plus the spacing drawn at the last attempt."""
+        refill_wait = max(0.0, 1 - self._tokens) * self.refill_seconds
+        return self._at + refill_wait + self._spacing

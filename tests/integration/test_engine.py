@@ -1,0 +1,75 @@
+"""The engine as a bot uses it, on the real simulator over loopback: sources, REST discipline, guard."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+
+from balance_tui.backend import Backend, open_backend
+from balance_tui.core.events import Source
+from balance_tui.core.health import FeedState
+from tests.integration.conftest import eventually
+
+
+@pytest.fixture
+async def running(make_config) -> AsyncIterator[Backend]:
+    config = make_config(sim={"seed": 11}, engine={"fallback_poll_s": 1.0})
+    async with open_backend(config, reconnect_delay=0) as backend:
+        task = asyncio.create_task(backend.run())
+        try:
+            await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+            yield backend
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_no_rest_balance_call_while_the_feed_is_healthy(running: Backend) -> None:
+    sim, manager = running.simulator, running.manager
+    assert sim is not None
+    calls_at_connect = running.rest.calls  # the token and BalanceEx (for holds) of the one connection
+    for _ in range(25):  # the supervisor ticks every second meanwhile
+        await sim.step()
+        await asyncio.sleep(0.1)
+    assert running.rest.calls == calls_at_connect == 2
+    status = manager.get_status()
+    assert (status.feed_state, status.source, status.tracked_assets) == (
+        FeedState.LIVE,
+        Source.WS,
+        len(sim.account.totals()),
+    )
+    stats = manager.get_statistics()
+    assert (stats.rest_calls, stats.fallbacks, stats.reconnects, stats.gaps) == (2, 0, 0, 0)
+    assert stats.messages >= 1 + sim.updates_sent
+
+
+async def test_a_forced_refresh_reads_rest_and_leaves_live_figures_standing(running: Backend) -> None:
+    manager = running.manager
+    result = await manager.refresh_all_balances()
+    assert result.refreshed and running.rest.calls == 3
+    assert manager.get_balance("BTC").source is Source.WS  # the live feed's figures stand
+    assert manager.validate_all_balances().is_valid  # WS and REST agree: no source_inconsistency
+
+
+async def test_can_trade_on_the_live_usd_balance(running: Backend) -> None:
+    manager = running.manager
+    free = manager.get_balance("USD").free
+    allowed = await manager.can_trade("USD", Decimal("100"))
+    assert allowed.allowed, allowed.reason
+    too_much = await manager.can_trade("USD", free)
+    assert not too_much.allowed and "80%" in too_much.reason
+    too_small = await manager.can_trade("USD", Decimal("6"))  # under the minimum 5 plus the 2.50 buffer
+    assert not too_small.allowed and "7.50" in too_small.reason
+
+
+async def test_history_and_trend_follow_the_feed(running: Backend) -> None:
+    sim, manager = running.simulator, running.manager
+    assert sim is not None
+    await sim.deposit("EUR", Decimal("1000"))
+    await eventually(lambda: manager.get_balance("EUR").total == sim.account.totals()["EUR"], what="the deposit")
+    history = manager.history.get_asset_history("EUR")
+    assert history[-1].kind == "deposit" and history[-1].flow == Decimal("1000")
+    assert history[-1].total == sim.account.totals()["EUR"]
