@@ -30,6 +30,13 @@ class BalancesTable(DataTable[Text]):
         for i, (key, label, width, _) in enumerate(COLUMNS):
             self.add_column(_aligned(label, i), width=width, key=key)
 
+    @property
+    def selected_asset(self) -> str | None:
+        """The asset under the row cursor, if any row exists."""
+        if not self.row_count:
+            return None
+        return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
+
     def sync(self, balances: dict[str, Balance], now: datetime) -> None:
         """Bring the table to `balances`, touching only the cells whose text changed."""
         for asset in self._shown.keys() - balances.keys():

@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from textual.app import ComposeResult
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from balance_tui.core.health import BlindChange
+from balance_tui.tui.asset_panel import AssetPanel
 from balance_tui.tui.balances_table import BalancesTable
+from balance_tui.tui.engine_panel import EnginePanel
 from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.formatting import amount
+from balance_tui.tui.issues_panel import IssuesPanel
 
 SHOWN_CHANGES = 5
 
@@ -35,6 +39,10 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield BalancesTable(id="balances")
+        with Horizontal(id="details"):
+            yield AssetPanel(id="asset")
+            yield EnginePanel(id="engine")
+            yield IssuesPanel(id="issues")
         yield FeedBar(id="feed")
         yield Footer()
 
@@ -51,8 +59,12 @@ class MainScreen(Screen[None]):
             return
         manager = backend.manager
         now = manager.clock.now()
-        self.query_one(BalancesTable).sync(manager.get_all_balances(), now)
+        table = self.query_one(BalancesTable)
+        table.sync(manager.get_all_balances(), now)
         feed.show(manager, now, timedelta(seconds=backend.config.feed.stale_after_s))
+        self.query_one(AssetPanel).show(manager, table.selected_asset, now)
+        self.query_one(EnginePanel).show(manager, now)
+        self.query_one(IssuesPanel).show(manager.validator.active_issues)
         changes = manager.health.blind_changes
         if changes and changes is not self._reported_blind:
             self._reported_blind = changes

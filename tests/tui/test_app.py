@@ -10,8 +10,11 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from balance_tui.store.tables import SessionStatus, TradingSession
 from balance_tui.tui.app import BalanceApp
+from balance_tui.tui.asset_panel import AssetPanel
 from balance_tui.tui.balances_table import BalancesTable
+from balance_tui.tui.engine_panel import EnginePanel
 from balance_tui.tui.feed_bar import FeedBar
+from balance_tui.tui.issues_panel import IssuesPanel
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
 
@@ -82,6 +85,23 @@ async def test_what_changed_while_the_feed_was_down_is_announced(make_config) ->
         (notice,) = [n.notification for n in notices if n.notification.title.startswith("Changed while")]
         assert notice.severity == "warning"
         assert f"EUR: {sim.account.totals()['EUR'] - 250:,f} -> {sim.account.totals()['EUR']:,f}" in notice.message
+        await pilot.press("q")
+
+
+async def test_the_panels_show_the_selected_asset_the_engine_and_open_issues(make_config) -> None:
+    app = BalanceApp(make_config(validation={"low_balance": {"USDT": "1000000"}}))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the snapshot")
+        table = app.screen.query_one(BalancesTable)
+        await eventually(lambda: table.row_count > 3, what="rows")
+        await pilot.press("down", "down")
+        asset = table.selected_asset
+        await eventually(lambda: app.screen.query_one(AssetPanel).border_title == asset, what="the asset panel")
+        engine = app.screen.query_one(EnginePanel)
+        await eventually(lambda: "source   ws" in str(engine.content), what="the engine panel")
+        issues = app.screen.query_one(IssuesPanel)
+        await eventually(lambda: "USDT free" in str(issues.content), what="the low balance issue")
+        assert "WARNING" in str(issues.content) and issues.border_subtitle == "1 open"
         await pilot.press("q")
 
 

@@ -1,0 +1,55 @@
+"""The selected asset up close: its recent history as a sparkline, the trend, and where it is held."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import Sparkline, Static
+
+from balance_tui.core import BalanceManager
+from balance_tui.tui.formatting import amount
+
+SPARK_POINTS = 120  # recent changes drawn; the table shows the exact figure
+MIN_TREND_SAMPLES = 5  # fewer changes than this say nothing about a direction
+
+
+class AssetPanel(Vertical):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._shown: tuple[object, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Sparkline([], summary_function=max)
+        yield Static("", id="trend", markup=False)
+        yield Static("", id="wallets", markup=False)
+
+    def show(self, manager: BalanceManager, asset: str | None, now: datetime) -> None:
+        """Repaint only when the asset or its history moved (history entries are immutable)."""
+        history = () if asset is None else manager.history.get_asset_history(asset, SPARK_POINTS)
+        balance = None if asset is None else manager.get_balance(asset)
+        key = (asset, history[-1] if history else None, len(history), balance)
+        if key == self._shown:
+            return
+        self._shown = key
+        self.border_title = asset or "no asset selected"
+        # Floats only to scale the bars: the figures themselves are shown exactly elsewhere.
+        self.query_one(Sparkline).data = [float(entry.total) for entry in history]
+        trend = None if asset is None else manager.history.analyze_balance_trend(asset)
+        self.query_one("#trend", Static).update(
+            f"{len(history)} change{'' if len(history) == 1 else 's'}; a trend after {MIN_TREND_SAMPLES}"
+            if trend is None or trend.samples < MIN_TREND_SAMPLES
+            else f"{trend.trend_direction.value} {_short(trend.slope_per_hour, sign=True)}/h  "
+            f"R² {trend.trend_strength:.2f}  volatility {_short(trend.volatility)}"
+        )
+        wallets = "" if balance is None else "  ".join(f"{w.type}/{w.id} {amount(w.balance)}" for w in balance.wallets)
+        self.query_one("#wallets", Static).update(Content(wallets))
+
+
+def _short(value: Decimal, *, sign: bool = False) -> str:
+    """At most 8 places and no exponent: a trend is a rate, not a balance to read to the last digit."""
+    text = amount(value.quantize(Decimal("1e-8")).normalize())
+    return f"+{text}" if sign and value >= 0 else text
