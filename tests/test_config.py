@@ -63,6 +63,10 @@ def test_an_unknown_section_is_refused(tmp_path: Path) -> None:
         ({"exchange": {"name": "binance"}}, r"\[exchange\] name: Input should be 'sim' or 'kraken'"),
         ({"sim": {"seed": "7"}}, r"\[sim\] seed: Input should be a valid integer"),
         ({"ui": "dark"}, r"ui: Input should be a valid dictionary"),
+        ({"guard": {"safety_buffer": 2.5}}, r"\[guard\] safety_buffer: Value error, write amounts as strings"),
+        ({"guard": {"minimums": {"USD": "five"}}}, r"\[guard.minimums\] USD: Value error, not a decimal amount"),
+        ({"validation": {"disabled": ["no_such_rule"]}}, r"\[validation.disabled\] 0: Input should be"),
+        ({"rest": {"tier": "gold"}}, r"\[rest\] tier: Input should be 'starter', 'intermediate' or 'pro'"),
     ],
 )
 def test_a_wrong_type_or_value_is_refused_clearly(tmp_path: Path, data: dict, expected: str) -> None:
