@@ -19,7 +19,7 @@ import platformdirs
 from balance_tui.config import APP_NAME, Config
 from balance_tui.core import BalanceManager, Clock, SystemClock
 from balance_tui.core.breaker import CircuitBreaker
-from balance_tui.core.budgets import RATE_TIERS, RestRateCounter
+from balance_tui.core.budgets import RATE_TIERS, ReconnectBudget, RestRateCounter
 from balance_tui.core.cache import BalanceCache
 from balance_tui.core.guard import TradeGuard
 from balance_tui.core.history import BalanceHistory
@@ -65,7 +65,7 @@ async def open_backend(
     credentials: Credentials | None = None,
     *,
     clock: Clock | None = None,
-    reconnect_delay: float = 1.0,
+    reconnect_budget: ReconnectBudget | None = None,
     own_session: bool = True,
 ) -> AsyncIterator[Backend]:
     """Start everything the config names; on exit close the trading session and stop what was started.
@@ -102,9 +102,7 @@ async def open_backend(
         rate = RestRateCounter(RATE_TIERS[config.rest.tier], clock=clock)
         rest = KrakenRest(http, rest_url, credentials, nonces, breaker=breaker, rate=rate)
         manager = build_manager(config, clock, rest, breaker, rate, await _asset_decimals(rest))
-        stream = BalanceStream(
-            manager, rest, ws_url, stale_after_s=config.feed.stale_after_s, reconnect_delay=reconnect_delay
-        )
+        stream = BalanceStream(manager, rest, ws_url, stale_after_s=config.feed.stale_after_s, budget=reconnect_budget)
 
         engine = create_store_engine(config.database_url)
         stack.callback(engine.dispose)

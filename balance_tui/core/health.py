@@ -39,6 +39,7 @@ class FeedHealth:
     gaps: int = 0
     error: str = ""
     blind_changes: tuple[BlindChange, ...] = ()  # from the last resync after a reconnect
+    retry_at: datetime | None = None  # when the next reconnect attempt is due, while waiting for it
 
     def observed_state(self, now: datetime, stale_after: timedelta) -> FeedState:
         """LIVE degrades to STALE from the data itself: an open socket that says nothing is not live."""

@@ -12,12 +12,13 @@ import logging
 import random
 from collections.abc import Generator
 from contextlib import aclosing
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import process_exception as websockets_retry_policy
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from balance_tui.core.budgets import ReconnectBudget
 from balance_tui.core.events import BalancesSnapshot, BalancesUpdate
 from balance_tui.core.health import BlindChange, FeedState
 from balance_tui.core.manager import BalanceManager
@@ -61,13 +62,14 @@ class BalanceStream:
         ws_url: str,
         *,
         stale_after_s: float = 5.0,
-        reconnect_delay: float = 1.0,
+        budget: ReconnectBudget | None = None,
     ) -> None:
         self._manager = manager
         self._rest = rest
         self._url = ws_url
         self._stale_after_s = stale_after_s
-        self._reconnect_delay = reconnect_delay  # after a connection that worked, then dropped
+        # A few reconnects at once after a drop, then no faster than the bucket refills: no storms.
+        self._budget = budget or ReconnectBudget(clock=manager.clock)
         self._health = manager.health
 
     async def run(self) -> None:
@@ -83,7 +85,7 @@ class BalanceStream:
             # aclosing: leaving the loop (error, cancel) closes the socket now, not at garbage collection.
             async with aclosing(aiter(connections)) as sockets:
                 async for ws in sockets:
-                    pause = self._reconnect_delay
+                    pause = 0.0
                     try:
                         await self._session(ws)
                         health.error = "server closed the connection"
@@ -95,16 +97,26 @@ class BalanceStream:
                         health.error = str(exc)
                     if health.system not in ("", "online"):
                         pause = max(pause, NOT_ONLINE_BACKOFF_S)
-                    log.warning("balances feed interrupted: %s; reconnecting in %g s", health.error, pause)
-                    health.state = FeedState.RECONNECTING
-                    health.reconnects += 1
-                    await asyncio.sleep(pause)
+                    pause = max(pause, self._rest.breaker.retry_in)  # every connection needs REST first
+                    await self._wait_to_reconnect(pause)
         except FeedFailed as exc:
             health.state, health.error = FeedState.FAILED, str(exc)
             log.error("balances feed stopped: %s", exc)
         finally:
             if health.state is not FeedState.FAILED:
                 health.state = FeedState.STOPPED
+
+    async def _wait_to_reconnect(self, pause: float) -> None:
+        health, clock = self._health, self._manager.clock
+        pause = max(pause, self._budget.delay())
+        log.warning("balances feed interrupted: %s; reconnecting in %.1f s", health.error, pause)
+        health.state = FeedState.RECONNECTING
+        health.reconnects += 1
+        health.retry_at = clock.now() + timedelta(seconds=pause)
+        await asyncio.sleep(pause)
+        while not self._budget.try_acquire():  # the clock may wake us a hair before the bucket is ready
+            await asyncio.sleep(self._budget.delay())
+        health.retry_at = None
 
     def _connect_failed(self, exc: Exception) -> Exception | None:
         """Record why the handshake failed; retry rate limits and server errors, never auth refusals."""

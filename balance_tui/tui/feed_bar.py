@@ -33,6 +33,8 @@ class FeedBar(Static):
             f"gaps {health.gaps}",
             _holds(manager, now),
         ]
+        if health.retry_at is not None:
+            parts.append(f"retry in {age(health.retry_at - now)}")
         if health.error and state is not FeedState.LIVE:
             parts.append(health.error)
         self.set_text("  ".join(parts), STATE_CLASSES.get(state, "-waiting"))

@@ -17,7 +17,7 @@ from tests.integration.conftest import eventually
 @pytest.fixture
 async def running(make_config) -> AsyncIterator[Backend]:
     config = make_config(sim={"seed": 11}, engine={"fallback_poll_s": 1.0})
-    async with open_backend(config, reconnect_delay=0) as backend:
+    async with open_backend(config) as backend:
         task = asyncio.create_task(backend.run())
         try:
             await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)

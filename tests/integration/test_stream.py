@@ -14,7 +14,7 @@ from tests.integration.conftest import eventually
 
 @pytest.fixture
 async def backend(make_config) -> AsyncIterator[Backend]:
-    async with open_backend(make_config(sim={"seed": 11}), reconnect_delay=0) as backend:
+    async with open_backend(make_config(sim={"seed": 11})) as backend:
         feed = asyncio.create_task(backend.stream.run())
         try:
             await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
