@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from balance_tui.core.redaction import SECRETS
+
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
@@ -25,4 +27,6 @@ class Credentials:
             raise ValueError(
                 "the API secret is not valid base64 (copy the private key exactly as Kraken shows it)"
             ) from None
+        SECRETS.add(api_key.strip())  # from here on, no log line can carry them
+        SECRETS.add(api_secret.strip())
         return cls(SecretStr(api_key.strip()), SecretStr(api_secret.strip()))

@@ -22,6 +22,7 @@ from balance_tui.core.events import (
     Source,
     WalletBalance,
 )
+from balance_tui.core.redaction import SECRETS
 from balance_tui.kraken.assets import normalise
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.kraken.frames import is_amount
@@ -184,6 +185,7 @@ class KrakenRest:
         token = result.get("token") if isinstance(result, dict) else None
         if not isinstance(token, str) or not token:
             raise KrakenError("GetWebSocketsToken", ["reply has no token"])
+        SECRETS.add(token)
         return token
 
     async def fetch_balances(self) -> ExtendedBalances:

@@ -1,0 +1,55 @@
+import logging
+
+import pytest
+
+from balance_tui.core.redaction import MASK, RedactingFormatter, SecretRegistry
+
+SECRET = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
+
+
+def test_registered_values_are_masked_wherever_they_appear() -> None:
+    secrets = SecretRegistry()
+    secrets.add(SECRET)
+    secrets.add("a-ws-token-1234567")
+    text = secrets.redact(f"signing with {SECRET}; subscribe token=a-ws-token-1234567 failed")
+    assert SECRET not in text and "a-ws-token-1234567" not in text
+    assert text == f"signing with {MASK}; subscribe token={MASK} failed"
+
+
+@pytest.mark.parametrize(
+    ("line", "leak"),
+    [
+        (
+            '> TEXT \'{"method":"subscribe","params":{"channel":"balances","token":"G38a1tGFzqGiUCmn"}}\'',
+            "G38a1tGFzqGiUCmn",
+        ),
+        ("headers {'API-Key': 'abcdefghijklmnop', 'API-Sign': 'zyxwvutsrq=='}", "abcdefghijklmnop"),
+        ("headers {'API-Key': 'abcdefghijklmnop', 'API-Sign': 'zyxwvutsrq=='}", "zyxwvutsrq=="),
+        ("API-Sign: 4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8", "4/dpxb3iT4tp"),
+    ],
+)
+def test_credential_shapes_are_masked_even_unregistered(line: str, leak: str) -> None:
+    assert leak not in SecretRegistry().redact(line)
+
+
+def test_short_values_are_not_registered() -> None:
+    secrets = SecretRegistry()
+    secrets.add("usd")
+    assert secrets.redact("usd balance") == "usd balance"
+
+
+def test_the_formatter_masks_tracebacks_too(caplog: pytest.LogCaptureFixture) -> None:
+    from balance_tui.core.redaction import SECRETS
+
+    SECRETS.add(SECRET)
+    logger = logging.getLogger("test.redaction")
+    try:
+        raise RuntimeError(f"request failed with secret {SECRET}")
+    except RuntimeError:
+        record = logger.makeRecord("test", logging.ERROR, __file__, 1, "boom %s", (SECRET,), None)
+        import sys
+
+        record.exc_info = sys.exc_info()
+    text = RedactingFormatter("%(message)s").format(record)
+    assert SECRET not in text and SECRET[:8] not in text and SECRET[-8:] not in text
+    assert text.count(MASK) == 2
