@@ -1,21 +1,29 @@
-"""The simulated exchange's ground truth: wallets, holds from open orders, and the activity that moves them.
+"""The simulated exchange's ground truth: wallets, the orders that hold part of them, and the activity that
+moves both.
 
 A `DemoAccount` is fully determined by its seed: the starting balances, prices, open orders and every step
 of activity come from one seeded RNG, so tests can replay a feed and compare it with the account exactly.
-Spot balances never fall below what open orders hold, and no wallet ever goes negative.
+What open orders hold is derived from the open orders themselves, so REST `hold_trade` and the executions
+channel can never disagree. Spot balances never fall below what open orders hold, and no wallet ever goes
+negative.
 """
 
 import random
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
-from typing import Literal, NamedTuple
+from functools import cached_property
+from typing import Literal, NamedTuple, Self
 
 from balance_tui.core.events import LedgerEntry
 from balance_tui.sim.assets import ASSETS, MAKER_FEE_PERCENT, PAIRS, TAKER_FEE_PERCENT, Asset, Pair
 from balance_tui.sim.market import Market
 from balance_tui.sim.seeded import fraction, kraken_id, uniform
+
+Side = Literal["buy", "sell"]
+ExecType = Literal["pending_new", "new", "trade", "filled", "canceled"]
 
 
 class WalletKey(NamedTuple):
@@ -49,40 +57,92 @@ _STARTING_BALANCES: dict[WalletKey, str] = {
     _spot("ADA"): "30000",
 }
 
-# Resting limit orders as (symbol, side, volume, limit price relative to the market).
-_OPEN_ORDERS: tuple[tuple[str, Literal["buy", "sell"], str, str], ...] = (
+# Resting limit orders at the start as (symbol, side, volume, limit price relative to the market).
+_OPEN_ORDERS: tuple[tuple[str, Side, str, str], ...] = (
     ("BTC/USD", "sell", "0.25", "1.08"),
     ("ETH/USD", "buy", "4.5", "0.92"),
     ("SOL/USD", "sell", "40", "1.15"),
 )
 
-# Out of 100 draws per step; the rest are staking rewards. An activity that cannot happen (nothing
-# affordable) becomes a deposit.
-_TRADE_ODDS, _FUNDING_ODDS = 80, 15
+# Out of 100 draws per step: market orders, resting orders placed, orders cancelled, deposits and
+# withdrawals; the rest are staking rewards. A step in which nothing can happen becomes a deposit.
+_MARKET_ODDS, _PLACE_ODDS, _CANCEL_ODDS, _FUNDING_ODDS = 55, 15, 10, 15
+_MAX_OPEN_ORDERS = 8
+_RECENT_FILLS = 50  # what the executions snapshot offers with snap_trades
 
 
 @dataclass(frozen=True)
-class OpenOrder:
-    """A resting limit order; it holds its base (sell) or its cost in quote (buy) until it fills."""
+class Order:
+    """An order the account placed. A limit order rests until the market crosses its price or it is
+    cancelled, holding its base (sell) or its cost in quote (buy) meanwhile; a market order fills at once."""
 
+    order_id: str
     pair: Pair
-    side: Literal["buy", "sell"]
+    side: Side
     volume: Decimal
-    price: Decimal
+    limit_price: Decimal | None  # None for a market order
+    placed: datetime
 
-    @property
+    @cached_property
     def hold(self) -> tuple[str, Decimal]:
-        """The asset this order holds, and how much."""
+        """The asset this resting order holds, and how much: the volume of a sell, the cost (volume times
+        limit price, rounded up to the quote's precision) of a buy. Fees are paid from what is free."""
+        assert self.limit_price is not None, "a market order never rests"
         if self.side == "sell":
             return self.pair.base.name, self.volume
-        return self.pair.quote.name, self.pair.quote.quantize(self.volume * self.price, ROUND_UP)
+        return self.pair.quote.name, self.pair.quote.quantize(self.volume * self.limit_price, ROUND_UP)
 
 
-def _resting_order(
-    market: Market, pair: Pair, side: Literal["buy", "sell"], volume: Decimal, distance: Decimal
-) -> OpenOrder:
-    """A limit order priced `distance` times the current market, far enough away not to fill."""
-    return OpenOrder(pair, side, volume, pair.quantize_price(market.price(pair) * distance))
+@dataclass(frozen=True)
+class Fill:
+    """One trade of an order. Its two ledger entries carry `exec_id` as their ref_id."""
+
+    exec_id: str
+    trade_id: int  # the pair's public trade number
+    volume: Decimal
+    price: Decimal
+    cost: Decimal  # in quote
+    fee: Decimal  # in quote
+    fee_usd: Decimal
+    maker: bool
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One execution report: what happened to an order, and when (`fill` for trade and filled)."""
+
+    exec_type: ExecType
+    order: Order
+    timestamp: datetime
+    fill: Fill | None = None
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What one step did: ledger entries (balances channel) and execution reports (executions channel)."""
+
+    ledger: tuple[LedgerEntry, ...] = ()
+    executions: tuple[Execution, ...] = ()
+
+    def __add__(self, other: Self) -> Self:
+        return type(self)(self.ledger + other.ledger, self.executions + other.executions)
+
+    def __bool__(self) -> bool:
+        return bool(self.ledger or self.executions)
+
+
+_MAKER_FEE, _TAKER_FEE = MAKER_FEE_PERCENT / 100, TAKER_FEE_PERCENT / 100
+
+
+def _cost_and_fee(pair: Pair, volume: Decimal, price: Decimal, *, maker: bool) -> tuple[Decimal, Decimal]:
+    """A fill's cost and fee in quote: resting orders pay the maker fee, market orders the taker fee."""
+    cost = pair.quote.quantize(volume * price, ROUND_HALF_UP)
+    return cost, pair.quote.quantize(cost * (_MAKER_FEE if maker else _TAKER_FEE), ROUND_HALF_UP)
+
+
+def _placed(order: Order) -> Activity:
+    """The reports of an order accepted, then live."""
+    return Activity(executions=(Execution("pending_new", order, order.placed), Execution("new", order, order.placed)))
 
 
 def _utc_now() -> datetime:
@@ -90,7 +150,8 @@ def _utc_now() -> datetime:
 
 
 class DemoAccount:
-    """A seeded account that trades, deposits, withdraws and earns staking rewards, one step at a time."""
+    """A seeded account that trades, rests and cancels orders, deposits, withdraws and earns staking
+    rewards, one step at a time."""
 
     def __init__(self, seed: int, *, clock: Callable[[], datetime] = _utc_now) -> None:
         self._rng = random.Random(seed)
@@ -102,15 +163,16 @@ class DemoAccount:
             for key, amount in _STARTING_BALANCES.items()
         }
         self._starting_totals = self.totals()
-        self.open_orders = tuple(
-            _resting_order(self.market, PAIRS[symbol], side, Decimal(volume), Decimal(factor))
-            for symbol, side, volume, factor in _OPEN_ORDERS
-        )
-        self._holds = {key.asset: ASSETS[key.asset].quantize(Decimal(0)) for key in self._wallets}
-        for order in self.open_orders:
-            asset, amount = order.hold
-            self._holds[asset] += amount
-            assert self._holds[asset] <= self._wallets[_spot(asset)], f"orders hold more {asset} than there is"
+        self._trade_ids = {symbol: 1_000_000 + self._rng.randrange(50_000_000) for symbol in PAIRS}
+        self._orders: dict[str, Order] = {}
+        self._fills: deque[Execution] = deque(maxlen=_RECENT_FILLS)
+        for symbol, side, volume, factor in _OPEN_ORDERS:
+            pair = PAIRS[symbol]
+            price = pair.quantize_price(self.market.price(pair) * Decimal(factor))
+            order = self._new_order(pair, side, pair.quantize_volume(Decimal(volume)), price)
+            self._orders[order.order_id] = order
+        for asset, held in self.holds().items():
+            assert held <= self._wallets[_spot(asset)], f"orders hold more {asset} than there is"
 
     def wallets(self) -> dict[WalletKey, Decimal]:
         """Every wallet's balance, at its asset's precision."""
@@ -125,23 +187,51 @@ class DemoAccount:
 
     def holds(self) -> dict[str, Decimal]:
         """Each asset's `hold_trade`: what open orders keep out of its spot wallet (zero for most)."""
-        return dict(self._holds)
+        return {key.asset: self._held(key.asset) for key in self._wallets}
 
     def available(self, asset: str) -> Decimal:
         """What the spot wallet can spend: balance minus hold."""
-        return self._wallets[_spot(asset)] - self._holds[asset]
+        return self._wallets[_spot(asset)] - self._held(asset)
 
-    def step(self) -> list[LedgerEntry]:
-        """Move prices, then perform one random activity; returns its ledger entries (two for a trade)."""
+    def _held(self, asset: str) -> Decimal:
+        held = ASSETS[asset].quantize(Decimal(0))
+        for order in self._orders.values():
+            holds, amount = order.hold
+            if holds == asset:
+                held += amount
+        return held
+
+    @property
+    def open_orders(self) -> tuple[Order, ...]:
+        """The resting orders, oldest first."""
+        return tuple(self._orders.values())
+
+    @property
+    def recent_fills(self) -> tuple[Execution, ...]:
+        """The last trades (up to 50), newest first, as the executions snapshot lists them."""
+        return tuple(self._fills)
+
+    def step(self, *, untouched: Collection[str] = ()) -> Activity:
+        """Move prices, fill the resting orders the market crossed, then perform one random activity.
+
+        Assets in `untouched` are left alone: no pair, order or funding that involves them is picked."""
         self.market.walk()
+        untouched = frozenset(untouched)
+        pairs = [pair for pair in PAIRS.values() if untouched.isdisjoint((pair.base.name, pair.quote.name))]
+        assets = [asset for asset in ASSETS.values() if asset.name not in untouched]
+        activity = self._fill_crossed_orders(pairs)
         draw = self._rng.randrange(100)
-        if draw < _TRADE_ODDS:
-            entries = self._random_trade()
-        elif draw < _TRADE_ODDS + _FUNDING_ODDS:
-            entries = self._random_funding()
-        else:
-            entries = self._staking_reward()
-        return entries or self._random_deposit()
+        if draw < _MARKET_ODDS:
+            activity += self._market_order(self._rng.choice(pairs))
+        elif draw < _MARKET_ODDS + _PLACE_ODDS:
+            activity += self._place_order(self._rng.choice(pairs))
+        elif draw < _MARKET_ODDS + _PLACE_ODDS + _CANCEL_ODDS:
+            activity += self._cancel_order(pairs)
+        elif draw < _MARKET_ODDS + _PLACE_ODDS + _CANCEL_ODDS + _FUNDING_ODDS:
+            activity += Activity(tuple(self.fund(self._rng.choice(assets).name)))
+        elif _STAKED_DOT.asset not in untouched:
+            activity += Activity(tuple(self._staking_reward()))
+        return activity or Activity(tuple(self._deposit(self._rng.choice(assets))))
 
     def deposit(self, asset: str, amount: Decimal) -> list[LedgerEntry]:
         """Credit a scripted deposit to the asset's spot wallet (for scenarios and tests)."""
@@ -152,20 +242,102 @@ class DemoAccount:
         ref_id = kraken_id(self._rng, "A", 8)
         return [self._post(_spot(asset), amount, Decimal(0), ref_id, "deposit", "deposit")]
 
-    def _random_trade(self) -> list[LedgerEntry]:
-        pair = self._rng.choice(tuple(PAIRS.values()))
+    def fund(self, asset: str) -> list[LedgerEntry]:
+        """One deposit or withdrawal of `asset`; withdrawals grow likelier the more it has grown."""
+        listed = ASSETS[asset]
+        if self._leans_down(listed) and (withdrawal := self._withdrawal(listed)):
+            return withdrawal
+        return self._deposit(listed)
+
+    def _fill_crossed_orders(self, pairs: Collection[Pair]) -> Activity:
+        """Fill, at their limit price, the resting orders the market has reached."""
+        activity = Activity()
+        for order in self.open_orders:
+            assert order.limit_price is not None
+            if order.pair not in pairs:
+                continue
+            price = self.market.price(order.pair)
+            if (price <= order.limit_price) if order.side == "buy" else (price >= order.limit_price):
+                activity += self._fill_resting(order)
+        return activity
+
+    def _fill_resting(self, order: Order) -> Activity:
+        """A maker fill of the whole order at its limit price. A buy pays its fee from what is free besides
+        its hold; while that falls short, the order keeps resting."""
+        price = order.limit_price
+        assert price is not None
+        if order.side == "buy":
+            cost, fee = _cost_and_fee(order.pair, order.volume, price, maker=True)
+            if cost + fee > self.available(order.pair.quote.name) + order.hold[1]:
+                return Activity()
+        del self._orders[order.order_id]
+        return self._execute(order, price, maker=True)
+
+    def _market_order(self, pair: Pair) -> Activity:
+        """A market order sized to what the wallets can pay, filled at once as taker: pending_new, new,
+        trade, filled."""
         price = self.market.price(pair)
-        fee_rate = self._rng.choice((TAKER_FEE_PERCENT, MAKER_FEE_PERCENT)) / 100
         notional = uniform(self._rng, Decimal(20), Decimal(4000))
         volume = pair.quantize_volume(notional / self.market.usd_price(pair.base.name))
-        sides: tuple[Literal["buy", "sell"], ...] = ("buy", "sell")
+        sides: tuple[Side, ...] = ("buy", "sell")
         if self._leans_down(pair.base):
             sides = ("sell", "buy")
         for side in sides:
-            fill = self._fit(pair, side, volume, price, fee_rate)
-            if fill is not None:
-                return self._trade(pair, side, *fill)
-        return []
+            fitted = self._fit(pair, side, volume, price)
+            if fitted is not None:
+                order = self._new_order(pair, side, fitted, None)
+                return _placed(order) + self._execute(order, price, maker=False)
+        return Activity()
+
+    def _place_order(self, pair: Pair) -> Activity:
+        """A limit order priced a little away from the market, sized to what the wallets can hold."""
+        if len(self._orders) >= _MAX_OPEN_ORDERS:
+            return Activity()
+        side: Side = "sell" if self._leans_down(pair.base) else "buy"
+        distance = uniform(self._rng, Decimal("0.003"), Decimal("0.025"))
+        price = pair.quantize_price(self.market.price(pair) * (1 - distance if side == "buy" else 1 + distance))
+        notional = uniform(self._rng, Decimal(50), Decimal(3000))
+        volume = pair.quantize_volume(notional / self.market.usd_price(pair.base.name))
+        if side == "sell":
+            volume = min(volume, pair.quantize_volume(self.available(pair.base.name)))
+        else:
+            volume = min(volume, pair.quantize_volume(self.available(pair.quote.name) / price))
+        order = self._new_order(pair, side, volume, price)
+        asset, held = order.hold
+        if volume < pair.ordermin or volume * price < pair.costmin or held > self.available(asset):
+            return Activity()
+        self._orders[order.order_id] = order
+        return _placed(order)
+
+    def _cancel_order(self, pairs: Collection[Pair]) -> Activity:
+        candidates = [order for order in self._orders.values() if order.pair in pairs]
+        if not candidates:
+            return Activity()
+        order = self._rng.choice(candidates)
+        del self._orders[order.order_id]
+        return Activity(executions=(Execution("canceled", order, self._clock()),))
+
+    def _new_order(self, pair: Pair, side: Side, volume: Decimal, limit_price: Decimal | None) -> Order:
+        return Order(kraken_id(self._rng, "O"), pair, side, volume, limit_price, self._clock())
+
+    def _execute(self, order: Order, price: Decimal, *, maker: bool) -> Activity:
+        """Fill the whole order: two ledger legs under one trade id, the fee charged in quote on the quote
+        leg, and the trade and filled reports."""
+        pair = order.pair
+        cost, fee = _cost_and_fee(pair, order.volume, price, maker=maker)
+        self._trade_ids[pair.symbol] += 1 + self._rng.randrange(200)  # other people trade too
+        exec_id = kraken_id(self._rng, "T")
+        fee_usd = ASSETS["USD"].quantize(fee * self.market.usd_price(pair.quote.name), ROUND_HALF_UP)
+        fill = Fill(exec_id, self._trade_ids[pair.symbol], order.volume, price, cost, fee, fee_usd, maker)
+        sign = 1 if order.side == "buy" else -1
+        timestamp = self._clock()
+        ledger = (
+            self._post(_spot(pair.base.name), sign * order.volume, Decimal(0), exec_id, "trade", "trade", timestamp),
+            self._post(_spot(pair.quote.name), -sign * cost, fee, exec_id, "trade", "trade", timestamp),
+        )
+        trade = Execution("trade", order, timestamp, fill)
+        self._fills.appendleft(trade)
+        return Activity(ledger, (trade, Execution("filled", order, timestamp, fill)))
 
     def _leans_down(self, asset: Asset) -> bool:
         """A biased coin: the further an asset has grown past its starting total, the likelier it shrinks
@@ -173,46 +345,21 @@ class DemoAccount:
         total, start = self.totals()[asset.name], self._starting_totals[asset.name]
         return fraction(self._rng) < total / (total + start)
 
-    def _fit(
-        self, pair: Pair, side: Literal["buy", "sell"], volume: Decimal, price: Decimal, fee_rate: Decimal
-    ) -> tuple[Decimal, Decimal, Decimal] | None:
-        """(volume, cost, fee) of a fill shrunk to what the spot wallet can pay, or None if it falls below
-        the pair's minimums."""
+    def _fit(self, pair: Pair, side: Side, volume: Decimal, price: Decimal) -> Decimal | None:
+        """A market order's volume shrunk to what the spot wallet can pay, taker fee included, or None if it
+        falls below the pair's minimums."""
         base, quote = pair.base, pair.quote
         if side == "sell":
             volume = min(volume, pair.quantize_volume(self.available(base.name)))
         else:
-            affordable = self.available(quote.name) / (price * (1 + fee_rate))
+            affordable = self.available(quote.name) / (price * (1 + _TAKER_FEE))
             volume = min(volume, pair.quantize_volume(affordable))
-        cost = quote.quantize(volume * price, ROUND_HALF_UP)
-        fee = quote.quantize(cost * fee_rate, ROUND_HALF_UP)
+        cost, fee = _cost_and_fee(pair, volume, price, maker=False)
         if volume < pair.ordermin or cost < pair.costmin:
             return None
         if side == "buy" and cost + fee > self.available(quote.name):
             return None
-        return volume, cost, fee
-
-    def _trade(
-        self, pair: Pair, side: Literal["buy", "sell"], volume: Decimal, cost: Decimal, fee: Decimal
-    ) -> list[LedgerEntry]:
-        """Two legs under one trade id; the fee is charged in the quote currency, on the quote leg."""
-        sign = 1 if side == "buy" else -1
-        trade_id = kraken_id(self._rng, "T")
-        timestamp = self._clock()
-        base, quote = _spot(pair.base.name), _spot(pair.quote.name)
-        return [
-            self._post(base, sign * volume, Decimal(0), trade_id, "trade", "trade", timestamp),
-            self._post(quote, -sign * cost, fee, trade_id, "trade", "trade", timestamp),
-        ]
-
-    def _random_funding(self) -> list[LedgerEntry]:
-        asset = self._rng.choice(tuple(ASSETS.values()))
-        if self._leans_down(asset):
-            return self._withdrawal(asset)
-        return self._deposit(asset)
-
-    def _random_deposit(self) -> list[LedgerEntry]:
-        return self._deposit(self._rng.choice(tuple(ASSETS.values())))
+        return volume
 
     def _deposit(self, asset: Asset) -> list[LedgerEntry]:
         return self.deposit(asset.name, self._round_figure(asset))
@@ -250,7 +397,7 @@ class DemoAccount:
     ) -> LedgerEntry:
         """Apply `amount - fee` to one wallet and record it as a ledger entry."""
         after = self._wallets[wallet] + amount - fee
-        floor = self._holds[wallet.asset] if wallet.type == "spot" else 0
+        floor = self._held(wallet.asset) if wallet.type == "spot" else 0
         assert after >= floor, f"{wallet} would fall to {after}, below {floor}"
         self._wallets[wallet] = after
         return LedgerEntry(

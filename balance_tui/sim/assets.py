@@ -6,7 +6,7 @@ REST and WS sides of the simulator can never disagree about which asset is which
 """
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,13 @@ class Pair:
         """The legacy name REST still reports, e.g. "XBT/USD"."""
         return f"{self.base.altname}/{self.quote.altname}"
 
-    def quantize_price(self, price: Decimal) -> Decimal:
-        return price.quantize(Decimal(1).scaleb(-self.pair_decimals))
+    @property
+    def tick(self) -> Decimal:
+        """The smallest price step."""
+        return Decimal(1).scaleb(-self.pair_decimals)
+
+    def quantize_price(self, price: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+        return price.quantize(self.tick, rounding=rounding)
 
     def quantize_volume(self, volume: Decimal) -> Decimal:
         return volume.quantize(Decimal(1).scaleb(-self.lot_decimals), rounding=ROUND_DOWN)

@@ -22,11 +22,19 @@ class AuthError(Exception):
 
 
 class RequestVerifier:
-    """Checks a private REST call's key, signature and nonce, and remembers the last nonce of each key."""
+    """Checks a private REST call's key, signature and nonce, and remembers the highest nonce of each key.
 
-    def __init__(self, secrets_by_key: Mapping[str, str]) -> None:
+    `nonce_window` is Kraken's per-key setting, in nonce ticks (not seconds): a nonce up to that much below
+    the highest one seen is still accepted, so requests that overtake each other on the way are not
+    refused; as on Kraken, that also lets a repeated nonce through. 0, the default, means strictly increasing.
+    """
+
+    def __init__(self, secrets_by_key: Mapping[str, str], *, nonce_window: int = 0) -> None:
+        if nonce_window < 0:
+            raise ValueError(f"nonce_window must be >= 0, not {nonce_window}")
         self._secrets = {key: base64.b64decode(secret) for key, secret in secrets_by_key.items()}
         self._last_nonce = dict.fromkeys(self._secrets, 0)
+        self._window = nonce_window
 
     def verify(self, path: str, api_key: str | None, api_sign: str | None, body: bytes, content_type: str) -> None:
         """Raise AuthError unless the request is signed by a known key with a fresh nonce.
@@ -41,14 +49,15 @@ class RequestVerifier:
         expected = base64.b64encode(hmac.new(self._secrets[api_key], path.encode() + digest, hashlib.sha512).digest())
         if api_sign is None or not hmac.compare_digest(expected, api_sign.encode()):
             raise AuthError("EAPI:Invalid signature")
-        if nonce is None or not _follows(nonce, self._last_nonce[api_key]):
+        last = self._last_nonce[api_key]
+        if nonce is None or not _follows(nonce, last - self._window):
             raise AuthError("EAPI:Invalid nonce")
-        self._last_nonce[api_key] = int(nonce)
+        self._last_nonce[api_key] = max(last, int(nonce))
 
 
-def _follows(nonce: str, last: int) -> bool:
-    """Whether `nonce` is an unsigned 64-bit integer strictly greater than the last one accepted."""
-    return nonce.isascii() and nonce.isdecimal() and last < int(nonce) <= _MAX_NONCE
+def _follows(nonce: str, floor: int) -> bool:
+    """Whether `nonce` is an unsigned 64-bit integer strictly greater than `floor`."""
+    return nonce.isascii() and nonce.isdecimal() and floor < int(nonce) <= _MAX_NONCE
 
 
 def _nonce_text(body: bytes, content_type: str) -> str | None:
@@ -79,6 +88,12 @@ class TokenRegistry:
         token = secrets.token_urlsafe(32)
         self._issued_at[token] = self._clock()
         return token
+
+    def revoke_all(self) -> None:
+        """Invalidate every token issued so far, as Kraken's maintenance does: a client that resubscribes with
+        an old token gets ESession:Invalid session."""
+        self._issued_at.clear()
+        self._used.clear()
 
     def redeem(self, token: object) -> bool:
         """Whether `token` may open a private subscription; marks it used if so."""

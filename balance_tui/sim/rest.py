@@ -2,15 +2,18 @@
 clients make before them.
 
 Every reply is HTTP 200 in Kraken's envelope, so clients must decide success from the `error` array as
-they must on the real exchange. Balances are decimal strings at each asset's precision.
+they must on the real exchange; only injected faults (`Faults.fail_rest`) answer otherwise. Balances are
+decimal strings at each asset's precision.
 """
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from http import HTTPStatus
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from balance_tui.sim.account import DemoAccount, WalletKey
@@ -25,16 +28,24 @@ from balance_tui.sim.assets import (
     rest_key,
 )
 from balance_tui.sim.auth import TOKEN_LIFETIME_SECONDS, AuthError, RequestVerifier, TokenRegistry
+from balance_tui.sim.faults import Faults, RestFailure
 from balance_tui.sim.wire import dumps
+
+_KRAKEN_ERRORS = {
+    RestFailure.INVALID_NONCE: "EAPI:Invalid nonce",
+    RestFailure.RATE_LIMIT: "EAPI:Rate limit exceeded",
+    RestFailure.LOCKOUT: "EGeneral:Temporary lockout",
+}
 
 
 class RestApi:
     """Routes for `/0/private/<Method>` (signed POST) and `/0/public/<Method>` (GET or POST)."""
 
-    def __init__(self, account: DemoAccount, verifier: RequestVerifier, tokens: TokenRegistry) -> None:
+    def __init__(self, account: DemoAccount, verifier: RequestVerifier, tokens: TokenRegistry, faults: Faults) -> None:
         self._account = account
         self._verifier = verifier
         self._tokens = tokens
+        self._faults = faults
         self._private: dict[str, Callable[[], dict[str, object]]] = {
             "Balance": self._balance,
             "BalanceEx": self._balance_ex,
@@ -42,7 +53,7 @@ class RestApi:
         }
         self._public: dict[str, Callable[[], dict[str, object]]] = {
             "Time": _time,
-            "SystemStatus": _system_status,
+            "SystemStatus": self._system_status,
             "Assets": _assets,
             "AssetPairs": _asset_pairs,
         }
@@ -52,9 +63,18 @@ class RestApi:
         ]
 
     async def _handle_private(self, request: Request) -> Response:
+        failure = self._faults.take_rest_failure()
+        if failure is not None and failure is not RestFailure.DRIP:
+            return await _fail(request, failure)
+        envelope = await self._serve_private(request)
+        if failure is RestFailure.DRIP:
+            return _drip(envelope, self._faults.drip_interval)
+        return _json(envelope)
+
+    async def _serve_private(self, request: Request) -> str:
         handler = self._private.get(request.path_params["method"])
         if handler is None:
-            return _failure("EGeneral:Unknown method")
+            return _error("EGeneral:Unknown method")
         try:
             self._verifier.verify(
                 request.url.path,
@@ -64,14 +84,12 @@ class RestApi:
                 request.headers.get("Content-Type", ""),
             )
         except AuthError as error:
-            return _failure(str(error))
-        return _success(handler())
+            return _error(str(error))
+        return _result(handler())
 
     async def _handle_public(self, request: Request) -> Response:
         handler = self._public.get(request.path_params["method"])
-        if handler is None:
-            return _failure("EGeneral:Unknown method")
-        return _success(handler())
+        return _json(_error("EGeneral:Unknown method") if handler is None else _result(handler()))
 
     def _balance(self) -> dict[str, object]:
         """Each wallet's total under its REST key (earn wallets under a suffixed key, e.g. DOT.S)."""
@@ -91,13 +109,44 @@ class RestApi:
     def _websockets_token(self) -> dict[str, object]:
         return {"token": self._tokens.issue(), "expires": TOKEN_LIFETIME_SECONDS}
 
+    def _system_status(self) -> dict[str, object]:
+        timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"status": str(self._faults.system_status), "timestamp": timestamp}
 
-def _success(result: dict[str, object]) -> Response:
-    return Response(dumps({"error": [], "result": result}), media_type="application/json")
+
+async def _fail(request: Request, failure: RestFailure) -> Response:
+    """Answer as the failure says, without serving the call (so its nonce is not used up)."""
+    if failure in _KRAKEN_ERRORS:
+        return _json(_error(_KRAKEN_ERRORS[failure]))
+    if failure is RestFailure.HANG:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass  # the body; then nothing until the client gives up
+        return Response(status_code=HTTPStatus.GATEWAY_TIMEOUT)  # never delivered: the client is gone
+    status = HTTPStatus(int(failure))
+    return HTMLResponse(f"<html><body><h1>{status.value} {status.phrase}</h1></body></html>", status.value)
 
 
-def _failure(error: str) -> Response:
-    return Response(dumps({"error": [error]}), media_type="application/json")
+def _drip(body: str, interval: float) -> StreamingResponse:
+    """A reply one byte at a time: a client's per-read timeout never fires, only an overall deadline."""
+
+    async def trickle() -> AsyncIterator[bytes]:
+        for byte in body.encode():
+            yield bytes((byte,))
+            await asyncio.sleep(interval)
+
+    return StreamingResponse(trickle(), media_type="application/json")
+
+
+def _result(result: dict[str, object]) -> str:
+    return dumps({"error": [], "result": result})
+
+
+def _error(error: str) -> str:
+    return dumps({"error": [error]})
+
+
+def _json(envelope: str) -> Response:
+    return Response(envelope, media_type="application/json")
 
 
 def _rest_key(wallet: WalletKey) -> str:
@@ -119,10 +168,6 @@ def _time() -> dict[str, object]:
     now = datetime.now(UTC)
     rfc1123 = f"{_WEEKDAYS[now.weekday()]}, {now:%d} {_MONTHS[now.month - 1]} {now:%y %H:%M:%S} +0000"
     return {"unixtime": int(now.timestamp()), "rfc1123": rfc1123}
-
-
-def _system_status() -> dict[str, object]:
-    return {"status": "online", "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def _assets() -> dict[str, object]:
@@ -170,6 +215,6 @@ def _pair_info(pair: Pair) -> dict[str, object]:
         "margin_stop": 40,
         "ordermin": format(pair.ordermin, "f"),
         "costmin": format(pair.costmin, "f"),
-        "tick_size": format(Decimal(1).scaleb(-pair.pair_decimals), "f"),
+        "tick_size": format(pair.tick, "f"),
         "status": "online",
     }

@@ -1,4 +1,5 @@
-"""The simulator as a running server: REST and WS v2 on one loopback port, plus the activity that feeds it.
+"""The simulator as a running server: REST and both WS v2 endpoints on one loopback port, plus the activity
+that feeds them and the faults that disturb them.
 
 It runs inside the caller's event loop (the console's, or a test's), so it must leave process-wide state
 alone: no signal handlers, no root logging setup, nothing left running after `stop()`.
@@ -18,23 +19,41 @@ import uvicorn
 from starlette.applications import Starlette
 
 from balance_tui.core.events import LedgerEntry
-from balance_tui.sim.account import DemoAccount
+from balance_tui.sim.account import Activity, DemoAccount
 from balance_tui.sim.auth import RequestVerifier, TokenRegistry
+from balance_tui.sim.channels import BalancesChannel, ExecutionsChannel, TickerChannel
+from balance_tui.sim.faults import Faults, Fired, SystemStatus
+from balance_tui.sim.market import Tickers
 from balance_tui.sim.rest import RestApi
 from balance_tui.sim.tasks import cancel_and_wait
-from balance_tui.sim.ws import PrivateFeed
+from balance_tui.sim.ws import PRIVATE_CHANNELS, PRIVATE_ON_PUBLIC, PUBLIC_CHANNELS, PUBLIC_ON_PRIVATE, Endpoint
 
 _HOST = "127.0.0.1"
+_PRIVATE_PATH, _PUBLIC_PATH = "/v2", "/public/v2"  # ws-auth.kraken.com/v2 and ws.kraken.com/v2
 _SHUTDOWN_GRACE_SECONDS = 0.5  # then stop waiting for clients that will not finish closing
 
 
 class _EmbeddedServer(uvicorn.Server):
-    """A uvicorn server for someone else's event loop: the host app owns SIGINT/SIGTERM, and `listening`
-    tells when connections are being accepted."""
+    """A uvicorn server for someone else's event loop: the host app owns SIGINT/SIGTERM, `listening` tells
+    when connections are being accepted, and `exit()` starts the shutdown at once rather than at uvicorn's
+    next 0.1 s tick (tests start and stop a simulator each)."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
         self.listening = asyncio.Event()
+        self._exiting = asyncio.Event()
+
+    def exit(self) -> None:
+        self.should_exit = True
+        self._exiting.set()
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000  # uvicorn's own tick arithmetic: headers refresh every 10 ticks
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.1):
+                    await self._exiting.wait()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -48,10 +67,12 @@ class _EmbeddedServer(uvicorn.Server):
 class Simulator:
     """A Kraken-compatible exchange on loopback, serving one seeded demo account.
 
-    Real clients connect to `rest_url` and `ws_private_url` unchanged and sign with `api_key`/`api_secret`.
-    `step()` makes one round of account activity and streams it to every `balances` subscriber; a background
-    task does so `updates_per_second` times a second (0: only when `step()` is called). `updates_sent`
-    counts the update frames queued so far, one per ledger entry per subscriber.
+    Real clients connect to `rest_url`, `ws_private_url` (balances, executions) and `ws_public_url` (ticker)
+    unchanged and sign with `api_key`/`api_secret`. `step()` makes one round of account activity and streams
+    it to every subscriber; a background task does so `updates_per_second` times a second (0: only when
+    `step()` is called). `updates_sent` counts the balances update frames queued so far, one per ledger entry
+    per subscriber. `faults` says what goes wrong on purpose, and counts what did. `nonce_window` is the
+    API key's nonce window, in nonce ticks (0: nonces must strictly increase).
     """
 
     def __init__(
@@ -64,19 +85,41 @@ class Simulator:
         *,
         heartbeat_interval: float = 1.0,
         outbox_size: int = 4096,
+        nonce_window: int = 0,
+        faults: Faults | None = None,
     ) -> None:
         if updates_per_second < 0:
             raise ValueError("updates_per_second must be >= 0")
         self.api_key = api_key or base64.b64encode(secrets.token_bytes(42)).decode()
         self.api_secret = api_secret or base64.b64encode(secrets.token_bytes(64)).decode()
         self.account = DemoAccount(seed)
+        self.faults = Faults() if faults is None else faults
         self.updates_sent = 0
         self._requested_port = port
         self._updates_per_second = updates_per_second
-        tokens = TokenRegistry()
-        rest = RestApi(self.account, RequestVerifier({self.api_key: self.api_secret}), tokens)
-        self._feed = PrivateFeed(self.account, tokens, heartbeat_interval=heartbeat_interval, outbox_size=outbox_size)
-        self._app = Starlette(routes=[*rest.routes, self._feed.route])
+        self._tickers = Tickers(self.account.market, seed)
+        self._tokens = tokens = TokenRegistry()
+        self._balances = BalancesChannel(self.account, tokens, self.faults, self._balances_unwatched)
+        self._executions = ExecutionsChannel(self.account, tokens, self.faults)
+        self._ticker = TickerChannel(self._tickers)
+        self._endpoints = tuple(
+            Endpoint(
+                path,
+                channels,
+                foreign,
+                self.faults,
+                heartbeat_interval=heartbeat_interval,
+                outbox_size=outbox_size,
+            )
+            for path, channels, foreign in (
+                (_PRIVATE_PATH, (self._balances, self._executions), (PUBLIC_CHANNELS, PUBLIC_ON_PRIVATE)),
+                (_PUBLIC_PATH, (self._ticker,), (PRIVATE_CHANNELS, PRIVATE_ON_PUBLIC)),
+            )
+        )
+        verifier = RequestVerifier({self.api_key: self.api_secret}, nonce_window=nonce_window)
+        rest = RestApi(self.account, verifier, tokens, self.faults)
+        self._app = Starlette(routes=[*rest.routes, *(endpoint.route for endpoint in self._endpoints)])
+        self.faults.watch_status(self._status_changed)
         self._port: int | None = None
         self._server: _EmbeddedServer | None = None
         self._serving: asyncio.Task[None] | None = None
@@ -94,7 +137,11 @@ class Simulator:
 
     @property
     def ws_private_url(self) -> str:
-        return f"ws://{_HOST}:{self.port}/v2"
+        return f"ws://{_HOST}:{self.port}{_PRIVATE_PATH}"
+
+    @property
+    def ws_public_url(self) -> str:
+        return f"ws://{_HOST}:{self.port}{_PUBLIC_PATH}"
 
     async def start(self) -> None:
         """Bind 127.0.0.1:port (0 picks a free port) and return once connections are accepted."""
@@ -138,22 +185,28 @@ class Simulator:
             self._activity = asyncio.create_task(self._run_activity(), name="sim-activity")
 
     async def step(self) -> list[LedgerEntry]:
-        """One round of account activity, queued to every subscriber as one update frame per ledger entry.
+        """One round of account activity and market moves; returns its ledger entries.
 
-        It never waits for clients: frames are queued, and a subscriber too slow to take them is
-        disconnected rather than allowed to hold the exchange back.
+        Subscribers get one balances update per ledger entry, one executions update per execution report
+        and one ticker update per symbol. It never waits for clients: frames are queued, and a subscriber
+        too slow to take them is disconnected rather than allowed to hold the exchange back.
         """
-        return self._publish(self.account.step())
+        offline = self.faults.offline_asset
+        activity = self.account.step(untouched=() if offline is None else (offline,))
+        self._tickers.update()
+        self._ticker.publish()
+        return self._publish(activity)
 
     async def deposit(self, asset: str, amount: Decimal) -> list[LedgerEntry]:
         """Credit a scripted deposit to the asset's spot wallet and stream it like any other activity."""
-        return self._publish(self.account.deposit(asset, amount))
+        return self._publish(Activity(tuple(self.account.deposit(asset, amount))))
 
     async def drop_clients(self) -> int:
-        """Fault injection: cut every WS client off as a network drop would; returns how many.
+        """Fault injection: cut every WS client off (both endpoints) as a network drop would (1001 going
+        away); returns how many.
 
         Activity from now on is what they miss until they reconnect and resubscribe."""
-        return self._feed.drop_clients()
+        return sum(endpoint.drop_clients() for endpoint in self._endpoints)
 
     async def stop(self) -> None:
         """Stop the activity, close every client and the listening socket. Safe to call more than once."""
@@ -179,7 +232,7 @@ class Simulator:
     async def _shut_down(server: _EmbeddedServer, serving: asyncio.Task[None]) -> None:
         """uvicorn sends every client a close frame and waits for the sockets to finish closing; a peer
         that stopped reading would keep it waiting forever, so after a grace period such peers are cut off."""
-        server.should_exit = True
+        server.exit()
         done, _ = await asyncio.wait({serving}, timeout=_SHUTDOWN_GRACE_SECONDS)
         if not done:
             server.force_exit = True
@@ -187,9 +240,31 @@ class Simulator:
                 connection.transport.abort()  # drop the unflushed close frame rather than leak the socket
         await serving
 
-    def _publish(self, entries: list[LedgerEntry]) -> list[LedgerEntry]:
-        self.updates_sent += self._feed.publish(entries)
-        return entries
+    def _publish(self, activity: Activity) -> list[LedgerEntry]:
+        self.updates_sent += self._balances.publish(activity.ledger)
+        self._executions.publish(activity.executions)
+        return list(activity.ledger)
+
+    def _status_changed(self, status: SystemStatus) -> None:
+        """Tell every client; maintenance also makes every token stale, as it does on Kraken."""
+        if status is SystemStatus.MAINTENANCE:
+            self._tokens.revoke_all()
+        for endpoint in self._endpoints:
+            endpoint.push_status()
+
+    def _balances_unwatched(self) -> None:
+        """The last balances subscriber went. Once this turn of the loop is over (it may have been called
+        while a frame was being published), move the offline asset, if nobody has subscribed meanwhile."""
+        if self.faults.offline_asset is not None:
+            asyncio.get_running_loop().call_soon(self._move_offline_asset)
+
+    def _move_offline_asset(self) -> None:
+        asset = self.faults.offline_asset
+        if asset is None or self._balances.subscribed:
+            return
+        for _ in range(self.faults.offline_changes):
+            self.faults.fired[Fired.OFFLINE] += 1
+            self._publish(Activity(tuple(self.account.fund(asset))))
 
     async def _run_activity(self) -> None:
         interval = 1 / self._updates_per_second

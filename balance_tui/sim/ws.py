@@ -1,38 +1,47 @@
-"""Kraken's private WebSocket v2 endpoint as the simulator serves it: status, ping and the balances channel.
+"""Kraken's WebSocket v2 endpoints as the simulator serves them: connections, requests, status and heartbeats.
 
-Every client has its own bounded outbox drained by its own writer task, so publishing a ledger entry never
-waits on a socket. A client that falls too far behind is disconnected with 1008 instead of being allowed to
-stall the exchange or grow its queue without limit.
+An `Endpoint` is one URL path with the channels it serves; it refuses the other host's channels with Kraken's
+own wrong-endpoint text. Every connection has its own bounded outbox drained by its own writer task, so
+publishing never waits on a socket: a client that falls too far behind is disconnected with 1008 instead of
+being allowed to stall the exchange or grow its queue without limit. The writer is also where the
+connection faults (drop, silence, oversize) strike, after the data frame that triggers them.
 """
 
 import asyncio
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
+from starlette.responses import PlainTextResponse
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from balance_tui.core.events import LedgerEntry
-from balance_tui.sim.account import DemoAccount
-from balance_tui.sim.auth import TokenRegistry
+from balance_tui.sim.faults import Faults, Fired
 from balance_tui.sim.tasks import cancel_and_wait
 from balance_tui.sim.wire import dumps, rfc3339
 
+PRIVATE_ON_PUBLIC = "Private data and trading are unavailable on this endpoint. Try ws-auth.kraken.com"
+PUBLIC_ON_PRIVATE = "Public market data subscriptions are unavailable on this endpoint. Try ws.kraken.com"
+PUBLIC_CHANNELS = frozenset({"book", "instrument", "level3", "ohlc", "ticker", "trade"})
+PRIVATE_CHANNELS = frozenset({"balances", "executions"})
+
 _HEARTBEAT = dumps({"channel": "heartbeat"})
-_PUBLIC_CHANNELS = frozenset({"book", "instrument", "ohlc", "ticker", "trade"})
-_PUBLIC_ON_PRIVATE = "Public market data subscriptions are unavailable on this endpoint. Try ws.kraken.com"
 _TOO_SLOW = "client too slow: outgoing queue overflowed"
 
 Message = dict[str, Any]
 
 
-class _Refused(Exception):
-    """A request answered with an error reply; the message is the reply's `error`."""
+class Refused(Exception):
+    """A request answered with an error reply: `error` is its message, `fields` extra keys (e.g. symbol)."""
+
+    def __init__(self, error: str, **fields: object) -> None:
+        super().__init__(error)
+        self.error = error
+        self.fields = fields
 
 
 @dataclass(frozen=True)
@@ -43,207 +52,255 @@ class _Close:
     reason: str
 
 
-class _Client:
-    """One connection: its bounded outbox, the loop that writes it out, and its balances subscription."""
+class _Abort:
+    """Outbox marker: end the connection without a close frame (the client sees 1006)."""
 
-    def __init__(self, websocket: WebSocket, outbox_size: int, heartbeat_interval: float) -> None:
+
+@dataclass(frozen=True)
+class _Frame:
+    text: str
+    data: bool  # a channel snapshot or update: what the connection faults count
+
+
+class Connection:
+    """One client: its bounded outbox, the loop that writes it out, and whether it gets heartbeats."""
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        faults: Faults,
+        on_closing: Callable[["Connection"], None],
+        *,
+        outbox_size: int,
+        heartbeat_interval: float,
+    ) -> None:
         self._websocket = websocket
-        self._outbox: asyncio.Queue[str | _Close] = asyncio.Queue(outbox_size)
+        self._faults = faults
+        self._on_closing = on_closing
+        self._outbox: asyncio.Queue[_Frame | _Close | _Abort] = asyncio.Queue(outbox_size)
         self._heartbeat_interval = heartbeat_interval
         self._closing = False
-        self.sequence: int | None = None  # last balances sequence sent; None while not subscribed
+        self._silent = False
+        self._data_frames = 0
+        self.connection_id = 2**63 + 1 + secrets.randbelow(2**63 - 1)  # real ids exceed 2**63
+        self.heartbeats = False  # once subscribed to something, as on Kraken
 
-    def send(self, message: Message) -> bool:
-        """Queue a message without waiting. False if it was dropped: the client is being disconnected,
-        either already or now, because its outbox is full."""
+    def send(self, frame: Message | str, *, data: bool = False) -> bool:
+        """Queue a frame without waiting; `data` marks a channel snapshot or update. False if it was
+        dropped: the client is being disconnected, either already or now, because its outbox is full."""
         if self._closing:
             return False
         try:
-            self._outbox.put_nowait(dumps(message))
+            self._outbox.put_nowait(_Frame(frame if isinstance(frame, str) else dumps(frame), data))
         except asyncio.QueueFull:
             self.close(1008, _TOO_SLOW)
             return False
         return True
 
-    def send_balances(self, kind: str, data: list[Message]) -> bool:
-        """Queue a balances frame under this subscription's next sequence number."""
-        assert self.sequence is not None, "not subscribed to balances"
-        self.sequence += 1
-        return self.send({"channel": "balances", "type": kind, "data": data, "sequence": self.sequence})
-
     def close(self, code: int, reason: str) -> None:
         """Drop whatever is still queued and have the writer close the socket next."""
+        self._end(_Close(code, reason))
+
+    def abort(self) -> None:
+        """Drop whatever is still queued and have the writer end the connection without a close frame."""
+        self._end(_Abort())
+
+    def _end(self, marker: _Close | _Abort) -> None:
         if self._closing:
             return
         self._closing = True
         while not self._outbox.empty():
             self._outbox.get_nowait()
-        self._outbox.put_nowait(_Close(code, reason))
+        self._outbox.put_nowait(marker)
+        self._on_closing(self)
 
     async def write(self) -> None:
         """Drain the outbox onto the socket, sending a heartbeat whenever a subscribed client has had
-        nothing for a heartbeat interval."""
+        nothing for a heartbeat interval. Returns once the connection is closed or aborted."""
         try:
             while True:
                 try:
                     async with asyncio.timeout(self._heartbeat_interval):
                         item = await self._outbox.get()
                 except TimeoutError:
-                    if self.sequence is not None:
+                    if self.heartbeats and not self._silent:
                         await self._websocket.send_text(_HEARTBEAT)
                     continue
-                if isinstance(item, _Close):
-                    await self._websocket.close(item.code, item.reason)
-                    return
-                await self._websocket.send_text(item)
+                match item:
+                    case _Close(code, reason):
+                        await self._websocket.close(code, reason)
+                        return
+                    case _Abort():
+                        return
+                    case _Frame(text, data) if not self._silent:
+                        await self._websocket.send_text(text)
+                        if data:
+                            await self._after_data_frame()
         except WebSocketDisconnect:
             return
 
+    async def _after_data_frame(self) -> None:
+        """Apply the connection faults whose turn this data frame is: oversize, then silence, then drop."""
+        self._data_frames += 1
+        faults, count = self._faults, self._data_frames
+        if faults.oversize_every and count % faults.oversize_every == 0:
+            faults.fired[Fired.OVERSIZE] += 1
+            await self._websocket.send_text(faults.oversized_frame())
+        if faults.silence_every and count % faults.silence_every == 0:
+            faults.fired[Fired.SILENCE] += 1
+            self._silent = True
+        if faults.drop_every and count % faults.drop_every == 0:
+            code = faults.next_drop()
+            if code is None:
+                self.abort()
+            else:
+                self.close(code, "")
 
-class PrivateFeed:
-    """The `/v2` endpoint: answers requests and streams the account's ledger entries to subscribers."""
+
+class Channel(Protocol):
+    """A channel an endpoint serves; it keeps its own subscriptions, keyed by connection."""
+
+    name: str
+
+    def subscribe(self, connection: Connection, request: Message, time_in: datetime) -> None: ...
+
+    def unsubscribe(self, connection: Connection, request: Message, time_in: datetime) -> None: ...
+
+    def has(self, connection: Connection) -> bool: ...
+
+    def forget(self, connection: Connection) -> None: ...
+
+
+class Endpoint:
+    """One WS v2 path: status on connect and on change, ping, heartbeats, and its channels' requests.
+    `foreign` is the other host's channels and Kraken's text refusing them here."""
 
     def __init__(
-        self, account: DemoAccount, tokens: TokenRegistry, *, heartbeat_interval: float, outbox_size: int
+        self,
+        path: str,
+        channels: Iterable[Channel],
+        foreign: tuple[frozenset[str], str],
+        faults: Faults,
+        *,
+        heartbeat_interval: float,
+        outbox_size: int,
     ) -> None:
-        self._account = account
-        self._tokens = tokens
+        self._channels = {channel.name: channel for channel in channels}
+        self._foreign_channels, self._foreign_error = foreign
+        self._faults = faults
         self._heartbeat_interval = heartbeat_interval
         self._outbox_size = outbox_size
-        self._clients: set[_Client] = set()
-        self._subscribers: set[_Client] = set()
-        self.route = WebSocketRoute("/v2", self._serve)
+        self._connections: set[Connection] = set()
+        self.route = WebSocketRoute(path, self._serve)
 
-    def publish(self, entries: Iterable[LedgerEntry]) -> int:
-        """Queue each entry as its own update frame for every subscriber; returns the frames queued."""
-        queued = 0
-        for entry in entries:
-            data = [_update(entry)]
-            queued += sum(client.send_balances("update", data) for client in self._subscribers)
-        return queued
+    def push_status(self) -> None:
+        """Tell every client the system status (Kraken pushes it whenever the engine state changes)."""
+        for connection in list(self._connections):
+            connection.send(self._status(connection))
 
     def drop_clients(self) -> int:
         """Disconnect every client as a network drop would (1001 going away); returns how many.
 
         Nothing more is queued to them from this call on, so activity after it is what they missed."""
-        for client in self._clients:
-            client.close(1001, "going away")
-        return len(self._clients)
+        connections = list(self._connections)
+        for connection in connections:
+            connection.close(1001, "going away")
+        return len(connections)
 
     async def _serve(self, websocket: WebSocket) -> None:
+        if (status := self._faults.take_refusal()) is not None:
+            await websocket.send_denial_response(_denial(status))
+            return
         await websocket.accept()
-        client = _Client(websocket, self._outbox_size, self._heartbeat_interval)
-        client.send(_status())
-        writer = asyncio.create_task(client.write(), name="sim-ws-writer")
-        self._clients.add(client)
+        connection = Connection(
+            websocket,
+            self._faults,
+            self._forget,
+            outbox_size=self._outbox_size,
+            heartbeat_interval=self._heartbeat_interval,
+        )
+        self._connections.add(connection)
+        connection.send(self._status(connection))
+        writer = asyncio.create_task(connection.write(), name="sim-ws-writer")
+        reader = asyncio.create_task(self._read(connection, websocket), name="sim-ws-reader")
         try:
-            while (message := await websocket.receive())["type"] == "websocket.receive":
-                self._handle(client, message.get("text"), datetime.now(UTC))
+            # The writer ends on a close or abort, the reader when the client goes: either ends the session.
+            await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self._clients.discard(client)
-            self._subscribers.discard(client)
+            self._forget(connection)
+            await cancel_and_wait(reader)
             await cancel_and_wait(writer)
 
-    def _handle(self, client: _Client, text: str | None, time_in: datetime) -> None:
+    async def _read(self, connection: Connection, websocket: WebSocket) -> None:
+        """Answer requests until the client goes. It never stops reading, even on a silent connection, so
+        WebSocket protocol pings keep being answered."""
+        while (message := await websocket.receive())["type"] == "websocket.receive":
+            self._handle(connection, message.get("text"), datetime.now(UTC))
+
+    def _forget(self, connection: Connection) -> None:
+        """The connection is going: no channel sends it anything more."""
+        self._connections.discard(connection)
+        for channel in self._channels.values():
+            channel.forget(connection)
+
+    def _handle(self, connection: Connection, text: str | None, time_in: datetime) -> None:
         try:
             request = json.loads(text, parse_float=Decimal) if text is not None else None
         except ValueError:
             request = None
         if not isinstance(request, dict):
-            client.send(_error({}, time_in, "Malformed request: expected a JSON object in a text frame"))
+            connection.send(error_reply({}, time_in, "Malformed request: expected a JSON object in a text frame"))
             return
         try:
             match request.get("method"):
                 case "ping":
-                    client.send(_reply(request, time_in, method="pong"))
+                    connection.send(reply(request, time_in, method="pong"))
                 case "subscribe":
-                    self._subscribe(client, request, time_in)
+                    self._channel(request).subscribe(connection, request, time_in)
                 case "unsubscribe":
-                    self._unsubscribe(client, request, time_in)
+                    self._channel(request).unsubscribe(connection, request, time_in)
                 case method:
-                    raise _Refused(f"Method not found: {method}")
-        except _Refused as refusal:
-            client.send(_error(request, time_in, str(refusal)))
+                    raise Refused(f"Method not found: {method}")
+        except Refused as refusal:
+            connection.send(error_reply(request, time_in, refusal.error, **refusal.fields))
+        connection.heartbeats = any(channel.has(connection) for channel in self._channels.values())
 
-    def _subscribe(self, client: _Client, request: Message, time_in: datetime) -> None:
-        snapshot = self._balances_params(request).get("snapshot", True)
-        if not isinstance(snapshot, bool):
-            raise _Refused("Invalid snapshot: expected a boolean")
-        if client.sequence is not None:
-            raise _Refused("Already subscribed")
-        # The ack carries valid subscribe params only: clients replay it verbatim to resubscribe.
-        client.send(_reply(request, time_in, result={"channel": "balances", "snapshot": snapshot}, success=True))
-        client.sequence = 0
-        if snapshot:
-            client.send_balances("snapshot", self._snapshot())
-        self._subscribers.add(client)
-
-    def _unsubscribe(self, client: _Client, request: Message, time_in: datetime) -> None:
-        self._balances_params(request)
-        if client.sequence is None:
-            raise _Refused("Subscription Not Found")
-        self._subscribers.discard(client)
-        client.sequence = None
-        client.send(_reply(request, time_in, result={"channel": "balances"}, success=True))
-
-    def _balances_params(self, request: Message) -> Message:
-        """The request's params, provided they name the balances channel and carry a valid token."""
+    def _channel(self, request: Message) -> Channel:
         params = request.get("params")
         if not isinstance(params, dict):
-            raise _Refused("Invalid params: expected an object")
-        channel = params.get("channel")
-        if channel in _PUBLIC_CHANNELS:
-            raise _Refused(_PUBLIC_ON_PRIVATE)
-        if channel != "balances":
-            raise _Refused(f"Channel not supported: {channel}")
-        if not self._tokens.redeem(params.get("token")):
-            raise _Refused("ESession:Invalid session")
-        return params
+            raise Refused("Invalid params: expected an object")
+        name = params.get("channel")
+        if name in self._foreign_channels:
+            raise Refused(self._foreign_error)
+        if not isinstance(name, str) or name not in self._channels:
+            raise Refused(f"Channel not supported: {name}")
+        return self._channels[name]
 
-    def _snapshot(self) -> list[Message]:
-        """One element per asset: its total and each wallet's balance."""
-        wallets: dict[str, list[Message]] = {}
-        for wallet, amount in self._account.wallets().items():
-            wallets.setdefault(wallet.asset, []).append({"type": wallet.type, "id": wallet.id, "balance": amount})
-        totals = self._account.totals()
-        return [
-            {"asset": asset, "asset_class": "currency", "balance": totals[asset], "wallets": held}
-            for asset, held in wallets.items()
-        ]
+    def _status(self, connection: Connection) -> Message:
+        data = {
+            "api_version": "v2",
+            "connection_id": connection.connection_id,
+            "system": str(self._faults.system_status),
+            "version": "2.0.0",
+        }
+        return {"channel": "status", "type": "update", "data": [data]}
 
 
-def _status() -> Message:
-    connection_id = 2**63 + 1 + secrets.randbelow(2**63 - 1)  # real ids exceed 2**63: clients need big ints
-    data = {"api_version": "v2", "connection_id": connection_id, "system": "online", "version": "2.0.0"}
-    return {"channel": "status", "type": "update", "data": [data]}
-
-
-def _update(entry: LedgerEntry) -> Message:
-    return {
-        "ledger_id": entry.ledger_id,
-        "ref_id": entry.ref_id,
-        "timestamp": rfc3339(entry.timestamp),
-        "type": entry.type,
-        "category": entry.category,
-        "asset": entry.asset,
-        "asset_class": "currency",
-        "wallet_type": entry.wallet_type,
-        "wallet_id": entry.wallet_id,
-        "amount": entry.amount,
-        "fee": entry.fee,
-        "balance": entry.balance,
-    }
-
-
-def _reply(request: Message, time_in: datetime, **fields: object) -> Message:
+def reply(request: Message, time_in: datetime, **fields: object) -> Message:
     """A method response: echoes the method (unless `fields` rename it) and req_id (only if one was sent)."""
-    reply: Message = {"method": request["method"]} if "method" in request else {}
-    reply |= fields
-    reply |= {"time_in": rfc3339(time_in), "time_out": rfc3339(datetime.now(UTC))}
+    answer: Message = {"method": request["method"]} if "method" in request else {}
+    answer |= fields
+    answer |= {"time_in": rfc3339(time_in), "time_out": rfc3339(datetime.now(UTC))}
     if "req_id" in request:
-        reply["req_id"] = request["req_id"]
-    return reply
+        answer["req_id"] = request["req_id"]
+    return answer
 
 
-def _error(request: Message, time_in: datetime, message: str) -> Message:
-    return _reply(request, time_in, error=message, status="error", success=False)
+def error_reply(request: Message, time_in: datetime, error: str, **fields: object) -> Message:
+    return reply(request, time_in, error=error, status="error", success=False, **fields)
+
+
+def _denial(status: int) -> PlainTextResponse:
+    """What an overloaded edge answers a handshake with: a plain HTTP error, Retry-After on a 429."""
+    headers = {"Retry-After": "1"} if status == 429 else None
+    return PlainTextResponse(f"{status} refused by the simulator's fault injection", status, headers)

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -66,8 +67,28 @@ async def request(connection: ClientConnection, message: dict[str, Any]) -> dict
     return frame
 
 
-async def subscribe(connection: ClientConnection, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Read the status frame, then subscribe to balances; returns (ack, snapshot)."""
+async def subscribe(
+    connection: ClientConnection, token: str, channel: str = "balances", **params: object
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read the status frame, then subscribe to a private channel; returns (ack, snapshot)."""
     assert (await receive(connection))["channel"] == "status"
-    ack = await request(connection, {"method": "subscribe", "params": {"channel": "balances", "token": token}})
+    message = {"method": "subscribe", "params": {"channel": channel, "token": token, **params}}
+    ack = await request(connection, message)
+    assert ack["success"], ack
     return ack, await receive(connection)
+
+
+async def token(sim: Simulator) -> str:
+    """A fresh WS token, fetched as a client would (its own HTTP client and nonces)."""
+    async with httpx.AsyncClient(base_url=sim.rest_url) as http:
+        return (await call_private(http, sim, "GetWebSocketsToken", Nonces()()))["result"]["token"]
+
+
+async def eventually(condition: Callable[[], bool], what: str, within: float = 10.0) -> None:
+    """Wait, generously, for a condition the simulator reaches by itself."""
+    try:
+        async with asyncio.timeout(within):
+            while not condition():
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None

@@ -21,7 +21,7 @@ def fixed_clock() -> datetime:
 
 
 def run(account: DemoAccount, steps: int) -> list[LedgerEntry]:
-    return [entry for _ in range(steps) for entry in account.step()]
+    return [entry for _ in range(steps) for entry in account.step().ledger]
 
 
 def check_rules(account: DemoAccount, entries: list[LedgerEntry]) -> None:
@@ -29,6 +29,8 @@ def check_rules(account: DemoAccount, entries: list[LedgerEntry]) -> None:
     holds = account.holds()
     for wallet, amount in account.wallets().items():
         assert amount >= (holds[wallet.asset] if wallet.type == "spot" else 0), wallet
+    for order in account.open_orders:
+        assert order.limit_price is not None and order.volume >= order.pair.ordermin
     for entry in entries:
         asset = ASSETS[entry.asset]
         assert asset.quantize(entry.amount) == entry.amount
@@ -74,7 +76,7 @@ def test_ledger_replays_to_the_wallets_over_a_long_run() -> None:
     wallets = account.wallets()
     kinds: Counter[str] = Counter()
     for _ in range(5000):
-        entries = account.step()
+        entries = list(account.step().ledger)
         check_rules(account, entries)
         for entry in entries:
             wallets[entry.asset, entry.wallet_type, entry.wallet_id] += entry.amount - entry.fee
@@ -90,7 +92,7 @@ def test_rules_hold_for_any_seed(seed: int) -> None:
     account = DemoAccount(seed, clock=fixed_clock)
     totals = account.totals()
     for _ in range(300):
-        entries = account.step()
+        entries = list(account.step().ledger)
         check_rules(account, entries)
         for entry in entries:
             totals[entry.asset] = entry.balance
@@ -116,3 +118,54 @@ def test_withdrawals_pay_a_fee_and_staking_lands_in_earn() -> None:
 def test_scripted_deposits_are_validated(asset: str, amount: Decimal) -> None:
     with pytest.raises(ValueError, match=r"deposit must be positive|no XBT wallet"):
         DemoAccount(7).deposit(asset, amount)
+
+
+def test_orders_rest_fill_and_cancel_and_their_holds_follow() -> None:
+    account = DemoAccount(11)
+    resting = {order.order_id: order for order in account.open_orders}
+    kinds: Counter[str] = Counter()
+    for _ in range(2000):
+        activity = account.step()
+        for execution in activity.executions:
+            kinds[execution.exec_type] += 1
+            order = execution.order
+            match execution.exec_type:
+                case "new" if order.limit_price is not None:
+                    resting[order.order_id] = order
+                case "filled" | "canceled" if order.limit_price is not None:
+                    del resting[order.order_id]
+        assert list(resting.values()) == list(account.open_orders)
+        expected: Counter[str] = Counter()
+        for order in resting.values():
+            asset, amount = order.hold
+            expected[asset] += amount
+        assert {asset: held for asset, held in account.holds().items() if held} == dict(expected)
+        check_rules(account, list(activity.ledger))
+    assert kinds.keys() == {"pending_new", "new", "trade", "filled", "canceled"}
+    assert len(account.recent_fills) == 50
+
+
+def test_a_fill_is_two_legs_under_its_exec_id() -> None:
+    account = DemoAccount(4)
+    activity = account.step()
+    while not any(execution.exec_type == "trade" for execution in activity.executions):
+        activity = account.step()
+    trade = next(execution for execution in activity.executions if execution.exec_type == "trade")
+    assert trade.fill is not None
+    legs = [entry for entry in activity.ledger if entry.ref_id == trade.fill.exec_id]
+    base, quote = legs
+    pair = trade.order.pair
+    assert (base.asset, quote.asset) == (pair.base.name, pair.quote.name)
+    assert abs(base.amount) == trade.fill.volume == trade.order.volume
+    assert (abs(quote.amount), quote.fee) == (trade.fill.cost, trade.fill.fee)
+
+
+def test_untouched_assets_are_left_alone() -> None:
+    account = DemoAccount(7)
+    ada = account.wallets()[("ADA", "spot", "main")]
+    for _ in range(1000):
+        activity = account.step(untouched={"ADA", "DOT"})
+        assert all(entry.asset not in {"ADA", "DOT"} for entry in activity.ledger)
+        assert all("ADA" not in e.order.pair.symbol and "DOT" not in e.order.pair.symbol for e in activity.executions)
+    assert account.wallets()[("ADA", "spot", "main")] == ada
+    assert account.fund("ADA")[0].asset == "ADA"

@@ -139,3 +139,17 @@ async def test_public_asset_pairs(http: httpx.AsyncClient) -> None:
 
 async def test_unknown_public_method(http: httpx.AsyncClient) -> None:
     assert (await http.get("/0/public/Nope")).json() == {"error": ["EGeneral:Unknown method"]}
+
+
+async def test_a_nonce_window_tolerates_requests_that_overtake_each_other() -> None:
+    async with (
+        Simulator(updates_per_second=0, nonce_window=5000) as sim,
+        httpx.AsyncClient(base_url=sim.rest_url) as http,
+    ):
+        assert (await call_private(http, sim, "Balance", "1700000010000"))["error"] == []
+        assert (await call_private(http, sim, "Balance", "1700000009000"))["error"] == []  # 1 s behind: within
+        assert (await call_private(http, sim, "Balance", "1700000010000"))["error"] == []  # a repeat, as on Kraken
+        late = await call_private(http, sim, "Balance", "1700000005000")
+        assert late == {"error": ["EAPI:Invalid nonce"]}
+    with pytest.raises(ValueError, match="nonce_window"):
+        Simulator(nonce_window=-1)

@@ -9,25 +9,20 @@ import subprocess
 import sys
 import time
 
-import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from balance_tui.sim import Simulator
 
-from .clients import Nonces, call_private, receive, subscribe
-
-
-async def fetch_token(sim: Simulator) -> str:
-    async with httpx.AsyncClient(base_url=sim.rest_url) as http:
-        return (await call_private(http, sim, "GetWebSocketsToken", Nonces()()))["result"]["token"]
+from .clients import receive, subscribe, token
 
 
 async def test_urls_and_credentials() -> None:
     async with Simulator(updates_per_second=0) as sim:
         assert sim.rest_url == f"http://127.0.0.1:{sim.port}"
         assert sim.ws_private_url == f"ws://127.0.0.1:{sim.port}/v2"
+        assert sim.ws_public_url == f"ws://127.0.0.1:{sim.port}/public/v2"
         assert len(base64.b64decode(sim.api_secret, validate=True)) == 64
         assert sim.api_key != Simulator(updates_per_second=0).api_key
     given = Simulator(api_key="key", api_secret=sim.api_secret, updates_per_second=0)
@@ -39,9 +34,8 @@ async def test_urls_and_credentials() -> None:
 async def test_stop_is_prompt_with_clients_connected_and_idempotent() -> None:
     sim = Simulator(updates_per_second=0)
     await sim.start()
-    token = await fetch_token(sim)
     async with connect(sim.ws_private_url) as client:
-        await subscribe(client, token)
+        await subscribe(client, await token(sim))
         started = time.monotonic()
         await sim.stop()
         assert time.monotonic() - started < 1
@@ -70,16 +64,16 @@ async def test_a_taken_port_fails_start_cleanly() -> None:
 
 async def test_background_activity_streams_updates() -> None:
     async with Simulator(seed=11, updates_per_second=50) as sim, connect(sim.ws_private_url) as client:
-        await subscribe(client, await fetch_token(sim))
+        await subscribe(client, await token(sim))
         sequences = [(await receive(client))["sequence"] for _ in range(5)]
     assert sequences == [2, 3, 4, 5, 6]
 
 
 async def test_a_client_that_falls_behind_is_disconnected() -> None:
     async with Simulator(seed=3, updates_per_second=0, outbox_size=8) as sim:
-        token = await fetch_token(sim)
+        ws_token = await token(sim)
         async with connect(sim.ws_private_url) as slow:
-            await subscribe(slow, token)
+            await subscribe(slow, ws_token)
             for _ in range(10):  # step() never waits for clients, so this outruns an 8-frame outbox
                 await sim.step()
             with pytest.raises(ConnectionClosed) as closed:
@@ -89,7 +83,7 @@ async def test_a_client_that_falls_behind_is_disconnected() -> None:
         assert "too slow" in closed.value.rcvd.reason
 
         async with connect(sim.ws_private_url) as healthy:
-            await subscribe(healthy, token)
+            await subscribe(healthy, ws_token)
             entries = await sim.step()
             assert (await receive(healthy))["data"][0]["ledger_id"] == entries[0].ledger_id
 

@@ -4,11 +4,13 @@ import asyncio
 import json
 import re
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from balance_tui.core.events import LedgerEntry
 from balance_tui.sim import Simulator
 
 from .clients import HEARTBEAT_INTERVAL, receive, request, subscribe
@@ -46,9 +48,10 @@ async def test_bad_token_is_an_invalid_session(ws: ClientConnection) -> None:
     reply = await request(
         ws, {"method": "subscribe", "params": {"channel": "balances", "token": "forged"}, "req_id": 7}
     )
-    assert reply.keys() == {"error", "method", "status", "success", "time_in", "time_out", "req_id"}
+    assert reply.keys() == {"channel", "error", "method", "status", "success", "time_in", "time_out", "req_id"}
     assert reply["error"] == "ESession:Invalid session"
-    assert (reply["method"], reply["status"], reply["success"], reply["req_id"]) == (
+    assert (reply["channel"], reply["method"], reply["status"], reply["success"], reply["req_id"]) == (
+        "balances",
         "subscribe",
         "error",
         False,
@@ -118,14 +121,19 @@ async def test_updates_replay_to_the_account(ws: ClientConnection, sim: Simulato
 
 async def test_trade_legs_share_a_ref_id(ws: ClientConnection, sim: Simulator, ws_token: str) -> None:
     await subscribe(ws, ws_token)
-    while len(entries := await sim.step()) != 2:
-        await receive(ws)
-    base, quote = [(await receive(ws))["data"][0] for _ in entries]
-    assert base["ref_id"] == quote["ref_id"]
-    assert (base["type"], quote["type"]) == ("trade", "trade")
-    assert base["fee"] == 0
-    assert quote["fee"] > 0
-    assert (base["amount"] > 0) != (quote["amount"] > 0)
+    entries: list[LedgerEntry] = []
+    while not any(entry.type == "trade" for entry in entries):
+        entries += await sim.step()
+    frames = [(await receive(ws))["data"][0] for _ in entries]
+
+    legs: dict[str, list[dict[str, Any]]] = {}
+    for frame in frames:
+        if frame["type"] == "trade":
+            legs.setdefault(frame["ref_id"], []).append(frame)
+    for base, quote in legs.values():
+        assert base["fee"] == 0
+        assert quote["fee"] > 0
+        assert (base["amount"] > 0) != (quote["amount"] > 0)
 
 
 async def test_heartbeats_only_once_subscribed(ws: ClientConnection, ws_token: str) -> None:
@@ -177,7 +185,7 @@ async def test_unsubscribe_stops_updates(ws: ClientConnection, sim: Simulator, w
             {"method": "subscribe", "params": {"channel": "ticker", "symbol": ["BTC/USD"]}},
             "Try ws.kraken.com",
         ),
-        ({"method": "subscribe", "params": {"channel": "executions", "token": "t"}}, "Channel not supported"),
+        ({"method": "subscribe", "params": {"channel": "orders", "token": "t"}}, "Channel not supported: orders"),
         ({"method": "subscribe"}, "Invalid params"),
         ({"method": "add_order", "params": {}}, "Method not found: add_order"),
     ],
