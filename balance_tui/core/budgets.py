@@ -84,7 +84,7 @@ class RestRateCounter:
 
 
 class ReconnectBudget:
-    """A token bucket for reconnect attempts, with jittered spacing between them.
+    """A token bucket for (re)connection attempts, with jittered spacing between them.
 
     A feed that connects and is dropped at once reconnects `capacity` times in quick succession and then
     once per `refill_seconds`: at most capacity + 60 / refill_seconds attempts in any minute (11 by
@@ -116,21 +116,21 @@ class ReconnectBudget:
     @property
     def tokens(self) -> float:
         """Attempts available now (fractional while refilling)."""
-        elapsed = self._clock.monotonic() - self._at
+        elapsed = max(0.0, self._clock.monotonic() - self._at)  # _at is in the future while one is reserved
         return min(self.capacity, self._tokens + elapsed / self.refill_seconds)
 
-    def delay(self) -> float:
-        """Seconds to wait before the next attempt; 0 if `try_acquire` would succeed now."""
-        return max(0.0, self._ready_at() - self._clock.monotonic())
+    def reserve(self) -> float:
+        """Take the next attempt slot; return the seconds until it is due (0: attempt now).
 
-    def try_acquire(self) -> bool:
-        """Take an attempt if one is due now; the caller connects only when this returns True."""
+        Every attempt draws on this one bucket, however the last one failed: websockets asks it how long
+        to wait after a refused handshake, the stream after a dropped connection.
+        """
         now = self._clock.monotonic()
-        if now < self._ready_at():
-            return False
-        self._tokens, self._at = self.tokens - 1, now
+        due = max(now, self._ready_at())
+        self._tokens = min(self.capacity, self._tokens + (due - self._at) / self.refill_seconds) - 1
+        self._at = due
         self._spacing = self._rng.uniform(0, self.jitter)
-        return True
+        return due - now
 
     def _ready_at(self) -> float:
         """When a whole token is in the bucket, plus the spacing drawn at the last attempt."""

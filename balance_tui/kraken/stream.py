@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 from collections.abc import Generator
 from contextlib import aclosing
 from datetime import datetime, timedelta
@@ -46,14 +45,6 @@ class FeedFailed(Exception):
     """Retrying cannot help (bad key, wrong endpoint): the feed stops and says why."""
 
 
-def connect_delays() -> Generator[float]:
-    """Backoff for failed connection attempts: 1, 2, 4 ... 30 s, each with up to 20% jitter."""
-    delay = 1.0
-    while True:
-        yield delay * random.uniform(1.0, 1.2)
-        delay = min(delay * 2, 30.0)
-
-
 class BalanceStream:
     def __init__(
         self,
@@ -78,7 +69,7 @@ class BalanceStream:
         connections = connect(
             self._url,
             process_exception=self._connect_failed,
-            reconnect_delays=connect_delays,
+            reconnect_delays=self._connect_delays,
             max_size=MAX_FRAME_BYTES,
         )
         try:
@@ -107,20 +98,26 @@ class BalanceStream:
                 health.state = FeedState.STOPPED
 
     async def _wait_to_reconnect(self, pause: float) -> None:
-        health, clock = self._health, self._manager.clock
-        pause = max(pause, self._budget.delay())
-        log.warning("balances feed interrupted: %s; reconnecting in %.1f s", health.error, pause)
+        pause = max(pause, self._budget.reserve())
+        log.warning("balances feed interrupted: %s; reconnecting in %.1f s", self._health.error, pause)
+        self._retry_in(pause)
+        await asyncio.sleep(pause)
+
+    def _connect_delays(self) -> Generator[float]:
+        """websockets waits this long after each refused or failed handshake: the same bucket as drops."""
+        while True:
+            wait = self._budget.reserve()
+            self._retry_in(wait)
+            yield wait
+
+    def _retry_in(self, seconds: float) -> None:
+        health = self._health
         health.state = FeedState.RECONNECTING
         health.reconnects += 1
-        health.retry_at = clock.now() + timedelta(seconds=pause)
-        await asyncio.sleep(pause)
-        while not self._budget.try_acquire():  # the clock may wake us a hair before the bucket is ready
-            await asyncio.sleep(self._budget.delay())
-        health.retry_at = None
+        health.retry_at = self._manager.clock.now() + timedelta(seconds=seconds)
 
     def _connect_failed(self, exc: Exception) -> Exception | None:
         """Record why the handshake failed; retry rate limits and server errors, never auth refusals."""
-        self._health.state = FeedState.RECONNECTING
         self._health.error = f"cannot connect to {self._url}: {exc}"
         if isinstance(exc, InvalidStatus):
             status = exc.response.status_code
@@ -131,7 +128,7 @@ class BalanceStream:
 
     async def _session(self, ws: ClientConnection) -> None:
         health, manager = self._health, self._manager
-        health.state = FeedState.SUBSCRIBING
+        health.state, health.retry_at = FeedState.SUBSCRIBING, None
         token = await self._rest.websockets_token()
         manager.apply((await self._rest.fetch_balances()).holds)
         subscribe = {"channel": "balances", "token": token, "snapshot": True}
