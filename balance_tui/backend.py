@@ -66,6 +66,7 @@ async def open_backend(
     *,
     clock: Clock | None = None,
     reconnect_budget: ReconnectBudget | None = None,
+    rest_rate: RestRateCounter | None = None,
     own_session: bool = True,
 ) -> AsyncIterator[Backend]:
     """Start everything the config names; on exit close the trading session and stop what was started.
@@ -73,8 +74,9 @@ async def open_backend(
     Only an owner (the console an operator runs) opens or resumes the trading session and closes it on
     exit; an observer such as `status --once` must never close the session from under a running console.
 
-    The feed is not started here: callers run `backend.stream.run()` where they want it (a TUI worker,
-    a headless task), so cancelling it is theirs to do and to await.
+    The feed is not started here: callers run `backend.run()` where they want it (a TUI worker, a
+    headless task), so cancelling it is theirs to do and to await. `reconnect_budget` and `rest_rate`
+    replace the ones the config implies (tests relax them to drive hundreds of reconnects).
     """
     async with AsyncExitStack() as stack:
         exchange = config.exchange
@@ -99,7 +101,7 @@ async def open_backend(
         clock = clock or SystemClock()
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
         breaker = CircuitBreaker("rest", is_failure=counts_against_breaker, clock=clock)
-        rate = RestRateCounter(RATE_TIERS[config.rest.tier], clock=clock)
+        rate = rest_rate or RestRateCounter(RATE_TIERS[config.rest.tier], clock=clock)
         rest = KrakenRest(http, rest_url, credentials, nonces, breaker=breaker, rate=rate)
         manager = build_manager(config, clock, rest, breaker, rate, await _asset_decimals(rest))
         stream = BalanceStream(manager, rest, ws_url, stale_after_s=config.feed.stale_after_s, budget=reconnect_budget)

@@ -109,6 +109,7 @@ class KrakenRest:
         breaker: CircuitBreaker | None = None,
         rate: RestRateCounter | None = None,
         retry_delays: tuple[float, ...] = (0.5, 2.0),
+        deadline_s: float = CALL_DEADLINE_S,
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
@@ -117,6 +118,7 @@ class KrakenRest:
         self.breaker = breaker or CircuitBreaker("rest", is_failure=counts_against_breaker)
         self.rate = rate or RestRateCounter()
         self._retry_delays = retry_delays  # for transient failures; the last failure is raised
+        self._deadline_s = deadline_s
         self.calls = 0  # requests sent, retries included
 
     async def private(self, method: str, **params: str) -> Any:
@@ -216,11 +218,11 @@ class KrakenRest:
 
     async def _call(self, method: str, verb: str, path: str, **request: Any) -> Any:
         try:
-            async with asyncio.timeout(CALL_DEADLINE_S):
+            async with asyncio.timeout(self._deadline_s):
                 response = await self._http.request(verb, self._base_url + path, **request)
         except TimeoutError:
             raise KrakenError(
-                method, [f"no complete reply within {CALL_DEADLINE_S:g} s"], ErrorKind.TRANSIENT
+                method, [f"no complete reply within {self._deadline_s:g} s"], ErrorKind.TRANSIENT
             ) from None
         except httpx.HTTPError as exc:
             raise KrakenError(method, [f"{type(exc).__name__}: {exc}"], ErrorKind.TRANSIENT) from None

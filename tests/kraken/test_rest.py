@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from balance_tui.core.breaker import BreakerState
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.kraken.nonce import NonceSource
 from balance_tui.kraken.rest import READ_ONLY_ENDPOINTS, ErrorKind, KrakenError, KrakenRest
-from balance_tui.sim import Simulator
+from balance_tui.sim import RestFailure, Simulator
 
 # Kraken's private REST methods that move money or orders: a monitor must never be able to sign one.
 TRADING_AND_FUNDING = [
@@ -103,3 +105,52 @@ def test_krakens_error_strings_are_classed(errors: list[str], kind: ErrorKind) -
 def test_permission_denied_names_the_missing_permission() -> None:
     assert "'Query Funds' permission" in str(KrakenError("BalanceEx", ["EGeneral:Permission denied"]))
     assert "'WebSocket interface' permission" in str(KrakenError("GetWebSocketsToken", ["EGeneral:Permission denied"]))
+
+
+def kraken(sim: Simulator, http: httpx.AsyncClient, **options: object) -> KrakenRest:
+    return KrakenRest(http, sim.rest_url, Credentials.of(sim.api_key, sim.api_secret), NonceSource(), **options)
+
+
+async def test_a_5xx_page_is_retried_and_the_call_succeeds(sim: Simulator) -> None:
+    sim.faults.fail_rest(RestFailure.HTTP_503, 2)
+    async with httpx.AsyncClient() as http:
+        rest = kraken(sim, http, retry_delays=(0, 0))
+        reply = await rest.fetch_balances()
+    assert {a.asset: a.balance for a in reply.balances.assets} == sim.account.totals()
+    assert rest.calls == 3 and rest.breaker.state is BreakerState.CLOSED
+
+
+async def test_an_invalid_nonce_gets_exactly_one_re_signed_retry(sim: Simulator) -> None:
+    sim.faults.fail_rest(RestFailure.INVALID_NONCE, 2)
+    async with httpx.AsyncClient() as http:
+        rest = kraken(sim, http, retry_delays=(0, 0))
+        with pytest.raises(KrakenError) as caught:
+            await rest.fetch_balances()
+    assert caught.value.kind is ErrorKind.NONCE and rest.calls == 2
+
+
+@pytest.mark.parametrize("failure", [RestFailure.RATE_LIMIT, RestFailure.LOCKOUT])
+async def test_rate_limits_open_the_breaker_for_a_minute_without_retrying(sim: Simulator, failure: RestFailure) -> None:
+    sim.faults.fail_rest(failure, 1)
+    async with httpx.AsyncClient() as http:
+        rest = kraken(sim, http, retry_delays=(0, 0))
+        with pytest.raises(KrakenError) as caught:
+            await rest.fetch_balances()
+        assert caught.value.kind is ErrorKind.RATE_LIMIT and rest.calls == 1
+        assert rest.breaker.state is BreakerState.OPEN and rest.breaker.retry_in >= 59
+        with pytest.raises(KrakenError) as paused:
+            await rest.fetch_balances()  # nothing is sent while the breaker is open
+    assert paused.value.kind is ErrorKind.PAUSED and rest.calls == 1
+
+
+@pytest.mark.parametrize("failure", [RestFailure.DRIP, RestFailure.HANG])
+async def test_a_dripping_or_hanging_reply_is_cut_at_the_deadline(sim: Simulator, failure: RestFailure) -> None:
+    sim.faults.fail_rest(failure, 1)
+    async with httpx.AsyncClient() as http:
+        rest = kraken(sim, http, retry_delays=(), deadline_s=1.0)
+        began = asyncio.get_running_loop().time()
+        with pytest.raises(KrakenError, match="no complete reply within 1 s") as caught:
+            await rest.fetch_balances()
+        took = asyncio.get_running_loop().time() - began
+    assert caught.value.kind is ErrorKind.TRANSIENT
+    assert 0.9 <= took < 3.0
