@@ -157,12 +157,14 @@ class BalanceStream:
                         raise Resync(f"subscription refused: {error}")
                     raise FeedFailed(f"Kraken refused the balances subscription: {error}")
                 case BalancesSnapshot(sequence=sequence):
+                    # Live before applying: the engine then sees the snapshot as the feed's at once, and
+                    # `before` is everything last known, not only what the cache still holds.
+                    health.state, health.sequence, health.error = FeedState.LIVE, sequence, ""
                     before = manager.get_all_balances()
                     manager.apply(frame)
                     if health.reconnects:
                         health.blind_changes = _blind_changes(before, manager, clock.now())
                     expected = sequence + 1
-                    health.state, health.sequence, health.error = FeedState.LIVE, sequence, ""
                 case BalancesUpdate(sequence=sequence):
                     if expected is None:
                         raise Resync("balances update arrived before the snapshot")

@@ -1,0 +1,214 @@
+"""The feed through every failure Kraken can produce: the real client against the simulator's faults."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from balance_tui.backend import Backend, open_backend
+from balance_tui.config import Config
+from balance_tui.core.budgets import RateTier, ReconnectBudget, RestRateCounter
+from balance_tui.core.events import BalancesSnapshot, Source
+from balance_tui.core.health import FeedState
+from balance_tui.kraken.credentials import Credentials
+from balance_tui.sim import Fired, Simulator, SystemStatus
+from tests.integration.conftest import eventually
+
+UNLIMITED = RateTier("test", 10**9, 10**9)  # the simulator does not rate-limit; these tests reconnect hundreds of times
+
+
+def relaxed(**budget: float) -> dict[str, Any]:
+    return {
+        "reconnect_budget": ReconnectBudget(**{"capacity": 10**6, "refill_seconds": 1e-3, "jitter": 0, **budget}),
+        "rest_rate": RestRateCounter(UNLIMITED),
+    }
+
+
+@asynccontextmanager
+async def feeding(config: Config, credentials: Credentials | None = None, **options: Any) -> AsyncIterator[Backend]:
+    async with open_backend(config, credentials, **options) as backend:
+        task = asyncio.create_task(backend.run())
+        try:
+            yield backend
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def totals(backend: Backend) -> dict[str, Decimal]:
+    """Assets held (an asset that left the snapshot stays on the books at zero)."""
+    return {asset: b.total for asset, b in backend.manager.get_all_balances().items() if b.total}
+
+
+def truth(sim: Simulator) -> dict[str, Decimal]:
+    return {asset: total for asset, total in sim.account.totals().items() if total}
+
+
+def live(backend: Backend) -> Callable[[], bool]:
+    return lambda: backend.manager.health.state is FeedState.LIVE
+
+
+@pytest.mark.parametrize("resync", [True, False], ids=["with-resync", "resync-off-must-fail"])
+async def test_drop_soak_heals_every_balance(make_config, resync: bool) -> None:
+    """10,000 updates, a drop every 50 (clean close and abort by turns), one asset moving only offline."""
+    async with feeding(make_config(sim={"seed": 5}), **relaxed()) as backend:
+        sim, manager = backend.simulator, backend.manager
+        assert sim is not None
+        if not resync:  # the mutation: every snapshot after the first is ignored
+            apply, seen = manager.apply, []
+
+            def without_resync(event: Any) -> Any:
+                if isinstance(event, BalancesSnapshot) and event.source is Source.WS:
+                    seen.append(event)
+                    if len(seen) > 1:
+                        return []
+                return apply(event)
+
+            manager.apply = without_resync  # type: ignore[method-assign]
+        sim.faults.drop_every, sim.faults.offline_asset = 50, "LTC"
+        await asyncio.wait_for(manager.wait_for_snapshot(), 10)
+        while sim.updates_sent < 10_000:
+            await sim.step()
+            await asyncio.sleep(0)
+        sim.faults.drop_every = 0
+        await eventually(live(backend), what="the feed to settle")
+        fired = sim.faults.fired
+        assert fired[Fired.CLOSE] >= 90 and fired[Fired.ABORT] >= 90 and fired[Fired.OFFLINE] >= 90
+        if resync:
+            await eventually(lambda: totals(backend) == truth(sim), what="every balance to equal the exchange's")
+        else:
+            await asyncio.sleep(0.5)
+            assert totals(backend)["LTC"] != truth(sim)["LTC"]
+
+
+async def test_an_accept_then_close_server_gets_no_storm(make_config) -> None:
+    """Time-scaled 1/10: a budget of 5 then one per second allows at most 11 attempts in 6 s, not thousands."""
+    options = relaxed(capacity=5, refill_seconds=1.0, jitter=0.05)
+    async with feeding(make_config(), **options) as backend:
+        sim, health = backend.simulator, backend.manager.health
+        assert sim is not None
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        sim.faults.drop_every = 1  # every connection closes at its first data frame
+        began, until = health.reconnects, time.monotonic() + 6.0
+        while time.monotonic() < until:
+            await sim.step()
+            await asyncio.sleep(0.05)
+        attempts = health.reconnects - began
+    assert 6 <= attempts <= 12
+
+
+async def test_three_429s_then_the_feed_connects(make_config) -> None:
+    config = make_config()
+    async with open_backend(config, **relaxed()) as backend:
+        sim = backend.simulator
+        assert sim is not None
+        sim.faults.refuse_handshakes(3, 429)
+        task = asyncio.create_task(backend.run())
+        try:
+            await eventually(live(backend), what="the fourth attempt to connect")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert sim.faults.fired[Fired.REFUSE] == 3 and backend.manager.health.reconnects == 3
+
+
+async def test_a_wrong_key_stops_the_feed_at_once_without_retrying(make_config) -> None:
+    async with Simulator(seed=3, updates_per_second=0) as exchange:
+        config = make_config(
+            exchange={"name": "kraken", "rest_url": exchange.rest_url, "ws_private_url": exchange.ws_private_url}
+        )
+        wrong = Credentials.of("not-the-key", exchange.api_secret)
+        async with feeding(config, wrong, **relaxed()) as backend:
+            health = backend.manager.health
+            await eventually(lambda: health.state is FeedState.FAILED, timeout=1.0, what="the failure")
+            await asyncio.sleep(0.5)
+            assert "EAPI:Invalid key" in health.error and backend.rest.calls == 1 and health.reconnects == 0
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_a_handshake_refused_as_unauthorised_is_not_retried(make_config, status: int) -> None:
+    async with open_backend(make_config(), **relaxed()) as backend:
+        sim = backend.simulator
+        assert sim is not None
+        sim.faults.refuse_handshakes(5, status)
+        task = asyncio.create_task(backend.run())
+        health = backend.manager.health
+        try:
+            await eventually(lambda: health.state is FeedState.FAILED, timeout=1.0, what="the failure")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert f"HTTP {status}" in health.error and sim.faults.fired[Fired.REFUSE] == 1
+
+
+async def test_an_oversized_frame_alerts_and_backs_off(make_config) -> None:
+    async with feeding(make_config(), **relaxed()) as backend:
+        sim, health = backend.simulator, backend.manager.health
+        assert sim is not None
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        sim.faults.oversize_every = 1
+        for _ in range(3):
+            await sim.step()
+        await eventually(lambda: "1009" in health.error, what="the 1009 close")
+        assert "waiting 60 s" in health.error and health.retry_at is not None
+        waiting = (health.retry_at - backend.manager.clock.now()).total_seconds()
+        await asyncio.sleep(1.0)
+        assert 58 <= waiting <= 61 and health.reconnects == 1  # one alert, then a minute's wait: no storm
+
+
+async def test_a_silent_but_pinging_server_is_stale_within_the_watchdog_and_rest_steps_in(make_config) -> None:
+    config = make_config(feed={"stale_after_s": 1.0}, engine={"fallback_poll_s": 1.0})
+    # Reconnects every 0.5 s against 8 refused handshakes: an outage of about 4 s after the silence.
+    async with feeding(config, **relaxed(capacity=2, refill_seconds=0.5)) as backend:
+        sim, manager = backend.simulator, backend.manager
+        assert sim is not None
+        changes: list[Any] = []
+        manager.register_callback("source_changed", changes.append)
+        await asyncio.wait_for(manager.wait_for_snapshot(), 10)
+        await eventually(lambda: manager.source_in_use() is Source.WS, what="the live feed")
+        sim.faults.refuse_handshakes(8, 503)
+        sim.faults.silence_every = 1  # the connection falls silent at its next data frame, pings still answered
+        await sim.step()
+        went_quiet = time.monotonic()
+        await eventually(lambda: manager.health.reconnects >= 1, timeout=5, what="the watchdog")
+        assert time.monotonic() - went_quiet < 2.5  # stale_after_s of 1 s, plus loop slack
+        sim.faults.silence_every = 0
+        await eventually(lambda: manager.source_in_use() is Source.REST, timeout=5, what="the REST fallback")
+        assert manager.get_balance("BTC").source is Source.REST and manager.get_statistics().fallbacks == 1
+        await eventually(lambda: manager.source_in_use() is Source.WS, timeout=10, what="the feed to come back")
+    afters = [change.after for change in changes]
+    assert Source.REST in afters and afters[-1] is Source.WS
+    assert afters.index(Source.REST) < len(afters) - 1
+
+
+async def test_a_sequence_gap_causes_exactly_one_resync(make_config) -> None:
+    async with feeding(make_config(sim={"seed": 8}), **relaxed()) as backend:
+        sim, health = backend.simulator, backend.manager.health
+        assert sim is not None
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        sim.faults.skip_every = 20
+        while not sim.faults.fired[Fired.SKIP]:
+            await sim.step()
+        sim.faults.skip_every = 0
+        await eventually(lambda: health.reconnects == 1 and health.state is FeedState.LIVE, what="the resync")
+        await eventually(lambda: totals(backend) == truth(sim), what="balances to match")
+        assert health.gaps == 1
+
+
+async def test_maintenance_is_shown_and_slows_reconnects(make_config) -> None:
+    async with feeding(make_config(), **relaxed()) as backend:
+        sim, health = backend.simulator, backend.manager.health
+        assert sim is not None
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        sim.faults.set_system_status(SystemStatus.MAINTENANCE)
+        await eventually(lambda: health.system == "maintenance", what="the status frame")
+        await sim.drop_clients()
+        await eventually(lambda: health.retry_at is not None, what="the reconnect wait")
+        waiting = (health.retry_at - backend.manager.clock.now()).total_seconds()
+        assert 4.5 <= waiting <= 5.5
