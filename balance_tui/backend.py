@@ -23,6 +23,7 @@ from balance_tui.core.budgets import RATE_TIERS, ReconnectBudget, RestRateCounte
 from balance_tui.core.cache import BalanceCache
 from balance_tui.core.guard import TradeGuard
 from balance_tui.core.history import BalanceHistory
+from balance_tui.core.orders import OpenOrders
 from balance_tui.core.validator import BalanceValidator, Rule, Severity, ValidatorConfig
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.kraken.nonce import NonceSource, PersistentNonceSource
@@ -129,7 +130,8 @@ def build_manager(
     rate: RestRateCounter,
     decimals: dict[str, int],
 ) -> BalanceManager:
-    """The engine with every component tuned from the config; `decimals` per asset feed the precision rule."""
+    """The engine with every component tuned from the config; `decimals` per asset (Kraken's Assets) feed
+    the precision rule and round what open buy orders hold."""
     return BalanceManager(
         clock,
         source=rest,
@@ -143,6 +145,7 @@ def build_manager(
             clock=clock,
         ),
         validator=_validator(config, decimals),
+        orders=OpenOrders(decimals),
         guard=TradeGuard(
             minimums=config.guard.minimums,
             safety_buffer=config.guard.safety_buffer,

@@ -89,4 +89,33 @@ class HoldsSnapshot:
     source: Source = Source.REST
 
 
-BalanceEvent = BalancesSnapshot | BalancesUpdate | HoldsSnapshot
+@dataclass(frozen=True, slots=True)
+class ExecutionReport:
+    """One order event from the `executions` channel; most fields arrive only on some event types."""
+
+    order_id: str
+    exec_type: str  # pending_new, new, trade, filled, canceled, expired, amended, restated, ...
+    order_status: str = ""
+    symbol: str = ""  # BTC/USD
+    side: str = ""  # buy or sell
+    order_qty: Decimal | None = None
+    limit_price: Decimal | None = None
+    cum_qty: Decimal | None = None
+    last_qty: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionsSnapshot:
+    """Every open order, replacing whatever was known before."""
+
+    reports: tuple[ExecutionReport, ...]
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionsUpdate:
+    reports: tuple[ExecutionReport, ...]
+    sequence: int
+
+
+BalanceEvent = BalancesSnapshot | BalancesUpdate | HoldsSnapshot | ExecutionsSnapshot | ExecutionsUpdate

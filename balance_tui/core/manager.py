@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Any, Protocol
 
 from balance_tui.core.breaker import BreakerState, CircuitBreaker
@@ -25,6 +25,7 @@ from balance_tui.core.events import (
     BalanceEvent,
     BalancesSnapshot,
     BalancesUpdate,
+    ExecutionsSnapshot,
     HoldAmounts,
     HoldsSnapshot,
     LedgerEntry,
@@ -35,6 +36,7 @@ from balance_tui.core.guard import TradeDecision, TradeGuard
 from balance_tui.core.health import FeedHealth, FeedState
 from balance_tui.core.history import BalanceHistory, EntryKind
 from balance_tui.core.model import ZERO, Balance
+from balance_tui.core.orders import OpenOrders
 from balance_tui.core.validator import BLOCKING, BalanceValidator, RestTotal, ValidationReport
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,21 @@ class SourceChange:
     before: Source | None
     after: Source | None
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HoldMismatch:
+    asset: str
+    from_orders: Decimal
+    from_rest: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class HoldCheck:
+    """Open orders against REST `BalanceEx.hold_trade`, done whenever both are fresh side by side."""
+
+    at: datetime
+    mismatches: tuple[HoldMismatch, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,15 +121,17 @@ class BalanceManager:
         history: BalanceHistory | None = None,
         validator: BalanceValidator | None = None,
         guard: TradeGuard | None = None,
+        orders: OpenOrders | None = None,
         stale_after: timedelta = timedelta(seconds=5),
         fallback_poll: timedelta = timedelta(seconds=5),
     ) -> None:
         self.clock = clock or SystemClock()
         self.health = FeedHealth()
-        self.cache: BalanceCache[Balance] = cache or BalanceCache(clock=self.clock)
-        self.history = history or BalanceHistory(clock=self.clock)
-        self.validator = validator or BalanceValidator()
-        self.guard = guard or TradeGuard()
+        # `is None`, not `or`: an empty cache or order book is falsy, and would be swapped for a default.
+        self.cache: BalanceCache[Balance] = BalanceCache(clock=self.clock) if cache is None else cache
+        self.history = BalanceHistory(clock=self.clock) if history is None else history
+        self.validator = BalanceValidator() if validator is None else validator
+        self.guard = TradeGuard() if guard is None else guard
         self._source = source
         self._breaker = breaker
         self._rate = rate
@@ -121,6 +140,9 @@ class BalanceManager:
         self._balances: dict[str, Balance] = {}
         self._holds: HoldsSnapshot | None = None
         self.holds_at: datetime | None = None  # when the holds in use were read
+        self._rest_holds: HoldsSnapshot | None = None
+        self.orders = OpenOrders() if orders is None else orders
+        self.hold_check: HoldCheck | None = None  # the last cross-check of open orders against BalanceEx
         self._rest_totals: dict[str, RestTotal] = {}
         self._last_rest_at: datetime | None = None
         self._source_in_use: Source | None = None
@@ -214,8 +236,13 @@ class BalanceManager:
             changed = self._apply_snapshot(event, now)
             if event.source is Source.WS:
                 self._snapshot_seen.set()
+        elif isinstance(event, HoldsSnapshot):
+            changed = self._apply_rest_holds(event, now)
         else:
-            changed = self._apply_holds(event, now)
+            self.orders.apply(event)
+            changed = self._apply_holds(self._holds_from_orders(), now)
+            if isinstance(event, ExecutionsSnapshot):
+                self._cross_check_holds(now)
         for balance in changed:
             self._observe(balance, None, now)
         self._check_source(now)  # updates cannot change the source: they only flow while the feed is live
@@ -377,6 +404,42 @@ class BalanceManager:
             return NO_HOLD, None
         return self._holds.holds.get(asset, NO_HOLD), self._holds.source
 
+    def _holds_from_orders(self) -> HoldsSnapshot:
+        """Held per asset from the open orders; credit lines come only from REST, so they are kept."""
+        credit = {} if self._rest_holds is None else self._rest_holds.holds
+        held = self.orders.holds()
+        holds = {}
+        for asset in held.keys() | credit.keys():
+            lines = credit.get(asset, NO_HOLD)
+            holds[asset] = HoldAmounts(held.get(asset, ZERO), lines.credit, lines.credit_used)
+        return HoldsSnapshot(holds, Source.WS)
+
+    def _apply_rest_holds(self, snap: HoldsSnapshot, now: datetime) -> list[Balance]:
+        """REST holds stand until the feed's open orders arrive; after that they only cross-check them."""
+        self._rest_holds = snap
+        if self.holds_source is Source.WS and self.health.state is FeedState.LIVE:
+            self._cross_check_holds(now)
+            return []
+        return self._apply_holds(snap, now)
+
+    def _cross_check_holds(self, now: datetime) -> None:
+        if self._rest_holds is None or self._holds is None or self._holds.source is not Source.WS:
+            return
+        rest, live = self._rest_holds.holds, self._holds.holds
+        mismatches = tuple(
+            HoldMismatch(asset, live.get(asset, NO_HOLD).hold_trade, rest.get(asset, NO_HOLD).hold_trade)
+            for asset in sorted(rest.keys() | live.keys())
+            if not _same_hold(live.get(asset, NO_HOLD).hold_trade, rest.get(asset, NO_HOLD).hold_trade)
+        )
+        self.hold_check = HoldCheck(now, mismatches)
+        for mismatch in mismatches:
+            log.warning(
+                "%s held %s from open orders, %s from REST BalanceEx",
+                mismatch.asset,
+                mismatch.from_orders,
+                mismatch.from_rest,
+            )
+
     def _apply_holds(self, snap: HoldsSnapshot, now: datetime) -> list[Balance]:
         self._holds, self.holds_at = snap, now
         changed = []
@@ -402,3 +465,12 @@ class BalanceManager:
         self._pending.discard(future)
         if not future.cancelled() and future.exception() is not None:
             log.error("async callback failed", exc_info=future.exception())
+
+
+def _same_hold(from_orders: Decimal, from_rest: Decimal) -> bool:
+    """Equal at the precision Kraken reports (its REST figure's decimals): a buy's hold is price x qty,
+    rounded up to the quote's decimals there."""
+    exponent = from_rest.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent >= 0:
+        return from_orders == from_rest
+    return from_orders.quantize(Decimal(1).scaleb(exponent), ROUND_UP) == from_rest

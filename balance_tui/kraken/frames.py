@@ -11,7 +11,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from balance_tui.core.events import AssetSnapshot, BalancesSnapshot, BalancesUpdate, LedgerEntry, WalletBalance
+from balance_tui.core.events import (
+    AssetSnapshot,
+    BalancesSnapshot,
+    BalancesUpdate,
+    ExecutionReport,
+    ExecutionsSnapshot,
+    ExecutionsUpdate,
+    LedgerEntry,
+    WalletBalance,
+)
 
 MAX_FRAME_BYTES = 1 << 20
 # Bounds on any amount Kraken can mean. Outside them a "number" is an attack or a bug, and would cost
@@ -61,7 +70,16 @@ class OtherChannel:
     channel: str
 
 
-Frame = SystemStatus | Heartbeat | MethodReply | OtherChannel | BalancesSnapshot | BalancesUpdate
+Frame = (
+    SystemStatus
+    | Heartbeat
+    | MethodReply
+    | OtherChannel
+    | BalancesSnapshot
+    | BalancesUpdate
+    | ExecutionsSnapshot
+    | ExecutionsUpdate
+)
 
 
 def parse(raw: str | bytes) -> Frame:
@@ -81,6 +99,8 @@ def parse(raw: str | bytes) -> Frame:
     channel = _string(frame, "channel", "frame")
     if channel == "balances":
         return _balances(frame)
+    if channel == "executions":
+        return _executions(frame)
     if channel == "heartbeat":
         return Heartbeat()
     if channel == "status":
@@ -121,6 +141,32 @@ def _balances(frame: dict[str, Any]) -> BalancesSnapshot | BalancesUpdate:
     if kind == "update":
         return BalancesUpdate(tuple(_ledger(item, f"balances.data[{i}]") for i, item in enumerate(data)), sequence)
     raise ParseError(f"balances.type: expected 'snapshot' or 'update', got {kind!r}")
+
+
+def _executions(frame: dict[str, Any]) -> ExecutionsSnapshot | ExecutionsUpdate:
+    kind = _string(frame, "type", "executions")
+    sequence = _integer(frame, "sequence", "executions")
+    reports = tuple(_report(item, f"executions.data[{i}]") for i, item in enumerate(_list(frame, "data", "executions")))
+    if kind == "snapshot":
+        return ExecutionsSnapshot(reports, sequence)
+    if kind == "update":
+        return ExecutionsUpdate(reports, sequence)
+    raise ParseError(f"executions.type: expected 'snapshot' or 'update', got {kind!r}")
+
+
+def _report(value: Any, path: str) -> ExecutionReport:
+    item = _object(value, path)
+    return ExecutionReport(
+        order_id=_string(item, "order_id", path),
+        exec_type=_string(item, "exec_type", path),
+        order_status=_string(item, "order_status", path, default=""),
+        symbol=_string(item, "symbol", path, default=""),
+        side=_string(item, "side", path, default=""),
+        order_qty=_optional_decimal(item, "order_qty", path),
+        limit_price=_optional_decimal(item, "limit_price", path),
+        cum_qty=_optional_decimal(item, "cum_qty", path),
+        last_qty=_optional_decimal(item, "last_qty", path),
+    )
 
 
 def _asset(value: Any, path: str) -> AssetSnapshot:
@@ -190,6 +236,10 @@ def _decimal(obj: dict[str, Any], key: str, path: str) -> Decimal:
     if not isinstance(value, Decimal) or not is_amount(value):
         raise ParseError(f"{path}.{key}: expected a decimal number of at most {MAX_PLACES} places, got {_shown(value)}")
     return value
+
+
+def _optional_decimal(obj: dict[str, Any], key: str, path: str) -> Decimal | None:
+    return None if obj.get(key) is None else _decimal(obj, key, path)
 
 
 def _timestamp(obj: dict[str, Any], key: str, path: str) -> datetime:

@@ -1,4 +1,5 @@
-"""The WebSocket v2 balances feed: token, subscribe, parse, hand off to the engine, resync on any doubt.
+"""The WebSocket v2 private feed (balances and open orders): token, subscribe, parse, hand off to the engine,
+resync on any doubt.
 
 Every (re)connection takes a fresh token, fresh holds from REST and a fresh snapshot. The feed is judged
 by the data itself: a socket that still answers pings but carries no data or heartbeat is dead.
@@ -18,7 +19,7 @@ from websockets.client import process_exception as websockets_retry_policy
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from balance_tui.core.budgets import ReconnectBudget
-from balance_tui.core.events import BalancesSnapshot, BalancesUpdate
+from balance_tui.core.events import BalancesSnapshot, BalancesUpdate, ExecutionsSnapshot, ExecutionsUpdate
 from balance_tui.core.health import BlindChange, FeedState
 from balance_tui.core.manager import BalanceManager
 from balance_tui.core.model import Balance
@@ -131,9 +132,12 @@ class BalanceStream:
         health.state, health.retry_at = FeedState.SUBSCRIBING, None
         token = await self._rest.websockets_token()
         manager.apply((await self._rest.fetch_balances()).holds)
-        subscribe = {"channel": "balances", "token": token, "snapshot": True}
-        await ws.send(json.dumps({"method": "subscribe", "params": subscribe, "req_id": 1}))
+        balances = {"channel": "balances", "token": token, "snapshot": True}
+        executions = {"channel": "executions", "token": token, "snap_orders": True, "snap_trades": False}
+        await ws.send(json.dumps({"method": "subscribe", "params": balances, "req_id": 1}))
+        await ws.send(json.dumps({"method": "subscribe", "params": executions, "req_id": 2}))
         expected: int | None = None
+        expected_orders: int | None = None
         clock = manager.clock
         last_ping = clock.monotonic()
         while True:
@@ -155,7 +159,16 @@ class BalanceStream:
                 case MethodReply(success=False, error=error):
                     if error.startswith("ESession"):
                         raise Resync(f"subscription refused: {error}")
-                    raise FeedFailed(f"Kraken refused the balances subscription: {error}")
+                    raise FeedFailed(f"Kraken refused a subscription: {error}")
+                case ExecutionsSnapshot(sequence=sequence):
+                    manager.apply(frame)
+                    expected_orders = sequence + 1
+                case ExecutionsUpdate(sequence=sequence):
+                    if sequence != expected_orders:
+                        health.gaps += 1
+                        raise Resync(f"executions sequence gap: expected {expected_orders}, got {sequence}")
+                    manager.apply(frame)
+                    expected_orders = sequence + 1
                 case BalancesSnapshot(sequence=sequence):
                     # Live before applying: the engine then sees the snapshot as the feed's at once, and
                     # `before` is everything last known, not only what the cache still holds.

@@ -73,3 +73,17 @@ async def test_history_and_trend_follow_the_feed(running: Backend) -> None:
     history = manager.history.get_asset_history("EUR")
     assert history[-1].kind == "deposit" and history[-1].flow == Decimal("1000")
     assert history[-1].total == sim.account.totals()["EUR"]
+
+
+async def test_the_engine_carries_the_configured_components(make_config) -> None:
+    config = make_config(
+        cache={"ttl_s": 123.0, "max_entries": 7},
+        history={"max_entries_per_asset": 50},
+        validation={"disabled": ["low_balance"]},
+    )
+    async with open_backend(config) as backend:
+        manager = backend.manager
+        assert (manager.cache.ttl, manager.cache.stats().max_entries) == (123.0, 7)
+        assert manager.history.max_entries_per_asset == 50
+        assert manager.validator.config.low_balance.enabled is False
+        assert manager.validator.config.precision_overflow.decimals["BTC"] == 10  # from Kraken's Assets

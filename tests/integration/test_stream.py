@@ -9,6 +9,7 @@ import pytest
 
 from balance_tui.backend import Backend, open_backend
 from balance_tui.core import FeedState
+from balance_tui.core.events import Source
 from tests.integration.conftest import eventually
 
 
@@ -42,13 +43,25 @@ async def test_snapshot_then_1000_updates_match_the_simulator_exactly(backend: B
     assert health.messages >= 1 + sim.updates_sent
 
 
-async def test_holds_come_from_balance_ex(backend: Backend) -> None:
-    sim = backend.simulator
+async def test_held_comes_from_open_orders_and_agrees_with_balance_ex(backend: Backend) -> None:
+    sim, manager = backend.simulator, backend.manager
     assert sim is not None
-    holds = {asset: b.held for asset, b in backend.manager.get_all_balances().items() if b.held}
-    assert holds and holds == {asset: amount for asset, amount in sim.account.holds().items() if amount}
-    for balance in backend.manager.get_all_balances().values():
+    for _ in range(300):  # orders are placed, filled and cancelled as the account trades
+        await sim.step()
+    expected = {asset: amount for asset, amount in sim.account.holds().items() if amount}
+
+    def held() -> dict:
+        return {asset: b.held for asset, b in manager.get_all_balances().items() if b.held}
+
+    await eventually(lambda: held() == expected, what="holds to follow the open orders")
+    assert manager.holds_source is Source.WS and len(manager.orders) == len(sim.account.open_orders)
+    assert manager.hold_check is not None and manager.hold_check.mismatches == ()
+    for balance in manager.get_all_balances().values():
         assert balance.free == balance.spot - balance.held
+    calls = backend.rest.calls
+    assert (await manager.refresh_all_balances()).refreshed  # a REST read now only cross-checks the orders
+    assert manager.holds_source is Source.WS and manager.hold_check.mismatches == ()
+    assert backend.rest.calls == calls + 1
 
 
 async def test_a_dropped_connection_resyncs_from_a_fresh_snapshot(backend: Backend) -> None:
