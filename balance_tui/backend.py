@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import platformdirs
+from sqlalchemy import Engine
 
 from balance_tui.config import APP_NAME, Config
 from balance_tui.core import BalanceManager, Clock, SystemClock
@@ -31,33 +32,58 @@ from balance_tui.kraken.rest import HTTP_TIMEOUT, KrakenError, KrakenRest, count
 from balance_tui.kraken.stream import BalanceStream
 from balance_tui.sim import Simulator
 from balance_tui.store import sessions
-from balance_tui.store.engine import create_store_engine
-from balance_tui.store.migrate import upgrade
+from balance_tui.store.engine import database_url, is_read_only
+from balance_tui.store.history import HistoryWriter
+from balance_tui.store.migrate import open_store
+from balance_tui.store.sessions import OpenedSession
 from balance_tui.store.tables import TradingSession
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Backend:
     config: Config
     manager: BalanceManager
     rest: KrakenRest
     stream: BalanceStream
-    session: TradingSession | None  # None for observers (headless commands), which own no session
-    resumed: bool
+    store: Engine
+    opened: OpenedSession | None  # the trading session this console owns; None for observers and read-only
     exchange_label: str  # what the operator is looking at: "simulator (loopback)" or the REST host
     simulator: Simulator | None  # the built-in exchange, when that is what the config names
+    history: HistoryWriter | None  # balance samples and ledger entries on their way to the store
+    session_lost: bool = False  # another console took the session over (its owner stopped heartbeating)
+
+    @property
+    def session(self) -> TradingSession | None:
+        return None if self.opened is None else self.opened.session
+
+    @property
+    def read_only(self) -> bool:
+        return is_read_only(self.store)
 
     async def run(self) -> None:
-        """The feed and the engine's supervisor (REST fallback, validation) until cancelled, or until the
-        feed stops for good (its health says why)."""
-        supervisor = asyncio.create_task(self.manager.run(), name="engine-supervisor")
+        """The feed, the engine's supervisor (REST fallback, validation) and the session's heartbeat, until
+        cancelled or until the feed stops for good (its health says why)."""
+        helpers = [asyncio.create_task(self.manager.run(), name="engine-supervisor")]
+        if self.opened is not None and self.opened.owned:
+            helpers.append(asyncio.create_task(self._heartbeat(self.opened.session), name="session-heartbeat"))
         try:
             await self.stream.run()
         finally:
-            supervisor.cancel()
-            await asyncio.gather(supervisor, return_exceptions=True)
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _heartbeat(self, session: TradingSession) -> None:
+        """Tell other consoles this session's owner is alive; stop if one of them has taken it over."""
+        every = self.config.store.session_lease_s / 3
+        while True:
+            await asyncio.sleep(every)
+            if not await asyncio.to_thread(sessions.heartbeat, self.store, session, now=self.manager.clock.now()):
+                self.session_lost = True
+                log.error("session %s was taken over by another console", session.id)
+                return
 
 
 @asynccontextmanager
@@ -107,19 +133,33 @@ async def open_backend(
         manager = build_manager(config, clock, rest, breaker, rate, await _asset_decimals(rest))
         stream = BalanceStream(manager, rest, ws_url, stale_after_s=config.feed.stale_after_s, budget=reconnect_budget)
 
-        engine = create_store_engine(config.database_url)
-        stack.callback(engine.dispose)
-        await asyncio.to_thread(upgrade, engine)
-        session, resumed = None, False
-        if own_session:
+        store = await asyncio.to_thread(open_store, database_url(config.database_url), read_only=config.store.read_only)
+        stack.callback(store.dispose)
+        opened, writer = None, None
+        if own_session and not config.store.read_only:
+            writer = HistoryWriter(
+                store, retention=timedelta(hours=config.store.history_retention_hours), clock=clock.now
+            )
+            writer.start()
+            stack.callback(writer.close)  # registered after dispose, so it runs first: the last batch is written
+            manager.register_callback("balance_update", writer.record_balance)
+            manager.register_callback("ledger_entry", writer.record_ledger)
             opened = await asyncio.to_thread(
-                sessions.resume_or_start, engine, exchange=exchange.name, mode=mode, now=manager.clock.now()
+                sessions.resume_or_start,
+                store,
+                exchange=exchange.name,
+                mode=mode,
+                now=clock.now(),
+                base_currency=config.store.base_currency,
+                resume_window=timedelta(hours=config.store.resume_window_hours),
+                resume_from_last_balance=config.store.resume_from_last_balance,
+                lease=timedelta(seconds=config.store.session_lease_s),
             )
-            session, resumed = opened.session, opened.resumed
-            stack.push_async_callback(
-                lambda: asyncio.to_thread(sessions.close, engine, opened.session, now=manager.clock.now())
-            )
-        yield Backend(config, manager, rest, stream, session, resumed, label, simulator)
+            log.info("%s", opened.describe())
+            if opened.owned:
+                owned = opened.session
+                stack.push_async_callback(lambda: asyncio.to_thread(sessions.close, store, owned, now=clock.now()))
+        yield Backend(config, manager, rest, stream, store, opened, label, simulator, writer)
 
 
 def build_manager(

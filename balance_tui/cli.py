@@ -5,19 +5,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import sys
+import uuid
 from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
 from balance_tui import __version__
 from balance_tui.config import APP_NAME, Config, ConfigError, load_config, load_credentials
+from balance_tui.core.redaction import RedactingFormatter
 from balance_tui.kraken.credentials import Credentials
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from balance_tui.sim import Faults
+
 EXIT_CONFIG = 78  # EX_CONFIG: nothing started
+EXIT_REFUSED = 1  # the store refused (bad input, conflict, failed check): the message says why, nothing was written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,9 +42,11 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "sim":
-        return _interruptible(_run_simulator(args))
+        return _run_simulator(args)
     try:
         config = load_config(getattr(args, "config", None)).config
+        if args.read_only:
+            config = config.model_copy(update={"store": config.store.model_copy(update={"read_only": True})})
         credentials = load_credentials(config) if config.exchange.name == "kraken" else None
     except ConfigError as exc:
         print(f"balance-tui: {exc}", file=sys.stderr)
@@ -50,7 +62,150 @@ def _main(argv: list[str] | None) -> int:
 
         _log_to_stderr()
         return _interruptible(watch_jsonl(config, credentials))
+    if args.command in STORE_COMMANDS:
+        _log_to_stderr()
+        return _store_command(config, args)
+    if args.fresh and not _fresh_start(config):
+        return EXIT_REFUSED
     return _run_tui(config, credentials, mouse=not args.no_mouse)
+
+
+STORE_COMMANDS = ("db", "adjust", "history", "export")
+
+
+def _store_command(config: Config, args: argparse.Namespace) -> int:
+    """The store's commands: errors print one clear line and exit 1, with nothing half-written."""
+    from balance_tui.store.engine import database_url
+    from balance_tui.store.errors import StoreError
+    from balance_tui.store.migrate import open_store
+    from balance_tui.store.money import AmountError
+
+    try:
+        engine = open_store(database_url(config.database_url), read_only=config.store.read_only)
+    except StoreError as exc:
+        print(f"balance-tui: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    try:
+        command = {"db": _db, "adjust": _adjust, "history": _history, "export": _export}[args.command]
+        return command(engine, config, args)
+    except (StoreError, AmountError) as exc:
+        print(f"balance-tui: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    finally:
+        engine.dispose()
+
+
+def _db(engine: Engine, config: Config, args: argparse.Namespace) -> int:
+    from balance_tui.store import maintenance
+    from balance_tui.store.migrate import current_revision
+
+    if args.action == "migrate":  # open_store has migrated it
+        print(f"schema at revision {current_revision(engine)} (newest) in {engine.url.render_as_string()}")
+        return 0
+    if args.action == "backup":
+        name = f"balance-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+        if engine.url.get_backend_name() == "sqlite":
+            default = Path(engine.url.database or ".").parent / "backups" / f"{name}.db"
+        else:
+            default = Path(f"{name}.dump")  # pg_dump's custom format: restore with pg_restore
+        print(f"backup written to {maintenance.backup(engine, args.output or default)}")
+        return 0
+    report = maintenance.verify(engine)
+    counts = ", ".join(f"{n} {name}" for name, n in report.checked.items())
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    print(f"{'ok' if report.ok else f'{len(report.problems)} problem(s)'}: checked {counts or 'the file'}")
+    return 0 if report.ok else EXIT_REFUSED
+
+
+def _adjust(engine: Engine, config: Config, args: argparse.Namespace) -> int:
+    from balance_tui.store import books, sessions
+    from balance_tui.store.errors import SessionError
+    from balance_tui.store.identity import Operator
+    from balance_tui.store.money import canonical, parse_amount
+    from balance_tui.store.tables import AdjustmentKind
+
+    amount = parse_amount(args.amount)
+    session = sessions.active(engine, config.exchange.name)
+    if session is None or session.id is None:
+        raise SessionError(
+            f"no active trading session on {config.exchange.name}: adjustments belong to the session a console runs"
+        )
+    kind = AdjustmentKind.SET if args.set else AdjustmentKind.DELTA
+    seen = books.read_balance(engine, session.id, args.asset)
+    result = books.adjust(
+        engine,
+        session_id=session.id,
+        asset=args.asset,
+        amount=amount,
+        kind=kind,
+        reason=args.reason,
+        operator=Operator.current(),
+        idempotency_key=args.key or uuid.uuid4().hex,
+        now=datetime.now(UTC),
+        # A set-to replaces what was read just now; a delta applies to whatever is there when it commits.
+        expected_version=seen.version if kind is AdjustmentKind.SET else None,
+    )
+    done = result.adjustment
+    state = "already applied" if result.already_applied else "applied"
+    print(
+        f"{state}: adjustment #{done.id} {done.asset} {canonical(done.before)} -> {canonical(done.after)} "
+        f"(delta {canonical(done.delta)}) by {done.operator} in session {session.id}, key {done.idempotency_key}"
+    )
+    return 0
+
+
+def _history(engine: Engine, config: Config, args: argparse.Namespace) -> int:
+    from balance_tui.store.history import history
+    from balance_tui.store.money import canonical
+
+    until = datetime.now(UTC)
+    points = history(engine, args.asset, since=until - timedelta(hours=args.hours), until=until, points=args.points)
+    if not points:
+        print(f"no samples of {args.asset} in the last {args.hours:g} h")
+    for point in points:
+        total, held = canonical(point.total), canonical(point.held)
+        print(f"{point.observed_at:%Y-%m-%dT%H:%M:%SZ}  {total}  held {held}  {point.source}")
+    return 0
+
+
+def _export(engine: Engine, config: Config, args: argparse.Namespace) -> int:
+    from balance_tui.store.export import export
+
+    since = datetime.now(UTC) - timedelta(hours=args.hours) if args.hours is not None else None
+    counts = export(engine, sys.stdout, fmt=args.format, since=since)
+    print(f"exported {counts['adjustments']} adjustments and {counts['samples']} samples", file=sys.stderr)
+    return 0
+
+
+def _fresh_start(config: Config) -> bool:
+    """`--fresh`: after the operator types "fresh", the next session starts without carrying anything over."""
+    from balance_tui.store import sessions
+    from balance_tui.store.engine import database_url
+    from balance_tui.store.errors import StoreError
+    from balance_tui.store.migrate import open_store
+
+    exchange = config.exchange.name
+    print(
+        f"A fresh start opens a new trading session on {exchange}: the current one is closed and its balances "
+        "and open positions are not carried over.\nType 'fresh' to confirm: ",
+        end="",
+        flush=True,
+    )
+    if sys.stdin.readline().strip() != "fresh":
+        print("balance-tui: not confirmed; nothing changed", file=sys.stderr)
+        return False
+    try:
+        engine = open_store(database_url(config.database_url))
+        try:
+            retired = sessions.retire_for_fresh_start(engine, exchange=exchange, now=datetime.now(UTC))
+        finally:
+            engine.dispose()
+    except StoreError as exc:
+        print(f"balance-tui: {exc}", file=sys.stderr)
+        return False
+    print(f"fresh start: session(s) {', '.join(map(str, retired)) or 'none'} will not be continued")
+    return True
 
 
 def _run_tui(config: Config, credentials: Credentials | None, *, mouse: bool) -> int:
@@ -59,8 +214,7 @@ def _run_tui(config: Config, credentials: Credentials | None, *, mouse: bool) ->
 
     log_file = Path(platformdirs.user_log_dir(APP_NAME)) / "balance-tui.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(filename=log_file, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _quiet_libraries()
+    _log_to(logging.FileHandler(log_file), logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = BalanceApp(config, credentials)
     except (ConfigError, ThemeError) as exc:
@@ -70,7 +224,19 @@ def _run_tui(config: Config, credentials: Credentials | None, *, mouse: bool) ->
     return app.return_code or 0
 
 
-async def _run_simulator(args: argparse.Namespace) -> int:
+def _run_simulator(args: argparse.Namespace) -> int:
+    from balance_tui.sim import Faults, FaultSpecError
+
+    try:
+        faults = Faults.parse(args.faults or "")
+    except FaultSpecError as exc:
+        print(f"balance-tui: --faults: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    _log_to(logging.StreamHandler(), logging.WARNING, "balance-tui sim: %(levelname)s %(name)s: %(message)s")
+    return _interruptible(_serve_simulator(args, faults))
+
+
+async def _serve_simulator(args: argparse.Namespace, faults: Faults) -> int:
     from balance_tui.sim import Simulator
 
     sim = Simulator(
@@ -79,14 +245,17 @@ async def _run_simulator(args: argparse.Namespace) -> int:
         api_key=args.key,
         api_secret=args.secret,
         updates_per_second=args.updates_per_second,
+        faults=faults,
+        nonce_window=args.nonce_window,
     )
     await sim.start()
     try:
         print(
             f"Simulated Kraken exchange (seed {args.seed}) on {sim.rest_url}\n"
             f"  REST base:        {sim.rest_url}\n"
-            f"  WebSocket v2:     {sim.ws_private_url}\n"
-            "Demo credentials (they work only here):\n"
+            f"  WebSocket v2:     {sim.ws_private_url} (private), {sim.ws_public_url} (public)\n"
+            + (f"  Faults:           {args.faults}\n" if args.faults else "")
+            + "Demo credentials (they work only here):\n"
             f"  export KRAKEN_API_KEY='{sim.api_key}'\n"
             f"  export KRAKEN_API_SECRET='{sim.api_secret}'\n"
             'Point a console at it with [exchange] name = "kraken", rest_url and ws_private_url as above.\n'
@@ -108,14 +277,36 @@ def _interruptible(main: Coroutine[Any, Any, int]) -> int:
 
 
 def _log_to_stderr() -> None:
-    logging.basicConfig(level=logging.WARNING, format="balance-tui: %(levelname)s %(name)s: %(message)s")
-    _quiet_libraries()
+    _log_to(logging.StreamHandler(), logging.WARNING, "balance-tui: %(levelname)s %(name)s: %(message)s")
 
 
-def _quiet_libraries() -> None:
+def _log_to(handler: logging.Handler, level: int, layout: str) -> None:
+    """One handler on the root logger, masking secrets in every line it writes (tracebacks included)."""
+    handler.setFormatter(RedactingFormatter(layout))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
     # httpx logs every request at INFO, websockets every frame at DEBUG: neither belongs in an operator's log.
     for name in ("httpx", "httpcore", "websockets", "uvicorn"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _hours(text: str) -> float:
+    try:
+        value = float(text)  # a duration, not money
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number of hours, got {text!r}")
+    return value
+
+
+def _points(text: str) -> int:
+    from balance_tui.store.history import MAX_POINTS
+
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_POINTS):
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_POINTS} points, got {text!r}")
+    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -135,6 +326,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--no-mouse", action="store_true", help="do not capture the mouse (less traffic over SSH)")
+    parser.add_argument(
+        "--read-only", action="store_true", help="refuse every write to the store (as [store] read_only = true)"
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start a new trading session instead of continuing the last one (asks to confirm)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     status = commands.add_parser("status", parents=[common], help="print balances and feed health, then exit")
@@ -152,6 +351,41 @@ def _parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--jsonl", action="store_true", required=True, help="JSON lines on stdout (required)")
 
+    db = commands.add_parser("db", parents=[common], help="the store: migrate, verify or back it up")
+    db_actions = db.add_subparsers(dest="action", metavar="ACTION", required=True)
+    db_actions.add_parser("migrate", parents=[common], help="bring the schema to the newest revision")
+    db_actions.add_parser(
+        "verify", parents=[common], help="check the database and that every balance adds up (exit 1 if not)"
+    )
+    backup = db_actions.add_parser("backup", parents=[common], help="a consistent copy, safe while consoles run")
+    backup.add_argument("--output", type=Path, metavar="PATH", help="file to write (default: a new timestamped one)")
+
+    adjust = commands.add_parser(
+        "adjust", parents=[common], help="change a balance of the active session, with a reason (audited)"
+    )
+    adjust.add_argument("asset", help="asset, e.g. USD or BTC")
+    adjust.add_argument("amount", help="exact decimal, e.g. 12.5 or -0.25 (with --delta)")
+    adjust.add_argument("--reason", required=True, help="why; recorded with your account, SSH origin and terminal")
+    how = adjust.add_mutually_exclusive_group()
+    how.add_argument("--set", action="store_true", help="set the balance to AMOUNT")
+    how.add_argument("--delta", action="store_true", help="add AMOUNT to the balance (the default)")
+    adjust.add_argument(
+        "--key", metavar="KEY", help="idempotency key: rerunning with the same key applies it at most once"
+    )
+
+    history = commands.add_parser("history", parents=[common], help="print an asset's recorded balance history")
+    history.add_argument("asset")
+    history.add_argument("--hours", type=_hours, default=24.0, metavar="N", help="how far back (default 24)")
+    history.add_argument(
+        "--points", type=_points, default=60, metavar="N", help="at most this many lines; longer ranges are downsampled"
+    )
+
+    export = commands.add_parser(
+        "export", parents=[common], help="adjustments and history samples on stdout, amounts as exact decimals"
+    )
+    export.add_argument("--format", choices=("csv", "json"), required=True)
+    export.add_argument("--hours", type=_hours, metavar="N", help="only samples of the last N hours (default all)")
+
     sim = commands.add_parser("sim", help="run the simulated Kraken exchange on its own")
     sim.add_argument("--port", type=int, default=8765, help="loopback port (default 8765; 0 picks a free one)")
     sim.add_argument("--seed", type=int, default=7, help="same seed, same account and activity (default 7)")
@@ -159,5 +393,13 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--secret", help="demo API secret, base64 (default: generated)")
     sim.add_argument(
         "--updates-per-second", type=float, default=2.0, metavar="R", help="ledger activity rate (default 2)"
+    )
+    sim.add_argument(
+        "--faults",
+        metavar="SPEC",
+        help="failures to inject, e.g. 'drop-every=50,refuse=429x3,rest=503x2' (see balance_tui/sim/faults.py)",
+    )
+    sim.add_argument(
+        "--nonce-window", type=int, default=0, metavar="N", help="accept nonces up to N below the last (default 0)"
     )
     return parser

@@ -72,6 +72,12 @@ class SimConfig(_Section):
 
 class StoreConfig(_Section):
     database_url: str = Field(min_length=1)
+    read_only: bool
+    history_retention_hours: float = Field(gt=0)
+    resume_window_hours: float = Field(ge=0)
+    resume_from_last_balance: bool
+    session_lease_s: float = Field(ge=3)
+    base_currency: str = Field(min_length=1, max_length=16)
 
 
 class FeedConfig(_Section):

@@ -38,7 +38,14 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
-    for name in ("BALANCE_TUI_CONFIG", "KRAKEN_API_KEY", "KRAKEN_API_SECRET", "NO_COLOR", "TEXTUAL_THEME"):
+    for name in (
+        "BALANCE_TUI_CONFIG",
+        "DATABASE_URL",
+        "KRAKEN_API_KEY",
+        "KRAKEN_API_SECRET",
+        "NO_COLOR",
+        "TEXTUAL_THEME",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(home)
 

@@ -42,7 +42,7 @@ from balance_tui.core.validator import BLOCKING, BalanceValidator, RestTotal, Va
 log = logging.getLogger(__name__)
 
 Callback = Callable[[Any], Awaitable[None] | None]
-CALLBACK_EVENTS = frozenset({"balance_update", "balance_change", "validation_issue", "source_changed"})
+CALLBACK_EVENTS = frozenset({"balance_update", "balance_change", "validation_issue", "source_changed", "ledger_entry"})
 # Ledger entry types that move money in or out of the account rather than trade it: not a trend.
 _FLOWS = {"deposit": EntryKind.DEPOSIT, "withdrawal": EntryKind.WITHDRAWAL, "adjustment": EntryKind.ADJUSTMENT}
 
@@ -218,6 +218,7 @@ class BalanceManager:
         balance_update(Balance): every change. balance_change(Balance): a change of at least the history's
         change threshold. validation_issue(ValidationIssue): an issue newly raised.
         source_changed(SourceChange): the figures now come from somewhere else.
+        ledger_entry(LedgerEntry): each completed ledger transaction the feed reports.
         """
         if event not in CALLBACK_EVENTS:
             raise ValueError(f"unknown callback event {event!r}; expected one of {sorted(CALLBACK_EVENTS)}")
@@ -231,6 +232,7 @@ class BalanceManager:
         if isinstance(event, BalancesUpdate):  # the hot path: one ledger entry per message, many a second
             for entry in event.entries:
                 self._observe(self._apply_entry(entry, event.source, now), entry, now)
+                self._notify("ledger_entry", entry)
             return [self._balances[entry.asset] for entry in event.entries]
         if isinstance(event, BalancesSnapshot):
             changed = self._apply_snapshot(event, now)

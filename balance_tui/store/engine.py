@@ -1,33 +1,107 @@
-"""Engines for the store: SQLite tuned for one writer and several readers, or PostgreSQL as given."""
+"""Engines for the store, and the two ways to use one: `writing` (refused when read-only) and `reading`.
+
+SQLite is tuned for one writer and several readers: WAL, synchronous=FULL, every write transaction opened
+with BEGIN IMMEDIATE, and a busy_timeout of 30 s. SQLite's busy handler is not fair (a waiter sleeps up to
+100 ms between tries and others can take the lock meanwhile), so under sustained contention a writer can
+wait seconds; making an operator's adjustment wait beats failing it. Reads open a deferred BEGIN (a WAL
+snapshot that takes no lock), so a sparkline query never holds up the history writer.
+
+PostgreSQL goes through psycopg 3. Where the URL comes from: `DATABASE_URL` in the environment, when set,
+wins over `[store] database_url` (the environment overrides files, as KRAKEN_API_KEY overrides the
+credentials file). `postgres://` and `postgresql://` URLs are read as psycopg 3.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlmodel import Session
+
+from balance_tui.store.errors import ReadOnlyStoreError
+
+DATABASE_URL_ENV = "DATABASE_URL"
+_READ_ONLY = "balance_tui_read_only"  # engine execution option: this console never writes
+_READING = "balance_tui_reading"  # connection execution option: a read transaction (deferred BEGIN)
 
 
-def create_store_engine(database_url: str) -> Engine:
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    if url.database and url.database != ":memory:":
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
-    event.listen(engine, "connect", _sqlite_connect)
-    event.listen(engine, "begin", _sqlite_begin)
-    return engine
+def database_url(configured: str, env: Mapping[str, str] = os.environ) -> str:
+    """The URL to open: $DATABASE_URL if set and not empty, else `[store] database_url`."""
+    return env.get(DATABASE_URL_ENV) or configured
+
+
+def create_store_engine(database_url: str, *, read_only: bool = False) -> Engine:
+    """An engine for the store; `read_only` refuses writes here and, where the backend can, in the database."""
+    url = _psycopg(make_url(database_url))
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_read_only_connect if read_only else _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+        if read_only:
+            event.listen(engine, "connect", _postgresql_read_only_connect)
+    return engine.execution_options(**{_READ_ONLY: True}) if read_only else engine
+
+
+def is_read_only(engine: Engine) -> bool:
+    return bool(engine.get_execution_options().get(_READ_ONLY))
+
+
+def require_writable(engine: Engine) -> None:
+    if is_read_only(engine):
+        raise ReadOnlyStoreError(
+            "this console is read-only ([store] read_only = true): it shows the books but cannot change them"
+        )
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Session]:
+    """One write transaction: committed when the block ends, rolled back (nothing written) if it raises."""
+    require_writable(engine)
+    with Session(engine, expire_on_commit=False) as db, db.begin():
+        yield db
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """One consistent read: a snapshot that blocks no writer."""
+    with Session(engine.execution_options(**{_READING: True}), expire_on_commit=False) as db, db.begin():
+        yield db
+
+
+def _psycopg(url: URL) -> URL:
+    return url.set(drivername="postgresql+psycopg") if url.drivername in ("postgres", "postgresql") else url
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:
     # Hand transaction control to the "begin" hook below instead of pysqlite's deferred BEGIN.
     dbapi_connection.isolation_level = None
-    for pragma in ("journal_mode=WAL", "busy_timeout=5000", "foreign_keys=ON", "synchronous=FULL"):
+    for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON", "synchronous=FULL"):
         dbapi_connection.execute(f"PRAGMA {pragma}")
 
 
-def _sqlite_begin(connection) -> None:
+def _sqlite_read_only_connect(dbapi_connection, record) -> None:
+    _sqlite_connect(dbapi_connection, record)
+    dbapi_connection.execute("PRAGMA query_only=ON")  # SQLite itself refuses any write on this connection
+
+
+def _sqlite_begin(connection: Connection) -> None:
     # Take the write lock up front: a deferred transaction that reads then writes fails at once
     # with "database is locked" when another writer got in between, whatever busy_timeout says.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    options = connection.get_execution_options()
+    deferred = options.get(_READING) or options.get(_READ_ONLY)
+    connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+def _postgresql_read_only_connect(dbapi_connection, _record) -> None:
+    # A guard against our own mistakes only: a session can turn it off. Enforcement is the role (README).
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET default_transaction_read_only = on")
+    dbapi_connection.commit()

@@ -6,7 +6,12 @@ from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+
+from balance_tui.store.engine import create_store_engine
+from balance_tui.store.errors import SchemaError
 
 
 def alembic_config() -> Config:
@@ -20,3 +25,38 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the store ships at least one migration"
+    return head
+
+
+def open_store(database_url: str, *, read_only: bool = False) -> Engine:
+    """An engine on a store whose schema is current: migrated here, or checked when read-only (it cannot migrate)."""
+    engine = create_store_engine(database_url, read_only=read_only)
+    try:
+        found, head = current_revision(engine), head_revision()
+        known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+        if found is not None and found not in known:
+            raise SchemaError(
+                f"the store's schema is at revision {found}, newer than this console knows ({head}): "
+                "upgrade balance-tui"
+            )
+        if not read_only:
+            upgrade(engine)
+        elif found != head:
+            raise SchemaError(
+                f"the store's schema is at revision {found or 'none'}, this console needs {head}; "
+                "a read-only console cannot migrate it: run `balance-tui db migrate` with a writable account"
+            )
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine

@@ -1,40 +1,347 @@
-"""Trading sessions: resume the active one on start, close it on a clean exit."""
+"""Trading sessions: resume or continue on start, close on a clean exit, and tell a crash from a live owner.
+
+Crash detection. A session records its owner: host name, pid and a heartbeat time. On the owner's own
+host the owner is alive exactly while its pid is (a zombie counts as dead); that answer is immediate, so a
+restart right after a crash sees the crash. From another host a pid means nothing, so there the owner
+counts as alive while its heartbeat is younger than the lease; the owner calls `heartbeat` every
+lease / HEARTBEATS_PER_LEASE. An active session whose owner is dead is marked `interrupted`, ended at its
+last heartbeat, by the next `resume_or_start` (or `sweep`). Known limit: if the pid is reused by another
+process on the same host before anyone looks, the session still looks alive until that process exits.
+
+On start (`resume_or_start`):
+1. this process's own active session goes on as it is (resumed, owned);
+2. an active session whose owner is alive elsewhere is attached (resumed, not owned): shown here, but only
+   its owner heartbeats and closes it;
+3. otherwise, with `resume_from_last_balance`, the latest ended session (closed or interrupted) that ended
+   within `resume_window` and was not retired by a fresh start is continued: a new session opens with its
+   last balances as opening balances, and its open positions move over;
+4. otherwise a new session opens, with `opening_balances` if given.
+What was recovered is returned and logged. `retire_for_fresh_start` makes the next start take step 4.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
 
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import Engine, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
-from balance_tui.store.tables import SessionStatus, TradingSession
+from balance_tui.store.books import BalanceView, asset_decimals, new_balance
+from balance_tui.store.engine import reading, writing
+from balance_tui.store.errors import InvalidInput, SessionError
+from balance_tui.store.money import canonical, places
+from balance_tui.store.tables import (
+    AccountBalance,
+    Position,
+    PositionStatus,
+    SessionStatus,
+    TradingSession,
+)
+
+log = logging.getLogger(__name__)
+
+HEARTBEATS_PER_LEASE = 3
+DEFAULT_LEASE = timedelta(seconds=30)
+DEFAULT_RESUME_WINDOW = timedelta(hours=24)
+SYSTEM = "balance-tui"  # `updated_by` for changes the console makes itself
 
 
 @dataclass(frozen=True, slots=True)
 class OpenedSession:
     session: TradingSession
-    resumed: bool
+    resumed: bool  # the same session goes on (steps 1 and 2)
+    owned: bool  # this process owns it: heartbeating and closing it are this process's job
+    continued_from: TradingSession | None  # step 3: the session this one carries on from
+    interrupted: tuple[int, ...]  # sessions found with a dead owner and marked interrupted just now
+    balances: tuple[BalanceView, ...]  # the session's balances as recovered
+    positions: tuple[Position, ...]  # its open positions
+
+    def describe(self) -> str:
+        session = self.session
+        if self.resumed:
+            how = f"resumed session {session.id}" + ("" if self.owned else f" (owned by {_owner(session)})")
+        elif self.continued_from is not None:
+            how = f"session {session.id} continues session {self.continued_from.id} ({self.continued_from.status})"
+        else:
+            how = f"started session {session.id}"
+        balances = ", ".join(
+            f"{b.asset} {canonical(b.total)}" + (f" (reserved {canonical(b.reserved)})" if b.reserved else "")
+            for b in self.balances
+        )
+        positions = "; ".join(
+            f"{p.side} {canonical(p.size)} {p.symbol} @ {canonical(p.entry_price)}" for p in self.positions
+        )
+        parts = [
+            f"{how} on {session.exchange} ({session.mode})",
+            f"balances: {balances or 'none'}",
+            f"open positions: {positions or 'none'}",
+        ]
+        if self.interrupted:
+            parts.append(f"marked interrupted (owner died): {', '.join(map(str, self.interrupted))}")
+        return "; ".join(parts)
 
 
-def resume_or_start(engine: Engine, *, exchange: str, mode: str, now: datetime) -> OpenedSession:
-    # expire_on_commit=False: the row is handed out after the transaction, so keep its loaded values.
-    with Session(engine, expire_on_commit=False) as db, db.begin():
-        active = db.exec(
-            select(TradingSession)
-            .where(TradingSession.exchange == exchange, TradingSession.status == SessionStatus.ACTIVE)
-            .order_by(TradingSession.started_at.desc())  # type: ignore[union-attr]
-        ).first()
-        if active is not None:
-            return OpenedSession(active, resumed=True)
-        started = TradingSession(mode=mode, exchange=exchange, started_at=now)
-        db.add(started)
-        db.flush()
-        return OpenedSession(started, resumed=False)
+def resume_or_start(
+    engine: Engine,
+    *,
+    exchange: str,
+    mode: str,
+    now: datetime,
+    base_currency: str = "USD",
+    resume_window: timedelta = DEFAULT_RESUME_WINDOW,
+    resume_from_last_balance: bool = True,
+    lease: timedelta = DEFAULT_LEASE,
+    opening_balances: Mapping[str, Decimal] | None = None,
+) -> OpenedSession:
+    """Open this process's trading session for `exchange` as the module docstring describes."""
+    _check_opening(engine, opening_balances or {})
+    # Two consoles starting at once on PostgreSQL can both find no active session; the unique index on
+    # (exchange) among active sessions stops the second insert, and its retry attaches to the first.
+    for attempt in (1, 2):
+        try:
+            with writing(engine) as db:
+                opened = _open(
+                    db,
+                    exchange=exchange,
+                    mode=mode,
+                    now=now,
+                    base_currency=base_currency,
+                    resume_window=resume_window if resume_from_last_balance else None,
+                    lease=lease,
+                    opening_balances=opening_balances or {},
+                )
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    log.info("trading session: %s", opened.describe())
+    return opened
+
+
+def heartbeat(engine: Engine, session: TradingSession, *, now: datetime) -> bool:
+    """Refresh the owner's lease; False if this process no longer owns the session (then stop using it)."""
+    with writing(engine) as db:
+        return _mine(db, session, heartbeat_at=now) == 1
 
 
 def close(engine: Engine, session: TradingSession, *, now: datetime) -> None:
-    with Session(engine) as db, db.begin():
-        row = db.get(TradingSession, session.id)
-        if row is not None and row.status == SessionStatus.ACTIVE:
-            row.status, row.ended_at = SessionStatus.CLOSED, now
+    """A clean exit: only the owner closes its session; for anyone else this does nothing."""
+    with writing(engine) as db:
+        _mine(db, session, status=SessionStatus.CLOSED, ended_at=now)
+
+
+def sweep(engine: Engine, *, now: datetime, lease: timedelta = DEFAULT_LEASE) -> list[int]:
+    """Mark active sessions whose owner died as interrupted; return their ids."""
+    with writing(engine) as db:
+        return _sweep(db, None, now, lease)
+
+
+def active(engine: Engine, exchange: str) -> TradingSession | None:
+    with reading(engine) as db:
+        return _active(db, exchange)
+
+
+def latest(engine: Engine, exchange: str | None = None, limit: int = 20) -> list[TradingSession]:
+    query = select(TradingSession).order_by(col(TradingSession.id).desc()).limit(limit)
+    if exchange is not None:
+        query = query.where(TradingSession.exchange == exchange)
+    with reading(engine) as db:
+        return list(db.exec(query).all())
+
+
+def retire_for_fresh_start(
+    engine: Engine, *, exchange: str, now: datetime, lease: timedelta = DEFAULT_LEASE
+) -> list[int]:
+    """Make the next start open a new session instead of continuing one (`--fresh`); return retired ids.
+
+    Refused while a live console owns the active session: it would go on writing to it.
+    """
+    with writing(engine) as db:
+        _sweep(db, exchange, now, lease)
+        current = _active(db, exchange)
+        if current is not None and not _is_mine(current):
+            raise SessionError(
+                f"session {current.id} on {exchange} is in use by {_owner(current)}: quit that console first"
+            )
+        if current is not None:
+            current.status, current.ended_at = SessionStatus.CLOSED, now
+        ids = list(
+            db.exec(
+                select(TradingSession.id).where(TradingSession.exchange == exchange, col(TradingSession.resumable))
+            ).all()
+        )
+        db.exec(update(TradingSession).where(col(TradingSession.id).in_(ids)).values(resumable=False))
+    return [i for i in ids if i is not None]
+
+
+def _open(
+    db: Session,
+    *,
+    exchange: str,
+    mode: str,
+    now: datetime,
+    base_currency: str,
+    resume_window: timedelta | None,
+    lease: timedelta,
+    opening_balances: Mapping[str, Decimal],
+) -> OpenedSession:
+    interrupted = tuple(_sweep(db, exchange, now, lease))
+    current = _active(db, exchange)
+    previous: TradingSession | None = None
+    resumed = current is not None
+    if current is not None:
+        owned = _is_mine(current)
+        if owned:
+            current.heartbeat_at = now
+    else:
+        owned = True
+        previous = _continuable(db, exchange, now, resume_window)
+        current = TradingSession(
+            mode=mode,
+            exchange=exchange,
+            started_at=now,
+            base_currency=base_currency,
+            owner_host=socket.gethostname(),
+            owner_pid=os.getpid(),
+            heartbeat_at=now,
+            continues_id=previous.id if previous else None,
+        )
+        db.add(current)
+        db.flush()
+        assert current.id is not None
+        if previous is not None:
+            _carry_over(db, previous, current, now)
+        else:
+            for asset, amount in sorted(opening_balances.items()):
+                reason = f"opening balance of session {current.id}"
+                db.add(
+                    new_balance(current.id, asset, total=amount, reserved=Decimal(0), now=now, by=SYSTEM, reason=reason)
+                )
+        db.flush()
+    assert current.id is not None
+    balances = db.exec(
+        select(AccountBalance).where(AccountBalance.session_id == current.id).order_by(col(AccountBalance.asset))
+    ).all()
+    positions = db.exec(
+        select(Position)
+        .where(Position.session_id == current.id, Position.status == PositionStatus.OPEN)
+        .order_by(col(Position.id))
+    ).all()
+    return OpenedSession(
+        session=current,
+        resumed=resumed,
+        owned=owned,
+        continued_from=previous,
+        interrupted=interrupted,
+        balances=tuple(BalanceView.of(b) for b in balances),
+        positions=tuple(positions),
+    )
+
+
+def _check_opening(engine: Engine, opening: Mapping[str, Decimal]) -> None:
+    if not opening:
+        return
+    known = asset_decimals(engine)
+    for asset, amount in opening.items():
+        if asset not in known:
+            raise InvalidInput(f"opening balance of unknown asset {asset!r}: the books know {', '.join(sorted(known))}")
+        if not (isinstance(amount, Decimal) and amount.is_finite() and amount >= 0 and places(amount) <= known[asset]):
+            raise InvalidInput(
+                f"opening balance {amount!r} of {asset}: expected a Decimal >= 0 with at most {known[asset]} places"
+            )
+
+
+def _carry_over(db: Session, previous: TradingSession, current: TradingSession, now: datetime) -> None:
+    assert current.id is not None and previous.id is not None
+    for old in db.exec(select(AccountBalance).where(AccountBalance.session_id == previous.id)).all():
+        reason = f"carried over from session {previous.id}"
+        db.add(
+            new_balance(
+                current.id, old.asset, total=old.total, reserved=old.reserved, now=now, by=SYSTEM, reason=reason
+            )
+        )
+    db.exec(
+        update(Position)
+        .where(col(Position.session_id) == previous.id, col(Position.status) == PositionStatus.OPEN)
+        .values(session_id=current.id)
+    )
+
+
+def _continuable(db: Session, exchange: str, now: datetime, window: timedelta | None) -> TradingSession | None:
+    if window is None:
+        return None
+    last = db.exec(
+        select(TradingSession)
+        .where(TradingSession.exchange == exchange, TradingSession.status != SessionStatus.ACTIVE)
+        .order_by(col(TradingSession.id).desc())
+    ).first()
+    if last is None or not last.resumable or last.ended_at is None or last.ended_at < now - window:
+        return None
+    return last
+
+
+def _active(db: Session, exchange: str) -> TradingSession | None:
+    return db.exec(
+        select(TradingSession).where(TradingSession.exchange == exchange, TradingSession.status == SessionStatus.ACTIVE)
+    ).first()
+
+
+def _sweep(db: Session, exchange: str | None, now: datetime, lease: timedelta) -> list[int]:
+    query = select(TradingSession).where(TradingSession.status == SessionStatus.ACTIVE).with_for_update()
+    if exchange is not None:
+        query = query.where(TradingSession.exchange == exchange)
+    dead = [s for s in db.exec(query).all() if not _owner_alive(s, now, lease)]
+    for session in dead:
+        session.status = SessionStatus.INTERRUPTED
+        session.ended_at = session.heartbeat_at or session.started_at
+        log.warning("trading session %s: owner %s is gone; marked interrupted", session.id, _owner(session))
+    return [s.id for s in dead if s.id is not None]
+
+
+def _owner_alive(session: TradingSession, now: datetime, lease: timedelta) -> bool:
+    if session.owner_host == socket.gethostname():
+        return session.owner_pid is not None and _pid_alive(session.owner_pid)
+    return session.heartbeat_at is not None and now - session.heartbeat_at < lease
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    try:  # killed but not yet reaped by its parent: dead for our purpose
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _is_mine(session: TradingSession) -> bool:
+    return session.owner_host == socket.gethostname() and session.owner_pid == os.getpid()
+
+
+def _mine(db: Session, session: TradingSession, **values: object) -> int:
+    result = db.exec(
+        update(TradingSession)
+        .where(
+            col(TradingSession.id) == session.id,
+            col(TradingSession.status) == SessionStatus.ACTIVE,
+            col(TradingSession.owner_host) == socket.gethostname(),
+            col(TradingSession.owner_pid) == os.getpid(),
+        )
+        .values(**values)
+    )
+    return result.rowcount
+
+
+def _owner(session: TradingSession) -> str:
+    return f"pid {session.owner_pid} on {session.owner_host}"

@@ -85,9 +85,14 @@ class BalanceApp(App[None]):
 
     def on_balance_app_backend_ready(self, message: BackendReady) -> None:
         backend = self.backend = message.backend
-        verb = "resumed" if backend.resumed else "started"
-        session = "" if backend.session is None else f" · session #{backend.session.id} {verb}"
-        self.sub_title = f"{backend.exchange_label}{session}"
+        opened = backend.opened
+        if opened is None:
+            where = " · read-only" if backend.read_only else ""
+        else:
+            where = f" · session #{opened.session.id} {'resumed' if opened.resumed else 'started'}"
+            if opened.continued_from is not None or opened.interrupted:
+                self.notify(opened.describe(), title="Session recovered", timeout=15)
+        self.sub_title = f"{backend.exchange_label}{where}"
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self._backend_worker and event.state is WorkerState.ERROR:

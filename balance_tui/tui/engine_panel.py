@@ -1,4 +1,4 @@
-"""Whether the numbers can be trusted: where they come from now, the cache, and the REST safeguards."""
+"""Whether the numbers can be trusted: where they come from now, the cache, the REST safeguards, the store."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime
 
 from textual.widgets import Static
 
-from balance_tui.core import BalanceManager
+from balance_tui.backend import Backend
 from balance_tui.tui.formatting import age
 
 
@@ -15,7 +15,8 @@ class EnginePanel(Static):
         super().__init__("", markup=False, **kwargs)  # type: ignore[arg-type]
         self.border_title = "engine"
 
-    def show(self, manager: BalanceManager, now: datetime) -> None:
+    def show(self, backend: Backend, now: datetime) -> None:
+        manager = backend.manager
         status, stats = manager.get_status(), manager.get_statistics()
         cache = status.cache
         lines = [
@@ -27,7 +28,16 @@ class EnginePanel(Static):
             + (f"  budget {status.rate_counter:.1f}/{status.rate_limit:g}" if status.rate_limit else ""),
             f"         {stats.rest_calls} calls  {stats.fallbacks} fallbacks"
             + ("" if status.last_rest_at is None else f"  last {age(now - status.last_rest_at)} ago"),
+            _store_line(backend),
         ]
         text = "\n".join(lines)
         if str(self.content) != text:
             self.update(text)
+
+
+def _store_line(backend: Backend) -> str:
+    if backend.read_only:
+        return "store    read-only: nothing is written"
+    session = "no session" if backend.session is None else f"session #{backend.session.id}"
+    lost = 0 if backend.history is None else backend.history.lost
+    return f"store    {session}" + (f"  {lost} history rows lost" if lost else "  history saved")

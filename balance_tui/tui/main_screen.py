@@ -35,6 +35,7 @@ class MainScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._reported_blind: tuple[BlindChange, ...] = ()
+        self._reported_lost = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -63,8 +64,12 @@ class MainScreen(Screen[None]):
         table.sync(manager.get_all_balances(), now)
         feed.show(manager, now, timedelta(seconds=backend.config.feed.stale_after_s))
         self.query_one(AssetPanel).show(manager, table.selected_asset, now)
-        self.query_one(EnginePanel).show(manager, now)
+        self.query_one(EnginePanel).show(backend, now)
         self.query_one(IssuesPanel).show(manager.validator.active_issues)
+        if backend.session_lost and not self._reported_lost:
+            self._reported_lost = True
+            message = "another console took this trading session over; this one no longer writes to it"
+            self.notify(message, title="Session taken over", severity="error", timeout=60)
         changes = manager.health.blind_changes
         if changes and changes is not self._reported_blind:
             self._reported_blind = changes

@@ -11,30 +11,24 @@ import pytest
 from balance_tui.backend import Backend, open_backend
 from balance_tui.core.events import Source
 from balance_tui.core.health import FeedState
-from tests.integration.conftest import eventually
+from tests.integration.conftest import eventually, running
 
 
 @pytest.fixture
-async def running(make_config) -> AsyncIterator[Backend]:
-    config = make_config(sim={"seed": 11}, engine={"fallback_poll_s": 1.0})
-    async with open_backend(config) as backend:
-        task = asyncio.create_task(backend.run())
-        try:
-            await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
-            yield backend
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+async def backend(make_config) -> AsyncIterator[Backend]:
+    async with running(make_config(sim={"seed": 11}, engine={"fallback_poll_s": 1.0})) as backend:
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        yield backend
 
 
-async def test_no_rest_balance_call_while_the_feed_is_healthy(running: Backend) -> None:
-    sim, manager = running.simulator, running.manager
+async def test_no_rest_balance_call_while_the_feed_is_healthy(backend: Backend) -> None:
+    sim, manager = backend.simulator, backend.manager
     assert sim is not None
-    calls_at_connect = running.rest.calls  # the token and BalanceEx (for holds) of the one connection
+    calls_at_connect = backend.rest.calls  # the token and BalanceEx (for holds) of the one connection
     for _ in range(25):  # the supervisor ticks every second meanwhile
         await sim.step()
         await asyncio.sleep(0.1)
-    assert running.rest.calls == calls_at_connect == 2
+    assert backend.rest.calls == calls_at_connect == 2
     status = manager.get_status()
     assert (status.feed_state, status.source, status.tracked_assets) == (
         FeedState.LIVE,
@@ -46,16 +40,16 @@ async def test_no_rest_balance_call_while_the_feed_is_healthy(running: Backend) 
     assert stats.messages >= 1 + sim.updates_sent
 
 
-async def test_a_forced_refresh_reads_rest_and_leaves_live_figures_standing(running: Backend) -> None:
-    manager = running.manager
+async def test_a_forced_refresh_reads_rest_and_leaves_live_figures_standing(backend: Backend) -> None:
+    manager = backend.manager
     result = await manager.refresh_all_balances()
-    assert result.refreshed and running.rest.calls == 3
+    assert result.refreshed and backend.rest.calls == 3
     assert manager.get_balance("BTC").source is Source.WS  # the live feed's figures stand
     assert manager.validate_all_balances().is_valid  # WS and REST agree: no source_inconsistency
 
 
-async def test_can_trade_on_the_live_usd_balance(running: Backend) -> None:
-    manager = running.manager
+async def test_can_trade_on_the_live_usd_balance(backend: Backend) -> None:
+    manager = backend.manager
     free = manager.get_balance("USD").free
     allowed = await manager.can_trade("USD", Decimal("100"))
     assert allowed.allowed, allowed.reason
@@ -65,8 +59,8 @@ async def test_can_trade_on_the_live_usd_balance(running: Backend) -> None:
     assert not too_small.allowed and "7.50" in too_small.reason
 
 
-async def test_history_and_trend_follow_the_feed(running: Backend) -> None:
-    sim, manager = running.simulator, running.manager
+async def test_history_and_trend_follow_the_feed(backend: Backend) -> None:
+    sim, manager = backend.simulator, backend.manager
     assert sim is not None
     await sim.deposit("EUR", Decimal("1000"))
     await eventually(lambda: manager.get_balance("EUR").total == sim.account.totals()["EUR"], what="the deposit")

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from balance_tui.backend import Backend, open_backend
-from balance_tui.config import Config
+from balance_tui.backend import Backend
 from balance_tui.core.budgets import RateTier, ReconnectBudget, RestRateCounter
 from balance_tui.core.events import BalancesSnapshot, Source
 from balance_tui.core.health import FeedState
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.sim import Fired, Simulator, SystemStatus
-from tests.integration.conftest import eventually
+from tests.integration.conftest import eventually, running
 
 UNLIMITED = RateTier("test", 10**9, 10**9)  # the simulator does not rate-limit; these tests reconnect hundreds of times
 
@@ -28,17 +26,6 @@ def relaxed(**budget: float) -> dict[str, Any]:
         "reconnect_budget": ReconnectBudget(**{"capacity": 10**6, "refill_seconds": 1e-3, "jitter": 0, **budget}),
         "rest_rate": RestRateCounter(UNLIMITED),
     }
-
-
-@asynccontextmanager
-async def feeding(config: Config, credentials: Credentials | None = None, **options: Any) -> AsyncIterator[Backend]:
-    async with open_backend(config, credentials, **options) as backend:
-        task = asyncio.create_task(backend.run())
-        try:
-            yield backend
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
 
 def totals(backend: Backend) -> dict[str, Decimal]:
@@ -57,7 +44,7 @@ def live(backend: Backend) -> Callable[[], bool]:
 @pytest.mark.parametrize("resync", [True, False], ids=["with-resync", "resync-off-must-fail"])
 async def test_drop_soak_heals_every_balance(make_config, resync: bool) -> None:
     """10,000 updates, a drop every 50 (clean close and abort by turns), one asset moving only offline."""
-    async with feeding(make_config(sim={"seed": 5}), **relaxed()) as backend:
+    async with running(make_config(sim={"seed": 5}), **relaxed()) as backend:
         sim, manager = backend.simulator, backend.manager
         assert sim is not None
         if not resync:  # the mutation: every snapshot after the first is ignored
@@ -90,7 +77,7 @@ async def test_drop_soak_heals_every_balance(make_config, resync: bool) -> None:
 async def test_an_accept_then_close_server_gets_no_storm(make_config) -> None:
     """Time-scaled 1/10: a budget of 5 then one per second allows at most 11 attempts in 6 s, not thousands."""
     options = relaxed(capacity=5, refill_seconds=1.0, jitter=0.05)
-    async with feeding(make_config(), **options) as backend:
+    async with running(make_config(), **options) as backend:
         sim, health = backend.simulator, backend.manager.health
         assert sim is not None
         await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
@@ -104,17 +91,11 @@ async def test_an_accept_then_close_server_gets_no_storm(make_config) -> None:
 
 
 async def test_three_429s_then_the_feed_connects(make_config) -> None:
-    config = make_config()
-    async with open_backend(config, **relaxed()) as backend:
+    async with running(make_config(), **relaxed()) as backend:
         sim = backend.simulator
         assert sim is not None
-        sim.faults.refuse_handshakes(3, 429)
-        task = asyncio.create_task(backend.run())
-        try:
-            await eventually(live(backend), what="the fourth attempt to connect")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        sim.faults.refuse_handshakes(3, 429)  # before the first await: the feed has not connected yet
+        await eventually(live(backend), what="the fourth attempt to connect")
     assert sim.faults.fired[Fired.REFUSE] == 3 and backend.manager.health.reconnects == 3
 
 
@@ -124,7 +105,7 @@ async def test_a_wrong_key_stops_the_feed_at_once_without_retrying(make_config) 
             exchange={"name": "kraken", "rest_url": exchange.rest_url, "ws_private_url": exchange.ws_private_url}
         )
         wrong = Credentials.of("not-the-key", exchange.api_secret)
-        async with feeding(config, wrong, **relaxed()) as backend:
+        async with running(config, wrong, **relaxed()) as backend:
             health = backend.manager.health
             await eventually(lambda: health.state is FeedState.FAILED, timeout=1.0, what="the failure")
             await asyncio.sleep(0.5)
@@ -133,22 +114,16 @@ async def test_a_wrong_key_stops_the_feed_at_once_without_retrying(make_config) 
 
 @pytest.mark.parametrize("status", [401, 403])
 async def test_a_handshake_refused_as_unauthorised_is_not_retried(make_config, status: int) -> None:
-    async with open_backend(make_config(), **relaxed()) as backend:
-        sim = backend.simulator
+    async with running(make_config(), **relaxed()) as backend:
+        sim, health = backend.simulator, backend.manager.health
         assert sim is not None
         sim.faults.refuse_handshakes(5, status)
-        task = asyncio.create_task(backend.run())
-        health = backend.manager.health
-        try:
-            await eventually(lambda: health.state is FeedState.FAILED, timeout=1.0, what="the failure")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await eventually(lambda: health.state is FeedState.FAILED, timeout=1.0, what="the failure")
     assert f"HTTP {status}" in health.error and sim.faults.fired[Fired.REFUSE] == 1
 
 
 async def test_an_oversized_frame_alerts_and_backs_off(make_config) -> None:
-    async with feeding(make_config(), **relaxed()) as backend:
+    async with running(make_config(), **relaxed()) as backend:
         sim, health = backend.simulator, backend.manager.health
         assert sim is not None
         await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
@@ -165,7 +140,7 @@ async def test_an_oversized_frame_alerts_and_backs_off(make_config) -> None:
 async def test_a_silent_but_pinging_server_is_stale_within_the_watchdog_and_rest_steps_in(make_config) -> None:
     config = make_config(feed={"stale_after_s": 1.0}, engine={"fallback_poll_s": 1.0})
     # Reconnects every 0.5 s against 8 refused handshakes: an outage of about 4 s after the silence.
-    async with feeding(config, **relaxed(capacity=2, refill_seconds=0.5)) as backend:
+    async with running(config, **relaxed(capacity=2, refill_seconds=0.5)) as backend:
         sim, manager = backend.simulator, backend.manager
         assert sim is not None
         changes: list[Any] = []
@@ -188,7 +163,7 @@ async def test_a_silent_but_pinging_server_is_stale_within_the_watchdog_and_rest
 
 
 async def test_a_sequence_gap_causes_exactly_one_resync(make_config) -> None:
-    async with feeding(make_config(sim={"seed": 8}), **relaxed()) as backend:
+    async with running(make_config(sim={"seed": 8}), **relaxed()) as backend:
         sim, health = backend.simulator, backend.manager.health
         assert sim is not None
         await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
@@ -202,7 +177,7 @@ async def test_a_sequence_gap_causes_exactly_one_resync(make_config) -> None:
 
 
 async def test_maintenance_is_shown_and_slows_reconnects(make_config) -> None:
-    async with feeding(make_config(), **relaxed()) as backend:
+    async with running(make_config(), **relaxed()) as backend:
         sim, health = backend.simulator, backend.manager.health
         assert sim is not None
         await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)

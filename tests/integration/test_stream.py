@@ -7,22 +7,17 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from balance_tui.backend import Backend, open_backend
+from balance_tui.backend import Backend
 from balance_tui.core import FeedState
 from balance_tui.core.events import Source
-from tests.integration.conftest import eventually
+from tests.integration.conftest import eventually, running
 
 
 @pytest.fixture
 async def backend(make_config) -> AsyncIterator[Backend]:
-    async with open_backend(make_config(sim={"seed": 11})) as backend:
-        feed = asyncio.create_task(backend.stream.run())
-        try:
-            await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
-            yield backend
-        finally:
-            feed.cancel()
-            await asyncio.gather(feed, return_exceptions=True)
+    async with running(make_config(sim={"seed": 11})) as backend:
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        yield backend
 
 
 def totals(backend: Backend) -> dict:

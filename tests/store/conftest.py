@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from balance_tui.store import sessions
 from balance_tui.store.engine import create_store_engine
+from balance_tui.store.migrate import upgrade
+from tests.store.support import T0
 
 PG_URL_ENV = "BALANCE_TUI_TEST_PG_URL"
 
@@ -47,3 +51,34 @@ def engine(store_url: str) -> Iterator[Engine]:
     engine = create_store_engine(store_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def pg_admin() -> Iterator[Engine]:
+    """An autocommit superuser engine on the test database, for what a test sets up around the store."""
+    base = os.environ.get(PG_URL_ENV)
+    if not base:
+        pytest.skip(f"needs {PG_URL_ENV}")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    yield admin
+    admin.dispose()
+
+
+@pytest.fixture
+def migrated(engine: Engine) -> Engine:
+    upgrade(engine)
+    return engine
+
+
+@pytest.fixture
+def session_id(migrated: Engine) -> int:
+    """An active session owned by this test process, opening with 1000 USD and 2 BTC."""
+    opened = sessions.resume_or_start(
+        migrated,
+        exchange="sim",
+        mode="paper",
+        now=T0,
+        opening_balances={"USD": Decimal("1000"), "BTC": Decimal("2")},
+    )
+    assert opened.session.id is not None
+    return opened.session.id

@@ -33,6 +33,6 @@ def test_sqlite_runs_in_wal_with_a_busy_timeout(tmp_path) -> None:
     engine = create_store_engine(f"sqlite:///{tmp_path / 'deep' / 'dir' / 'store.db'}")
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
     engine.dispose()

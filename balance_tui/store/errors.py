@@ -1,0 +1,41 @@
+"""What the store refuses, and why: every message names what was wrong, and nothing was written."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base of the store's refusals; the message is meant for the operator as it stands."""
+
+
+class ReadOnlyStoreError(StoreError):
+    """This console was opened read-only: it watches, it never writes."""
+
+
+class InvalidInput(StoreError):
+    """Bad input (amount, precision, reason, asset, key): rejected before anything was written."""
+
+
+class AdjustmentConflict(StoreError):
+    """The balance changed after the operator read it; nothing was written until they re-confirm."""
+
+    def __init__(self, message: str, *, asset: str, expected_version: int, current_version: int) -> None:
+        super().__init__(message)
+        self.asset = asset
+        self.expected_version = expected_version
+        self.current_version = current_version
+
+
+class IdempotencyMismatch(StoreError):
+    """An idempotency key was reused for a different adjustment."""
+
+
+class SessionError(StoreError):
+    """No session to write to, or one that cannot be used the way asked."""
+
+
+class SchemaError(StoreError):
+    """The database schema is not the one this version of the console expects."""
+
+
+class PositionError(StoreError):
+    """A position that cannot be opened or closed as asked; nothing was written."""

@@ -1,0 +1,273 @@
+"""Observed balance history and Kraken ledger entries: written by one thread in batches, read for sparklines.
+
+Writer policy (`HistoryWriter`). Producers (the feed, on the event loop) call `record_balance` and
+`record_ledger`, which never block: the item goes on a bounded queue, or, when the queue is full, is
+dropped, counted in `dropped`, and the call returns False, so the caller marks the feed "needs resync"
+and refetches a snapshot. One thread drains the queue: it gathers items for up to `flush_interval` seconds
+(or `max_batch` items) and writes them in one transaction. A ledger entry already stored (same
+`ledger_id`) is skipped by the database, so WS replays and REST reconciles never count twice. Every
+`prune_interval` it deletes samples and ledger entries older than `retention`. A flush that fails is
+logged and its items counted in `failed`: history lost either way means a resync.
+
+Reading (`history`): a range with at most `points` samples comes back as stored; a longer one is cut into
+`points` equal time buckets and each non-empty bucket gives its last sample (the value at the bucket's
+end, exact, never an average). Each bucket is one index seek on (asset, observed_at, id), so the cost
+depends on `points`, not on how many rows the range holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from itertools import pairwise
+
+from sqlalchemy import Engine, Select, bindparam, delete, insert, union_all
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+
+from balance_tui.core.events import LedgerEntry
+from balance_tui.core.model import Balance
+from balance_tui.store.engine import reading, require_writable, writing
+from balance_tui.store.tables import BalanceSample, LedgerEntryRecord
+from balance_tui.store.types import UTCDateTime
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+_SAMPLES = BalanceSample.__table__
+_LEDGER = LedgerEntryRecord.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPoint:
+    observed_at: datetime
+    total: Decimal
+    held: Decimal
+    source: str
+
+
+class HistoryWriter:
+    """The one writer of history: a bounded queue in front of a thread that flushes in batches."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        retention: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_queue: int = 10_000,
+        max_batch: int = 5_000,
+        flush_interval: float = 0.5,
+        prune_interval: float = 300.0,
+    ) -> None:
+        require_writable(engine)
+        self._engine = engine
+        self._retention = retention
+        self._clock = clock
+        self._queue: queue.Queue[object] = queue.Queue(max_queue)
+        self._max_batch = max_batch
+        self._flush_interval = flush_interval
+        self._prune_interval = prune_interval
+        self._thread = threading.Thread(target=self._run, name="balance-tui-history", daemon=True)
+        insert_ledger = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self._insert_ledger = insert_ledger(_LEDGER).on_conflict_do_nothing(index_elements=["ledger_id"])
+        self.dropped = 0  # refused because the queue was full (producer side)
+        self.failed = 0  # lost in a flush that failed (writer side)
+        self.flushes = 0
+        self.written = 0  # items handed to the database (ledger duplicates included)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def lost(self) -> int:
+        """Items that will never reach the database: the feed resyncs when this grew since it last looked."""
+        return self.dropped + self.failed
+
+    def record_balance(self, balance: Balance) -> bool:
+        """Queue a sample of an observed balance; False (and counted) if the queue is full."""
+        return self._offer(balance)
+
+    def record_ledger(self, entry: LedgerEntry) -> bool:
+        """Queue a ledger entry; False (and counted) if the queue is full."""
+        return self._offer(entry)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop the thread: call on shutdown so nothing recorded is lost."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+    def _offer(self, item: Balance | LedgerEntry) -> bool:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+            return False
+        return True
+
+    def _run(self) -> None:
+        next_prune = time.monotonic()
+        stopping = False
+        while not stopping:
+            batch, stopping = self._gather()
+            if batch:
+                self._flush(batch)
+            if time.monotonic() >= next_prune and not stopping:
+                self._prune()
+                next_prune = time.monotonic() + self._prune_interval
+
+    def _gather(self) -> tuple[list[object], bool]:
+        first = self._queue.get()
+        if first is _STOP:
+            return [], True
+        batch = [first]
+        deadline = time.monotonic() + self._flush_interval
+        while len(batch) < self._max_batch:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if item is _STOP:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    def _flush(self, batch: list[object]) -> None:
+        samples = [_sample_row(item) for item in batch if isinstance(item, Balance)]
+        entries = [_ledger_row(item) for item in batch if isinstance(item, LedgerEntry)]
+        try:
+            with self._engine.begin() as connection:
+                if samples:
+                    connection.execute(insert(_SAMPLES), samples)
+                if entries:
+                    connection.execute(self._insert_ledger, entries)
+        except Exception:
+            self.failed += len(batch)
+            log.exception("history: a flush of %d items failed; they are lost (resync the feed)", len(batch))
+            return
+        self.flushes += 1
+        self.written += len(batch)
+
+    def _prune(self) -> None:
+        try:
+            prune(self._engine, before=self._clock() - self._retention)
+        except Exception:
+            log.exception("history: pruning failed; will try again")
+
+
+def prune(engine: Engine, *, before: datetime) -> tuple[int, int]:
+    """Delete samples and ledger entries older than `before`; return how many of each."""
+    with writing(engine) as db:
+        samples = db.exec(delete(BalanceSample).where(col(BalanceSample.observed_at) < before))
+        entries = db.exec(delete(LedgerEntryRecord).where(col(LedgerEntryRecord.occurred_at) < before))
+        return samples.rowcount, entries.rowcount
+
+
+MAX_POINTS = 500  # SQLite allows at most 500 SELECTs in one compound statement
+
+
+def history(engine: Engine, asset: str, *, since: datetime, until: datetime, points: int = 120) -> list[HistoryPoint]:
+    """Samples of `asset` in (since, until], oldest first: all of them, or the last of each of `points` buckets."""
+    if not 1 <= points <= MAX_POINTS or until <= since:
+        raise ValueError(f"need 1-{MAX_POINTS} points and since < until, got {points} points over {since} .. {until}")
+    with reading(engine) as db:
+        connection = db.connection()
+        rows = connection.execute(_RAW, {"asset": asset, "since": since, "until": until, "limit": points + 1}).all()
+        if len(rows) > points:
+            step = (until - since) / points
+            edges = [since + step * i for i in range(points)] + [until]
+            bounds: dict[str, object] = {"asset": asset}
+            for i, (lo, hi) in enumerate(pairwise(edges)):
+                bounds[f"l{i}"], bounds[f"h{i}"] = lo, hi
+            rows = connection.execute(_bucketed(points), bounds).all()
+    return [HistoryPoint(*row) for row in rows]
+
+
+def ledger_entries(engine: Engine, *, since: datetime, limit: int = 1000) -> list[LedgerEntryRecord]:
+    with reading(engine) as db:
+        return list(
+            db.exec(
+                select(LedgerEntryRecord)
+                .where(col(LedgerEntryRecord.occurred_at) > since)
+                .order_by(col(LedgerEntryRecord.occurred_at), col(LedgerEntryRecord.id))
+                .limit(limit)
+            ).all()
+        )
+
+
+_POINT = (BalanceSample.observed_at, BalanceSample.total, BalanceSample.held, BalanceSample.source)
+_OLDEST_FIRST = (col(BalanceSample.observed_at), col(BalanceSample.id))
+_RAW = (
+    select(*_POINT)
+    .where(
+        BalanceSample.asset == bindparam("asset"),
+        col(BalanceSample.observed_at) > bindparam("since", type_=UTCDateTime()),
+        col(BalanceSample.observed_at) <= bindparam("until", type_=UTCDateTime()),
+    )
+    .order_by(*_OLDEST_FIRST)
+    .limit(bindparam("limit"))
+)
+
+
+@lru_cache(maxsize=16)
+def _bucketed(points: int) -> Select[tuple[datetime, Decimal, Decimal, str]]:
+    """One statement per bucket count, built once: its bounds are parameters (l0, h0, l1, h1, ...), so
+    SQLAlchemy compiles it once and each query only binds values."""
+    buckets = union_all(
+        *(
+            select(
+                bindparam(f"l{i}", type_=UTCDateTime()).label("lo"),
+                bindparam(f"h{i}", type_=UTCDateTime()).label("hi"),
+            )
+            for i in range(points)
+        )
+    ).cte("buckets")
+    last_in_bucket = (
+        select(BalanceSample.id)
+        .where(
+            BalanceSample.asset == bindparam("asset"),
+            col(BalanceSample.observed_at) > buckets.c.lo,
+            col(BalanceSample.observed_at) <= buckets.c.hi,
+        )
+        .order_by(col(BalanceSample.observed_at).desc(), col(BalanceSample.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    picked = select(last_in_bucket.label("id")).select_from(buckets).subquery()
+    return select(*_POINT).join(picked, col(BalanceSample.id) == picked.c.id).order_by(*_OLDEST_FIRST)
+
+
+def _sample_row(balance: Balance) -> dict[str, object]:
+    return {
+        "asset": balance.asset,
+        "total": balance.total,
+        "held": balance.held,
+        "source": str(balance.source),
+        "observed_at": balance.updated_at,
+    }
+
+
+def _ledger_row(entry: LedgerEntry) -> dict[str, object]:
+    return {
+        "ledger_id": entry.ledger_id,
+        "ref_id": entry.ref_id,
+        "occurred_at": entry.timestamp,
+        "type": entry.type,
+        "subtype": entry.subtype,
+        "category": entry.category,
+        "asset": entry.asset,
+        "wallet_type": entry.wallet_type,
+        "wallet_id": entry.wallet_id,
+        "amount": entry.amount,
+        "fee": entry.fee,
+        "balance": entry.balance,
+    }

@@ -1,0 +1,118 @@
+"""Positions the bot holds, and the trade P&L they book into the session's base-currency balance.
+
+Opening reserves the position's cost (size x entry price, rounded half-even to the base currency's places)
+out of the base balance; closing releases exactly that reserve and adds the realised P&L, rounded the same
+way. Both happen in the position's transaction, under the balance lock `books` uses, and bump the balance
+version, so an operator confirming against an older version gets a conflict naming the trade.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from balance_tui.store.books import change, locked_balance
+from balance_tui.store.engine import reading, writing
+from balance_tui.store.errors import PositionError
+from balance_tui.store.money import EXACT, canonical, quantize_to
+from balance_tui.store.tables import Asset, Position, PositionSide, PositionStatus, SessionStatus, TradingSession
+
+
+def open_position(
+    engine: Engine,
+    *,
+    session_id: int,
+    symbol: str,
+    side: PositionSide,
+    size: Decimal,
+    entry_price: Decimal,
+    now: datetime,
+    by: str,
+    stop_loss: Decimal | None = None,
+    take_profit: Decimal | None = None,
+) -> Position:
+    if size <= 0 or entry_price <= 0:
+        raise PositionError(f"size and entry price must be positive, got {size} @ {entry_price}")
+    with writing(engine) as db:
+        session, decimals = _active(db, session_id)
+        base, _, quote = symbol.partition("/")
+        if not base or quote != session.base_currency:
+            raise PositionError(f"symbol {symbol!r}: expected BASE/{session.base_currency} (P&L is booked in it)")
+        cost = quantize_to(EXACT.multiply(size, entry_price), decimals)
+        balance = locked_balance(db, session_id, session.base_currency)
+        if balance is None or balance.available < cost:
+            have = canonical(balance.available) if balance else "0"
+            raise PositionError(f"{symbol} costs {canonical(cost)} {quote}; only {have} is available")
+        position = Position(
+            session_id=session_id,
+            symbol=symbol,
+            side=side,
+            size=size,
+            entry_price=entry_price,
+            cost=cost,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            opened_at=now,
+        )
+        db.add(position)
+        db.flush()
+        change(
+            balance,
+            total=balance.total,
+            reserved=EXACT.add(balance.reserved, cost),
+            now=now,
+            by=by,
+            reason=f"position {position.id} opened: {side} {canonical(size)} {symbol} @ {canonical(entry_price)}",
+        )
+        return position
+
+
+def close_position(engine: Engine, *, position_id: int, exit_price: Decimal, now: datetime, by: str) -> Position:
+    if exit_price <= 0:
+        raise PositionError(f"exit price must be positive, got {exit_price}")
+    with writing(engine) as db:
+        position = db.get(Position, position_id, with_for_update=True)
+        if position is None or position.status != PositionStatus.OPEN:
+            raise PositionError(f"position {position_id} is {'unknown' if position is None else 'closed already'}")
+        session, decimals = _active(db, position.session_id)
+        move = EXACT.subtract(exit_price, position.entry_price)
+        pnl = quantize_to(EXACT.multiply(move, position.size), decimals)
+        if position.side == PositionSide.SHORT:
+            pnl = -pnl
+        balance = locked_balance(db, position.session_id, session.base_currency)
+        assert balance is not None, "an open position reserves from a balance row"
+        position.status, position.closed_at = PositionStatus.CLOSED, now
+        position.exit_price, position.realized_pnl = exit_price, pnl
+        change(
+            balance,
+            total=EXACT.add(balance.total, pnl),
+            reserved=EXACT.subtract(balance.reserved, position.cost),
+            now=now,
+            by=by,
+            reason=f"position {position_id} closed @ {canonical(exit_price)}: P&L {canonical(pnl)}",
+        )
+        return position
+
+
+def open_positions(engine: Engine, session_id: int) -> list[Position]:
+    with reading(engine) as db:
+        return list(
+            db.exec(
+                select(Position)
+                .where(Position.session_id == session_id, Position.status == PositionStatus.OPEN)
+                .order_by(col(Position.id))
+            ).all()
+        )
+
+
+def _active(db: Session, session_id: int) -> tuple[TradingSession, int]:
+    session = db.get(TradingSession, session_id)
+    if session is None or session.status != SessionStatus.ACTIVE:
+        raise PositionError(f"trading session {session_id} is not active: positions change in the active session")
+    asset = db.get(Asset, session.base_currency)
+    if asset is None:
+        raise PositionError(f"base currency {session.base_currency!r} is not a known asset")
+    return session, asset.decimals

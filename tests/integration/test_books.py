@@ -1,0 +1,58 @@
+"""The console and its books: what the owning console writes to the store, and what it never writes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlmodel import Session, create_engine, select
+
+from balance_tui.backend import open_backend
+from balance_tui.store.history import history, ledger_entries
+from balance_tui.store.tables import SessionStatus, TradingSession
+from tests.integration.conftest import eventually, running
+
+
+async def test_the_owning_console_writes_history_and_ledger_entries_in_batches(make_config) -> None:
+    async with running(make_config(sim={"seed": 4})) as backend:
+        sim, manager = backend.simulator, backend.manager
+        assert sim is not None and backend.history is not None
+        await asyncio.wait_for(manager.wait_for_snapshot(), 10)
+        entries = []
+        for _ in range(40):
+            entries += await sim.step()
+        await eventually(lambda: manager.health.sequence == 1 + sim.updates_sent, what="the updates")
+        now = manager.clock.now()
+    # The context has closed: the writer flushed its last batch before the store was let go.
+    engine = create_engine(backend.config.database_url)
+    stored = ledger_entries(engine, since=now - timedelta(hours=1), limit=10_000)
+    assert {e.ledger_id for e in stored} == {e.ledger_id for e in entries}
+    btc = history(engine, "BTC", since=now - timedelta(hours=1), until=now + timedelta(seconds=1), points=500)
+    assert btc and btc[-1].total == sim.account.totals()["BTC"]
+    assert backend.history.lost == 0
+
+
+async def test_a_restart_continues_the_session_and_says_what_it_recovered(make_config) -> None:
+    config = make_config()
+    async with open_backend(config) as first:
+        assert first.opened is not None and first.opened.owned and not first.opened.resumed
+        first_id = first.session.id
+    async with open_backend(config) as second:
+        assert second.opened is not None
+        assert second.opened.continued_from is not None and second.opened.continued_from.id == first_id
+        assert f"continues session {first_id}" in second.opened.describe()
+    with Session(create_engine(config.database_url)) as db:
+        statuses = [row.status for row in db.exec(select(TradingSession).order_by(TradingSession.id)).all()]
+    assert statuses == [SessionStatus.CLOSED, SessionStatus.CLOSED]
+
+
+async def test_a_read_only_console_opens_no_session_and_writes_nothing(make_config) -> None:
+    config = make_config()
+    async with open_backend(config):
+        pass  # creates and migrates the store, as a first console would
+    read_only = make_config(store={"read_only": True})
+    async with running(read_only) as backend:
+        assert backend.read_only and backend.opened is None and backend.history is None
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+    with Session(create_engine(config.database_url)) as db:
+        assert len(db.exec(select(TradingSession)).all()) == 1  # only the first console's

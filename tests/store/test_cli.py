@@ -1,0 +1,176 @@
+"""`balance-tui db | adjust | history | export | --fresh`: clear output, exit 1 with a reason, nothing half-written."""
+
+import io
+import json
+import os
+import pwd
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from balance_tui import cli
+from balance_tui.config import Config
+from balance_tui.core.events import Source
+from balance_tui.core.model import Balance
+from balance_tui.store import sessions
+from balance_tui.store.history import HistoryWriter
+from tests.store.support import row_counts
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def config(make_config: Callable[..., Config], store_url: str, monkeypatch: pytest.MonkeyPatch) -> Config:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    return make_config(store={"database_url": store_url})
+
+
+@pytest.fixture
+def run(config: Config, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Run:
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = cli.main([*argv, "--config", str(tmp_path / "config.toml")])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def active(migrated: Engine) -> int:
+    opened = sessions.resume_or_start(
+        migrated, exchange="sim", mode="paper", now=datetime.now(UTC), opening_balances={"USD": Decimal(1000)}
+    )
+    assert opened.session.id is not None
+    return opened.session.id
+
+
+def test_db_migrate_and_verify(run: Run) -> None:
+    code, out, _ = run("db", "migrate")
+    assert code == 0 and out.startswith("schema at revision 0002 (newest)")
+    code, out, _ = run("db", "verify")
+    assert (code, out) == (0, "ok: checked 0 sessions, 0 balances, 0 adjustments, 0 positions\n")
+
+
+def test_adjust_records_the_attested_operator(
+    run: Run, active: int, migrated: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USER", "mallory")
+    monkeypatch.setenv("LOGNAME", "mallory")
+    code, out, _ = run("adjust", "USD", "5.25", "--reason", "card refund", "--key", "refund-1")
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert (code, out) == (
+        0,
+        f"applied: adjustment #1 USD 1000 -> 1005.25 (delta 5.25) by {me} in session {active}, key refund-1\n",
+    )
+    code, out, _ = run("adjust", "USD", "5.25", "--reason", "card refund", "--key", "refund-1")
+    assert code == 0 and out.startswith("already applied: adjustment #1")
+    code, out, _ = run("adjust", "USD", "0", "--set", "--reason", "bank closed")
+    assert code == 0 and "USD 1005.25 -> 0 (delta -1005.25)" in out
+    code, out, _ = run("db", "verify")
+    assert code == 0 and out.startswith("ok: checked 1 sessions, 1 balances, 2 adjustments")
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (("USD", "abc"), "'abc' is not an amount"),
+        (("USD", "1e5"), "'1e5' is not an amount"),
+        (("USD", " 5"), "' 5' is not an amount"),
+        (("USD", "0.00001"), "USD allows at most 4 decimal places; 0.00001 has 5"),
+        (("FOO", "5"), "unknown asset 'FOO'"),
+        (("USD", "5", "--reason", "  "), "a reason is required"),
+        (("USD", "-2000"), "USD would become -1000: a balance cannot go below zero"),
+    ],
+)
+def test_bad_adjustments_exit_1_naming_the_problem_and_write_nothing(
+    run: Run, active: int, migrated: Engine, argv: tuple[str, ...], error: str
+) -> None:
+    before = row_counts(migrated)
+    if "--reason" not in argv:
+        argv = (*argv, "--reason", "test")
+    code, out, err = run("adjust", *argv)
+    assert (code, out) == (1, "")
+    assert err.startswith("balance-tui: ") and error in err
+    assert row_counts(migrated) == before
+
+
+def test_adjust_needs_an_active_session(run: Run, migrated: Engine) -> None:
+    code, _, err = run("adjust", "USD", "5", "--reason", "x")
+    assert code == 1 and "no active trading session on sim" in err
+
+
+def test_the_same_key_for_another_adjustment_is_refused(run: Run, active: int, migrated: Engine) -> None:
+    run("adjust", "USD", "5", "--reason", "x", "--key", "k")
+    before = row_counts(migrated)
+    code, _, err = run("adjust", "USD", "6", "--reason", "x", "--key", "k")
+    assert code == 1 and "key 'k' was already used for adjustment #1" in err
+    assert row_counts(migrated) == before
+
+
+def record_samples(engine: Engine, now: datetime) -> None:
+    writer = HistoryWriter(engine, retention=timedelta(days=1), clock=lambda: now)
+    writer.start()
+    for minutes, total in ((90, "1"), (30, "1.5"), (10, "12345678.12345678")):
+        writer.record_balance(Balance("BTC", Decimal(total), (), Source.WS, now - timedelta(minutes=minutes)))
+    writer.close()
+
+
+def test_history_prints_the_recorded_samples(run: Run, migrated: Engine) -> None:
+    now = datetime.now(UTC)
+    record_samples(migrated, now)
+    code, out, _ = run("history", "BTC", "--hours", "1")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 2
+    assert lines[1].endswith("  12345678.12345678  held 0  ws")
+    code, out, _ = run("history", "ETH")
+    assert (code, out) == (0, "no samples of ETH in the last 24 h\n")
+
+
+def test_export_json_on_stdout(run: Run, active: int, migrated: Engine) -> None:
+    record_samples(migrated, datetime.now(UTC))
+    run("adjust", "USD", "0.0001", "--reason", "x")
+    code, out, err = run("export", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and err == "exported 1 adjustments and 3 samples\n"
+    assert data["adjustments"][0]["after"] == "1000.0001"
+    assert [s["total"] for s in data["samples"]] == ["1", "1.5", "12345678.12345678"]
+    code, out, _ = run("export", "--format", "csv", "--hours", "1")
+    assert code == 0 and len(out.splitlines()) == 1 + 1 + 2
+
+
+def test_db_backup(run: Run, active: int, tmp_path: Path) -> None:
+    target = tmp_path / "copy.bak"
+    code, out, _ = run("db", "backup", "--output", str(target))
+    assert (code, out) == (0, f"backup written to {target}\n") and target.stat().st_size > 0
+    code, _, err = run("db", "backup", "--output", str(target))
+    assert code == 1 and "exists; choose a new file" in err
+
+
+def test_database_url_overrides_the_config(
+    run: Run, store_url: str, tmp_path: Path, make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_config(store={"database_url": f"sqlite:///{tmp_path / 'not-this.db'}"})
+    monkeypatch.setenv("DATABASE_URL", store_url)
+    code, out, _ = run("db", "migrate")
+    assert code == 0 and "not-this.db" not in out
+    assert not (tmp_path / "not-this.db").exists()
+
+
+def test_a_fresh_start_needs_the_word(
+    config: Config, active: int, migrated: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
+    assert not cli._fresh_start(config)
+    assert "not confirmed; nothing changed" in capsys.readouterr().err
+    assert sessions.active(migrated, "sim") is not None
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("fresh\n"))
+    assert cli._fresh_start(config)
+    assert f"session(s) {active} will not be continued" in capsys.readouterr().out
+    assert sessions.active(migrated, "sim") is None
+    opened = sessions.resume_or_start(migrated, exchange="sim", mode="paper", now=datetime.now(UTC))
+    assert opened.continued_from is None and opened.balances == ()

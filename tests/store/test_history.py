@@ -1,0 +1,151 @@
+"""History: one writer thread, batched, deduplicated, pruned, never blocking the feed; exact sparklines."""
+
+import logging
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from balance_tui.core.events import HoldAmounts, LedgerEntry, Source
+from balance_tui.core.model import Balance
+from balance_tui.store.history import MAX_POINTS, HistoryWriter, history, ledger_entries, prune
+from balance_tui.store.tables import BalanceSample
+from tests.store.support import T0, row_counts
+
+D = Decimal
+
+
+def sample(asset: str, total: str, seconds: float, held: str = "0") -> Balance:
+    return Balance(asset, D(total), (), Source.WS, T0 + timedelta(seconds=seconds), HoldAmounts(hold_trade=D(held)))
+
+
+def entry(n: int) -> LedgerEntry:
+    return LedgerEntry(
+        ledger_id=f"L{n:06d}-ABCDE-FGHIJK", ref_id=f"T{n}", timestamp=T0 + timedelta(seconds=n), type="trade",
+        asset="BTC", wallet_type="spot", wallet_id="main", amount=D("0.0001"), fee=D("0.00000026"),
+        balance=D("1.5") + n * D("0.0001"), category="trade", subtype="",
+    )  # fmt: skip
+
+
+def writer(engine: Engine, **kw) -> HistoryWriter:  # type: ignore[no-untyped-def]
+    return HistoryWriter(engine, retention=timedelta(days=3650), clock=lambda: T0, **kw)
+
+
+def test_updates_are_written_in_batches_not_one_transaction_each(migrated: Engine) -> None:
+    history_writer = writer(migrated, max_batch=2_000, flush_interval=0.2)
+    history_writer.start()
+    for n in range(10_000):
+        assert history_writer.record_balance(sample("BTC", f"1.{n:04d}", n, held="0.5"))
+    history_writer.close()
+    assert history_writer.written == 10_000 and history_writer.dropped == history_writer.failed == 0
+    assert history_writer.flushes <= 10_000 // 2_000 + 10  # a handful of flushes, not ten thousand
+    with Session(migrated) as db:
+        stored = db.exec(select(BalanceSample).order_by(col(BalanceSample.id))).all()
+    assert [s.total for s in stored] == [D(f"1.{n:04d}") for n in range(10_000)]
+    assert {(s.held, s.source) for s in stored} == {(D("0.5"), "ws")}
+
+
+def test_ledger_entries_replayed_three_times_are_stored_once(migrated: Engine) -> None:
+    history_writer = writer(migrated)
+    history_writer.start()
+    for _ in range(3):  # the WS stream, a reconnect replay, a REST reconcile
+        for n in range(100):
+            history_writer.record_ledger(entry(n))
+    history_writer.close()
+    stored = ledger_entries(migrated, since=T0 - timedelta(seconds=1))
+    assert [e.ledger_id for e in stored] == [entry(n).ledger_id for n in range(100)]
+    assert stored[7].balance == D("1.5007") and stored[7].fee == D("0.00000026")
+
+
+def test_a_full_queue_never_blocks_the_producer_and_says_so(migrated: Engine) -> None:
+    history_writer = writer(migrated, max_queue=10)  # not started: nothing drains the queue
+    accepted = [history_writer.record_balance(sample("ETH", "1", n)) for n in range(25)]
+    assert accepted == [True] * 10 + [False] * 15
+    assert history_writer.dropped == history_writer.lost == 15  # the feed reads this and asks for a resync
+    history_writer.start()
+    history_writer.close()
+    assert row_counts(migrated)["balance_samples"] == 10
+
+
+def test_a_failed_flush_is_counted_and_the_writer_goes_on(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    history_writer = writer(engine)  # the store was never migrated: there is no table to write to
+    history_writer.start()
+    history_writer.record_balance(sample("BTC", "1", 0))
+    with caplog.at_level(logging.ERROR):
+        history_writer.close()
+    assert history_writer.failed == history_writer.lost == 1 and history_writer.written == 0
+    assert "they are lost (resync the feed)" in caplog.text
+
+
+def test_history_older_than_the_retention_is_pruned(migrated: Engine) -> None:
+    history_writer = HistoryWriter(migrated, retention=timedelta(hours=1), clock=lambda: T0 + timedelta(hours=2))
+    history_writer.start()
+    for minutes in (0, 59, 61, 90, 120):
+        history_writer.record_balance(sample("BTC", str(minutes), minutes * 60))
+        history_writer.record_ledger(entry(minutes * 60))
+    history_writer.close()
+    assert prune(migrated, before=T0 + timedelta(hours=1)) == (2, 2)  # the writer left them; retention cuts here
+    left = history(migrated, "BTC", since=T0 - timedelta(seconds=1), until=T0 + timedelta(hours=3))
+    assert [p.total for p in left] == [D(61), D(90), D(120)]
+    assert len(ledger_entries(migrated, since=T0 - timedelta(seconds=1))) == 3
+
+
+def test_the_writer_prunes_on_its_own(migrated: Engine) -> None:
+    history_writer = HistoryWriter(migrated, retention=timedelta(hours=1), clock=lambda: T0 + timedelta(hours=3))
+    history_writer.start()
+    history_writer.record_balance(sample("BTC", "1", 0))  # already older than the retention
+    history_writer.record_balance(sample("BTC", "2", 3 * 3600))
+    history_writer.close()
+    # The first flush is followed by a prune: only the recent sample can be left.
+    assert [p.total for p in history(migrated, "BTC", since=T0, until=T0 + timedelta(hours=4))] == [D(2)]
+
+
+def store_samples(engine: Engine, offsets: list[float], asset: str = "BTC") -> list[Balance]:
+    samples = [sample(asset, f"{n}.{n % 7}", seconds) for n, seconds in enumerate(offsets)]
+    history_writer = writer(engine)
+    history_writer.start()
+    for s in samples:
+        history_writer.record_balance(s)
+    history_writer.close()
+    return samples
+
+
+def test_a_short_range_comes_back_as_stored(migrated: Engine) -> None:
+    samples = store_samples(migrated, [1, 2, 3, 10, 11])
+    store_samples(migrated, [5], asset="ETH")
+    points = history(migrated, "BTC", since=T0 + timedelta(seconds=1), until=T0 + timedelta(seconds=10), points=5)
+    assert [(p.observed_at, p.total) for p in points] == [(s.updated_at, s.total) for s in samples[1:4]]
+
+
+def test_a_long_range_gives_the_last_sample_of_each_bucket(migrated: Engine) -> None:
+    rng = random.Random(5)
+    offsets = sorted({rng.uniform(0, 3600) for _ in range(2_000)} | {float(n) for n in range(600, 900)})
+    samples = store_samples(migrated, offsets)
+    store_samples(migrated, [rng.uniform(0, 3600) for _ in range(200)], asset="ETH")  # other assets don't leak in
+    since, until, points = T0, T0 + timedelta(hours=1), 48
+    got = history(migrated, "BTC", since=since, until=until, points=points)
+
+    step = (until - since) / points
+    expected = []
+    for i in range(points):
+        lo, hi = since + step * i, (since + step * (i + 1) if i < points - 1 else until)
+        inside = [s for s in samples if lo < s.updated_at <= hi]
+        if inside:
+            expected.append((inside[-1].updated_at, inside[-1].total))
+    assert [(p.observed_at, p.total) for p in got] == expected
+    assert len(got) <= points and got[-1].total == samples[-1].total
+
+
+def test_empty_buckets_are_skipped(migrated: Engine) -> None:
+    store_samples(migrated, [float(n) for n in range(100)] + [3500.0 + n for n in range(100)])
+    got = history(migrated, "BTC", since=T0, until=T0 + timedelta(hours=1), points=60)
+    # Buckets are (0, 60], (60, 120], ... (3540, 3600]; the sample at 0 is before the range.
+    assert [p.observed_at for p in got] == [T0 + timedelta(seconds=s) for s in (60, 99, 3540, 3599)]
+
+
+def test_the_number_of_points_is_bounded(migrated: Engine) -> None:
+    with pytest.raises(ValueError, match="need 1-500 points"):
+        history(migrated, "BTC", since=T0, until=T0 + timedelta(hours=1), points=MAX_POINTS + 1)

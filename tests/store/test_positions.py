@@ -1,0 +1,76 @@
+"""Positions reserve their cost and book their P&L in the base currency, exactly, under the balance lock."""
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine
+
+from balance_tui.store import books, positions
+from balance_tui.store.errors import PositionError
+from balance_tui.store.maintenance import verify
+from balance_tui.store.tables import PositionSide
+from tests.store.support import T0, row_counts
+
+D = Decimal
+
+
+def open_btc(engine: Engine, session_id: int, side: PositionSide, size: str, price: str):  # type: ignore[no-untyped-def]
+    return positions.open_position(
+        engine, session_id=session_id, symbol="BTC/USD", side=side, size=D(size), entry_price=D(price),
+        now=T0, by="bot", stop_loss=D("1"), take_profit=D("99999"),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("side", "exit_price", "pnl"),
+    [
+        (PositionSide.LONG, "50100.12345", "1.0012"),  # 0.01 x 100.12345 = 1.0012345: 1.0012 at 4 places
+        (PositionSide.SHORT, "50100.12345", "-1.0012"),
+        (PositionSide.LONG, "49000", "-10"),
+    ],
+)
+def test_closing_books_the_pnl_and_releases_the_reserve(
+    migrated: Engine, session_id: int, side: PositionSide, exit_price: str, pnl: str
+) -> None:
+    position = open_btc(migrated, session_id, side, "0.01", "50000")
+    usd = books.read_balance(migrated, session_id, "USD")
+    assert (position.cost, usd.reserved, usd.available, usd.total) == (D(500), D(500), D(500), D(1000))
+    assert [p.id for p in positions.open_positions(migrated, session_id)] == [position.id]
+
+    closed = positions.close_position(migrated, position_id=position.id, exit_price=D(exit_price), now=T0, by="bot")
+    assert (closed.status, closed.realized_pnl, closed.exit_price) == ("closed", D(pnl), D(exit_price))
+    usd = books.read_balance(migrated, session_id, "USD")
+    assert (usd.total, usd.reserved, usd.available) == (D(1000) + D(pnl), D(0), D(1000) + D(pnl))
+    assert usd.updated_by == "bot" and f"P&L {pnl}" in usd.update_reason
+    assert positions.open_positions(migrated, session_id) == []
+    assert verify(migrated).ok
+
+
+@pytest.mark.parametrize(
+    ("symbol", "size", "price", "error"),
+    [
+        ("BTC/USD", "0.1", "50000", "costs 5000 USD; only 1000 is available"),
+        ("BTC/EUR", "0.01", "50000", "expected BASE/USD"),
+        ("BTCUSD", "0.01", "50000", "expected BASE/USD"),
+        ("BTC/USD", "0", "50000", "must be positive"),
+    ],
+)
+def test_positions_that_cannot_open_write_nothing(
+    migrated: Engine, session_id: int, symbol: str, size: str, price: str, error: str
+) -> None:
+    before = row_counts(migrated)
+    with pytest.raises(PositionError, match=error):
+        positions.open_position(
+            migrated, session_id=session_id, symbol=symbol, side=PositionSide.LONG, size=D(size),
+            entry_price=D(price), now=T0, by="bot",
+        )  # fmt: skip
+    assert row_counts(migrated) == before
+
+
+def test_a_position_closes_once(migrated: Engine, session_id: int) -> None:
+    position = open_btc(migrated, session_id, PositionSide.LONG, "0.01", "50000")
+    positions.close_position(migrated, position_id=position.id, exit_price=D(50000), now=T0, by="bot")
+    before = row_counts(migrated)
+    with pytest.raises(PositionError, match=f"position {position.id} is closed already"):
+        positions.close_position(migrated, position_id=position.id, exit_price=D(60000), now=T0, by="bot")
+    assert row_counts(migrated) == before
