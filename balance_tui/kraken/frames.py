@@ -86,7 +86,7 @@ def parse(raw: str | bytes) -> Frame:
     if len(raw) > MAX_FRAME_BYTES:
         raise ParseError(f"frame is {len(raw)} bytes, over the {MAX_FRAME_BYTES} byte limit")
     try:
-        message = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+        message = _DECODER.decode(raw if isinstance(raw, str) else raw.decode())
     except ParseError:
         raise
     except ArithmeticError:
@@ -202,6 +202,23 @@ def _reject_constant(name: str) -> None:
     raise ParseError(f"frame holds {name}, which is not a number Kraken sends")
 
 
+def _amount_text(text: str) -> Decimal:
+    """Every JSON number with a point or exponent becomes an exact Decimal, bounded from its text first:
+    cheaper than inspecting the Decimal, and nothing huge is ever built."""
+    mantissa, _, exponent = text.lower().partition("e")
+    whole, _, places = mantissa.lstrip("-").partition(".")
+    shift = int(exponent) if exponent else 0
+    if len(places) - shift > MAX_PLACES or len(whole.lstrip("0")) + shift > MAX_WHOLE_DIGITS:
+        raise ParseError(
+            f"frame holds the number {text[:40]}, beyond any amount ({MAX_PLACES} places, {MAX_WHOLE_DIGITS} digits)"
+        )
+    return Decimal(text)
+
+
+# One decoder for every frame (json.loads would build a new one per call when given parse_float).
+_DECODER = json.JSONDecoder(parse_float=_amount_text, parse_constant=_reject_constant)
+
+
 def _object(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ParseError(f"{path}: expected an object, got {type(value).__name__}")
@@ -231,6 +248,8 @@ def _integer(obj: dict[str, Any], key: str, path: str) -> int:
 
 def _decimal(obj: dict[str, Any], key: str, path: str) -> Decimal:
     value = obj.get(key)
+    if isinstance(value, Decimal):
+        return value  # bounded as it was decoded
     if isinstance(value, int) and not isinstance(value, bool):
         value = Decimal(value)
     if not isinstance(value, Decimal) or not is_amount(value):

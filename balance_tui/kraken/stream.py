@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Generator
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -36,6 +37,7 @@ ALERT_CLOSE_CODES = frozenset({1002, 1003, 1007, 1008, 1009})
 ALERT_BACKOFF_S = 60.0
 NOT_ONLINE_BACKOFF_S = 5.0  # Kraken: no faster than every 5 s while the system is not online
 PING_INTERVAL_S = 30.0  # Kraken drops a connection idle for about a minute
+PING = json.dumps({"method": "ping"})
 
 
 class Resync(Exception):
@@ -136,59 +138,77 @@ class BalanceStream:
         executions = {"channel": "executions", "token": token, "snap_orders": True, "snap_trades": False}
         await ws.send(json.dumps({"method": "subscribe", "params": balances, "req_id": 1}))
         await ws.send(json.dumps({"method": "subscribe", "params": executions, "req_id": 2}))
-        expected: int | None = None
-        expected_orders: int | None = None
-        clock = manager.clock
-        last_ping = clock.monotonic()
+        expected = _Expected()
+        loop = asyncio.get_running_loop()
+        heard = last_ping = loop.time()
         while True:
+            # One deadline per quiet spell, not one timer per frame: when it fires after frames kept
+            # coming, it is armed again from the last one. Cancelling recv() loses no data.
             try:
-                async with asyncio.timeout(self._stale_after_s):
-                    raw = await ws.recv()
+                async with asyncio.timeout_at(heard + self._stale_after_s):
+                    while True:
+                        raw = await ws.recv()
+                        heard = loop.time()
+                        self._take(raw, expected)
+                        if heard - last_ping >= PING_INTERVAL_S:
+                            last_ping = heard
+                            await ws.send(PING)
             except TimeoutError:
+                if loop.time() - heard < self._stale_after_s:
+                    continue
                 health.state = FeedState.STALE
                 raise Resync(f"no data or heartbeat for {self._stale_after_s:g} s") from None
-            try:
-                frame = parse(raw)
-            except ParseError as exc:
-                raise Resync(f"bad frame from Kraken: {exc}") from None
-            health.messages += 1
-            health.last_message_at = clock.now()
-            match frame:
-                case SystemStatus(system=system):
-                    health.system = system
-                case MethodReply(success=False, error=error):
-                    if error.startswith("ESession"):
-                        raise Resync(f"subscription refused: {error}")
-                    raise FeedFailed(f"Kraken refused a subscription: {error}")
-                case ExecutionsSnapshot(sequence=sequence):
-                    manager.apply(frame)
-                    expected_orders = sequence + 1
-                case ExecutionsUpdate(sequence=sequence):
-                    if sequence != expected_orders:
-                        health.gaps += 1
-                        raise Resync(f"executions sequence gap: expected {expected_orders}, got {sequence}")
-                    manager.apply(frame)
-                    expected_orders = sequence + 1
-                case BalancesSnapshot(sequence=sequence):
-                    # Live before applying: the engine then sees the snapshot as the feed's at once, and
-                    # `before` is everything last known, not only what the cache still holds.
-                    health.state, health.sequence, health.error = FeedState.LIVE, sequence, ""
-                    before = manager.get_all_balances()
-                    manager.apply(frame)
-                    if health.reconnects:
-                        health.blind_changes = _blind_changes(before, manager, clock.now())
-                    expected = sequence + 1
-                case BalancesUpdate(sequence=sequence):
-                    if expected is None:
-                        raise Resync("balances update arrived before the snapshot")
-                    if sequence != expected:
-                        health.gaps += 1
-                        raise Resync(f"sequence gap: expected {expected}, got {sequence}")
-                    manager.apply(frame)
-                    expected, health.sequence = sequence + 1, sequence
-            if clock.monotonic() - last_ping >= PING_INTERVAL_S:
-                last_ping = clock.monotonic()
-                await ws.send(json.dumps({"method": "ping"}))
+
+    def _take(self, raw: str | bytes, expected: _Expected) -> None:
+        """Parse one frame and hand it to the engine; anything that breaks the sequence means Resync."""
+        health, manager = self._health, self._manager
+        try:
+            frame = parse(raw)
+        except ParseError as exc:
+            raise Resync(f"bad frame from Kraken: {exc}") from None
+        health.messages += 1
+        health.last_message_at = manager.clock.now()
+        match frame:  # the hot case first: ledger updates are nearly every frame
+            case BalancesUpdate(sequence=sequence):
+                if expected.balances is None:
+                    raise Resync("balances update arrived before the snapshot")
+                if sequence != expected.balances:
+                    health.gaps += 1
+                    raise Resync(f"sequence gap: expected {expected.balances}, got {sequence}")
+                manager.apply(frame)
+                expected.balances, health.sequence = sequence + 1, sequence
+            case BalancesSnapshot(sequence=sequence):
+                # Live before applying: the engine then sees the snapshot as the feed's at once, and
+                # `before` is everything last known, not only what the cache still holds.
+                health.state, health.sequence, health.error = FeedState.LIVE, sequence, ""
+                before = manager.get_all_balances()
+                manager.apply(frame)
+                if health.reconnects:
+                    health.blind_changes = _blind_changes(before, manager, manager.clock.now())
+                expected.balances = sequence + 1
+            case ExecutionsUpdate(sequence=sequence):
+                if sequence != expected.orders:
+                    health.gaps += 1
+                    raise Resync(f"executions sequence gap: expected {expected.orders}, got {sequence}")
+                manager.apply(frame)
+                expected.orders = sequence + 1
+            case ExecutionsSnapshot(sequence=sequence):
+                manager.apply(frame)
+                expected.orders = sequence + 1
+            case SystemStatus(system=system):
+                health.system = system
+            case MethodReply(success=False, error=error):
+                if error.startswith("ESession"):
+                    raise Resync(f"subscription refused: {error}")
+                raise FeedFailed(f"Kraken refused a subscription: {error}")
+
+
+@dataclass(slots=True)
+class _Expected:
+    """The next sequence number each subscription must carry; None until its snapshot."""
+
+    balances: int | None = None
+    orders: int | None = None
 
 
 def _classify_close(exc: ConnectionClosed, pause: float) -> tuple[str, float]:
