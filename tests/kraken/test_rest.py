@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -154,3 +155,25 @@ async def test_a_dripping_or_hanging_reply_is_cut_at_the_deadline(sim: Simulator
         took = asyncio.get_running_loop().time() - began
     assert caught.value.kind is ErrorKind.TRANSIENT
     assert 0.9 <= took < 3.0
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # Kraken's published example writes numbers; the live API writes strings.
+        '{"error":[],"result":{"ZUSD":{"balance":25435.21,"hold_trade":8249.76},"XXBT":{"balance":1.24350000,"hold_trade":0.84230000}}}',
+        '{"error":[],"result":{"ZUSD":{"balance":"25435.21","hold_trade":"8249.76"},"XXBT":{"balance":"1.24350000","hold_trade":"0.84230000"}}}',
+    ],
+)
+async def test_balance_ex_is_read_with_strings_or_numbers(reply: str) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, text=reply))  # Kraken's reply, verbatim
+    async with httpx.AsyncClient(transport=transport) as http:
+        secret = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
+        reply_read = await KrakenRest(
+            http, "https://api.kraken.com", Credentials.of("k", secret), NonceSource()
+        ).fetch_balances()
+    assert {a.asset: a.balance for a in reply_read.balances.assets} == {
+        "USD": Decimal("25435.21"),
+        "BTC": Decimal("1.2435"),
+    }
+    assert reply_read.holds.holds["BTC"].hold_trade == Decimal("0.8423")
