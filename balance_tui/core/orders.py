@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_UP, Decimal
 
 from balance_tui.core.events import ExecutionReport, ExecutionsSnapshot, ExecutionsUpdate
+from balance_tui.core.model import ZERO
 
-ZERO = Decimal(0)
 CLOSED = frozenset({"filled", "canceled", "expired"})
 
 
