@@ -1,0 +1,291 @@
+"""The WebSocket v2 public `ticker` feed: the latest price of each pair, into a PriceBook.
+
+Public data carries no sequence and every update is a full level-1 ticker, so there is nothing to resync
+but the connection: a bad frame, a drop or a silent socket means reconnect and subscribe again (with a
+snapshot). A symbol Kraken refuses is remembered and never asked for again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Generator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import process_exception as websockets_retry_policy
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from balance_tui.core.budgets import ReconnectBudget
+from balance_tui.core.health import FeedState
+from balance_tui.core.prices import PriceBook, split_symbol
+from balance_tui.kraken.frames import (
+    MAX_FRAME_BYTES,
+    MAX_PLACES,
+    Frame,
+    MethodReply,
+    OtherChannel,
+    ParseError,
+    SystemStatus,
+    is_amount,
+    parse,
+)
+from balance_tui.kraken.stream import (
+    ALERT_BACKOFF_S,
+    ALERT_CLOSE_CODES,
+    NOT_ONLINE_BACKOFF_S,
+    PING,
+    PING_INTERVAL_S,
+    RETRYABLE_STATUS,
+    FeedFailed,
+    Resync,
+)
+
+log = logging.getLogger(__name__)
+
+_UNSUPPORTED = "Currency pair not supported"
+# `parse` has already checked the frame's size, its JSON and that every number in it is a bounded amount,
+# so a second decode of a ticker frame can take numbers as plain Decimals safely.
+_CHECKED_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    """The part of one `ticker` data item the console uses. `last` may be absent; bid and ask then give
+    the price (see PriceBook.update)."""
+
+    symbol: str
+    bid: Decimal | None
+    ask: Decimal | None
+    last: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class TickerFrame:
+    kind: str  # snapshot or update
+    tickers: tuple[Ticker, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeRefused:
+    """A failed `subscribe` reply; `symbol` is the pair it refused, when the reply names one."""
+
+    symbol: str | None
+    error: str
+
+
+def parse_public(raw: str | bytes) -> Frame | TickerFrame | SubscribeRefused:
+    """`frames.parse`, plus `ticker` frames and failed subscribe replies read in full.
+
+    Raises ParseError naming the field for anything outside the protocol; nothing else escapes.
+    """
+    frame = parse(raw)
+    match frame:
+        case OtherChannel(channel="ticker"):
+            return _ticker_frame(_decode_checked(raw))
+        case MethodReply(method="subscribe", success=False, error=error):
+            symbol = _decode_checked(raw).get("symbol")
+            if not isinstance(symbol, str) and error.startswith(_UNSUPPORTED):
+                symbol = error.removeprefix(_UNSUPPORTED).strip()
+            return SubscribeRefused(symbol if isinstance(symbol, str) and symbol else None, error)
+    return frame
+
+
+def _decode_checked(raw: str | bytes) -> dict[str, Any]:
+    return _CHECKED_DECODER.decode(raw if isinstance(raw, str) else raw.decode())
+
+
+def _ticker_frame(message: dict[str, Any]) -> TickerFrame:
+    kind = message.get("type")
+    if kind not in ("snapshot", "update"):
+        raise ParseError(f"ticker.type: expected 'snapshot' or 'update', got {kind!r}")
+    data = message.get("data")
+    if not isinstance(data, list):
+        raise ParseError(f"ticker.data: expected a list, got {type(data).__name__}")
+    return TickerFrame(kind, tuple(_ticker(item, f"ticker.data[{i}]") for i, item in enumerate(data)))
+
+
+def _ticker(item: Any, path: str) -> Ticker:
+    if not isinstance(item, dict):
+        raise ParseError(f"{path}: expected an object, got {type(item).__name__}")
+    symbol = item.get("symbol")
+    if not isinstance(symbol, str):
+        raise ParseError(f"{path}.symbol: expected a string, got {symbol!r}")
+    try:
+        split_symbol(symbol)
+    except ValueError:
+        raise ParseError(f"{path}.symbol: expected BASE/QUOTE, got {symbol[:40]!r}") from None
+    bid, ask, last = (_price(item, key, path) for key in ("bid", "ask", "last"))
+    if last is None and (bid is None or ask is None):
+        raise ParseError(f"{path}: no price: neither last nor both bid and ask")
+    return Ticker(symbol, bid, ask, last)
+
+
+def _price(item: dict[str, Any], key: str, path: str) -> Decimal | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = Decimal(value)
+    if not isinstance(value, Decimal) or not is_amount(value) or value <= 0:
+        raise ParseError(f"{path}.{key}: expected a positive decimal of at most {MAX_PLACES} places, got {value!r}")
+    return value
+
+
+@dataclass(slots=True)
+class TickerHealth:
+    state: FeedState = FeedState.CONNECTING
+    last_message_at: datetime | None = None
+    subscribed: frozenset[str] = frozenset()
+    refused: dict[str, str] = field(default_factory=dict)  # symbol -> Kraken's error, never asked for again
+    reconnects: int = 0
+    error: str = ""
+    retry_at: datetime | None = None
+
+
+class TickerStream:
+    """Subscribe `ticker` for `symbols` on the public endpoint and keep `prices` current until cancelled."""
+
+    def __init__(
+        self,
+        prices: PriceBook,
+        ws_url: str,
+        symbols: Sequence[str],
+        *,
+        stale_after_s: float = 10.0,
+        budget: ReconnectBudget | None = None,
+    ) -> None:
+        self._prices = prices
+        self._clock = prices.clock
+        self._url = ws_url
+        self._symbols = tuple(dict.fromkeys(symbols))
+        self._stale_after_s = stale_after_s
+        self._budget = budget or ReconnectBudget(clock=prices.clock)
+        self._system = ""
+        self.health = TickerHealth()
+
+    async def run(self) -> None:
+        """Stream until cancelled; returns early only when nothing is left to watch or retrying cannot help."""
+        health = self.health
+        if not self._symbols:
+            health.state, health.error = FeedState.STOPPED, "no ticker symbols to watch"
+            return
+        connections = connect(
+            self._url,
+            process_exception=self._connect_failed,
+            reconnect_delays=self._connect_delays,
+            max_size=MAX_FRAME_BYTES,
+        )
+        try:
+            async with aclosing(aiter(connections)) as sockets:
+                async for ws in sockets:
+                    pause = 0.0
+                    try:
+                        await self._session(ws)
+                        health.error = "server closed the connection"
+                    except ConnectionClosed as exc:
+                        close = exc.rcvd or exc.sent
+                        code = 1006 if close is None else close.code
+                        health.error = f"connection closed ({code})"
+                        if code in ALERT_CLOSE_CODES:
+                            pause = ALERT_BACKOFF_S
+                    except Resync as exc:
+                        health.error = str(exc)
+                    if self._system not in ("", "online"):
+                        pause = max(pause, NOT_ONLINE_BACKOFF_S)
+                    await self._wait_to_reconnect(pause)
+        except FeedFailed as exc:
+            health.state, health.error = FeedState.FAILED, str(exc)
+            log.error("ticker feed stopped: %s", exc)
+        finally:
+            if health.state is not FeedState.FAILED:
+                health.state = FeedState.STOPPED
+
+    async def _wait_to_reconnect(self, pause: float) -> None:
+        pause = max(pause, self._budget.reserve())
+        log.warning("ticker feed interrupted: %s; reconnecting in %.1f s", self.health.error, pause)
+        self._retry_in(pause)
+        await asyncio.sleep(pause)
+
+    def _connect_delays(self) -> Generator[float]:
+        while True:
+            wait = self._budget.reserve()
+            self._retry_in(wait)
+            yield wait
+
+    def _retry_in(self, seconds: float) -> None:
+        health = self.health
+        health.state, health.subscribed = FeedState.RECONNECTING, frozenset()
+        health.reconnects += 1
+        health.retry_at = self._clock.now() + timedelta(seconds=seconds)
+
+    def _connect_failed(self, exc: Exception) -> Exception | None:
+        self.health.error = f"cannot connect to {self._url}: {exc}"
+        if isinstance(exc, InvalidStatus):
+            status = exc.response.status_code
+            if status in RETRYABLE_STATUS:
+                return None
+            return FeedFailed(f"{self._url} refused the connection with HTTP {status}")
+        return websockets_retry_policy(exc)
+
+    async def _session(self, ws: ClientConnection) -> None:
+        health = self.health
+        wanted = [symbol for symbol in self._symbols if symbol not in health.refused]
+        if not wanted:
+            raise FeedFailed("Kraken lists none of the ticker symbols asked for")
+        health.state, health.retry_at, health.subscribed = FeedState.SUBSCRIBING, None, frozenset()
+        params = {"channel": "ticker", "symbol": wanted, "snapshot": True}
+        await ws.send(json.dumps({"method": "subscribe", "params": params}))
+        loop = asyncio.get_running_loop()
+        heard = last_ping = loop.time()
+        while True:
+            try:
+                async with asyncio.timeout_at(heard + self._stale_after_s):
+                    while True:
+                        raw = await ws.recv()
+                        heard = loop.time()
+                        self._take(raw)
+                        if heard - last_ping >= PING_INTERVAL_S:
+                            last_ping = heard
+                            await ws.send(PING)
+            except TimeoutError:
+                if loop.time() - heard < self._stale_after_s:
+                    continue
+                health.state = FeedState.STALE
+                raise Resync(f"no data or heartbeat for {self._stale_after_s:g} s") from None
+
+    def _take(self, raw: str | bytes) -> None:
+        health = self.health
+        try:
+            frame = parse_public(raw)
+        except ParseError as exc:
+            log.warning("bad ticker frame, reconnecting: %s", exc)
+            raise Resync(f"bad frame from Kraken: {exc}") from None
+        health.last_message_at = self._clock.now()
+        match frame:
+            case TickerFrame(tickers=tickers):
+                for ticker in tickers:
+                    self._prices.update(ticker.symbol, last=ticker.last, bid=ticker.bid, ask=ticker.ask)
+                health.state = FeedState.LIVE
+            case MethodReply(method="subscribe", success=True, result=result):
+                if isinstance(symbol := result.get("symbol"), str):
+                    health.subscribed |= {symbol}
+                health.state, health.error = FeedState.LIVE, ""
+            case SubscribeRefused(symbol=symbol, error=error):
+                if error.startswith(_UNSUPPORTED) and symbol in self._symbols:
+                    if symbol not in health.refused:
+                        health.refused[symbol] = error
+                        log.warning("Kraken refused the ticker for %s: %s; not asking again", symbol, error)
+                elif not error.startswith("Already subscribed"):
+                    # Nothing a reconnect would change: say so and keep streaming what was accepted.
+                    health.error = f"ticker subscription refused: {error}"
+                    log.warning("ticker subscription refused: %s", error)
+                if not [s for s in self._symbols if s not in health.refused]:
+                    raise FeedFailed("Kraken lists none of the ticker symbols asked for")
+            case SystemStatus(system=system):
+                self._system = system

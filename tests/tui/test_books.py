@@ -1,0 +1,137 @@
+"""The bot's books from the keyboard: adjusting a balance, and seeing other consoles' adjustments."""
+
+from __future__ import annotations
+
+import os
+import pwd
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from textual.notifications import Notify
+from textual.widgets import DataTable, Input, RadioButton, Static
+
+from balance_tui.store import books
+from balance_tui.store.identity import Operator
+from balance_tui.store.tables import AdjustmentKind
+from balance_tui.tui.adjust_form import AdjustForm
+from balance_tui.tui.app import BalanceApp
+from balance_tui.tui.books_screen import BooksScreen
+from tests.integration.conftest import eventually
+
+
+async def ready(app: BalanceApp) -> None:
+    await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the console")
+
+
+async def fill(pilot, app: BalanceApp, *, asset: str, amount: str, reason: str, set_to: bool = False) -> AdjustForm:
+    await pilot.press("a")
+    await eventually(lambda: isinstance(app.screen, AdjustForm), what="the form")
+    form = app.screen
+    form.query_one("#asset", Input).value = asset
+    form.query_one("#amount", Input).value = amount
+    form.query_one("#reason", Input).value = reason
+    form.query_one("#set", RadioButton).value = set_to
+    await eventually(lambda: "version" in str(form.query_one("#current", Static).content), what="the current figure")
+    return form
+
+
+def written(app: BalanceApp) -> list:
+    return books.adjustments(app.backend.store, session_id=app.backend.session.id)
+
+
+async def test_an_adjustment_from_the_keyboard_is_written_and_attested(make_config) -> None:
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 32)) as pilot:
+        await ready(app)
+        await fill(pilot, app, asset="usd", amount="250.5", reason="deposit credited by hand")
+        await pilot.press("ctrl+s")
+        await eventually(lambda: not isinstance(app.screen, AdjustForm), what="the form to close")
+        (adjustment,) = written(app)
+        assert (adjustment.asset, adjustment.before, adjustment.after) == ("USD", 0, Decimal("250.5"))
+        assert (
+            adjustment.operator == pwd.getpwuid(os.getuid()).pw_name and adjustment.reason == "deposit credited by hand"
+        )
+        await pilot.press("b")
+        await eventually(lambda: isinstance(app.screen, BooksScreen), what="the books")
+        tracked = app.screen.query_one("#tracked", DataTable)
+        await eventually(lambda: tracked.row_count == 1, what="the tracked balance")
+        assert tracked.get_row_at(0)[1].plain == "250.5"
+        await pilot.press("escape", "q")
+
+
+async def test_a_bad_amount_is_refused_in_the_form_and_nothing_is_written(make_config) -> None:
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 32)) as pilot:
+        await ready(app)
+        for amount, reason in (("1e5", "x"), ("NaN", "x"), ("", "x"), ("12.5", "   ")):
+            form = await fill(pilot, app, asset="USD", amount=amount, reason=reason)
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert isinstance(app.screen, AdjustForm)
+            error = str(form.query_one("#error", Static).content)
+            assert error.startswith("reason:" if amount == "12.5" else "amount:"), error
+            await pilot.press("escape")
+        assert written(app) == []
+        await pilot.press("q")
+
+
+async def test_a_change_made_meanwhile_is_a_conflict_until_confirmed(make_config) -> None:
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 32), notifications=True) as pilot:
+        await ready(app)
+        backend = app.backend
+        form = await fill(pilot, app, asset="EUR", amount="100", reason="set from statement", set_to=True)
+        other = Operator("alice", None, "10.0.0.7", "pts/3")  # another console, another operator
+        books.adjust(
+            backend.store, session_id=backend.session.id, asset="EUR", amount=Decimal("40"), kind=AdjustmentKind.DELTA,
+            reason="found in a drawer", operator=other, idempotency_key="k-alice", now=datetime.now(UTC),
+        )  # fmt: skip
+        await pilot.press("ctrl+s")
+        await eventually(lambda: "alice" in str(form.query_one("#error", Static).content), what="the conflict")
+        assert [a.operator for a in written(app)] == ["alice"]  # nothing of ours yet
+        await eventually(
+            lambda: "last by alice" in str(form.query_one("#current", Static).content), what="the fresh figure"
+        )
+        await pilot.press("ctrl+s")  # confirmed against what alice left
+        await eventually(lambda: not isinstance(app.screen, AdjustForm), what="the form to close")
+        assert [a.after for a in written(app)] == [Decimal("40"), Decimal("100")]
+        await pilot.press("q")
+
+
+async def test_another_consoles_adjustment_arrives_within_a_second(make_config) -> None:
+    notices: list[Notify] = []
+
+    def hook(message: object) -> None:
+        if isinstance(message, Notify):
+            notices.append(message)
+
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 32), message_hook=hook, notifications=True) as pilot:
+        await ready(app)
+        backend = app.backend
+        books.adjust(
+            backend.store, session_id=backend.session.id, asset="BTC", amount=Decimal("0.5"), kind=AdjustmentKind.DELTA,
+            reason="cold wallet", operator=Operator("bob", None, None, None), idempotency_key="k-bob",
+            now=datetime.now(UTC),
+        )  # fmt: skip
+        await eventually(
+            lambda: any("by bob: cold wallet" in n.notification.message for n in notices),
+            timeout=1.0,
+            what="the notice",
+        )
+        await pilot.press("q")
+
+
+async def test_adjusting_is_disabled_when_read_only(make_config) -> None:
+    first = BalanceApp(make_config())  # the store must exist before a read-only console opens it
+    async with first.run_test() as pilot:
+        await ready(first)
+        await pilot.press("q")
+    app = BalanceApp(make_config(store={"read_only": True}))
+    async with app.run_test(size=(120, 32)) as pilot:
+        await ready(app)
+        assert app.check_action("adjust", ()) is None and app.check_action("books", ()) is None
+        await pilot.press("a")
+        await pilot.pause()
+        assert not isinstance(app.screen, AdjustForm)
+        await pilot.press("q")
