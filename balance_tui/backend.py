@@ -25,12 +25,15 @@ from balance_tui.core.cache import BalanceCache
 from balance_tui.core.guard import TradeGuard
 from balance_tui.core.history import BalanceHistory
 from balance_tui.core.orders import OpenOrders
+from balance_tui.core.prices import PriceBook, symbols_for
 from balance_tui.core.validator import BalanceValidator, Rule, Severity, ValidatorConfig
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.kraken.nonce import NonceSource, PersistentNonceSource
 from balance_tui.kraken.rest import HTTP_TIMEOUT, KrakenError, KrakenRest, counts_against_breaker
 from balance_tui.kraken.stream import BalanceStream
+from balance_tui.kraken.ticker import TickerStream
 from balance_tui.sim import Simulator
+from balance_tui.sim.assets import PAIRS
 from balance_tui.store import sessions
 from balance_tui.store.engine import database_url, is_read_only
 from balance_tui.store.history import HistoryWriter
@@ -52,7 +55,11 @@ class Backend:
     exchange_label: str  # what the operator is looking at: "simulator (loopback)" or the REST host
     simulator: Simulator | None  # the built-in exchange, when that is what the config names
     history: HistoryWriter | None  # balance samples and ledger entries on their way to the store
+    prices: PriceBook  # from the public ticker, to value every balance in [engine] value_in
+    public_url: str
+    listed_symbols: list[str] | None  # pairs the exchange lists, when known (else refusals prune)
     session_lost: bool = False  # another console took the session over (its owner stopped heartbeating)
+    ticker: TickerStream | None = None  # started once the first snapshot says which assets are held
 
     @property
     def session(self) -> TradingSession | None:
@@ -65,7 +72,10 @@ class Backend:
     async def run(self) -> None:
         """The feed, the engine's supervisor (REST fallback, validation) and the session's heartbeat, until
         cancelled or until the feed stops for good (its health says why)."""
-        helpers = [asyncio.create_task(self.manager.run(), name="engine-supervisor")]
+        helpers = [
+            asyncio.create_task(self.manager.run(), name="engine-supervisor"),
+            asyncio.create_task(self._follow_prices(), name="ticker"),
+        ]
         if self.opened is not None and self.opened.owned:
             helpers.append(asyncio.create_task(self._heartbeat(self.opened.session), name="session-heartbeat"))
         try:
@@ -74,6 +84,14 @@ class Backend:
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _follow_prices(self) -> None:
+        """Subscribe the ticker for the pairs that value what the account holds; runs until cancelled."""
+        await self.manager.wait_for_snapshot()
+        quote = self.config.engine.value_in
+        symbols = symbols_for(self.manager.get_all_balances(), quote, self.listed_symbols)
+        self.ticker = TickerStream(self.prices, self.public_url, symbols)
+        await self.ticker.run()
 
     async def _heartbeat(self, session: TradingSession) -> None:
         """Tell other consoles this session's owner is alive; stop if one of them has taken it over."""
@@ -116,6 +134,7 @@ async def open_backend(
             credentials = Credentials.of(simulator.api_key, simulator.api_secret)
             nonces = NonceSource()  # the simulator's key lives no longer than this process
             label, mode = "simulator (loopback)", "paper"
+            public_url, listed = simulator.ws_public_url, list(PAIRS)
         else:
             if credentials is None:
                 raise ValueError("exchange.name is 'kraken': credentials are required")
@@ -124,6 +143,7 @@ async def open_backend(
             nonce_dir = Path(platformdirs.user_state_dir(APP_NAME)) / "nonces"
             nonces = PersistentNonceSource(nonce_dir, credentials.api_key.get_secret_value())
             label, mode = httpx.URL(rest_url).host, "live"
+            public_url, listed = exchange.ws_public_url, None
 
         clock = clock or SystemClock()
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
@@ -159,7 +179,10 @@ async def open_backend(
             if opened.owned:
                 owned = opened.session
                 stack.push_async_callback(lambda: asyncio.to_thread(sessions.close, store, owned, now=clock.now()))
-        yield Backend(config, manager, rest, stream, store, opened, label, simulator, writer)
+        prices = PriceBook(clock)
+        yield Backend(
+            config, manager, rest, stream, store, opened, label, simulator, writer, prices, public_url, listed
+        )
 
 
 def build_manager(

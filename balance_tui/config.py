@@ -88,6 +88,7 @@ class FeedConfig(_Section):
 class EngineConfig(_Section):
     change_threshold: Amount = Field(gt=0)
     fallback_poll_s: float = Field(ge=1)
+    value_in: str = Field(min_length=1, max_length=16)
 
 
 class RestConfig(_Section):

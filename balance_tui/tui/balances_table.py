@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -13,12 +15,14 @@ from balance_tui.tui.formatting import age, amount
 # (key, label, width, right-aligned). Fixed widths: measuring content on every update costs frames.
 COLUMNS = (
     ("asset", "Asset", 8, False),
-    ("total", "Total", 24, True),
-    ("held", "Held", 20, True),
-    ("free", "Free", 24, True),
+    ("total", "Total", 22, True),
+    ("held", "Held", 18, True),
+    ("free", "Free", 22, True),
+    ("value", "Value", 14, True),
     ("source", "Source", 6, False),
     ("age", "Age", 5, True),
 )
+CENT = Decimal("0.01")
 
 
 class BalancesTable(DataTable[Text]):
@@ -37,13 +41,13 @@ class BalancesTable(DataTable[Text]):
             return None
         return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
 
-    def sync(self, balances: dict[str, Balance], now: datetime) -> None:
+    def sync(self, balances: dict[str, Balance], now: datetime, values: Mapping[str, Decimal | None]) -> None:
         """Bring the table to `balances`, touching only the cells whose text changed."""
         for asset in self._shown.keys() - balances.keys():
             self.remove_row(asset)
             del self._shown[asset]
         for asset in sorted(balances):
-            cells = _cells(balances[asset], now)
+            cells = _cells(balances[asset], now, values.get(asset))
             before = self._shown.get(asset)
             if before is None:
                 self.add_row(*(_aligned(c, i) for i, c in enumerate(cells)), key=asset)
@@ -54,12 +58,13 @@ class BalancesTable(DataTable[Text]):
             self._shown[asset] = cells
 
 
-def _cells(balance: Balance, now: datetime) -> tuple[str, ...]:
+def _cells(balance: Balance, now: datetime, value: Decimal | None) -> tuple[str, ...]:
     return (
         balance.asset,
         amount(balance.total),
         amount(balance.held),
         amount(balance.free),
+        "-" if value is None else amount(value.quantize(CENT)),  # a valuation, not a balance: to the cent
         balance.source.value,
         age(now - balance.updated_at),
     )

@@ -7,11 +7,13 @@ from datetime import timedelta
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Static
 
+from balance_tui.backend import Backend
+from balance_tui.core import Balance
 from balance_tui.core.health import BlindChange
 from balance_tui.tui.asset_panel import AssetPanel
-from balance_tui.tui.balances_table import BalancesTable
+from balance_tui.tui.balances_table import CENT, BalancesTable
 from balance_tui.tui.engine_panel import EnginePanel
 from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.formatting import amount
@@ -40,6 +42,7 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield BalancesTable(id="balances")
+        yield Static("", id="total", markup=False)
         with Horizontal(id="details"):
             yield AssetPanel(id="asset")
             yield EnginePanel(id="engine")
@@ -49,6 +52,17 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.set_interval(1 / self.app.config.ui.refresh_hz, self.refresh_view)
+
+    def _show_total(self, backend: Backend, balances: dict[str, Balance], quote: str) -> None:
+        total, missing = backend.prices.total_value(balances, quote)
+        text = f"total value {amount(total.quantize(CENT))} {quote}"
+        if missing:
+            text += f"  (without {', '.join(missing)}: no {quote} price)"
+        if not backend.prices.symbols:
+            text = f"total value: waiting for {quote} prices"
+        label = self.query_one("#total", Static)
+        if str(label.content) != text:
+            label.update(text)
 
     def refresh_view(self) -> None:
         """Runs at ui.refresh_hz: reads the engine's state and repaints only what changed."""
@@ -61,7 +75,9 @@ class MainScreen(Screen[None]):
         manager = backend.manager
         now = manager.clock.now()
         table = self.query_one(BalancesTable)
-        table.sync(manager.get_all_balances(), now)
+        balances, quote = manager.get_all_balances(), backend.config.engine.value_in
+        table.sync(balances, now, {asset: backend.prices.value(asset, b.total, quote) for asset, b in balances.items()})
+        self._show_total(backend, balances, quote)
         feed.show(manager, now, timedelta(seconds=backend.config.feed.stale_after_s))
         self.query_one(AssetPanel).show(manager, table.selected_asset, now)
         self.query_one(EnginePanel).show(backend, now)

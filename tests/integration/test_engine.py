@@ -11,6 +11,7 @@ import pytest
 from balance_tui.backend import Backend, open_backend
 from balance_tui.core.events import Source
 from balance_tui.core.health import FeedState
+from balance_tui.sim.assets import PAIRS
 from tests.integration.conftest import eventually, running
 
 
@@ -81,3 +82,14 @@ async def test_the_engine_carries_the_configured_components(make_config) -> None
         assert manager.history.max_entries_per_asset == 50
         assert manager.validator.config.low_balance.enabled is False
         assert manager.validator.config.precision_overflow.decimals["BTC"] == 10  # from Kraken's Assets
+
+
+async def test_balances_are_valued_from_the_public_ticker(backend: Backend) -> None:
+    sim, prices = backend.simulator, backend.prices
+    assert sim is not None
+    await eventually(lambda: backend.ticker is not None and prices.price("BTC/USD") is not None, what="prices")
+    market = sim.account.market
+    btc = backend.manager.get_balance("BTC")
+    assert prices.value("BTC", btc.total) == btc.total * market.price(PAIRS["BTC/USD"])
+    total, missing = prices.total_value(backend.manager.get_all_balances())
+    assert total > 0 and "BTC" not in missing and "USD" not in missing

@@ -127,6 +127,15 @@ def test_main_screen_snapshot(make_config, snap_compare) -> None:
         )
         table = app.screen.query_one(BalancesTable)
         await eventually(lambda: table.row_count == len(app.backend.simulator.account.totals()), what="the table")
+        ticker = app.backend
+        await eventually(
+            lambda: (
+                ticker.ticker is not None
+                and ticker.ticker.health.subscribed
+                and ticker.ticker.health.subscribed <= ticker.prices.symbols
+            ),
+            what="every subscribed price",
+        )
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(110, 24), run_before=until_ready)
