@@ -10,45 +10,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Generator
-from contextlib import aclosing
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.client import process_exception as websockets_retry_policy
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.asyncio.client import ClientConnection
 
 from balance_tui.core.budgets import ReconnectBudget
 from balance_tui.core.events import BalancesSnapshot, BalancesUpdate, ExecutionsSnapshot, ExecutionsUpdate
 from balance_tui.core.health import BlindChange, FeedState
 from balance_tui.core.manager import BalanceManager
 from balance_tui.core.model import Balance
-from balance_tui.kraken.frames import MAX_FRAME_BYTES, MethodReply, ParseError, SystemStatus, parse
+from balance_tui.kraken.connection import NOT_ONLINE_BACKOFF_S, PING, PING_INTERVAL_S, Feed, FeedFailed, Resync
+from balance_tui.kraken.frames import MethodReply, ParseError, SystemStatus, parse
 from balance_tui.kraken.rest import KrakenError, KrakenRest
 
 log = logging.getLogger(__name__)
 
-# Handshake answers worth retrying: rate limiting and the exchange's edge (Cloudflare 52x) failing.
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
-# Close codes that mean "something is wrong with what we send or receive", not a passing drop:
-# alert the operator and wait before trying again, so an oversized snapshot cannot cause a storm.
-ALERT_CLOSE_CODES = frozenset({1002, 1003, 1007, 1008, 1009})
-ALERT_BACKOFF_S = 60.0
-NOT_ONLINE_BACKOFF_S = 5.0  # Kraken: no faster than every 5 s while the system is not online
-PING_INTERVAL_S = 30.0  # Kraken drops a connection idle for about a minute
-PING = json.dumps({"method": "ping"})
 
+class BalanceStream(Feed):
+    name = "balances"
 
-class Resync(Exception):
-    """The local state can no longer be trusted: drop the connection and rebuild from a fresh snapshot."""
-
-
-class FeedFailed(Exception):
-    """Retrying cannot help (bad key, wrong endpoint): the feed stops and says why."""
-
-
-class BalanceStream:
     def __init__(
         self,
         manager: BalanceManager,
@@ -58,82 +39,23 @@ class BalanceStream:
         stale_after_s: float = 5.0,
         budget: ReconnectBudget | None = None,
     ) -> None:
+        super().__init__(ws_url, manager.health, manager.clock, budget)
         self._manager = manager
         self._rest = rest
-        self._url = ws_url
         self._stale_after_s = stale_after_s
-        # A few reconnects at once after a drop, then no faster than the bucket refills: no storms.
-        self._budget = budget or ReconnectBudget(clock=manager.clock)
-        self._health = manager.health
 
-    async def run(self) -> None:
-        """Stream until cancelled or a fatal error."""
-        health = self._health
-        connections = connect(
-            self._url,
-            process_exception=self._connect_failed,
-            reconnect_delays=self._connect_delays,
-            max_size=MAX_FRAME_BYTES,
-        )
-        try:
-            # aclosing: leaving the loop (error, cancel) closes the socket now, not at garbage collection.
-            async with aclosing(aiter(connections)) as sockets:
-                async for ws in sockets:
-                    pause = 0.0
-                    try:
-                        await self._session(ws)
-                        health.error = "server closed the connection"
-                    except ConnectionClosed as exc:
-                        health.error, pause = _classify_close(exc, pause)
-                    except (Resync, KrakenError) as exc:
-                        if isinstance(exc, KrakenError) and exc.fatal:
-                            raise FeedFailed(str(exc)) from exc
-                        health.error = str(exc)
-                    if health.system not in ("", "online"):
-                        pause = max(pause, NOT_ONLINE_BACKOFF_S)
-                    pause = max(pause, self._rest.breaker.retry_in)  # every connection needs REST first
-                    await self._wait_to_reconnect(pause)
-        except FeedFailed as exc:
-            health.state, health.error = FeedState.FAILED, str(exc)
-            log.error("balances feed stopped: %s", exc)
-        finally:
-            if health.state is not FeedState.FAILED:
-                health.state = FeedState.STOPPED
-
-    async def _wait_to_reconnect(self, pause: float) -> None:
-        pause = max(pause, self._budget.reserve())
-        log.warning("balances feed interrupted: %s; reconnecting in %.1f s", self._health.error, pause)
-        self._retry_in(pause)
-        await asyncio.sleep(pause)
-
-    def _connect_delays(self) -> Generator[float]:
-        """websockets waits this long after each refused or failed handshake: the same bucket as drops."""
-        while True:
-            wait = self._budget.reserve()
-            self._retry_in(wait)
-            yield wait
-
-    def _retry_in(self, seconds: float) -> None:
-        health = self._health
-        health.state = FeedState.RECONNECTING
-        health.reconnects += 1
-        health.retry_at = self._manager.clock.now() + timedelta(seconds=seconds)
-
-    def _connect_failed(self, exc: Exception) -> Exception | None:
-        """Record why the handshake failed; retry rate limits and server errors, never auth refusals."""
-        self._health.error = f"cannot connect to {self._url}: {exc}"
-        if isinstance(exc, InvalidStatus):
-            status = exc.response.status_code
-            if status in RETRYABLE_STATUS:
-                return None
-            return FeedFailed(f"{self._url} refused the connection with HTTP {status}")
-        return websockets_retry_policy(exc)
+    def _pause_before_reconnect(self) -> float:
+        not_online = NOT_ONLINE_BACKOFF_S if self.health.system not in ("", "online") else 0.0
+        return max(not_online, self._rest.breaker.retry_in)  # every connection needs REST first
 
     async def _session(self, ws: ClientConnection) -> None:
-        health, manager = self._health, self._manager
+        health, manager = self.health, self._manager
         health.state, health.retry_at = FeedState.SUBSCRIBING, None
-        token = await self._rest.websockets_token()
-        manager.apply((await self._rest.fetch_balances()).holds)
+        try:
+            token = await self._rest.websockets_token()
+            manager.apply((await self._rest.fetch_balances()).holds)
+        except KrakenError as exc:
+            raise (FeedFailed if exc.fatal else Resync)(str(exc)) from exc
         balances = {"channel": "balances", "token": token, "snapshot": True}
         executions = {"channel": "executions", "token": token, "snap_orders": True, "snap_trades": False}
         await ws.send(json.dumps({"method": "subscribe", "params": balances, "req_id": 1}))
@@ -161,7 +83,7 @@ class BalanceStream:
 
     def _take(self, raw: str | bytes, expected: _Expected) -> None:
         """Parse one frame and hand it to the engine; anything that breaks the sequence means Resync."""
-        health, manager = self._health, self._manager
+        health, manager = self.health, self._manager
         try:
             frame = parse(raw)
         except ParseError as exc:
@@ -209,15 +131,6 @@ class _Expected:
 
     balances: int | None = None
     orders: int | None = None
-
-
-def _classify_close(exc: ConnectionClosed, pause: float) -> tuple[str, float]:
-    close = exc.rcvd or exc.sent
-    code = 1006 if close is None else close.code
-    reason = f"connection closed ({code}{f': {close.reason}' if close and close.reason else ''})"
-    if code in ALERT_CLOSE_CODES:
-        return f"{reason}; waiting {ALERT_BACKOFF_S:g} s before trying again", max(pause, ALERT_BACKOFF_S)
-    return reason, pause
 
 
 def _blind_changes(before: dict[str, Balance], manager: BalanceManager, at: datetime) -> tuple[BlindChange, ...]:

@@ -10,22 +10,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Generator, Sequence
-from contextlib import aclosing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.client import process_exception as websockets_retry_policy
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.asyncio.client import ClientConnection
 
 from balance_tui.core.budgets import ReconnectBudget
 from balance_tui.core.health import FeedState
 from balance_tui.core.prices import PriceBook, split_symbol
+from balance_tui.kraken.connection import NOT_ONLINE_BACKOFF_S, PING, PING_INTERVAL_S, Feed, FeedFailed, Resync
 from balance_tui.kraken.frames import (
-    MAX_FRAME_BYTES,
     MAX_PLACES,
     Frame,
     MethodReply,
@@ -34,16 +31,6 @@ from balance_tui.kraken.frames import (
     SystemStatus,
     is_amount,
     parse,
-)
-from balance_tui.kraken.stream import (
-    ALERT_BACKOFF_S,
-    ALERT_CLOSE_CODES,
-    NOT_ONLINE_BACKOFF_S,
-    PING,
-    PING_INTERVAL_S,
-    RETRYABLE_STATUS,
-    FeedFailed,
-    Resync,
 )
 
 log = logging.getLogger(__name__)
@@ -148,8 +135,10 @@ class TickerHealth:
     retry_at: datetime | None = None
 
 
-class TickerStream:
+class TickerStream(Feed):
     """Subscribe `ticker` for `symbols` on the public endpoint and keep `prices` current until cancelled."""
+
+    name = "ticker"
 
     def __init__(
         self,
@@ -160,78 +149,22 @@ class TickerStream:
         stale_after_s: float = 10.0,
         budget: ReconnectBudget | None = None,
     ) -> None:
+        super().__init__(ws_url, TickerHealth(), prices.clock, budget)
+        self.health: TickerHealth
         self._prices = prices
-        self._clock = prices.clock
-        self._url = ws_url
         self._symbols = tuple(dict.fromkeys(symbols))
         self._stale_after_s = stale_after_s
-        self._budget = budget or ReconnectBudget(clock=prices.clock)
         self._system = ""
-        self.health = TickerHealth()
 
     async def run(self) -> None:
-        """Stream until cancelled; returns early only when nothing is left to watch or retrying cannot help."""
-        health = self.health
+        """As every feed; returns at once when there is nothing to watch."""
         if not self._symbols:
-            health.state, health.error = FeedState.STOPPED, "no ticker symbols to watch"
+            self.health.state, self.health.error = FeedState.STOPPED, "no ticker symbols to watch"
             return
-        connections = connect(
-            self._url,
-            process_exception=self._connect_failed,
-            reconnect_delays=self._connect_delays,
-            max_size=MAX_FRAME_BYTES,
-        )
-        try:
-            async with aclosing(aiter(connections)) as sockets:
-                async for ws in sockets:
-                    pause = 0.0
-                    try:
-                        await self._session(ws)
-                        health.error = "server closed the connection"
-                    except ConnectionClosed as exc:
-                        close = exc.rcvd or exc.sent
-                        code = 1006 if close is None else close.code
-                        health.error = f"connection closed ({code})"
-                        if code in ALERT_CLOSE_CODES:
-                            pause = ALERT_BACKOFF_S
-                    except Resync as exc:
-                        health.error = str(exc)
-                    if self._system not in ("", "online"):
-                        pause = max(pause, NOT_ONLINE_BACKOFF_S)
-                    await self._wait_to_reconnect(pause)
-        except FeedFailed as exc:
-            health.state, health.error = FeedState.FAILED, str(exc)
-            log.error("ticker feed stopped: %s", exc)
-        finally:
-            if health.state is not FeedState.FAILED:
-                health.state = FeedState.STOPPED
+        await super().run()
 
-    async def _wait_to_reconnect(self, pause: float) -> None:
-        pause = max(pause, self._budget.reserve())
-        log.warning("ticker feed interrupted: %s; reconnecting in %.1f s", self.health.error, pause)
-        self._retry_in(pause)
-        await asyncio.sleep(pause)
-
-    def _connect_delays(self) -> Generator[float]:
-        while True:
-            wait = self._budget.reserve()
-            self._retry_in(wait)
-            yield wait
-
-    def _retry_in(self, seconds: float) -> None:
-        health = self.health
-        health.state, health.subscribed = FeedState.RECONNECTING, frozenset()
-        health.reconnects += 1
-        health.retry_at = self._clock.now() + timedelta(seconds=seconds)
-
-    def _connect_failed(self, exc: Exception) -> Exception | None:
-        self.health.error = f"cannot connect to {self._url}: {exc}"
-        if isinstance(exc, InvalidStatus):
-            status = exc.response.status_code
-            if status in RETRYABLE_STATUS:
-                return None
-            return FeedFailed(f"{self._url} refused the connection with HTTP {status}")
-        return websockets_retry_policy(exc)
+    def _pause_before_reconnect(self) -> float:
+        return NOT_ONLINE_BACKOFF_S if self._system not in ("", "online") else 0.0
 
     async def _session(self, ws: ClientConnection) -> None:
         health = self.health

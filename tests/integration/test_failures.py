@@ -147,6 +147,10 @@ async def test_a_silent_but_pinging_server_is_stale_within_the_watchdog_and_rest
         manager.register_callback("source_changed", changes.append)
         await asyncio.wait_for(manager.wait_for_snapshot(), 10)
         await eventually(lambda: manager.source_in_use() is Source.WS, what="the live feed")
+        # The ticker feed connects too: let it finish, so the refusals below all meet the balances feed.
+        await eventually(
+            lambda: backend.ticker is not None and backend.ticker.health.state is FeedState.LIVE, what="prices"
+        )
         sim.faults.refuse_handshakes(8, 503)
         sim.faults.silence_every = 1  # the connection falls silent at its next data frame, pings still answered
         await sim.step()
