@@ -47,11 +47,11 @@ async def test_drop_soak_heals_every_balance(make_config, resync: bool) -> None:
     async with running(make_config(sim={"seed": 5}), **relaxed()) as backend:
         sim, manager = backend.simulator, backend.manager
         assert sim is not None
-        if not resync:  # the mutation: every snapshot after the first is ignored
+        if not resync:  # the mutation: every snapshot after the first is ignored, the feed's and REST's alike
             apply, seen = manager.apply, []
 
             def without_resync(event: Any) -> Any:
-                if isinstance(event, BalancesSnapshot) and event.source is Source.WS:
+                if isinstance(event, BalancesSnapshot):
                     seen.append(event)
                     if len(seen) > 1:
                         return []
@@ -64,11 +64,13 @@ async def test_drop_soak_heals_every_balance(make_config, resync: bool) -> None:
             await sim.step()
             await asyncio.sleep(0)
         sim.faults.drop_every = 0
-        await eventually(live(backend), what="the feed to settle")
+        await eventually(live(backend), timeout=30, what="the feed to settle")
         fired = sim.faults.fired
         assert fired[Fired.CLOSE] >= 90 and fired[Fired.ABORT] >= 90 and fired[Fired.OFFLINE] >= 90
         if resync:
-            await eventually(lambda: totals(backend) == truth(sim), what="every balance to equal the exchange's")
+            await eventually(
+                lambda: totals(backend) == truth(sim), timeout=30, what="every balance to equal the exchange's"
+            )
         else:
             await asyncio.sleep(0.5)
             assert totals(backend)["LTC"] != truth(sim)["LTC"]
