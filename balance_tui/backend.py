@@ -54,7 +54,7 @@ class Backend:
     opened: OpenedSession | None  # the trading session this console owns; None for observers and read-only
     exchange_label: str  # what the operator is looking at: "simulator (loopback)" or the REST host
     simulator: Simulator | None  # the built-in exchange, when that is what the config names
-    history: HistoryWriter | None  # balance samples and ledger entries on their way to the store
+    history_writer: HistoryWriter | None  # balance samples and ledger entries on their way to the store
     prices: PriceBook  # from the public ticker, to value every balance in [engine] value_in
     public_url: str
     listed_symbols: list[str] | None  # pairs the exchange lists, when known (else refusals prune)

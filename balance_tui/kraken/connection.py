@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import aclosing
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -58,10 +58,13 @@ class Feed:
 
     name = "feed"  # for the log
 
-    def __init__(self, url: str, health: FeedStatus, clock: Clock, budget: ReconnectBudget | None) -> None:
+    def __init__(
+        self, url: str, health: FeedStatus, clock: Clock, stale_after_s: float, budget: ReconnectBudget | None
+    ) -> None:
         self._url = url
         self.health = health
         self._clock = clock
+        self._stale_after_s = stale_after_s  # silence (no data, no heartbeat) longer than this is a dead feed
         # A few reconnects at once after a drop, then no faster than the bucket refills: no storms.
         self._budget = budget or ReconnectBudget(clock=clock)
 
@@ -96,6 +99,29 @@ class Feed:
     async def _session(self, ws: ClientConnection) -> None:
         """One connection's life: subscribe and read until it ends or raises Resync / FeedFailed."""
         raise NotImplementedError
+
+    async def _read(self, ws: ClientConnection, take: Callable[[str | bytes], None]) -> None:
+        """Hand every frame to `take`, ping now and then, and Resync once the feed says nothing for too long
+        (judged by data: the socket may still answer pings)."""
+        loop = asyncio.get_running_loop()
+        heard = last_ping = loop.time()
+        while True:
+            # One deadline per quiet spell, not one timer per frame: when it fires after frames kept
+            # coming, it is armed again from the last one. Cancelling recv() loses no data.
+            try:
+                async with asyncio.timeout_at(heard + self._stale_after_s):
+                    while True:
+                        raw = await ws.recv()
+                        heard = loop.time()
+                        take(raw)
+                        if heard - last_ping >= PING_INTERVAL_S:
+                            last_ping = heard
+                            await ws.send(PING)
+            except TimeoutError:
+                if loop.time() - heard < self._stale_after_s:
+                    continue
+                self.health.state = FeedState.STALE
+                raise Resync(f"no data or heartbeat for {self._stale_after_s:g} s") from None
 
     def _pause_before_reconnect(self) -> float:
         """A feed's own reason to wait longer (the exchange in maintenance, REST paused)."""

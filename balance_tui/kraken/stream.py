@@ -7,7 +7,6 @@ by the data itself: a socket that still answers pings but carries no data or hea
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from balance_tui.core.events import BalancesSnapshot, BalancesUpdate, Executions
 from balance_tui.core.health import BlindChange, FeedState
 from balance_tui.core.manager import BalanceManager
 from balance_tui.core.model import Balance
-from balance_tui.kraken.connection import NOT_ONLINE_BACKOFF_S, PING, PING_INTERVAL_S, Feed, FeedFailed, Resync
+from balance_tui.kraken.connection import NOT_ONLINE_BACKOFF_S, Feed, FeedFailed, Resync
 from balance_tui.kraken.frames import MethodReply, ParseError, SystemStatus, parse
 from balance_tui.kraken.rest import KrakenError, KrakenRest
 
@@ -39,10 +38,9 @@ class BalanceStream(Feed):
         stale_after_s: float = 5.0,
         budget: ReconnectBudget | None = None,
     ) -> None:
-        super().__init__(ws_url, manager.health, manager.clock, budget)
+        super().__init__(ws_url, manager.health, manager.clock, stale_after_s, budget)
         self._manager = manager
         self._rest = rest
-        self._stale_after_s = stale_after_s
 
     def _pause_before_reconnect(self) -> float:
         not_online = NOT_ONLINE_BACKOFF_S if self.health.system not in ("", "online") else 0.0
@@ -61,25 +59,7 @@ class BalanceStream(Feed):
         await ws.send(json.dumps({"method": "subscribe", "params": balances, "req_id": 1}))
         await ws.send(json.dumps({"method": "subscribe", "params": executions, "req_id": 2}))
         expected = _Expected()
-        loop = asyncio.get_running_loop()
-        heard = last_ping = loop.time()
-        while True:
-            # One deadline per quiet spell, not one timer per frame: when it fires after frames kept
-            # coming, it is armed again from the last one. Cancelling recv() loses no data.
-            try:
-                async with asyncio.timeout_at(heard + self._stale_after_s):
-                    while True:
-                        raw = await ws.recv()
-                        heard = loop.time()
-                        self._take(raw, expected)
-                        if heard - last_ping >= PING_INTERVAL_S:
-                            last_ping = heard
-                            await ws.send(PING)
-            except TimeoutError:
-                if loop.time() - heard < self._stale_after_s:
-                    continue
-                health.state = FeedState.STALE
-                raise Resync(f"no data or heartbeat for {self._stale_after_s:g} s") from None
+        await self._read(ws, lambda raw: self._take(raw, expected))
 
     def _take(self, raw: str | bytes, expected: _Expected) -> None:
         """Parse one frame and hand it to the engine; anything that breaks the sequence means Resync."""

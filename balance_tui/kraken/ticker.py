@@ -7,7 +7,6 @@ snapshot). A symbol Kraken refuses is remembered and never asked for again.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from websockets.asyncio.client import ClientConnection
 from balance_tui.core.budgets import ReconnectBudget
 from balance_tui.core.health import FeedState
 from balance_tui.core.prices import PriceBook, split_symbol
-from balance_tui.kraken.connection import NOT_ONLINE_BACKOFF_S, PING, PING_INTERVAL_S, Feed, FeedFailed, Resync
+from balance_tui.kraken.connection import NOT_ONLINE_BACKOFF_S, Feed, FeedFailed, Resync
 from balance_tui.kraken.frames import (
     MAX_PLACES,
     Frame,
@@ -149,11 +148,10 @@ class TickerStream(Feed):
         stale_after_s: float = 10.0,
         budget: ReconnectBudget | None = None,
     ) -> None:
-        super().__init__(ws_url, TickerHealth(), prices.clock, budget)
+        super().__init__(ws_url, TickerHealth(), prices.clock, stale_after_s, budget)
         self.health: TickerHealth
         self._prices = prices
         self._symbols = tuple(dict.fromkeys(symbols))
-        self._stale_after_s = stale_after_s
         self._system = ""
 
     async def run(self) -> None:
@@ -174,23 +172,7 @@ class TickerStream(Feed):
         health.state, health.retry_at, health.subscribed = FeedState.SUBSCRIBING, None, frozenset()
         params = {"channel": "ticker", "symbol": wanted, "snapshot": True}
         await ws.send(json.dumps({"method": "subscribe", "params": params}))
-        loop = asyncio.get_running_loop()
-        heard = last_ping = loop.time()
-        while True:
-            try:
-                async with asyncio.timeout_at(heard + self._stale_after_s):
-                    while True:
-                        raw = await ws.recv()
-                        heard = loop.time()
-                        self._take(raw)
-                        if heard - last_ping >= PING_INTERVAL_S:
-                            last_ping = heard
-                            await ws.send(PING)
-            except TimeoutError:
-                if loop.time() - heard < self._stale_after_s:
-                    continue
-                health.state = FeedState.STALE
-                raise Resync(f"no data or heartbeat for {self._stale_after_s:g} s") from None
+        await self._read(ws, self._take)
 
     def _take(self, raw: str | bytes) -> None:
         health = self.health

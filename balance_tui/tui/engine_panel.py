@@ -39,5 +39,5 @@ def _store_line(backend: Backend) -> str:
     if backend.read_only:
         return "store    read-only: nothing is written"
     session = "no session" if backend.session is None else f"session #{backend.session.id}"
-    lost = 0 if backend.history is None else backend.history.lost
+    lost = 0 if backend.history_writer is None else backend.history_writer.lost
     return f"store    {session}" + (f"  {lost} history rows lost" if lost else "  history saved")

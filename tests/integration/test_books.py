@@ -16,7 +16,7 @@ from tests.integration.conftest import eventually, running
 async def test_the_owning_console_writes_history_and_ledger_entries_in_batches(make_config) -> None:
     async with running(make_config(sim={"seed": 4})) as backend:
         sim, manager = backend.simulator, backend.manager
-        assert sim is not None and backend.history is not None
+        assert sim is not None and backend.history_writer is not None
         await asyncio.wait_for(manager.wait_for_snapshot(), 10)
         entries = []
         for _ in range(40):
@@ -29,7 +29,7 @@ async def test_the_owning_console_writes_history_and_ledger_entries_in_batches(m
     assert {e.ledger_id for e in stored} == {e.ledger_id for e in entries}
     btc = history(engine, "BTC", since=now - timedelta(hours=1), until=now + timedelta(seconds=1), points=500)
     assert btc and btc[-1].total == sim.account.totals()["BTC"]
-    assert backend.history.lost == 0
+    assert backend.history_writer.lost == 0
 
 
 async def test_a_restart_continues_the_session_and_says_what_it_recovered(make_config) -> None:
@@ -52,7 +52,7 @@ async def test_a_read_only_console_opens_no_session_and_writes_nothing(make_conf
         pass  # creates and migrates the store, as a first console would
     read_only = make_config(store={"read_only": True})
     async with running(read_only) as backend:
-        assert backend.read_only and backend.opened is None and backend.history is None
+        assert backend.read_only and backend.opened is None and backend.history_writer is None
         await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
     with Session(create_engine(config.database_url)) as db:
         assert len(db.exec(select(TradingSession)).all()) == 1  # only the first console's
