@@ -31,7 +31,9 @@ async def fill(pilot, app: BalanceApp, *, asset: str, amount: str, reason: str, 
     form.query_one("#amount", Input).value = amount
     form.query_one("#reason", Input).value = reason
     form.query_one("#set", RadioButton).value = set_to
-    await eventually(lambda: "version" in str(form.query_one("#current", Static).content), what="the current figure")
+    # The figure for the asset typed, not for the one the form opened with (the table's selected row).
+    shown = f" {asset.upper()} (version"
+    await eventually(lambda: shown in str(form.query_one("#current", Static).content), what="the current figure")
     return form
 
 
