@@ -41,6 +41,7 @@ class BalanceStream(Feed):
         super().__init__(ws_url, manager.health, manager.clock, stale_after_s, budget)
         self._manager = manager
         self._rest = rest
+        self._token_refused = False  # since the last snapshot: a second refusal of a fresh token is final
 
     def _pause_before_reconnect(self) -> float:
         not_online = NOT_ONLINE_BACKOFF_S if self.health.system not in ("", "online") else 0.0
@@ -83,6 +84,7 @@ class BalanceStream(Feed):
                 # Live before applying: the engine then sees the snapshot as the feed's at once, and
                 # `before` is everything last known, not only what the cache still holds.
                 health.state, health.sequence, health.error = FeedState.LIVE, sequence, ""
+                self._token_refused = False
                 before = manager.get_all_balances()
                 manager.apply(frame)
                 if health.reconnects:
@@ -101,6 +103,14 @@ class BalanceStream(Feed):
                 health.system = system
             case MethodReply(success=False, error=error):
                 if error.startswith("ESession"):
+                    # A stale token (Kraken maintenance) is cured by the fresh one every connection takes.
+                    if self._token_refused:
+                        raise FeedFailed(
+                            f"Kraken refused a fresh WebSocket token twice ({error}) at {self._url}; not retrying. "
+                            "A token is valid for 15 minutes after issue, so check that this URL and the REST URL "
+                            "that issued it belong to the same exchange"
+                        )
+                    self._token_refused = True
                     raise Resync(f"subscription refused: {error}")
                 raise FeedFailed(f"Kraken refused a subscription: {error}")
 

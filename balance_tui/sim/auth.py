@@ -89,6 +89,11 @@ class TokenRegistry:
         self._issued_at[token] = self._clock()
         return token
 
+    def revoke(self, token: str) -> None:
+        """Invalidate one token: subscribing with it gets ESession:Invalid session."""
+        self._issued_at.pop(token, None)
+        self._used.discard(token)
+
     def revoke_all(self) -> None:
         """Invalidate every token issued so far, as Kraken's maintenance does: a client that resubscribes with
         an old token gets ESession:Invalid session."""

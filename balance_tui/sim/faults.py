@@ -16,6 +16,8 @@ The spec is a comma-separated list of `name=value` items:
                           invalid JSON (cut in half) and wrong types (figures as strings), alternately
     skip-every=N          every N-th update on a balances or executions subscription skips a sequence number
     refuse=STATUS[xCOUNT] refuse the next COUNT (default 1) WS handshakes with HTTP STATUS, e.g. refuse=429x3
+    spoil-tokens=COUNT    the next COUNT tokens from GetWebSocketsToken are stale at once, as after maintenance:
+                          subscribing with one gets ESession:Invalid session
     offline=ASSET         ASSET moves only while no client is subscribed to balances: 3 changes each time
                           the last subscriber goes, and none from the regular activity
     status=STATE          system status: online, maintenance, cancel_only or post_only
@@ -39,7 +41,7 @@ from balance_tui.sim.wire import dumps
 OVERSIZED_FRAME_BYTES = 2 * 1024 * 1024
 _CLEAN_CLOSES = (1012, 1001)  # service restart, going away: what Kraken's edge sends when it drops a feed
 _EVERY = ("drop-every", "silence-every", "oversize-every", "garble-every", "skip-every")
-_NAMES = (*_EVERY, "refuse", "offline", "status", "rest")
+_NAMES = (*_EVERY, "refuse", "spoil-tokens", "offline", "status", "rest")
 
 
 class SystemStatus(StrEnum):
@@ -76,6 +78,7 @@ class Fired(StrEnum):
     WRONG_TYPES = "wrong-types"
     SKIP = "skip"
     REFUSE = "refuse"
+    SPOIL_TOKEN = "spoil-token"
     OFFLINE = "offline"  # one change to the offline asset
 
 
@@ -101,6 +104,7 @@ class Faults:
     drip_interval: float = 0.5  # seconds between the bytes of a dripped REST reply
     fired: Counter[str] = field(default_factory=Counter)
     _refusals: deque[int] = field(default_factory=deque, init=False, repr=False)
+    _spoiled_tokens: int = field(default=0, init=False, repr=False)
     _rest_failures: deque[RestFailure] = field(default_factory=deque, init=False, repr=False)
     _drops: int = field(default=0, init=False, repr=False)
     _garbles: int = field(default=0, init=False, repr=False)
@@ -144,6 +148,8 @@ class Faults:
             case "refuse":
                 status, count = _times(value)
                 self.refuse_handshakes(count, _http_status(status))
+            case "spoil-tokens":
+                self.spoil_tokens(_count(value))
             case "offline":
                 if value not in ASSETS:
                     raise ValueError(f"no asset {value!r}; the simulator lists {', '.join(ASSETS)}")
@@ -157,13 +163,19 @@ class Faults:
                 raise ValueError(f"unknown fault {name!r}; known: {', '.join(_NAMES)}")
         return name
 
-    # Handshakes and REST calls: queued one-shot failures.
+    # Handshakes, tokens and REST calls: queued one-shot failures.
 
     def refuse_handshakes(self, count: int = 1, status: int = 429) -> None:
         """Refuse the next `count` WS handshakes (on either path) with HTTP `status`, then accept again."""
         if count < 1:
             raise ValueError(f"count must be >= 1, not {count}")
         self._refusals.extend([_http_status(str(status))] * count)
+
+    def spoil_tokens(self, count: int = 1) -> None:
+        """Make the next `count` WS tokens stale as they are issued (after any already spoiled)."""
+        if count < 1:
+            raise ValueError(f"count must be >= 1, not {count}")
+        self._spoiled_tokens += count
 
     def fail_rest(self, failure: RestFailure, count: int = 1) -> None:
         """Make the next `count` private REST calls fail as `failure` (after any already queued)."""
@@ -177,6 +189,14 @@ class Faults:
             return None
         self.fired[Fired.REFUSE] += 1
         return self._refusals.popleft()
+
+    def take_spoiled_token(self) -> bool:
+        """Whether the token being issued is to be stale at once."""
+        if not self._spoiled_tokens:
+            return False
+        self.fired[Fired.SPOIL_TOKEN] += 1
+        self._spoiled_tokens -= 1
+        return True
 
     def take_rest_failure(self) -> RestFailure | None:
         """How this private REST call fails, or None to serve it."""

@@ -107,7 +107,10 @@ class RestApi:
         }
 
     def _websockets_token(self) -> dict[str, object]:
-        return {"token": self._tokens.issue(), "expires": TOKEN_LIFETIME_SECONDS}
+        token = self._tokens.issue()
+        if self._faults.take_spoiled_token():
+            self._tokens.revoke(token)
+        return {"token": token, "expires": TOKEN_LIFETIME_SECONDS}
 
     def _system_status(self) -> dict[str, object]:
         timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -114,6 +114,29 @@ async def test_a_wrong_key_stops_the_feed_at_once_without_retrying(make_config) 
             assert "EAPI:Invalid key" in health.error and backend.rest.calls == 1 and health.reconnects == 0
 
 
+async def test_a_fresh_token_refused_twice_stops_the_feed(make_config) -> None:
+    async with running(make_config(), **relaxed()) as backend:
+        sim, health = backend.simulator, backend.manager.health
+        assert sim is not None
+        sim.faults.spoil_tokens(5)  # every token the feed could take
+        await eventually(lambda: health.state is FeedState.FAILED, what="the failure")
+        await asyncio.sleep(0.5)
+    assert "refused a fresh WebSocket token twice (ESession:Invalid session)" in health.error
+    assert sim.faults.fired[Fired.SPOIL_TOKEN] == 2 and health.reconnects == 1  # two connections, one token each
+
+
+async def test_a_refused_token_is_retried_once_after_every_subscription(make_config) -> None:
+    async with running(make_config(), **relaxed()) as backend:
+        sim, health = backend.simulator, backend.manager.health
+        assert sim is not None
+        sim.faults.spoil_tokens()
+        await eventually(lambda: health.reconnects == 1 and health.state is FeedState.LIVE, what="the retry")
+        sim.faults.spoil_tokens()  # a refusal after a good subscription is again the first
+        await sim.drop_clients()
+        await eventually(lambda: health.reconnects == 3 and health.state is FeedState.LIVE, what="the second retry")
+    assert sim.faults.fired[Fired.SPOIL_TOKEN] == 2
+
+
 @pytest.mark.parametrize("status", [401, 403])
 async def test_a_handshake_refused_as_unauthorised_is_not_retried(make_config, status: int) -> None:
     async with running(make_config(), **relaxed()) as backend:

@@ -16,13 +16,14 @@ def test_an_empty_spec_injects_nothing() -> None:
 def test_every_item() -> None:
     faults = Faults.parse(
         "drop-every=50, silence-every=7,oversize-every=3,garble-every=11,skip-every=13,"
-        "refuse=429x2,refuse=503,offline=ADA,status=cancel_only,rest=rate-limit x2,rest=drip,rest=503"
+        "refuse=429x2,refuse=503,spoil-tokens=2,offline=ADA,status=cancel_only,rest=rate-limit x2,rest=drip,rest=503"
     )
     assert (faults.drop_every, faults.silence_every, faults.oversize_every) == (50, 7, 3)
     assert (faults.garble_every, faults.skip_every) == (11, 13)
     assert faults.offline_asset == "ADA"
     assert faults.system_status is SystemStatus.CANCEL_ONLY
     assert [faults.take_refusal() for _ in range(4)] == [429, 429, 503, None]
+    assert [faults.take_spoiled_token() for _ in range(3)] == [True, True, False]
     assert [faults.take_rest_failure() for _ in range(5)] == [
         RestFailure.RATE_LIMIT,
         RestFailure.RATE_LIMIT,
@@ -30,7 +31,7 @@ def test_every_item() -> None:
         RestFailure.HTTP_503,
         None,
     ]
-    assert faults.fired == {"refuse": 3, "rate-limit": 2, "drip": 1, "503": 1}
+    assert faults.fired == {"refuse": 3, "spoil-token": 2, "rate-limit": 2, "drip": 1, "503": 1}
 
 
 @pytest.mark.parametrize(
@@ -42,6 +43,8 @@ def test_every_item() -> None:
         ("drop-every=5,drop-every=6", "fault 2 'drop-every=6': drop-every is given twice"),
         ("refuse=200", "fault 1 'refuse=200': expected an HTTP error status (400-599), not '200'"),
         ("refuse=429x0", "fault 1 'refuse=429x0': expected a whole number >= 1, not '0'"),
+        ("spoil-tokens=0", "fault 1 'spoil-tokens=0': expected a whole number >= 1, not '0'"),
+        ("spoil-tokens=1,spoil-tokens=2", "fault 2 'spoil-tokens=2': spoil-tokens is given twice"),
         ("offline=XBT", "fault 1 'offline=XBT': no asset 'XBT'; the simulator lists BTC, ETH, USD"),
         ("status=down", "fault 1 'status=down': expected one of online, maintenance, cancel_only, post_only"),
         ("rest=teapot", "fault 1 'rest=teapot': expected one of 500, 502, 503, 504, drip, hang, nonce"),
@@ -64,6 +67,8 @@ def test_scripted_faults_are_validated() -> None:
         Faults().refuse_handshakes(0)
     with pytest.raises(ValueError, match="expected an HTTP error status"):
         Faults().refuse_handshakes(1, 101)
+    with pytest.raises(ValueError, match="count must be >= 1"):
+        Faults().spoil_tokens(0)
 
 
 def test_drops_alternate_clean_closes_and_aborts() -> None:

@@ -243,6 +243,18 @@ async def test_maintenance_makes_old_tokens_stale(sim: Simulator, ws: ClientConn
     assert ack["success"] is True
 
 
+async def test_spoiled_tokens_are_refused_then_fresh_ones_work(sim: Simulator, ws: ClientConnection) -> None:
+    await receive(ws)
+    sim.faults.spoil_tokens(2)
+    for _ in range(2):
+        params = {"channel": "balances", "token": await token(sim)}
+        refused = await request(ws, {"method": "subscribe", "params": params, "req_id": 4})
+        assert (refused["error"], refused["success"], refused["req_id"]) == ("ESession:Invalid session", False, 4)
+    ack = await request(ws, {"method": "subscribe", "params": {**params, "token": await token(sim)}})
+    assert ack["success"] is True
+    assert sim.faults.fired[Fired.SPOIL_TOKEN] == 2
+
+
 @pytest.fixture
 async def private_http(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
     """A client with a short per-read timeout, as the REST faults are about timeouts."""
