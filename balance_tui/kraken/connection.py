@@ -34,7 +34,6 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
 ALERT_CLOSE_CODES = frozenset({1002, 1003, 1007, 1008, 1009})
 ALERT_BACKOFF_S = 60.0
 NOT_ONLINE_BACKOFF_S = 5.0  # Kraken: no faster than every 5 s while the system is not online
-PING_INTERVAL_S = 30.0  # Kraken drops a connection idle for about a minute
 PING = json.dumps({"method": "ping"})
 
 
@@ -57,6 +56,7 @@ class Feed:
     """Runs `_session` on every connection until cancelled, or until a `FeedFailed` says retrying is useless."""
 
     name = "feed"  # for the log
+    ping_interval_s = 30.0  # Kraken drops a connection idle for about a minute; a ping keeps it open
 
     def __init__(
         self, url: str, health: FeedStatus, clock: Clock, stale_after_s: float, budget: ReconnectBudget | None
@@ -102,8 +102,11 @@ class Feed:
 
     async def _read(self, ws: ClientConnection, take: Callable[[str | bytes], None]) -> None:
         """Hand every frame to `take`, ping now and then, and Resync once the feed says nothing for too long
-        (judged by data: the socket may still answer pings)."""
-        loop = asyncio.get_running_loop()
+        (judged by data: the socket may still answer pings).
+
+        Pings go out only as frames arrive: Kraken sends a heartbeat every second, so a quiet feed is a dead
+        one, and keeping it open would only delay the reconnect."""
+        loop, ping_interval_s = asyncio.get_running_loop(), self.ping_interval_s
         heard = last_ping = loop.time()
         while True:
             # One deadline per quiet spell, not one timer per frame: when it fires after frames kept
@@ -114,7 +117,7 @@ class Feed:
                         raw = await ws.recv()
                         heard = loop.time()
                         take(raw)
-                        if heard - last_ping >= PING_INTERVAL_S:
+                        if heard - last_ping >= ping_interval_s:
                             last_ping = heard
                             await ws.send(PING)
             except TimeoutError:

@@ -10,6 +10,7 @@ import base64
 import contextlib
 import secrets
 import socket
+from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from types import TracebackType
@@ -71,7 +72,8 @@ class Simulator:
     unchanged and sign with `api_key`/`api_secret`. `step()` makes one round of account activity and streams
     it to every subscriber; a background task does so `updates_per_second` times a second (0: only when
     `step()` is called). `updates_sent` counts the balances update frames queued so far, one per ledger entry
-    per subscriber. `faults` says what goes wrong on purpose, and counts what did. `nonce_window` is the
+    per subscriber. `requests` counts the WS requests received on either path, by method (`ping`,
+    `subscribe`, ...). `faults` says what goes wrong on purpose, and counts what did. `nonce_window` is the
     API key's nonce window, in nonce ticks (0: nonces must strictly increase).
     """
 
@@ -95,6 +97,7 @@ class Simulator:
         self.account = DemoAccount(seed)
         self.faults = Faults() if faults is None else faults
         self.updates_sent = 0
+        self.requests: Counter[str] = Counter()
         self._requested_port = port
         self._updates_per_second = updates_per_second
         self._tickers = Tickers(self.account.market, seed)
@@ -108,6 +111,7 @@ class Simulator:
                 channels,
                 foreign,
                 self.faults,
+                self.requests,
                 heartbeat_interval=heartbeat_interval,
                 outbox_size=outbox_size,
             )

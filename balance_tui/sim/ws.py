@@ -10,6 +10,7 @@ connection faults (drop, silence, oversize) strike, after the data frame that tr
 import asyncio
 import json
 import secrets
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -173,7 +174,8 @@ class Channel(Protocol):
 
 class Endpoint:
     """One WS v2 path: status on connect and on change, ping, heartbeats, and its channels' requests.
-    `foreign` is the other host's channels and Kraken's text refusing them here."""
+    `foreign` is the other host's channels and Kraken's text refusing them here; `requests` counts the
+    requests received, by method."""
 
     def __init__(
         self,
@@ -181,6 +183,7 @@ class Endpoint:
         channels: Iterable[Channel],
         foreign: tuple[frozenset[str], str],
         faults: Faults,
+        requests: Counter[str],
         *,
         heartbeat_interval: float,
         outbox_size: int,
@@ -188,6 +191,7 @@ class Endpoint:
         self._channels = {channel.name: channel for channel in channels}
         self._foreign_channels, self._foreign_error = foreign
         self._faults = faults
+        self._requests = requests
         self._heartbeat_interval = heartbeat_interval
         self._outbox_size = outbox_size
         self._connections: set[Connection] = set()
@@ -251,6 +255,7 @@ class Endpoint:
         if not isinstance(request, dict):
             connection.send(error_reply({}, time_in, "Malformed request: expected a JSON object in a text frame"))
             return
+        self._requests[str(request.get("method"))] += 1
         try:
             match request.get("method"):
                 case "ping":

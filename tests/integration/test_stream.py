@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import statistics
+import time
 from collections.abc import AsyncIterator
+from itertools import pairwise
 
 import pytest
 
@@ -82,3 +85,24 @@ async def test_balance_ex_as_a_rest_snapshot_matches_the_stream(backend: Backend
     dot = next(a for a in reply.balances.assets if a.asset == "DOT")
     assert {w.type for w in dot.wallets} == {"spot", "earn"}
     assert reply.balances.source == "rest"
+
+
+async def test_the_feed_pings_at_its_interval_and_the_pongs_disturb_nothing(make_config) -> None:
+    interval = 0.25
+    async with running(make_config(sim={"seed": 11})) as backend:
+        sim, health = backend.simulator, backend.manager.health
+        assert sim is not None
+        backend.stream.ping_interval_s = interval  # before the first await: from the feed's first connection on
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        pings: list[float] = []  # when the simulator had each
+        async with asyncio.timeout(10):
+            while len(pings) < 5:
+                await sim.step()  # frames far more often than the interval: pings must follow it, not them
+                await asyncio.sleep(0.02)
+                pings += [time.monotonic()] * (sim.requests["ping"] - len(pings))
+        await eventually(lambda: health.sequence == 1 + sim.updates_sent, what="the last update to arrive")
+        assert totals(backend) == sim.account.totals()
+        assert (health.gaps, health.reconnects, health.state) == (0, 0, FeedState.LIVE)
+    gaps = [later - earlier for earlier, later in pairwise(pings)]
+    # Never sooner than the interval; as a rule the next frame after it (a loaded machine may delay one).
+    assert min(gaps) >= interval - 0.05 and statistics.median(gaps) < 1.5 * interval, gaps

@@ -31,7 +31,7 @@ async def test_status_comes_first(ws: ClientConnection) -> None:
     assert data["connection_id"] > 2**63
 
 
-async def test_ping_echoes_req_id_only_when_sent(ws: ClientConnection) -> None:
+async def test_ping_echoes_req_id_only_when_sent(sim: Simulator, ws: ClientConnection) -> None:
     await receive(ws)
     pong = await request(ws, {"method": "ping", "req_id": 101})
     assert pong.keys() == {"method", "req_id", "time_in", "time_out"}
@@ -41,6 +41,7 @@ async def test_ping_echoes_req_id_only_when_sent(ws: ClientConnection) -> None:
 
     bare = await request(ws, {"method": "ping"})
     assert bare.keys() == {"method", "time_in", "time_out"}
+    assert sim.requests == {"ping": 2}
 
 
 async def test_bad_token_is_an_invalid_session(ws: ClientConnection) -> None:
