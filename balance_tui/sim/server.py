@@ -14,10 +14,11 @@ from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from balance_tui.core.events import LedgerEntry
 from balance_tui.sim.account import Activity, DemoAccount
@@ -32,6 +33,18 @@ from balance_tui.sim.ws import PRIVATE_CHANNELS, PRIVATE_ON_PUBLIC, PUBLIC_CHANN
 _HOST = "127.0.0.1"
 _PRIVATE_PATH, _PUBLIC_PATH = "/v2", "/public/v2"  # ws-auth.kraken.com/v2 and ws.kraken.com/v2
 _SHUTDOWN_GRACE_SECONDS = 0.5  # then stop waiting for clients that will not finish closing
+
+
+class _QuietDenials(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol, except that a handshake refused with a denial response (the 429s
+    and 503s of `Faults.refuse_handshakes`) counts as complete, as in uvicorn's wsproto protocol. Without
+    this, uvicorn (0.54) logs "ASGI callable returned without completing handshake." at ERROR for every
+    refusal, into the console's log; the fix upstream is uvicorn PR #3138, open at the time of writing."""
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body", False):
+            self.handshake_complete = True
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -164,7 +177,7 @@ class Simulator:
             self._app,
             lifespan="off",
             http="h11",
-            ws="websockets-sansio",
+            ws=_QuietDenials,
             log_config=None,
             log_level="warning",
             access_log=False,

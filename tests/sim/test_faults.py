@@ -5,6 +5,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from logging import WARNING
 from typing import Any
 
 import httpx
@@ -61,7 +62,7 @@ async def test_a_silent_connection_still_answers_pings(sim: Simulator, ws_token:
     assert sim.faults.fired[Fired.SILENCE] == 1
 
 
-async def test_handshakes_are_refused_then_accepted(sim: Simulator) -> None:
+async def test_handshakes_are_refused_quietly_then_accepted(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
     sim.faults.refuse_handshakes(2, 429)
     sim.faults.refuse_handshakes(1, 503)
     for url, status in [(sim.ws_private_url, 429), (sim.ws_public_url, 429), (sim.ws_private_url, 503)]:
@@ -73,6 +74,8 @@ async def test_handshakes_are_refused_then_accepted(sim: Simulator) -> None:
     async with connect(sim.ws_private_url) as client:
         assert (await receive(client))["channel"] == "status"
     assert sim.faults.fired[Fired.REFUSE] == 3
+    # A refusal is the fault working, not an error for the console's log.
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("uvicorn") and r.levelno >= WARNING] == []
 
 
 async def test_an_oversized_frame_closes_a_default_client_with_1009(sim: Simulator, ws_token: str) -> None:
