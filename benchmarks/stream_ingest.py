@@ -230,13 +230,16 @@ async def _ours(url: str, compression: str | None, feed: Feed, sender_pid: int) 
     rest = _Rest(feed.rest, breaker)
     manager = build_manager(config, clock, rest, breaker, rate, feed.decimals)  # type: ignore[arg-type]
     stream = BalanceStream(manager, rest, url, stale_after_s=config.feed.stale_after_s)  # type: ignore[arg-type]
-    updated = 0
+    counts = {"ledger_entry": 0, "balance_update": 0}
 
-    def on_update(_balance: object) -> None:
-        nonlocal updated
-        updated += 1
+    def counter(event: str) -> Callable[[object], None]:
+        def count(_payload: object) -> None:
+            counts[event] += 1
 
-    manager.register_callback("balance_update", on_update)
+        return count
+
+    for event in counts:
+        manager.register_callback(event, counter(event))
     supervisor = asyncio.create_task(manager.run())  # as Backend.run runs it beside the feed
     async with connect(url, compression=compression, max_size=MAX_FRAME_BYTES) as ws:
         gc.collect()
@@ -246,9 +249,11 @@ async def _ours(url: str, compression: str | None, feed: Feed, sender_pid: int) 
         result = meter.stop(manager.health.messages)
     supervisor.cancel()
     last = json.loads(feed.frames[-1])["sequence"]
-    if manager.health.sequence != last or updated < feed.updates:
-        raise RuntimeError(f"stream stopped early: sequence {manager.health.sequence} of {last}, {updated} updates")
-    return result
+    if manager.health.sequence != last or counts["ledger_entry"] != feed.updates:
+        raise RuntimeError(
+            f"stream stopped early: sequence {manager.health.sequence} of {last}, {counts['ledger_entry']} entries"
+        )
+    return result | {"observed": counts["balance_update"]}
 
 
 CLIENTS: dict[str, Callable[[str, str | None, Feed, int], Any]] = {"bare": _bare, "parse": _parse, "ours": _ours}
@@ -353,7 +358,8 @@ def main() -> None:
                     f"{r['cpu'] / r['messages'] * 1e6:5.2f} us/msg, "
                     f"client {r['client_share']:4.0%} / sender {r['sender_share']:4.0%} of a core, "
                     f"others {r['others']:.2f} cores{'' if r['pinned'] else ' (not pinned)'}"
-                    + (f", steal {r['steal']:.2f}" if r["steal"] >= 0.005 else ""),
+                    + (f", steal {r['steal']:.2f}" if r["steal"] >= 0.005 else "")
+                    + (f"; {r['observed']:,} observations (conflated per asset)" if "observed" in r else ""),
                     flush=True,
                 )
     finally:

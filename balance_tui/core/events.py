@@ -45,10 +45,10 @@ class BalancesSnapshot:
     source: Source = Source.WS
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
+class LedgerEntry(NamedTuple):
     """One completed ledger transaction: the wallet moves by `amount - fee`, and `balance` is the asset's
-    total across all wallets afterwards, as Kraken's update frames report it."""
+    total across all wallets afterwards, as Kraken's update frames report it. A NamedTuple: one is built
+    per update, and a frozen dataclass sets each of its twelve fields through `object.__setattr__`."""
 
     ledger_id: str
     ref_id: str
@@ -64,8 +64,9 @@ class LedgerEntry:
     subtype: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class BalancesUpdate:
+class BalancesUpdate(NamedTuple):
+    """A NamedTuple, like `LedgerEntry`: one per update frame."""
+
     entries: tuple[LedgerEntry, ...]
     sequence: int
     source: Source = Source.WS

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 Callback = Callable[[Any], Awaitable[None] | None]
 CALLBACK_EVENTS = frozenset({"balance_update", "balance_change", "validation_issue", "source_changed", "ledger_entry"})
 # Ledger entry types that move money in or out of the account rather than trade it: not a trend.
-_FLOWS = {"deposit": EntryKind.DEPOSIT, "withdrawal": EntryKind.WITHDRAWAL, "adjustment": EntryKind.ADJUSTMENT}
+_FLOWS = frozenset({"deposit", "withdrawal", "adjustment"})
 
 
 class BalanceSource(Protocol):
@@ -151,6 +151,9 @@ class BalanceManager:
         self._callbacks: dict[str, list[Callback]] = {name: [] for name in CALLBACK_EVENTS}
         self._pending: set[asyncio.Future[None]] = set()
         self._snapshot_seen = asyncio.Event()
+        self._dirty: dict[str, tuple[Balance, datetime]] = {}  # changed, not yet observed: latest per asset
+        self._flows: dict[str, tuple[Decimal, bool]] = {}  # net external flow, and whether an operator's
+        self._observing: asyncio.Handle | None = None
 
     # -- reading -------------------------------------------------------------------------------------
 
@@ -215,8 +218,9 @@ class BalanceManager:
     def register_callback(self, event: str, fn: Callback) -> None:
         """`fn` (sync or async) is called for each event; one that raises is logged, never fatal.
 
-        balance_update(Balance): every change. balance_change(Balance): a change of at least the history's
-        change threshold. validation_issue(ValidationIssue): an issue newly raised.
+        balance_update(Balance): an asset changed (its latest value, once per burst: see `apply`).
+        balance_change(Balance): a change of at least the history's change threshold.
+        validation_issue(ValidationIssue): an issue newly raised.
         source_changed(SourceChange): the figures now come from somewhere else.
         ledger_entry(LedgerEntry): each completed ledger transaction the feed reports.
         """
@@ -227,13 +231,26 @@ class BalanceManager:
     # -- feeding -------------------------------------------------------------------------------------
 
     def apply(self, event: BalanceEvent) -> list[Balance]:
-        """Apply one event; return the balances it changed, after telling subscribers about each."""
+        """Apply one event at once; return the balances it changed.
+
+        Ledger entries are told one by one. What follows a change (cache, history, amount rules,
+        `balance_update` and `balance_change`) conflates per asset: it runs at the latest value once the
+        caller yields to the event loop (at once when none runs), so a burst of updates to one asset costs
+        one observation, as DESIGN's data flow says. Deposits, withdrawals and adjustments conflate too: the
+        observation carries their net amount, so a trend still ignores them.
+        """
         now = self.clock.now()
         if isinstance(event, BalancesUpdate):  # the hot path: one ledger entry per message, many a second
+            changed = []
             for entry in event.entries:
-                self._observe(self._apply_entry(entry, event.source, now), entry, now)
+                balance = self._apply_entry(entry, event.source, now)
+                self._dirty[entry.asset] = (balance, now)
+                if entry.type in _FLOWS:
+                    self._add_flow(entry)
                 self._notify("ledger_entry", entry)
-            return [self._balances[entry.asset] for entry in event.entries]
+                changed.append(balance)
+            self._schedule_observation()
+            return changed
         if isinstance(event, BalancesSnapshot):
             changed = self._apply_snapshot(event, now)
             if event.source is Source.WS:
@@ -246,7 +263,8 @@ class BalanceManager:
             if isinstance(event, ExecutionsSnapshot):
                 self._cross_check_holds(now)
         for balance in changed:
-            self._observe(balance, None, now)
+            self._dirty[balance.asset] = (balance, now)
+        self._schedule_observation()
         self._check_source(now)  # updates cannot change the source: they only flow while the feed is live
         return changed
 
@@ -325,21 +343,35 @@ class BalanceManager:
             return balance._replace(updated_at=max(balance.updated_at, self._last_rest_at))
         return balance
 
-    def _observe(self, balance: Balance, entry: LedgerEntry | None, now: datetime) -> None:
+    def _schedule_observation(self) -> None:
+        if self._observing is not None or not self._dirty:
+            return
+        try:
+            self._observing = asyncio.get_running_loop().call_soon(self._observe_changed)
+        except RuntimeError:  # no loop: a plain caller sees everything done when apply returns
+            self._observe_changed()
+
+    def _observe_changed(self) -> None:
+        """Observe every asset changed since last time, at its latest value, with the net of its flows."""
+        self._observing = None
+        changed, self._dirty = self._dirty, {}
+        flows, self._flows = self._flows, {}
+        for asset, (balance, at) in changed.items():
+            flow, adjusted = flows.get(asset, (ZERO, False))
+            self._observe(balance, at, _flow_kind(flow, adjusted), flow)
+
+    def _add_flow(self, entry: LedgerEntry) -> None:
+        flow, adjusted = self._flows.get(entry.asset, (ZERO, False))
+        self._flows[entry.asset] = (flow + entry.amount - entry.fee, adjusted or entry.type == "adjustment")
+
+    def _observe(self, balance: Balance, at: datetime, kind: EntryKind, flow: Decimal) -> None:
         """Everything that follows a change: cache, history, amount rules, subscribers."""
         self.cache.set(balance.asset, balance)
-        kind = _FLOWS.get(entry.type) if entry is not None else None
         significant = self.history.record(
-            balance.asset,
-            balance.total,
-            balance.held,
-            balance.source,
-            at=now,
-            kind=kind or EntryKind.SAMPLE,
-            flow=entry.amount - entry.fee if kind else ZERO,
+            balance.asset, balance.total, balance.held, balance.source, at=at, kind=kind, flow=flow
         )
         report = self.validator.validate_single_balance(
-            balance.asset, balance.total, balance.held, now=now, free=balance.free
+            balance.asset, balance.total, balance.held, now=at, free=balance.free
         )
         if report.issues:
             self._announce(report)
@@ -387,16 +419,17 @@ class BalanceManager:
     def _apply_entry(self, entry: LedgerEntry, source: Source, now: datetime) -> Balance:
         """`entry.balance` is the asset's total, so the touched wallet is whatever the others leave."""
         before = self._balances.get(entry.asset)
-        wallets = () if before is None else before.wallets
-        key = (entry.wallet_type, entry.wallet_id)
-        if len(wallets) == 1 and (wallets[0].type, wallets[0].id) == key:
-            new_wallets: tuple[WalletBalance, ...] = (WalletBalance(*key, entry.balance),)  # one wallet: the total
-        else:
-            others = sum((w.balance for w in wallets if (w.type, w.id) != key), ZERO)
-            touched = WalletBalance(*key, entry.balance - others)
-            kept = tuple(touched if (w.type, w.id) == key else w for w in wallets)
-            new_wallets = kept if touched in kept else (*kept, touched)
-        after = Balance(entry.asset, entry.balance, new_wallets, source, now, *self._hold_for(entry.asset))
+        if before is None:
+            after = Balance(
+                entry.asset,
+                entry.balance,
+                (WalletBalance(entry.wallet_type, entry.wallet_id, entry.balance),),
+                source,
+                now,
+                *self._hold_for(entry.asset),
+            )
+        else:  # its hold is current: every change of holds is applied to every balance at once
+            after = Balance(entry.asset, entry.balance, _wallets_after(before.wallets, entry), source, now, *before[5:])
         self._balances[entry.asset] = after
         return after
 
@@ -467,6 +500,25 @@ class BalanceManager:
         self._pending.discard(future)
         if not future.cancelled() and future.exception() is not None:
             log.error("async callback failed", exc_info=future.exception())
+
+
+def _flow_kind(flow: Decimal, adjusted: bool) -> EntryKind:
+    """What history calls the net money moved in or out since the last observation."""
+    if not flow:
+        return EntryKind.SAMPLE
+    if adjusted:
+        return EntryKind.ADJUSTMENT
+    return EntryKind.DEPOSIT if flow > 0 else EntryKind.WITHDRAWAL
+
+
+def _wallets_after(wallets: tuple[WalletBalance, ...], entry: LedgerEntry) -> tuple[WalletBalance, ...]:
+    key = (entry.wallet_type, entry.wallet_id)
+    if len(wallets) == 1 and wallets[0][:2] == key:
+        return (WalletBalance(*key, entry.balance),)  # one wallet: it holds the total
+    others = sum((w.balance for w in wallets if w[:2] != key), ZERO)
+    touched = WalletBalance(*key, entry.balance - others)
+    kept = tuple(touched if w[:2] == key else w for w in wallets)
+    return kept if touched in kept else (*kept, touched)
 
 
 def _same_hold(from_orders: Decimal, from_rest: Decimal) -> bool:

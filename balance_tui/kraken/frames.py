@@ -205,6 +205,8 @@ def _reject_constant(name: str) -> None:
 def _amount_text(text: str) -> Decimal:
     """Every JSON number with a point or exponent becomes an exact Decimal, bounded from its text first:
     cheaper than inspecting the Decimal, and nothing huge is ever built."""
+    if len(text) <= MAX_PLACES + 1 and "e" not in text and "E" not in text:
+        return Decimal(text)  # the usual case: this short, a plain number is within both bounds
     mantissa, _, exponent = text.lower().partition("e")
     whole, _, places = mantissa.lstrip("-").partition(".")
     shift = int(exponent) if exponent else 0

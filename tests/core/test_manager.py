@@ -135,6 +135,50 @@ async def test_async_callbacks_run() -> None:
     assert seen == ["BTC"]
 
 
+def flow(asset: str, kind: str, amount: str, fee: str, balance: str) -> LedgerEntry:
+    return LedgerEntry("L", "R", T0, kind, asset, "spot", "main", D(amount), D(fee), D(balance))
+
+
+async def test_a_burst_is_observed_once_per_asset_at_its_latest_value_and_every_entry_is_told() -> None:
+    manager = live(BalanceManager(FrozenClock(T0)))
+    updates: list[tuple[str, Decimal]] = []
+    entries: list[LedgerEntry] = []
+    manager.register_callback("balance_update", lambda b: updates.append((b.asset, b.total)))
+    manager.register_callback("ledger_entry", entries.append)
+    manager.apply(snapshot(BTC=[("spot", "main", "1")], ETH=[("spot", "main", "2")]))
+    await asyncio.sleep(0)
+    updates.clear()
+    for sequence, total in enumerate(["1.1", "1.2", "1.3"], start=2):  # no yield between: one burst
+        manager.apply(BalancesUpdate((entry("BTC", total),), sequence))
+    manager.apply(BalancesUpdate((entry("ETH", "2.5"),), 5))
+    assert manager.get_balance("BTC").total == D("1.3")  # state is current at once
+    assert len(entries) == 4 and updates == []
+    await asyncio.sleep(0)
+    assert updates == [("BTC", D("1.3")), ("ETH", D("2.5"))]
+    assert [e.total for e in manager.history.get_asset_history("BTC")] == [D("1"), D("1.3")]
+
+
+@pytest.mark.parametrize(
+    ("burst", "kind", "net"),
+    [
+        ([flow("EUR", "trade", "-5", "0", "95"), flow("EUR", "deposit", "50", "1", "144")], "deposit", "49"),
+        ([flow("EUR", "deposit", "50", "0", "150"), flow("EUR", "withdrawal", "-80", "0", "70")], "withdrawal", "-30"),
+        ([flow("EUR", "deposit", "50", "0", "150"), flow("EUR", "adjustment", "1", "0", "151")], "adjustment", "51"),
+        ([flow("EUR", "deposit", "1", "1", "100")], "sample", "0"),  # the fee took it all: nothing moved
+    ],
+    ids=["trade-then-deposit", "net-withdrawal", "with-an-adjustment", "zero-net-deposit"],
+)
+async def test_flows_in_a_burst_are_kept_as_their_net(burst: list[LedgerEntry], kind: str, net: str) -> None:
+    """Conflated or not, the trend must still see every unit that came in or went out."""
+    manager = BalanceManager(FrozenClock(T0))
+    manager.apply(snapshot(EUR=[("spot", "main", "100")]))
+    for sequence, item in enumerate(burst, start=2):
+        manager.apply(BalancesUpdate((item,), sequence))
+    await asyncio.sleep(0)
+    latest = manager.history.get_asset_history("EUR")[-1]
+    assert (latest.kind, latest.flow, latest.total) == (kind, D(net), burst[-1].balance)
+
+
 def test_unknown_callback_event_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown callback event 'balance_changed'"):
         BalanceManager().register_callback("balance_changed", print)
