@@ -18,7 +18,7 @@ import platformdirs
 from sqlalchemy import Engine
 
 from balance_tui.config import APP_NAME, Config
-from balance_tui.core import BalanceManager, Clock, SystemClock
+from balance_tui.core import Balance, BalanceManager, Clock, SystemClock
 from balance_tui.core.breaker import CircuitBreaker
 from balance_tui.core.budgets import RATE_TIERS, ReconnectBudget, RestRateCounter
 from balance_tui.core.cache import BalanceCache
@@ -86,12 +86,21 @@ class Backend:
             await asyncio.gather(*helpers, return_exceptions=True)
 
     async def _follow_prices(self) -> None:
-        """Subscribe the ticker for the pairs that value what the account holds; runs until cancelled."""
+        """Keep the ticker on the pairs that value what the account holds, as new assets come; runs until
+        cancelled. An asset dropping to zero keeps its pairs: it may come back, and they may bridge others."""
         await self.manager.wait_for_snapshot()
-        quote = self.config.engine.value_in
-        symbols = symbols_for(self.manager.get_all_balances(), quote, self.listed_symbols)
-        self.ticker = TickerStream(self.prices, self.public_url, symbols)
-        await self.ticker.run()
+        quote, listed = self.config.engine.value_in, self.listed_symbols
+        held = {asset for asset, balance in self.manager.get_all_balances().items() if balance.total}
+        self.ticker = ticker = TickerStream(self.prices, self.public_url, symbols_for(sorted(held), quote, listed))
+
+        def on_balance(balance: Balance) -> None:
+            # On the feed's hot path: a set lookup, and the ticker's own task does the subscribing.
+            if balance.total and balance.asset not in held:
+                held.add(balance.asset)
+                ticker.watch(symbols_for([balance.asset], quote, listed))
+
+        self.manager.register_callback("balance_update", on_balance)
+        await ticker.run()
 
     async def _heartbeat(self, session: TradingSession) -> None:
         """Tell other consoles this session's owner is alive; stop if one of them has taken it over."""

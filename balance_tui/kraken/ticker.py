@@ -2,14 +2,17 @@
 
 Public data carries no sequence and every update is a full level-1 ticker, so there is nothing to resync
 but the connection: a bad frame, a drop or a silent socket means reconnect and subscribe again (with a
-snapshot). A symbol Kraken refuses is remembered and never asked for again.
+snapshot). The list of symbols only grows: `watch` adds to it while the feed runs (the account came to hold a
+new asset), those are subscribed on the live connection and the whole list on every reconnect. A symbol
+Kraken refuses is remembered and never asked for again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -135,7 +138,8 @@ class TickerHealth:
 
 
 class TickerStream(Feed):
-    """Subscribe `ticker` for `symbols` on the public endpoint and keep `prices` current until cancelled."""
+    """Subscribe `ticker` for `symbols` (and those `watch` adds) on the public endpoint and keep `prices`
+    current until cancelled."""
 
     name = "ticker"
 
@@ -143,7 +147,7 @@ class TickerStream(Feed):
         self,
         prices: PriceBook,
         ws_url: str,
-        symbols: Sequence[str],
+        symbols: Iterable[str],
         *,
         stale_after_s: float = 10.0,
         budget: ReconnectBudget | None = None,
@@ -151,28 +155,64 @@ class TickerStream(Feed):
         super().__init__(ws_url, TickerHealth(), prices.clock, stale_after_s, budget)
         self.health: TickerHealth
         self._prices = prices
-        self._symbols = tuple(dict.fromkeys(symbols))
+        self._symbols = dict.fromkeys(symbols)  # an ordered set
+        self._added = asyncio.Event()  # `watch` added symbols: the connection's own task subscribes them
+        self._asked: set[str] = set()  # what this connection has subscribed, so nothing is asked for twice
         self._system = ""
 
+    def watch(self, symbols: Iterable[str]) -> None:
+        """Watch `symbols` too, from now on. No I/O: safe to call from a balance callback; the feed's own
+        task subscribes them."""
+        added = [symbol for symbol in symbols if symbol not in self._symbols]
+        if added:
+            self._symbols.update(dict.fromkeys(added))
+            self._added.set()
+
     async def run(self) -> None:
-        """As every feed; returns at once when there is nothing to watch."""
-        if not self._symbols:
-            self.health.state, self.health.error = FeedState.STOPPED, "no ticker symbols to watch"
-            return
-        await super().run()
+        """As every feed, while there is something to watch. With nothing (yet, or every symbol refused) it
+        waits for `watch` without connecting; any other stop is final."""
+        while True:
+            while not self._wanted():
+                if self.health.state is not FeedState.FAILED:
+                    self.health.state, self.health.error = FeedState.STOPPED, "no ticker symbols to watch"
+                self._added.clear()
+                await self._added.wait()
+            self.health.state = FeedState.CONNECTING
+            await super().run()
+            if self._wanted():
+                return
+
+    def _wanted(self) -> list[str]:
+        return [symbol for symbol in self._symbols if symbol not in self.health.refused]
 
     def _pause_before_reconnect(self) -> float:
         return NOT_ONLINE_BACKOFF_S if self._system not in ("", "online") else 0.0
 
     async def _session(self, ws: ClientConnection) -> None:
         health = self.health
-        wanted = [symbol for symbol in self._symbols if symbol not in health.refused]
-        if not wanted:
-            raise FeedFailed("Kraken lists none of the ticker symbols asked for")
         health.state, health.retry_at, health.subscribed = FeedState.SUBSCRIBING, None, frozenset()
-        params = {"channel": "ticker", "symbol": wanted, "snapshot": True}
-        await ws.send(json.dumps({"method": "subscribe", "params": params}))
-        await self._read(ws, self._take)
+        self._asked = set()
+        await self._subscribe_new(ws)
+        added = asyncio.create_task(self._subscribe_added(ws), name="ticker-subscribe")
+        try:
+            await self._read(ws, self._take)
+        finally:
+            added.cancel()
+            await asyncio.gather(added, return_exceptions=True)
+
+    async def _subscribe_added(self, ws: ClientConnection) -> None:
+        while True:
+            await self._added.wait()
+            self._added.clear()
+            await self._subscribe_new(ws)
+
+    async def _subscribe_new(self, ws: ClientConnection) -> None:
+        """Subscribe what this connection has not asked for yet, with a snapshot so its price comes at once."""
+        new = [symbol for symbol in self._wanted() if symbol not in self._asked]
+        if new:
+            self._asked.update(new)
+            params = {"channel": "ticker", "symbol": new, "snapshot": True}
+            await ws.send(json.dumps({"method": "subscribe", "params": params}))
 
     def _take(self, raw: str | bytes) -> None:
         health = self.health
@@ -200,7 +240,7 @@ class TickerStream(Feed):
                     # Nothing a reconnect would change: say so and keep streaming what was accepted.
                     health.error = f"ticker subscription refused: {error}"
                     log.warning("ticker subscription refused: %s", error)
-                if not [s for s in self._symbols if s not in health.refused]:
+                if not self._wanted():
                     raise FeedFailed("Kraken lists none of the ticker symbols asked for")
             case SystemStatus(system=system):
                 self._system = system

@@ -171,7 +171,55 @@ async def test_a_silent_connection_is_stale_and_replaced(sim: Simulator, caplog:
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_nothing_to_watch_returns_without_connecting() -> None:
-    stream = TickerStream(PriceBook(SystemClock()), "ws://127.0.0.1:9/public/v2", [])
-    await asyncio.wait_for(stream.run(), 1)
-    assert stream.health.state is FeedState.STOPPED and stream.health.reconnects == 0
+async def test_symbols_watched_later_are_subscribed_live_once_and_all_again_after_a_reconnect(sim: Simulator) -> None:
+    async with streaming(sim, ["BTC/USD"]) as (stream, prices):
+        replies = subscribe_replies(stream)
+        health = stream.health
+        await eventually(lambda: health.subscribed == {"BTC/USD"}, what="the first ack")
+        stream.watch(["BTC/USD", "SOL/USD", "NOPE/USD"])
+        stream.watch(["SOL/USD"])
+        await eventually(lambda: health.subscribed == {"BTC/USD", "SOL/USD"} and "NOPE/USD" in health.refused)
+        await eventually(lambda: prices.price("SOL/USD") == sim_price(sim, "SOL/USD"), what="the new snapshot")
+        assert health.reconnects == 0 and replies == ["BTC/USD", "SOL/USD", "refused NOPE/USD"]
+        assert await sim.drop_clients() == 1
+        await eventually(lambda: health.reconnects == 1 and health.subscribed == {"BTC/USD", "SOL/USD"})
+        await sim.step()
+        await eventually(lambda: prices.price("SOL/USD") == sim_price(sim, "SOL/USD"), what="updates after it")
+        assert replies[3:] == ["BTC/USD", "SOL/USD"]  # the refused one is not asked for again
+
+
+async def test_with_nothing_to_watch_it_waits_without_connecting_until_a_symbol_comes(sim: Simulator) -> None:
+    async with streaming(sim, []) as (stream, prices):
+        await asyncio.sleep(0.2)
+        assert stream.health.state is FeedState.STOPPED and stream.health.reconnects == 0
+        assert await sim.drop_clients() == 0
+        stream.watch(["BTC/USD"])
+        await eventually(lambda: prices.price("BTC/USD") == sim_price(sim, "BTC/USD"), what="the snapshot")
+        assert stream.health.state is FeedState.LIVE and stream.health.reconnects == 0
+
+
+async def test_a_feed_whose_every_symbol_was_refused_starts_again_for_a_listed_one(sim: Simulator) -> None:
+    async with streaming(sim, ["NOPE/USD"]) as (stream, prices):
+        health = stream.health
+        await eventually(lambda: health.state is FeedState.FAILED, what="the refusal to stop the feed")
+        assert health.error == "Kraken lists none of the ticker symbols asked for"
+        stream.watch(["BTC/USD"])
+        await eventually(lambda: prices.price("BTC/USD") == sim_price(sim, "BTC/USD"), what="the snapshot")
+        assert health.state is FeedState.LIVE and health.subscribed == {"BTC/USD"} and health.error == ""
+
+
+def subscribe_replies(stream: TickerStream) -> list[str]:
+    """Each subscribe reply the stream takes, in order: the symbol acked, or "refused SYMBOL"; the stream
+    itself would let an "Already subscribed" pass silently, so a test can only see a double subscription here."""
+    replies: list[str] = []
+    take = stream._take
+
+    def recording(raw: str | bytes) -> None:
+        message = json.loads(raw)
+        if message.get("method") == "subscribe":
+            symbol = message.get("result", message).get("symbol")
+            replies.append(symbol if message["success"] else f"refused {symbol}")
+        take(raw)
+
+    stream._take = recording  # type: ignore[method-assign]
+    return replies
