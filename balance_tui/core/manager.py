@@ -234,10 +234,11 @@ class BalanceManager:
         """Apply one event at once; return the balances it changed.
 
         Ledger entries are told one by one. What follows a change (cache, history, amount rules,
-        `balance_update` and `balance_change`) conflates per asset: it runs at the latest value once the
-        caller yields to the event loop (at once when none runs), so a burst of updates to one asset costs
-        one observation, as DESIGN's data flow says. Deposits, withdrawals and adjustments conflate too: the
-        observation carries their net amount, so a trend still ignores them.
+        `balance_update` and `balance_change`) runs at once for snapshots and holds; for updates it conflates
+        per asset, running at the latest value once the caller yields to the event loop (at once when none
+        runs), so a burst of updates to one asset costs one observation, as DESIGN's data flow says.
+        Deposits, withdrawals and adjustments conflate too: the observation carries their net amount, so a
+        trend still ignores them.
         """
         now = self.clock.now()
         if isinstance(event, BalancesUpdate):  # the hot path: one ledger entry per message, many a second
@@ -264,7 +265,7 @@ class BalanceManager:
                 self._cross_check_holds(now)
         for balance in changed:
             self._dirty[balance.asset] = (balance, now)
-        self._schedule_observation()
+        self._observe_changed()  # snapshots and holds are rare: observed at once, after any burst before them
         self._check_source(now)  # updates cannot change the source: they only flow while the feed is live
         return changed
 
@@ -353,7 +354,9 @@ class BalanceManager:
 
     def _observe_changed(self) -> None:
         """Observe every asset changed since last time, at its latest value, with the net of its flows."""
-        self._observing = None
+        if self._observing is not None:
+            self._observing.cancel()  # when called directly rather than by the loop: nothing is left for it
+            self._observing = None
         changed, self._dirty = self._dirty, {}
         flows, self._flows = self._flows, {}
         for asset, (balance, at) in changed.items():
