@@ -5,7 +5,8 @@ A `DemoAccount` is fully determined by its seed: the starting balances, prices, 
 of activity come from one seeded RNG, so tests can replay a feed and compare it with the account exactly.
 What open orders hold is derived from the open orders themselves, so REST `hold_trade` and the executions
 channel can never disagree. Spot balances never fall below what open orders hold, and no wallet ever goes
-negative.
+negative. The account does not hold every listed asset at the start: as on Kraken, a wallet opens with its
+first credit (a deposit, a buy) and holds zero until then.
 """
 
 import random
@@ -40,7 +41,7 @@ def _spot(asset: str) -> WalletKey:
 
 _STAKED_DOT = WalletKey("DOT", "earn", "bonded")
 
-# Starting balances before the per-seed jitter of +-20%.
+# Starting balances before the per-seed jitter of +-20%. Listed assets missing here (LINK) start with no wallet.
 _STARTING_BALANCES: dict[WalletKey, str] = {
     _spot("BTC"): "1.84732165",
     _spot("ETH"): "24.503812",
@@ -149,6 +150,14 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _check_scripted(asset: str, amount: Decimal, kind: str) -> None:
+    """A scripted deposit or withdrawal names a listed asset and a positive amount at its precision."""
+    if asset not in ASSETS:
+        raise ValueError(f"the simulator lists no asset {asset!r} (WS v2 names: {', '.join(ASSETS)})")
+    if amount <= 0 or ASSETS[asset].quantize(amount) != amount:
+        raise ValueError(f"a {asset} {kind} must be positive, to at most {ASSETS[asset].decimals} decimals")
+
+
 class DemoAccount:
     """A seeded account that trades, rests and cancels orders, deposits, withdraws and earns staking
     rewards, one step at a time."""
@@ -162,7 +171,7 @@ class DemoAccount:
             key: ASSETS[key.asset].quantize(Decimal(amount) * uniform(self._rng, *jitter))
             for key, amount in _STARTING_BALANCES.items()
         }
-        self._starting_totals = self.totals()
+        self._usual_totals = self.totals()
         self._trade_ids = {symbol: 1_000_000 + self._rng.randrange(50_000_000) for symbol in PAIRS}
         self._orders: dict[str, Order] = {}
         self._fills: deque[Execution] = deque(maxlen=_RECENT_FILLS)
@@ -171,8 +180,8 @@ class DemoAccount:
             price = pair.quantize_price(self.market.price(pair) * Decimal(factor))
             order = self._new_order(pair, side, pair.quantize_volume(Decimal(volume)), price)
             self._orders[order.order_id] = order
-        for asset, held in self.holds().items():
-            assert held <= self._wallets[_spot(asset)], f"orders hold more {asset} than there is"
+        for asset in self.holds():
+            assert self.available(asset) >= 0, f"orders hold more {asset} than there is"
 
     def wallets(self) -> dict[WalletKey, Decimal]:
         """Every wallet's balance, at its asset's precision."""
@@ -191,7 +200,11 @@ class DemoAccount:
 
     def available(self, asset: str) -> Decimal:
         """What the spot wallet can spend: balance minus hold."""
-        return self._wallets[_spot(asset)] - self._held(asset)
+        return self._balance(_spot(asset)) - self._held(asset)
+
+    def _balance(self, wallet: WalletKey) -> Decimal:
+        """A wallet's balance; one not opened yet holds zero (at its asset's precision, which it keeps)."""
+        return self._wallets.get(wallet, ASSETS[wallet.asset].quantize(Decimal(0)))
 
     def _held(self, asset: str) -> Decimal:
         held = ASSETS[asset].quantize(Decimal(0))
@@ -234,13 +247,18 @@ class DemoAccount:
         return activity or Activity(tuple(self._deposit(self._rng.choice(assets))))
 
     def deposit(self, asset: str, amount: Decimal) -> list[LedgerEntry]:
-        """Credit a scripted deposit to the asset's spot wallet (for scenarios and tests)."""
-        if _spot(asset) not in self._wallets:
-            raise ValueError(f"the demo account has no {asset} wallet")
-        if amount <= 0 or ASSETS[asset].quantize(amount) != amount:
-            raise ValueError(f"a {asset} deposit must be positive, to at most {ASSETS[asset].decimals} decimals")
-        ref_id = kraken_id(self._rng, "A", 8)
-        return [self._post(_spot(asset), amount, Decimal(0), ref_id, "deposit", "deposit")]
+        """Credit a scripted deposit to the asset's spot wallet, opening it if the account never held the asset
+        (for scenarios and tests)."""
+        _check_scripted(asset, amount, "deposit")
+        return self._funding(asset, amount, Decimal(0), "deposit")
+
+    def withdraw(self, asset: str, amount: Decimal) -> list[LedgerEntry]:
+        """Debit a scripted withdrawal from the asset's spot wallet (for scenarios and tests). Fee-free, unlike
+        the account's own withdrawals, so a scenario can empty a wallet exactly."""
+        _check_scripted(asset, amount, "withdrawal")
+        if amount > (available := self.available(asset)):
+            raise ValueError(f"cannot withdraw {amount:f} {asset}: {available:f} is available (balance minus hold)")
+        return self._funding(asset, -amount, Decimal(0), "withdrawal")
 
     def fund(self, asset: str) -> list[LedgerEntry]:
         """One deposit or withdrawal of `asset`; withdrawals grow likelier the more it has grown."""
@@ -340,10 +358,11 @@ class DemoAccount:
         return Activity(ledger, (trade, Execution("filled", order, timestamp, fill)))
 
     def _leans_down(self, asset: Asset) -> bool:
-        """A biased coin: the further an asset has grown past its starting total, the likelier it shrinks
-        next (sold, withdrawn), so balances wander but never run off."""
-        total, start = self.totals()[asset.name], self._starting_totals[asset.name]
-        return fraction(self._rng) < total / (total + start)
+        """A biased coin: the further an asset has grown past its usual total, the likelier it shrinks next
+        (sold, withdrawn), so balances wander but never run off. The usual total is the starting one, or for
+        an asset the account started without, the first it came to hold; until then it only grows."""
+        total, usual = self.totals().get(asset.name, 0), self._usual_totals.get(asset.name)
+        return usual is not None and fraction(self._rng) < total / (total + usual)
 
     def _fit(self, pair: Pair, side: Side, volume: Decimal, price: Decimal) -> Decimal | None:
         """A market order's volume shrunk to what the spot wallet can pay, taker fee included, or None if it
@@ -369,12 +388,16 @@ class DemoAccount:
         amount = min(self._round_figure(asset), asset.quantize(self.available(asset.name) - fee))
         if amount <= 0:
             return []
+        return self._funding(asset.name, -amount, fee, "withdrawal")
+
+    def _funding(self, asset: str, amount: Decimal, fee: Decimal, kind: str) -> list[LedgerEntry]:
+        """A deposit (amount > 0) or withdrawal (amount < 0) on the asset's spot wallet."""
         ref_id = kraken_id(self._rng, "A", 8)
-        return [self._post(_spot(asset.name), -amount, fee, ref_id, "withdrawal", "withdrawal")]
+        return [self._post(_spot(asset), amount, fee, ref_id, kind, kind)]
 
     def _staking_reward(self) -> list[LedgerEntry]:
         rate = uniform(self._rng, Decimal("0.00002"), Decimal("0.0001"))
-        amount = ASSETS[_STAKED_DOT.asset].quantize(self._wallets[_STAKED_DOT] * rate)
+        amount = ASSETS[_STAKED_DOT.asset].quantize(self._balance(_STAKED_DOT) * rate)
         ref_id = kraken_id(self._rng, "S", 7)
         return [self._post(_STAKED_DOT, amount, Decimal(0), ref_id, "staking", "staking-rewards")]
 
@@ -395,11 +418,13 @@ class DemoAccount:
         category: str,
         timestamp: datetime | None = None,
     ) -> LedgerEntry:
-        """Apply `amount - fee` to one wallet and record it as a ledger entry."""
-        after = self._wallets[wallet] + amount - fee
+        """Apply `amount - fee` to one wallet, opening it if need be, and record it as a ledger entry."""
+        after = self._balance(wallet) + amount - fee
         floor = self._held(wallet.asset) if wallet.type == "spot" else 0
         assert after >= floor, f"{wallet} would fall to {after}, below {floor}"
         self._wallets[wallet] = after
+        if after:
+            self._usual_totals.setdefault(wallet.asset, after)
         return LedgerEntry(
             ledger_id=kraken_id(self._rng, "L"),
             ref_id=ref_id,

@@ -79,6 +79,7 @@ ASSETS: dict[str, Asset] = {
         _asset("LTC", "XLTC", "LTC", 10, 5, "0.001"),
         _asset("DOGE", "XXDG", "XDG", 8, 2, "4"),
         _asset("ADA", "ADA", "ADA", 8, 6, "1"),
+        _asset("LINK", "LINK", "LINK", 10, 5, "0.5"),
     )
 }
 
@@ -121,6 +122,7 @@ PAIRS: dict[str, Pair] = {
         _pair("ADAEUR", "ADAEUR", "ADA", "EUR", 6, "10", "0.45"),
         _pair("USDTZUSD", "USDTUSD", "USDT", "USD", 4, "5", "0.5"),
         _pair("USDCEUR", "USDCEUR", "USDC", "EUR", 4, "5", "0.45"),
+        _pair("LINKUSD", "LINKUSD", "LINK", "USD", 5, "0.2", "0.5"),
     )
 }
 

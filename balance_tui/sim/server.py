@@ -218,6 +218,10 @@ class Simulator:
         """Credit a scripted deposit to the asset's spot wallet and stream it like any other activity."""
         return self._publish(Activity(tuple(self.account.deposit(asset, amount))))
 
+    async def withdraw(self, asset: str, amount: Decimal) -> list[LedgerEntry]:
+        """Debit a scripted withdrawal from the asset's spot wallet and stream it like any other activity."""
+        return self._publish(Activity(tuple(self.account.withdraw(asset, amount))))
+
     async def drop_clients(self) -> int:
         """Fault injection: cut every WS client off (both endpoints) as a network drop would (1001 going
         away); returns how many.

@@ -2,6 +2,7 @@
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from balance_tui.sim import DemoAccount
 from balance_tui.sim.assets import ASSETS
 
 KRAKEN_ID = re.compile(r"[A-Z][A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{6}")
+LINK_SPOT = ("LINK", "spot", "main")  # listed, but not held at the start
 
 
 def fixed_clock() -> datetime:
@@ -74,16 +76,22 @@ def test_starting_state() -> None:
 def test_ledger_replays_to_the_wallets_over_a_long_run() -> None:
     account = DemoAccount(7)
     wallets = account.wallets()
+    assert LINK_SPOT not in wallets
     kinds: Counter[str] = Counter()
+    link: Counter[str] = Counter()
     for _ in range(5000):
         entries = list(account.step().ledger)
         check_rules(account, entries)
         for entry in entries:
-            wallets[entry.asset, entry.wallet_type, entry.wallet_id] += entry.amount - entry.fee
-            assert entry.balance == sum(amount for wallet, amount in wallets.items() if wallet.asset == entry.asset)
+            wallet = (entry.asset, entry.wallet_type, entry.wallet_id)
+            wallets[wallet] = wallets.get(wallet, 0) + entry.amount - entry.fee  # a wallet opens with an entry
+            assert entry.balance == sum(amount for key, amount in wallets.items() if key[0] == entry.asset)
             kinds[entry.type] += 1
+            if entry.asset == "LINK":
+                link[entry.type] += 1
     assert wallets == account.wallets()
     assert kinds.keys() == {"trade", "deposit", "withdrawal", "staking"}
+    assert link["trade"] and link["deposit"] and link["withdrawal"]  # the account came to hold LINK, and trades it
 
 
 @settings(max_examples=25, deadline=None)
@@ -111,13 +119,50 @@ def test_withdrawals_pay_a_fee_and_staking_lands_in_earn() -> None:
     }
 
 
+@pytest.mark.parametrize("script", [DemoAccount.deposit, DemoAccount.withdraw], ids=["deposit", "withdraw"])
 @pytest.mark.parametrize(
     ("asset", "amount"),
     [("BTC", Decimal("0.00000000001")), ("BTC", Decimal("-1")), ("BTC", Decimal(0)), ("XBT", Decimal(1))],
 )
-def test_scripted_deposits_are_validated(asset: str, amount: Decimal) -> None:
-    with pytest.raises(ValueError, match=r"deposit must be positive|no XBT wallet"):
-        DemoAccount(7).deposit(asset, amount)
+def test_scripted_funding_is_validated(script: Callable[..., object], asset: str, amount: Decimal) -> None:
+    account = DemoAccount(7)
+    wallets = account.wallets()
+    with pytest.raises(
+        ValueError, match=r"(deposit|withdrawal) must be positive, to at most 10 decimals|no asset 'XBT'"
+    ):
+        script(account, asset, amount)
+    assert account.wallets() == wallets
+
+
+def test_a_deposit_opens_the_wallet_of_an_asset_never_held() -> None:
+    account = DemoAccount(7)
+    assert "LINK" not in account.totals() and account.available("LINK") == 0
+
+    [entry] = account.deposit("LINK", Decimal("2.5"))
+
+    assert (entry.asset, entry.wallet_type, entry.wallet_id, entry.type) == (*LINK_SPOT, "deposit")
+    assert entry.amount == entry.balance == Decimal("2.5")
+    opened = account.wallets()[LINK_SPOT]
+    assert opened == Decimal("2.5") and opened.as_tuple().exponent == -ASSETS["LINK"].decimals
+    assert (account.totals()["LINK"], account.holds()["LINK"]) == (opened, 0)
+
+
+def test_a_scripted_withdrawal_takes_at_most_what_is_available() -> None:
+    account = DemoAccount(7)
+    btc = account.totals()["BTC"]
+    available = account.available("BTC")
+    assert 0 < available == btc - account.holds()["BTC"] < btc  # a resting sell holds 0.25 BTC
+    with pytest.raises(ValueError, match=rf"cannot withdraw {available + Decimal('1e-10')} BTC: {available} is"):
+        account.withdraw("BTC", available + Decimal("1e-10"))
+    assert account.totals()["BTC"] == btc
+
+    [entry] = account.withdraw("BTC", available)
+
+    assert (entry.type, entry.category, entry.amount, entry.fee) == ("withdrawal", "withdrawal", -available, 0)
+    assert entry.balance == account.totals()["BTC"] == account.holds()["BTC"]
+    assert account.available("BTC") == 0
+    with pytest.raises(ValueError, match=r"cannot withdraw 1 LINK: 0\.0000000000 is available"):
+        account.withdraw("LINK", Decimal(1))  # no wallet: nothing available
 
 
 def test_orders_rest_fill_and_cancel_and_their_holds_follow() -> None:

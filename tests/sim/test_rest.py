@@ -55,8 +55,10 @@ async def test_missing_nonce_is_rejected(http: httpx.AsyncClient, sim: Simulator
 
 
 async def test_balance_matches_the_account(http: httpx.AsyncClient, sim: Simulator, nonce: Nonces) -> None:
+    assert "LINK" not in (await call_private(http, sim, "Balance", nonce()))["result"]  # no wallet, not listed
     for _ in range(50):
         await sim.step()
+    await sim.deposit("LINK", Decimal("2.5"))
     reply = await call_private(http, sim, "Balance", nonce())
 
     wallets = sim.account.wallets()
@@ -66,6 +68,7 @@ async def test_balance_matches_the_account(http: httpx.AsyncClient, sim: Simulat
     assert reply["error"] == []
     assert reply["result"] == {key: format(amount, "f") for key, amount in expected.items()}
     assert reply["result"]["XXBT"] == format(spot["BTC"], "f")
+    assert "LINK" in reply["result"]
     assert re.fullmatch(r"\d+\.\d{10}", reply["result"]["XXBT"])  # strings at the asset's 10 decimals
     assert re.fullmatch(r"\d+\.\d{4}", reply["result"]["ZUSD"])
 

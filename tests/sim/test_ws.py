@@ -114,7 +114,7 @@ async def test_updates_replay_to_the_account(ws: ClientConnection, sim: Simulato
         assert RFC3339_MICROS.fullmatch(data["timestamp"])
         assert data["asset_class"] == "currency"
         wallet = (data["asset"], data["wallet_type"], data["wallet_id"])
-        wallets[wallet] += data["amount"] - data["fee"]
+        wallets[wallet] = wallets.get(wallet, 0) + data["amount"] - data["fee"]  # a wallet opens with an update
         totals[data["asset"]] = data["balance"]
     assert totals == sim.account.totals()
     assert wallets == sim.account.wallets()
@@ -160,6 +160,24 @@ async def test_numbers_keep_their_exact_digits(ws: ClientConnection, sim: Simula
     [data] = json.loads(raw, parse_float=Decimal)["data"]
     assert data["amount"] == amount
     assert data["balance"] == sim.account.totals()["BTC"]
+
+
+async def test_an_asset_never_held_first_appears_in_an_update(
+    ws: ClientConnection, sim: Simulator, ws_token: str
+) -> None:
+    _, snapshot = await subscribe(ws, ws_token)
+    assert "LINK" not in {item["asset"] for item in snapshot["data"]}
+
+    await sim.deposit("LINK", Decimal("2.5"))
+    await sim.withdraw("LINK", Decimal("2.5"))
+
+    updates = [(await receive(ws))["data"][0] for _ in range(2)]
+    assert [
+        (data["asset"], data["wallet_type"], data["type"], data["amount"], data["balance"]) for data in updates
+    ] == [
+        ("LINK", "spot", "deposit", Decimal("2.5"), Decimal("2.5")),
+        ("LINK", "spot", "withdrawal", Decimal("-2.5"), 0),
+    ]
 
 
 async def test_unsubscribe_stops_updates(ws: ClientConnection, sim: Simulator, ws_token: str) -> None:
