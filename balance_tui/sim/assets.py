@@ -95,7 +95,7 @@ def rest_key(asset: Asset, wallet_type: str, wallet_id: str) -> str:
 
 
 def _pair(key: str, altname: str, base: str, quote: str, pair_decimals: int, ordermin: str, costmin: str) -> Pair:
-    lot_decimals = 8
+    lot_decimals = min(8, ASSETS[base].decimals)  # a volume finer than the base's ledger could not be booked
     return Pair(
         key,
         altname,
@@ -123,6 +123,7 @@ PAIRS: dict[str, Pair] = {
         _pair("USDTZUSD", "USDTUSD", "USDT", "USD", 4, "5", "0.5"),
         _pair("USDCEUR", "USDCEUR", "USDC", "EUR", 4, "5", "0.45"),
         _pair("LINKUSD", "LINKUSD", "LINK", "USD", 5, "0.2", "0.5"),
+        _pair("ZEURZUSD", "EURUSD", "EUR", "USD", 5, "0.5", "0.5"),  # values EUR, and XRP, ADA, USDC through it
     )
 }
 
