@@ -8,10 +8,10 @@ Each client run is a fresh process pinned to the other CPU, with a fresh connect
 
     bare   `recv()` + `json.loads(raw, parse_float=Decimal)`, nothing else: the floor of exact-decimal ingest
     parse  `recv()` + `balance_tui.kraken.frames.parse(raw)`: the parser's share (opt-in: --variants)
-    ours   the real `BalanceStream._session` loop (timeout per recv, `parse`, health bookkeeping, sequence
+    ours   the real `BalanceStream._session` loop (stale deadline, `parse`, health bookkeeping, sequence
            check, `BalanceManager.apply`) with the engine `backend.build_manager` builds from the shipped
-           config, one `balance_update` callback, and the engine's supervisor task running beside it, as
-           `Backend.run` runs them. Only the REST client is a stand-in: one token, one `BalanceEx` reply
+           config, counting `ledger_entry` and `balance_update` callbacks, and the engine's supervisor task
+           beside it, as `Backend.run` runs them. Only the REST client is a stand-in: one token, one `BalanceEx` reply
            (the account's holds), no network.
 
 Variants are interleaved in each repetition (A B C, then C B A). Rates are per client CPU-second (the
