@@ -46,16 +46,28 @@ class BalancesTable(DataTable[Text]):
         for asset in self._shown.keys() - balances.keys():
             self.remove_row(asset)
             del self._shown[asset]
+        added = False
         for asset in sorted(balances):
             cells = _cells(balances[asset], now, values.get(asset))
             before = self._shown.get(asset)
             if before is None:
                 self.add_row(*(_aligned(c, i) for i, c in enumerate(cells)), key=asset)
+                added = True
             else:
                 for i, (old, new) in enumerate(zip(before, cells, strict=True)):
                     if old != new:
                         self.update_cell(asset, COLUMNS[i][0], _aligned(new, i))
             self._shown[asset] = cells
+        if added:
+            self._sort_keeping_cursor()
+
+    def _sort_keeping_cursor(self) -> None:
+        """An asset first held while running joins in its alphabetical place, not at the bottom, and the
+        cursor stays on the asset the operator was looking at (new rows are added at the end, so it still is)."""
+        selected = self.selected_asset
+        self.sort("asset", key=lambda cell: cell.plain)
+        if selected is not None:
+            self.move_cursor(row=self.get_row_index(selected))
 
 
 def _cells(balance: Balance, now: datetime, value: Decimal | None) -> tuple[str, ...]:
