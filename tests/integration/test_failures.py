@@ -73,7 +73,8 @@ async def test_drop_soak_heals_every_balance(make_config, resync: bool) -> None:
             )
         else:
             await asyncio.sleep(0.5)
-            assert totals(backend)["LTC"] != truth(sim)["LTC"]
+            ltc = manager.get_balance("LTC")  # LTC may have been withdrawn to zero: compare, do not index
+            assert ltc is not None and ltc.total != sim.account.totals().get("LTC", 0)
 
 
 async def test_an_accept_then_close_server_gets_no_storm(make_config) -> None:
