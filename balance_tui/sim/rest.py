@@ -7,7 +7,7 @@ decimal strings at each asset's precision.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from http import HTTPStatus
@@ -37,6 +37,12 @@ _KRAKEN_ERRORS = {
     RestFailure.LOCKOUT: "EGeneral:Temporary lockout",
 }
 
+Params = Mapping[str, str]
+
+
+class _Refused(Exception):
+    """A public call's parameters name something the exchange does not list: its Kraken error string."""
+
 
 class RestApi:
     """Routes for `/0/private/<Method>` (signed POST) and `/0/public/<Method>` (GET or POST)."""
@@ -51,7 +57,7 @@ class RestApi:
             "BalanceEx": self._balance_ex,
             "GetWebSocketsToken": self._websockets_token,
         }
-        self._public: dict[str, Callable[[], dict[str, object]]] = {
+        self._public: dict[str, Callable[[Params], dict[str, object]]] = {
             "Time": _time,
             "SystemStatus": self._system_status,
             "Assets": _assets,
@@ -89,7 +95,12 @@ class RestApi:
 
     async def _handle_public(self, request: Request) -> Response:
         handler = self._public.get(request.path_params["method"])
-        return _json(_error("EGeneral:Unknown method") if handler is None else _result(handler()))
+        if handler is None:
+            return _json(_error("EGeneral:Unknown method"))
+        try:
+            return _json(_result(handler(request.query_params)))
+        except _Refused as refused:
+            return _json(_error(str(refused)))
 
     def _balance(self) -> dict[str, object]:
         """Each wallet's total under its REST key (earn wallets under a suffixed key, e.g. DOT.S)."""
@@ -112,7 +123,7 @@ class RestApi:
             self._tokens.revoke(token)
         return {"token": token, "expires": TOKEN_LIFETIME_SECONDS}
 
-    def _system_status(self) -> dict[str, object]:
+    def _system_status(self, _params: Params) -> dict[str, object]:
         timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {"status": str(self._faults.system_status), "timestamp": timestamp}
 
@@ -165,7 +176,7 @@ _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _time() -> dict[str, object]:
+def _time(_params: Params) -> dict[str, object]:
     """Server time; `rfc1123` in Kraken's own form with a two-digit year, e.g. "Sun, 21 Mar 21 14:23:14 +0000"
     (names spelled out here so the process locale cannot change them)."""
     now = datetime.now(UTC)
@@ -173,13 +184,13 @@ def _time() -> dict[str, object]:
     return {"unixtime": int(now.timestamp()), "rfc1123": rfc1123}
 
 
-def _assets() -> dict[str, object]:
+def _assets(params: Params) -> dict[str, object]:
     """Every asset by REST ID, plus each earn product under its suffixed key (which is also its altname)."""
-    listed: dict[str, object] = {asset.rest_id: _asset_info(asset, asset.altname) for asset in ASSETS.values()}
+    listed = {asset.rest_id: _asset_info(asset, asset.altname) for asset in ASSETS.values()}
     for name, wallet_id in EARN_SUFFIXES:
         key = rest_key(ASSETS[name], "earn", wallet_id)
         listed[key] = _asset_info(ASSETS[name], key)
-    return listed
+    return _chosen(listed, params.get("asset"), "EQuery:Unknown asset")
 
 
 def _asset_info(asset: Asset, altname: str) -> dict[str, object]:
@@ -192,8 +203,21 @@ def _asset_info(asset: Asset, altname: str) -> dict[str, object]:
     }
 
 
-def _asset_pairs() -> dict[str, object]:
-    return {pair.key: _pair_info(pair) for pair in PAIRS.values()}
+def _asset_pairs(params: Params) -> dict[str, object]:
+    listed = {pair.key: _pair_info(pair) for pair in PAIRS.values()}
+    return _chosen(listed, params.get("pair"), "EQuery:Unknown asset pair")
+
+
+def _chosen(listed: dict[str, dict[str, object]], asked: str | None, unknown: str) -> dict[str, object]:
+    """Kraken's `asset=` / `pair=` filter: a comma-separated list of keys or altnames (XXBT or XBT,
+    XXBTZUSD or XBTUSD); a single name it does not list refuses the whole call."""
+    if not asked:
+        return dict(listed)
+    by_name = {str(info["altname"]): key for key, info in listed.items()} | {key: key for key in listed}
+    try:
+        return {by_name[name]: listed[by_name[name]] for name in asked.split(",")}
+    except KeyError:
+        raise _Refused(unknown) from None
 
 
 def _pair_info(pair: Pair) -> dict[str, object]:

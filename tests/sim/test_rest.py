@@ -140,6 +140,26 @@ async def test_public_asset_pairs(http: httpx.AsyncClient) -> None:
     assert {"XETHZUSD", "XETHXXBT", "SOLUSD", "XXRPZEUR"} <= pairs.keys()
 
 
+@pytest.mark.parametrize(
+    ("call", "error", "keys"),
+    [
+        ("Assets?asset=XBT,ZUSD", None, ["XXBT", "ZUSD"]),  # by altname or by key, in the order asked
+        ("Assets?asset=DOT.S", None, ["DOT.S"]),
+        ("AssetPairs?pair=XBTUSD,XETHXXBT", None, ["XXBTZUSD", "XETHXXBT"]),
+        ("Assets?asset=XBT,NOPE", "EQuery:Unknown asset", None),
+        ("AssetPairs?pair=NOPEUSD", "EQuery:Unknown asset pair", None),
+    ],
+)
+async def test_public_lists_take_kraken_filters(
+    http: httpx.AsyncClient, call: str, error: str | None, keys: list[str] | None
+) -> None:
+    reply = (await http.get(f"/0/public/{call}")).json()
+    if error is None:
+        assert reply["error"] == [] and list(reply["result"]) == keys
+    else:
+        assert reply == {"error": [error]}
+
+
 async def test_unknown_public_method(http: httpx.AsyncClient) -> None:
     assert (await http.get("/0/public/Nope")).json() == {"error": ["EGeneral:Unknown method"]}
 
