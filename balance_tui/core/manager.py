@@ -423,16 +423,10 @@ class BalanceManager:
         """`entry.balance` is the asset's total, so the touched wallet is whatever the others leave."""
         before = self._balances.get(entry.asset)
         if before is None:
-            after = Balance(
-                entry.asset,
-                entry.balance,
-                (WalletBalance(entry.wallet_type, entry.wallet_id, entry.balance),),
-                source,
-                now,
-                *self._hold_for(entry.asset),
-            )
+            wallets, hold = (), self._hold_for(entry.asset)
         else:  # its hold is current: every change of holds is applied to every balance at once
-            after = Balance(entry.asset, entry.balance, _wallets_after(before.wallets, entry), source, now, *before[5:])
+            wallets, hold = before.wallets, (before.hold, before.hold_source)
+        after = Balance(entry.asset, entry.balance, _wallets_after(wallets, entry), source, now, *hold)
         self._balances[entry.asset] = after
         return after
 

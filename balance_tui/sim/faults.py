@@ -167,20 +167,17 @@ class Faults:
 
     def refuse_handshakes(self, count: int = 1, status: int = 429) -> None:
         """Refuse the next `count` WS handshakes (on either path) with HTTP `status`, then accept again."""
-        if count < 1:
-            raise ValueError(f"count must be >= 1, not {count}")
+        _check_count(count)
         self._refusals.extend([_http_status(str(status))] * count)
 
     def spoil_tokens(self, count: int = 1) -> None:
         """Make the next `count` WS tokens stale as they are issued (after any already spoiled)."""
-        if count < 1:
-            raise ValueError(f"count must be >= 1, not {count}")
+        _check_count(count)
         self._spoiled_tokens += count
 
     def fail_rest(self, failure: RestFailure, count: int = 1) -> None:
         """Make the next `count` private REST calls fail as `failure` (after any already queued)."""
-        if count < 1:
-            raise ValueError(f"count must be >= 1, not {count}")
+        _check_count(count)
         self._rest_failures.extend([RestFailure(failure)] * count)
 
     def take_refusal(self) -> int | None:
@@ -264,6 +261,12 @@ def _stringify(value: Any) -> Any:
     if isinstance(value, list):
         return [_stringify(item) for item in value]
     return value
+
+
+def _check_count(count: int) -> None:
+    """One-shot failures are queued one or more at a time."""
+    if count < 1:
+        raise ValueError(f"count must be >= 1, not {count}")
 
 
 def _count(text: str) -> int:
