@@ -227,6 +227,9 @@ def _run_tui(config: Config, credentials: Credentials | None, *, mouse: bool) ->
 def _run_simulator(args: argparse.Namespace) -> int:
     from balance_tui.sim import Faults, FaultSpecError
 
+    if not 0 <= args.port <= 65535:
+        print(f"balance-tui: sim --port {args.port}: a port is 0-65535 (0 picks a free one)", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         faults = Faults.parse(args.faults or "")
     except FaultSpecError as exc:
@@ -248,7 +251,11 @@ async def _serve_simulator(args: argparse.Namespace, faults: Faults) -> int:
         faults=faults,
         nonce_window=args.nonce_window,
     )
-    await sim.start()
+    try:
+        await sim.start()
+    except OSError as exc:
+        print(f"balance-tui: sim --port {args.port}: cannot listen on 127.0.0.1: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         print(
             f"Simulated Kraken exchange (seed {args.seed}) on {sim.rest_url}\n"
@@ -258,7 +265,8 @@ async def _serve_simulator(args: argparse.Namespace, faults: Faults) -> int:
             + "Demo credentials (they work only here):\n"
             f"  export KRAKEN_API_KEY='{sim.api_key}'\n"
             f"  export KRAKEN_API_SECRET='{sim.api_secret}'\n"
-            'Point a console at it with [exchange] name = "kraken", rest_url and ws_private_url as above.\n'
+            'Point a console at it with [exchange] name = "kraken", rest_url, ws_private_url and ws_public_url'
+            " as above.\n"
             "Ctrl+C stops it.",
             flush=True,
         )

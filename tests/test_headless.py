@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from decimal import Decimal
@@ -94,3 +95,20 @@ def test_watch_prints_a_json_line_per_change(tmp_path: Path) -> None:
     assert set(lines[0]) == {"asset", "total", "held", "free", "source", "time"}
     assert all(isinstance(line["total"], str) and Decimal(line["total"]) >= 0 for line in lines)
     assert {line["source"] for line in lines} == {"ws"}
+
+
+def test_sim_on_a_busy_port_says_so_in_one_line() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = run("sim", "--port", str(busy.getsockname()[1]), timeout=30)
+    assert result.returncode == 78
+    assert "Traceback" not in result.stderr
+    assert "cannot listen on 127.0.0.1" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_sim_port_out_of_range_is_refused_in_one_line() -> None:
+    result = run("sim", "--port", "70000", timeout=30)
+    assert result.returncode == 78
+    assert result.stderr.strip() == "balance-tui: sim --port 70000: a port is 0-65535 (0 picks a free one)"
