@@ -34,6 +34,9 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
 ALERT_CLOSE_CODES = frozenset({1002, 1003, 1007, 1008, 1009})
 ALERT_BACKOFF_S = 60.0
 NOT_ONLINE_BACKOFF_S = 5.0  # Kraken: no faster than every 5 s while the system is not online
+# Short, explicit handshake limits: quitting must never wait out websockets' 10 s defaults for a close reply.
+OPEN_TIMEOUT_S = 5.0
+CLOSE_TIMEOUT_S = 0.5
 PING = json.dumps({"method": "ping"})
 
 
@@ -75,6 +78,8 @@ class Feed:
             process_exception=self._connect_failed,
             reconnect_delays=self._connect_delays,
             max_size=MAX_FRAME_BYTES,
+            open_timeout=OPEN_TIMEOUT_S,
+            close_timeout=CLOSE_TIMEOUT_S,
         )
         try:
             # aclosing: leaving the loop (error, cancel) closes the socket now, not at garbage collection.
