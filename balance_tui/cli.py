@@ -254,7 +254,8 @@ async def _serve_simulator(args: argparse.Namespace, faults: Faults) -> int:
     try:
         await sim.start()
     except OSError as exc:
-        print(f"balance-tui: sim --port {args.port}: cannot listen on 127.0.0.1: {exc.strerror or exc}", file=sys.stderr)
+        reason = exc.strerror or exc
+        print(f"balance-tui: sim --port {args.port}: cannot listen on 127.0.0.1: {reason}", file=sys.stderr)
         return EXIT_CONFIG
     try:
         print(
