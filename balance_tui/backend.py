@@ -39,7 +39,7 @@ from balance_tui.store.engine import database_url, is_read_only
 from balance_tui.store.history import HistoryWriter
 from balance_tui.store.migrate import open_store
 from balance_tui.store.sessions import OpenedSession
-from balance_tui.store.tables import TradingSession
+from balance_tui.store.tables import SessionStatus, TradingSession
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class Backend:
     listed_symbols: list[str] | None  # pairs the exchange lists, when known (else refusals prune)
     session_lost: bool = False  # another console took the session over (its owner stopped heartbeating)
     ticker: TickerStream | None = None  # started once the first snapshot says which assets are held
+    ending: SessionStatus = SessionStatus.CLOSED  # how the owned session ends when the backend closes
 
     @property
     def session(self) -> TradingSession | None:
@@ -185,13 +186,15 @@ async def open_backend(
                 lease=timedelta(seconds=config.store.session_lease_s),
             )
             log.info("%s", opened.describe())
-            if opened.owned:
-                owned = opened.session
-                stack.push_async_callback(lambda: asyncio.to_thread(sessions.close, store, owned, now=clock.now()))
-        prices = PriceBook(clock)
-        yield Backend(
-            config, manager, rest, stream, store, opened, label, simulator, writer, prices, public_url, listed
+        backend = Backend(
+            config, manager, rest, stream, store, opened, label, simulator, writer, PriceBook(clock), public_url, listed
         )
+        if opened is not None and opened.owned:
+            owned = opened.session
+            stack.push_async_callback(
+                lambda: asyncio.to_thread(sessions.close, store, owned, now=clock.now(), status=backend.ending)
+            )
+        yield backend
 
 
 def build_manager(

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import math
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Coroutine
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`status --json | head`): not an error, and no traceback on the way out.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:  # Ctrl+C while still starting (importing, migrating): no traceback
+        return 128 + signal.SIGINT
 
 
 def _main(argv: list[str] | None) -> int:

@@ -182,6 +182,11 @@ class TickerStream(Feed):
             if self._wanted():
                 return
 
+    @property
+    def settled(self) -> bool:
+        """Every symbol watched is subscribed on this connection or refused: no answer is still to come."""
+        return all(symbol in self.health.subscribed for symbol in self._wanted())
+
     def _wanted(self) -> list[str]:
         return [symbol for symbol in self._symbols if symbol not in self.health.refused]
 

@@ -132,10 +132,13 @@ def heartbeat(engine: Engine, session: TradingSession, *, now: datetime) -> bool
         return _mine(db, session, heartbeat_at=now) == 1
 
 
-def close(engine: Engine, session: TradingSession, *, now: datetime) -> None:
-    """A clean exit: only the owner closes its session; for anyone else this does nothing."""
+def close(
+    engine: Engine, session: TradingSession, *, now: datetime, status: SessionStatus = SessionStatus.CLOSED
+) -> None:
+    """The owner's exit: `closed` when the operator quit, `interrupted` when the terminal was lost (SIGHUP).
+    Only the owner closes its session; for anyone else this does nothing."""
     with writing(engine) as db:
-        _mine(db, session, status=SessionStatus.CLOSED, ended_at=now)
+        _mine(db, session, status=status, ended_at=now)
 
 
 def sweep(engine: Engine, *, now: datetime, lease: timedelta = DEFAULT_LEASE) -> list[int]:

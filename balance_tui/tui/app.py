@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import signal
 import sys
 import uuid
 from contextlib import suppress
@@ -23,7 +26,7 @@ from balance_tui.store import books
 from balance_tui.store.books import BalanceView
 from balance_tui.store.errors import StoreError
 from balance_tui.store.identity import Operator
-from balance_tui.store.tables import BalanceAdjustment, TradingSession
+from balance_tui.store.tables import BalanceAdjustment, SessionStatus, TradingSession
 from balance_tui.store.watch import watch_adjustments
 from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest
 from balance_tui.tui.balances_table import BalancesTable
@@ -73,6 +76,7 @@ class BalanceApp(App[None]):
         self._credentials = credentials
         self._clock = clock
         self._backend_worker: Worker[None] | None = None
+        self._ending = SessionStatus.CLOSED  # `interrupted` once the terminal is lost
         for theme in bundled_themes():
             self.register_theme(theme)
         if config.ui.theme not in self.available_themes:
@@ -102,13 +106,19 @@ class BalanceApp(App[None]):
         )
         if not self.is_headless:
             self.set_interval(TTY_CHECK_S, self._exit_if_terminal_lost)
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGHUP, self._terminal_lost)
+            loop.add_signal_handler(signal.SIGTERM, lambda: self.call_later(self.action_quit))
 
     async def _run_backend(self) -> None:
         async with open_backend(self.config, self._credentials, clock=self._clock) as backend:
-            self.post_message(self.BackendReady(backend))
-            await backend.run()
-            # The feed stopped for good and says why; keep the backend (and its session) open until quit.
-            await asyncio.Event().wait()
+            try:
+                self.post_message(self.BackendReady(backend))
+                await backend.run()
+                # The feed stopped for good and says why; keep the backend (and its session) open until quit.
+                await asyncio.Event().wait()
+            finally:
+                backend.ending = self._ending
 
     def on_balance_app_backend_ready(self, message: BackendReady) -> None:
         backend = self.backend = message.backend
@@ -129,13 +139,16 @@ class BalanceApp(App[None]):
             self.notify(self.backend_error, severity="error", timeout=30)
 
     async def action_quit(self) -> None:
+        await self._stop_backend()
+        self.exit()
+
+    async def _stop_backend(self) -> None:
         """Cancel the feed and wait for it, so the session is closed before the process exits."""
         worker = self._backend_worker
         if worker is not None and worker.is_running:
             worker.cancel()
             with suppress(WorkerCancelled, WorkerFailed):
                 await worker.wait()
-        self.exit()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Adjusting needs a session this console owns and a store it may write: otherwise shown disabled."""
@@ -230,7 +243,19 @@ class BalanceApp(App[None]):
         else:
             self.action_show_help_panel()
 
-    async def _exit_if_terminal_lost(self) -> None:
-        """A dropped SSH session leaves no terminal; quit cleanly rather than run on unseen."""
+    def _exit_if_terminal_lost(self) -> None:
+        """A dropped SSH session may leave no terminal without a SIGHUP; quit rather than run on unseen."""
         if not sys.stdin.isatty():
-            await self.action_quit()
+            self._terminal_lost()
+
+    def _terminal_lost(self) -> None:
+        """SIGHUP, or no terminal any more: the operator did not quit."""
+        self.run_worker(self._leave_lost_terminal(), group="exit", exclusive=True, description="terminal lost")
+
+    async def _leave_lost_terminal(self) -> None:
+        """End the session `interrupted` with its time, then leave without Textual's terminal teardown, which
+        can block for ever writing to a hung-up terminal (seen with tmux kill-session)."""
+        self._ending = SessionStatus.INTERRUPTED
+        await self._stop_backend()
+        logging.shutdown()
+        os._exit(128 + signal.SIGHUP)

@@ -23,7 +23,9 @@ async def test_an_asset_first_held_while_running_is_priced_and_counted(make_conf
             await sim.withdraw(asset, sim.account.available(asset))
         await eventually(lambda: backend.ticker is not None and backend.ticker.health.state is FeedState.LIVE)
         ticker, symbol = backend.ticker, f"{asset}/USD"
-        await eventually(lambda: ticker.health.subscribed <= prices.symbols, what="every subscribed price")
+        await eventually(
+            lambda: ticker.settled and ticker.health.subscribed <= prices.symbols, what="every subscription priced"
+        )
         assert (asset in manager.get_all_balances()) is held  # the first snapshot lists an emptied wallet only
         assert symbol not in ticker.health.subscribed and prices.price(symbol) is None
         total_before, missing = prices.total_value(manager.get_all_balances())

@@ -127,14 +127,14 @@ def test_main_screen_snapshot(make_config, snap_compare) -> None:
         )
         table = app.screen.query_one(BalancesTable)
         await eventually(lambda: table.row_count == len(app.backend.simulator.account.totals()), what="the table")
-        ticker = app.backend
+        backend = app.backend
         await eventually(
             lambda: (
-                ticker.ticker is not None
-                and ticker.ticker.health.subscribed
-                and ticker.ticker.health.subscribed <= ticker.prices.symbols
+                backend.ticker is not None
+                and backend.ticker.settled
+                and backend.ticker.health.subscribed <= backend.prices.symbols
             ),
-            what="every subscribed price",
+            what="every subscription priced",
         )
         await pilot.pause(0.3)
 
