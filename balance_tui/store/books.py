@@ -11,6 +11,10 @@ How two adjustments never overwrite each other:
    replaces whatever is there); a delta may go without, since deltas commute.
 3. The UPDATE itself carries SQLAlchemy's version check (`version_id_col`) as a last guard.
 
+An adjustment never lands in a session that has ended, nor after its balances were carried over: the
+session row is share-locked (`SELECT ... FOR SHARE`) before its status is checked, and ending or
+continuing a session locks that row for update, so the two take turns (`locked_session_status`).
+
 Every adjustment carries a caller-made idempotency key, unique in the database. Submitting a key again
 answers "already applied" with the original; the same key for different content is `IdempotencyMismatch`.
 So a caller that lost the answer (crash, timeout) resubmits safely.
@@ -225,6 +229,18 @@ def locked_balance(db: Session, session_id: int, asset: str) -> AccountBalance |
     ).first()
 
 
+def locked_session_status(db: Session, session_id: int) -> str | None:
+    """The session's status (None: no such session), share-locked until this transaction ends.
+
+    Whatever ends a session (sweep, close, a fresh start) updates or locks its row FOR UPDATE, and the
+    carry-over to a continuing session locks it too, so it waits for a write that saw the session active,
+    and a write that comes later sees it ended. On SQLite, BEGIN IMMEDIATE already serialises the two.
+    """
+    return db.exec(
+        select(TradingSession.status).where(TradingSession.id == session_id).with_for_update(read=True)
+    ).first()
+
+
 def change(row: AccountBalance, *, total: Decimal, reserved: Decimal, now: datetime, by: str, reason: str) -> None:
     """Change a locked balance: available follows total and reserved; who and why are kept for conflicts."""
     row.total, row.reserved, row.available = total, reserved, EXACT.subtract(total, reserved)
@@ -262,11 +278,11 @@ def _apply(
 ) -> tuple[BalanceAdjustment, AccountBalance, bool]:
     """The adjustment and its balance, written (not yet committed), and whether the key had been applied already."""
     asset, amount = request.asset, request.amount
-    existing_id, decimals, status = db.exec(
+    status = locked_session_status(db, session_id)
+    existing_id, decimals = db.exec(
         select(
             select(BalanceAdjustment.id).where(BalanceAdjustment.idempotency_key == request.key).scalar_subquery(),
             select(Asset.decimals).where(Asset.asset == asset).scalar_subquery(),
-            select(TradingSession.status).where(TradingSession.id == session_id).scalar_subquery(),
         )
     ).one()
     if existing_id is not None:

@@ -46,7 +46,8 @@ def verify(engine: Engine) -> VerifyReport:
     For every balance: total = opening + its adjustments' deltas + the P&L of positions closed against it;
     available = total - reserved; each adjustment's after = before + delta; an undo reverses exactly the
     delta of the adjustment it names. Open positions' cost equals the base balance's reserve in every
-    session they still belong to.
+    session they still belong to. A session that continues another opens each asset at the total the
+    other ended with (an asset missing on either side counts as zero).
     """
     report = VerifyReport()
     if engine.dialect.name == "sqlite":
@@ -74,6 +75,7 @@ def verify(engine: Engine) -> VerifyReport:
     }
     report.problems.extend(_adjustment_problems(adjustments))
     report.problems.extend(_balance_problems(sessions, balances, adjustments, positions))
+    report.problems.extend(_continuation_problems(sessions, balances))
     return report
 
 
@@ -124,6 +126,27 @@ def _balance_problems(
         reserve = open_cost[b.session_id] if base else ZERO
         if b.session_id not in continued and b.reserved != reserve:
             problems.append(f"{name}: reserved {b.reserved} but open positions cost {reserve}")
+    return problems
+
+
+def _continuation_problems(sessions: dict[int | None, TradingSession], balances: list[AccountBalance]) -> list[str]:
+    """A continuing session's opening balances against the totals its previous session ended with."""
+    by_session: dict[int | None, dict[str, AccountBalance]] = defaultdict(dict)
+    for b in balances:
+        by_session[b.session_id][b.asset] = b
+    problems = []
+    for s in sorted(sessions.values(), key=lambda s: s.id or 0):
+        if s.continues_id is None:
+            continue
+        opened, ended = by_session[s.id], by_session[s.continues_id]
+        for asset in sorted(opened.keys() | ended.keys()):
+            opening = opened[asset].opening if asset in opened else ZERO
+            final = ended[asset].total if asset in ended else ZERO
+            if opening != final:
+                problems.append(
+                    f"session {s.id} {asset}: opens at {canonical(opening)} but session {s.continues_id}, "
+                    f"which it continues, ended at {canonical(final)}"
+                )
     return problems
 
 

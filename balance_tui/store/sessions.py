@@ -281,10 +281,15 @@ def _carry_over(db: Session, previous: TradingSession, current: TradingSession, 
 def _continuable(db: Session, exchange: str, now: datetime, window: timedelta | None) -> TradingSession | None:
     if window is None:
         return None
+    # Locked (FOR UPDATE) before its balances are read for the carry-over, so no adjustment that saw it
+    # active (books.locked_session_status share-locks it) is still in flight. Whatever ended it waited for
+    # those already; the lock keeps the carry-over safe however the session was ended.
     last = db.exec(
         select(TradingSession)
         .where(TradingSession.exchange == exchange, TradingSession.status != SessionStatus.ACTIVE)
         .order_by(col(TradingSession.id).desc())
+        .limit(1)
+        .with_for_update()
     ).first()
     if last is None or not last.resumable or last.ended_at is None or last.ended_at < now - window:
         return None

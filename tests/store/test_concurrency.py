@@ -3,21 +3,28 @@
 Each workload runs on SQLite and, when reachable, PostgreSQL, through the production code path. The
 negative control runs the same eight racing processes through a deliberately naive read-modify-write, to
 show the race test would catch a lost update; 100 adjustments each are plenty for it to lose some.
+Last, an adjustment races a restarting console that continues the session it adjusts (issue 14).
 """
 
 import multiprocessing
 import os
 import random
 import signal
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import Engine, text, update
+from sqlmodel import col
 
-from balance_tui.store import books
+from balance_tui.store import books, sessions
 from balance_tui.store.engine import create_store_engine, writing
+from balance_tui.store.errors import SessionError
 from balance_tui.store.maintenance import verify
-from balance_tui.store.tables import AccountBalance, AdjustmentKind
+from balance_tui.store.tables import AccountBalance, AdjustmentKind, SessionStatus, TradingSession
 from tests.store.support import ALICE, T0
 
 FORK = multiprocessing.get_context("fork")  # the children inherit the imports: starting eight takes milliseconds
@@ -125,3 +132,64 @@ def test_killing_the_writer_repeatedly_loses_no_acknowledged_adjustment(migrated
     if migrated.dialect.name == "sqlite":
         with migrated.connect() as conn:
             assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+
+
+# Each round takes under 20 ms; with both sides jittered by 0-4 ms, roughly half the adjustments win and half
+# are refused. Before the session row was locked, PostgreSQL lost some 20 of the 60 rounds.
+CONTINUATION_ROUNDS = 60
+
+
+def owner_gone(engine: Engine) -> None:
+    """The active session's owner died: another host, its heartbeat past the lease, so the next start continues it."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(TradingSession)
+            .where(col(TradingSession.status) == SessionStatus.ACTIVE)
+            .values(owner_host="gone.example", owner_pid=1, heartbeat_at=T0)
+        )
+
+
+def test_an_adjustment_racing_a_continuation_lands_before_the_carry_over_or_is_refused(
+    migrated: Engine, session_id: int
+) -> None:
+    """A console restarts and continues the interrupted session while an operator adjusts it, many times.
+
+    Either the adjustment commits first and is carried over, or it finds the session ended and is refused:
+    never committed into the old session after its balances went to the new one.
+    """
+    rng = random.Random(14)
+    outcomes: Counter[str] = Counter()
+
+    def restart(start: threading.Barrier, delay: float) -> sessions.OpenedSession:
+        start.wait()
+        time.sleep(delay)
+        return sessions.resume_or_start(migrated, exchange="sim", mode="paper", now=T0 + timedelta(minutes=1))
+
+    def adjust(start: threading.Barrier, old: int, delay: float) -> str:
+        start.wait()
+        time.sleep(delay)
+        try:
+            books.adjust(
+                migrated, session_id=old, asset="USD", amount=Decimal(1), kind=AdjustmentKind.DELTA,
+                reason="race", operator=ALICE, idempotency_key=f"c{old}", now=T0,
+            )  # fmt: skip
+        except SessionError:
+            return "refused"
+        return "applied"
+
+    old = session_id
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(CONTINUATION_ROUNDS):
+            owner_gone(migrated)
+            start = threading.Barrier(2)
+            opening = pool.submit(restart, start, rng.uniform(0, 0.004))
+            outcome = pool.submit(adjust, start, old, rng.uniform(0, 0.004)).result()
+            new = opening.result().session.id
+            assert new is not None and opening.result().continued_from.id == old  # type: ignore[union-attr]
+            final, carried = (books.read_balance(migrated, s, "USD").total for s in (old, new))
+            assert carried == final, f"{outcome}: session {old} ended at USD {final}, {new} opened at {carried}"
+            outcomes[outcome] += 1
+            old = new
+    report = verify(migrated)
+    assert report.ok, report.problems
+    assert len(books.adjustments(migrated)) == outcomes["applied"]  # a refused adjustment wrote nothing

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from balance_tui.core.events import Source
 from balance_tui.core.model import Balance
-from balance_tui.store import books
+from balance_tui.store import books, sessions
 from balance_tui.store.engine import create_store_engine
 from balance_tui.store.errors import StoreError
 from balance_tui.store.export import export
@@ -48,6 +48,43 @@ def test_available_must_be_total_minus_reserved(migrated: Engine, session_id: in
     with migrated.begin() as conn:
         conn.execute(text("UPDATE account_balances SET available = '3' WHERE asset = 'BTC'"))
     assert verify(migrated).problems == [f"session {session_id} BTC: available 3 is not total 2 - reserved 0"]
+
+
+def continue_after_restart(engine: Engine, session_id: int) -> int:
+    """Close the session and start again: a new session carries its balances over."""
+    old = sessions.active(engine, "sim")
+    assert old is not None
+    sessions.close(engine, old, now=T0 + timedelta(hours=1))
+    opened = sessions.resume_or_start(engine, exchange="sim", mode="paper", now=T0 + timedelta(hours=2))
+    assert opened.session.id is not None and opened.session.continues_id == session_id
+    return opened.session.id
+
+
+def test_an_adjustment_into_the_old_session_after_the_carry_over_is_found(migrated: Engine, session_id: int) -> None:
+    new = continue_after_restart(migrated, session_id)
+    with migrated.begin() as conn:  # issue 14: a racing adjustment lands in the old session after the carry-over
+        conn.execute(text("UPDATE trading_sessions SET status = 'closed' WHERE id = :id"), {"id": new})
+        conn.execute(text("UPDATE trading_sessions SET status = 'active' WHERE id = :id"), {"id": session_id})
+    adjust(migrated, session_id, "USD", "1", "late")
+    with migrated.begin() as conn:
+        conn.execute(text("UPDATE trading_sessions SET status = 'closed' WHERE id = :id"), {"id": session_id})
+        conn.execute(text("UPDATE trading_sessions SET status = 'active' WHERE id = :id"), {"id": new})
+    assert verify(migrated).problems == [
+        f"session {new} USD: opens at 1000 but session {session_id}, which it continues, ended at 1001"
+    ]
+
+
+def test_a_continuation_opening_edited_by_hand_is_found(migrated: Engine, session_id: int) -> None:
+    new = continue_after_restart(migrated, session_id)
+    with migrated.begin() as conn:  # opening and total edited together: the new session adds up on its own
+        conn.execute(
+            text("UPDATE account_balances SET opening = '3', total = '3', available = '3' WHERE session_id = :id"),
+            {"id": new},
+        )
+    assert verify(migrated).problems == [
+        f"session {new} BTC: opens at 3 but session {session_id}, which it continues, ended at 2",
+        f"session {new} USD: opens at 3 but session {session_id}, which it continues, ended at 1000",
+    ]
 
 
 def test_an_old_schema_is_reported(migrated: Engine) -> None:
