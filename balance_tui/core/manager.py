@@ -291,12 +291,14 @@ class BalanceManager:
         return RefreshResult(True)
 
     async def run(self) -> None:
-        """Supervise until cancelled: poll REST while the feed cannot be trusted, validate, track the source."""
+        """Supervise until cancelled: poll REST while the feed cannot be trusted (dropped, stale, or not yet
+        connected after a failed attempt), validate, track the source."""
         polling = False
         while True:
             now = self.clock.now()
             feed_live = self.health.observed_state(now, self._stale_after) is FeedState.LIVE
-            if not feed_live and self.has_snapshot:
+            # Not only after a drop: a feed that cannot connect at start must not leave the operator blind.
+            if not feed_live and (self.has_snapshot or self.health.reconnects or self.health.state is FeedState.FAILED):
                 if not polling:
                     self._fallbacks += 1
                     log.warning("balances feed %s: falling back to REST", self.health.state.value)

@@ -156,12 +156,13 @@ class Feed:
 
     def _connect_failed(self, exc: Exception) -> Exception | None:
         """Record why the handshake failed; retry rate limits and server errors, never auth refusals."""
-        self.health.error = f"cannot connect to {self._url}: {exc}"
         if isinstance(exc, InvalidStatus):
             status = exc.response.status_code
+            self.health.error = f"cannot connect to {self._url}: HTTP {status}"  # the status, not websockets' prose
             if status in RETRYABLE_STATUS:
                 return None
             return FeedFailed(f"{self._url} refused the connection with HTTP {status}")
+        self.health.error = f"cannot connect to {self._url}: {exc}"
         return websockets_retry_policy(exc)
 
 

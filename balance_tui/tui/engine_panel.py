@@ -7,7 +7,15 @@ from datetime import datetime
 from textual.widgets import Static
 
 from balance_tui.backend import Backend
+from balance_tui.core.breaker import BreakerState
 from balance_tui.tui.formatting import age
+
+# The circuit breaker's states in an operator's words: "closed" reads as "not working" to most people.
+BREAKER_WORDS = {
+    BreakerState.CLOSED: "ok",
+    BreakerState.OPEN: "paused after failures",
+    BreakerState.HALF_OPEN: "trying again",
+}
 
 
 class EnginePanel(Static):
@@ -23,7 +31,7 @@ class EnginePanel(Static):
             f"source   {status.source or '-'}",
             f"cache    {cache.size}/{cache.max_entries}  hits {cache.hits}/{cache.hits + cache.misses}"
             f"  expired {cache.expirations}",
-            f"REST     {status.breaker or '-'}"
+            f"REST     {'-' if status.breaker is None else BREAKER_WORDS[status.breaker]}"
             + (f" (retry {status.breaker_retry_in:.0f}s)" if status.breaker_retry_in else "")
             + (f"  budget {status.rate_counter:.1f}/{status.rate_limit:g}" if status.rate_limit else ""),
             f"         {stats.rest_calls} calls  {stats.fallbacks} fallbacks"

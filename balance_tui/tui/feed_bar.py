@@ -22,10 +22,15 @@ class FeedBar(Static):
         super().__init__("● starting", markup=False, **kwargs)  # type: ignore[arg-type]
 
     def show(self, manager: BalanceManager, now: datetime, stale_after: timedelta) -> None:
+        """The reason first when the feed is not live, so a narrow terminal cuts the details, not the cause."""
         health = manager.health
         state = health.observed_state(now, stale_after)
-        parts = [
-            f"● {state.value.upper()}",
+        parts = [f"● {state.value.upper()}"]
+        if health.error and state is not FeedState.LIVE:
+            parts.append(health.error)
+        if health.retry_at is not None:
+            parts.append(f"retry in {age(health.retry_at - now)}")
+        parts += [
             f"system {health.system or '-'}",
             f"last msg {age(health.message_age(now))} ago",
             f"seq {'-' if health.sequence is None else health.sequence}",
@@ -33,11 +38,10 @@ class FeedBar(Static):
             f"gaps {health.gaps}",
             _holds(manager, now),
         ]
-        if health.retry_at is not None:
-            parts.append(f"retry in {age(health.retry_at - now)}")
-        if health.error and state is not FeedState.LIVE:
-            parts.append(health.error)
-        self.set_text("  ".join(parts), STATE_CLASSES.get(state, "-waiting"))
+        state_class = STATE_CLASSES.get(state, "-waiting")
+        if state is FeedState.LIVE and health.system not in ("", "online"):
+            state_class = "-stale"  # live data from an exchange in maintenance or cancel-only: not all is well
+        self.set_text("  ".join(parts), state_class)
 
     def show_problem(self, message: str) -> None:
         self.set_text(f"● {message}", "-failed")

@@ -33,6 +33,14 @@ def describe_blind_changes(changes: tuple[BlindChange, ...]) -> str:
     return "\n".join(lines)
 
 
+def _no_prices_yet(backend: Backend, quote: str) -> str:
+    """Why there is no total yet; a price feed that cannot connect says so, with its endpoint."""
+    ticker = backend.ticker
+    if ticker is not None and ticker.health.error:
+        return f"no {quote} prices: {ticker.health.error}"
+    return f"waiting for {quote} prices from {backend.public_url}"
+
+
 class MainScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
@@ -59,7 +67,7 @@ class MainScreen(Screen[None]):
         if missing:
             text += f"  (without {', '.join(missing)}: no {quote} price)"
         if not backend.prices.symbols:
-            text = f"total value: waiting for {quote} prices"
+            text = f"total value: {_no_prices_yet(backend, quote)}"
         label = self.query_one("#total", Static)
         if str(label.content) != text:
             label.update(text)

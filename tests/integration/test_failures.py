@@ -102,6 +102,20 @@ async def test_three_429s_then_the_feed_connects(make_config) -> None:
     assert sim.faults.fired[Fired.REFUSE] == 3 and backend.manager.health.reconnects == 3
 
 
+async def test_while_the_socket_cannot_connect_at_start_rest_shows_the_balances(make_config) -> None:
+    async with running(make_config(engine={"fallback_poll_s": 1})) as backend:
+        sim, manager = backend.simulator, backend.manager
+        assert sim is not None
+        sim.faults.refuse_handshakes(1000, 503)  # before the first await: the feed never connects
+        totals = sim.account.totals()
+        await eventually(
+            lambda: {a: b.total for a, b in manager.get_all_balances().items()} == totals, timeout=5, what="REST"
+        )
+        balances = manager.get_all_balances()
+        assert {b.source for b in balances.values()} == {Source.REST}
+        assert manager.health.state is FeedState.RECONNECTING and "HTTP 503" in manager.health.error
+
+
 async def test_a_wrong_key_stops_the_feed_at_once_without_retrying(make_config) -> None:
     async with Simulator(seed=3, updates_per_second=0) as exchange:
         config = make_config(

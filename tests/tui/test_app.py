@@ -6,8 +6,11 @@ from decimal import Decimal
 
 from sqlmodel import Session, create_engine, select
 from textual.notifications import Notify
+from textual.widgets import Static
 from textual.widgets.data_table import CellDoesNotExist
 
+from balance_tui.kraken.credentials import Credentials
+from balance_tui.sim import Simulator
 from balance_tui.store.tables import SessionStatus, TradingSession
 from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.asset_panel import AssetPanel
@@ -139,3 +142,48 @@ def test_main_screen_snapshot(make_config, snap_compare) -> None:
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(110, 24), run_before=until_ready)
+
+
+async def test_an_outage_shows_its_cause_first_and_rest_in_words(make_config) -> None:
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the snapshot")
+        feed, engine = app.screen.query_one(FeedBar), app.screen.query_one(EnginePanel)
+        await eventually(lambda: "REST     ok" in str(engine.content), what="the REST line in words")
+        sim = app.backend.simulator
+        sim.faults.refuse_handshakes(1000, 503)
+        await sim.drop_clients()
+        await eventually(lambda: "RECONNECTING" in str(feed.content), what="the outage on the feed bar")
+        visible = str(feed.content)[: feed.content_region.width]  # what a 100-column terminal shows
+        assert visible.startswith("● RECONNECTING  cannot connect to ws://") and "HTTP 503" in visible
+        assert feed.has_class("-waiting") and not feed.has_class("-live")
+        await pilot.press("q")
+
+
+async def test_live_data_from_an_exchange_in_maintenance_is_not_drawn_as_all_well(make_config) -> None:
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the snapshot")
+        feed = app.screen.query_one(FeedBar)
+        await eventually(lambda: feed.has_class("-live"), what="the live feed")
+        app.backend.simulator.faults.set_system_status("maintenance")
+        await eventually(lambda: "system maintenance" in str(feed.content), what="the status on the bar")
+        assert feed.has_class("-stale") and not feed.has_class("-live")
+        await pilot.press("q")
+
+
+async def test_a_price_feed_that_cannot_connect_says_so_with_its_endpoint(make_config) -> None:
+    async with Simulator(seed=3, updates_per_second=0) as exchange:
+        config = make_config(
+            exchange={
+                "name": "kraken",
+                "rest_url": exchange.rest_url,
+                "ws_private_url": exchange.ws_private_url,
+                "ws_public_url": "ws://127.0.0.1:9/v2",  # nothing listens there
+            }
+        )
+        app = BalanceApp(config, Credentials.of(exchange.api_key, exchange.api_secret))
+        async with app.run_test(size=(120, 30)) as pilot:
+            total = app.screen.query_one("#total", Static)
+            await eventually(lambda: "no USD prices: cannot connect to ws://127.0.0.1:9/v2" in str(total.content))
+            await pilot.press("q")
