@@ -134,6 +134,9 @@ async def open_backend(
     replace the ones the config implies (tests relax them to drive hundreds of reconnects).
     """
     async with AsyncExitStack() as stack:
+        # The store first: one that cannot be opened (StoreUnavailable) stops the start before anything runs.
+        store = await asyncio.to_thread(open_store, database_url(config.database_url), read_only=config.store.read_only)
+        stack.callback(store.dispose)
         exchange = config.exchange
         simulator: Simulator | None = None
         if exchange.name == "sim":
@@ -163,8 +166,6 @@ async def open_backend(
         manager = build_manager(config, clock, rest, breaker, rate, await _asset_decimals(rest))
         stream = BalanceStream(manager, rest, ws_url, stale_after_s=config.feed.stale_after_s, budget=reconnect_budget)
 
-        store = await asyncio.to_thread(open_store, database_url(config.database_url), read_only=config.store.read_only)
-        stack.callback(store.dispose)
         opened, writer = None, None
         if own_session and not config.store.read_only:
             writer = HistoryWriter(

@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from balance_tui import __version__
-from balance_tui.config import APP_NAME, Config, ConfigError, load_config, load_credentials
+from balance_tui.config import (
+    APP_NAME,
+    MAX_DURATION_HOURS,
+    MAX_DURATION_S,
+    Config,
+    ConfigError,
+    LoadedConfig,
+    duration_problem,
+    load_config,
+    load_credentials,
+)
 from balance_tui.core.redaction import RedactingFormatter
 from balance_tui.kraken.credentials import Credentials
 
@@ -27,8 +37,14 @@ if TYPE_CHECKING:
 
     from balance_tui.sim import Faults
 
-EXIT_CONFIG = 78  # EX_CONFIG: nothing started
-EXIT_REFUSED = 1  # the store refused (bad input, conflict, failed check): the message says why, nothing was written
+EXIT_CONFIG = 78  # EX_CONFIG: a bad config value or command-line value; nothing started
+# The store refused (bad input, conflict, failed check) or cannot be opened: the message says why, nothing was written.
+EXIT_REFUSED = 1
+
+
+class BadArgument(Exception):
+    """A command-line value outside what the option takes; raised (not ArgumentTypeError) so it ends the run
+    with one line and EXIT_CONFIG, as a bad config value does, instead of argparse's usage text and exit 2."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,34 +59,60 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except BadArgument as exc:
+        return _fail(exc, EXIT_CONFIG)
     if args.command == "sim":
         return _run_simulator(args)
     try:
-        config = load_config(getattr(args, "config", None)).config
+        loaded = load_config(getattr(args, "config", None))
+        config = loaded.config
         if args.read_only:
             config = config.model_copy(update={"store": config.store.model_copy(update={"read_only": True})})
         credentials = load_credentials(config) if config.exchange.name == "kraken" else None
     except ConfigError as exc:
-        print(f"balance-tui: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    if args.command == "status":
-        from balance_tui.headless import status_once
+        return _fail(exc, EXIT_CONFIG)
+    from balance_tui.store.errors import StoreError, StoreUnavailable
 
-        _log_to_stderr()
-        timeout = args.timeout or config.feed.snapshot_timeout_s
-        return asyncio.run(status_once(config, credentials, timeout=timeout, as_json=args.json))
-    if args.command == "watch":
-        from balance_tui.headless import watch_jsonl
+    try:
+        if args.command == "status":
+            from balance_tui.headless import status_once
 
-        _log_to_stderr()
-        return _interruptible(watch_jsonl(config, credentials))
-    if args.command in STORE_COMMANDS:
-        _log_to_stderr()
-        return _store_command(config, args)
-    if args.fresh and not _fresh_start(config):
-        return EXIT_REFUSED
-    return _run_tui(config, credentials, mouse=not args.no_mouse)
+            _log_to_stderr()
+            timeout = config.feed.snapshot_timeout_s if args.timeout is None else args.timeout
+            return asyncio.run(status_once(config, credentials, timeout=timeout, as_json=args.json))
+        if args.command == "watch":
+            from balance_tui.headless import watch_jsonl
+
+            _log_to_stderr()
+            return _interruptible(watch_jsonl(config, credentials))
+        if args.command in STORE_COMMANDS:
+            _log_to_stderr()
+            return _store_command(config, args)
+        if args.fresh and not _fresh_start(config):
+            return EXIT_REFUSED
+        return _run_tui(config, credentials, mouse=not args.no_mouse)
+    except StoreUnavailable as exc:
+        return _fail(f"{exc} ({_store_origin(loaded)})", EXIT_REFUSED)
+    except StoreError as exc:
+        return _fail(exc, EXIT_REFUSED)
+
+
+def _fail(error: object, code: int) -> int:
+    """The error on stderr, each of its lines (a config file with several problems has one per problem) prefixed."""
+    for line in str(error).splitlines():
+        print(f"balance-tui: {line}", file=sys.stderr)
+    return code
+
+
+def _store_origin(loaded: LoadedConfig) -> str:
+    """Where the store's URL came from, for a store that cannot be opened."""
+    from balance_tui.store.engine import DATABASE_URL_ENV
+
+    if os.environ.get(DATABASE_URL_ENV):
+        return f"from ${DATABASE_URL_ENV}"
+    return f"from [store] database_url in {loaded.path or 'the shipped defaults'}"
 
 
 STORE_COMMANDS = ("db", "adjust", "history", "export")
@@ -83,11 +125,7 @@ def _store_command(config: Config, args: argparse.Namespace) -> int:
     from balance_tui.store.migrate import open_store
     from balance_tui.store.money import AmountError
 
-    try:
-        engine = open_store(database_url(config.database_url), read_only=config.store.read_only)
-    except StoreError as exc:
-        print(f"balance-tui: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+    engine = open_store(database_url(config.database_url), read_only=config.store.read_only)
     try:
         command = {"db": _db, "adjust": _adjust, "history": _history, "export": _export}[args.command]
         return command(engine, config, args)
@@ -185,7 +223,6 @@ def _fresh_start(config: Config) -> bool:
     """`--fresh`: after the operator types "fresh", the next session starts without carrying anything over."""
     from balance_tui.store import sessions
     from balance_tui.store.engine import database_url
-    from balance_tui.store.errors import StoreError
     from balance_tui.store.migrate import open_store
 
     exchange = config.exchange.name
@@ -198,15 +235,11 @@ def _fresh_start(config: Config) -> bool:
     if sys.stdin.readline().strip() != "fresh":
         print("balance-tui: not confirmed; nothing changed", file=sys.stderr)
         return False
+    engine = open_store(database_url(config.database_url))  # a StoreError is the caller's to report
     try:
-        engine = open_store(database_url(config.database_url))
-        try:
-            retired = sessions.retire_for_fresh_start(engine, exchange=exchange, now=datetime.now(UTC))
-        finally:
-            engine.dispose()
-    except StoreError as exc:
-        print(f"balance-tui: {exc}", file=sys.stderr)
-        return False
+        retired = sessions.retire_for_fresh_start(engine, exchange=exchange, now=datetime.now(UTC))
+    finally:
+        engine.dispose()
     print(f"fresh start: session(s) {', '.join(map(str, retired)) or 'none'} will not be continued")
     return True
 
@@ -220,9 +253,8 @@ def _run_tui(config: Config, credentials: Credentials | None, *, mouse: bool) ->
     _log_to(logging.FileHandler(log_file), logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = BalanceApp(config, credentials)
-    except (ConfigError, ThemeError) as exc:
-        print(f"balance-tui: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+    except ThemeError as exc:  # a theme file that cannot be used (load_config checked the name)
+        return _fail(exc, EXIT_CONFIG)
     app.run(mouse=mouse)
     return app.return_code or 0
 
@@ -303,21 +335,26 @@ def _log_to(handler: logging.Handler, level: int, layout: str) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def _hours(text: str) -> float:
-    try:
-        value = float(text)  # a duration, not money
-    except ValueError:
-        value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive number of hours, got {text!r}")
-    return value
+def _duration(option: str, unit: str, limit: int) -> Callable[[str], float]:
+    """An argparse type for a duration: finite, above 0, at most 10 years (as in the config)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)  # a duration, not money
+        except ValueError:
+            value = math.nan
+        if problem := duration_problem(value, unit, limit):
+            raise BadArgument(f"{option} {text}: {problem}")
+        return value
+
+    return parse
 
 
 def _points(text: str) -> int:
     from balance_tui.store.history import MAX_POINTS
 
     if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_POINTS):
-        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_POINTS} points, got {text!r}")
+        raise BadArgument(f"history --points {text}: expected 1 to {MAX_POINTS} points")
     return int(text)
 
 
@@ -353,7 +390,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output; amounts as exact decimal strings")
     status.add_argument(
         "--timeout",
-        type=float,
+        type=_duration("status --timeout", "seconds", MAX_DURATION_S),
         metavar="S",
         help="seconds to wait for the first snapshot (default: [feed] snapshot_timeout_s)",
     )
@@ -387,7 +424,13 @@ def _parser() -> argparse.ArgumentParser:
 
     history = commands.add_parser("history", parents=[common], help="print an asset's recorded balance history")
     history.add_argument("asset")
-    history.add_argument("--hours", type=_hours, default=24.0, metavar="N", help="how far back (default 24)")
+    history.add_argument(
+        "--hours",
+        type=_duration("history --hours", "hours", MAX_DURATION_HOURS),
+        default=24.0,
+        metavar="N",
+        help="how far back (default 24)",
+    )
     history.add_argument(
         "--points", type=_points, default=60, metavar="N", help="at most this many lines; longer ranges are downsampled"
     )
@@ -396,7 +439,12 @@ def _parser() -> argparse.ArgumentParser:
         "export", parents=[common], help="adjustments and history samples on stdout, amounts as exact decimals"
     )
     export.add_argument("--format", choices=("csv", "json"), required=True)
-    export.add_argument("--hours", type=_hours, metavar="N", help="only samples of the last N hours (default all)")
+    export.add_argument(
+        "--hours",
+        type=_duration("export --hours", "hours", MAX_DURATION_HOURS),
+        metavar="N",
+        help="only samples of the last N hours (default all)",
+    )
 
     sim = commands.add_parser("sim", help="run the simulated Kraken exchange on its own")
     sim.add_argument("--port", type=int, default=8765, help="loopback port (default 8765; 0 picks a free one)")

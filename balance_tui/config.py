@@ -2,44 +2,99 @@
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from balance_tui import ui_names
 from balance_tui.kraken.credentials import Credentials
+from balance_tui.store.money import AmountError, parse_amount
 
 APP_NAME = "balance-tui"
 CONFIG_ENV = "BALANCE_TUI_CONFIG"
 DEFAULTS = files("balance_tui") / "config.toml"
+# The longest duration anything takes, in the config or on the command line: longer is a typo (or `inf`),
+# and would overflow the timedelta it becomes.
+MAX_DURATION_YEARS = 10
+MAX_DURATION_HOURS = MAX_DURATION_YEARS * 365 * 24
+MAX_DURATION_S = MAX_DURATION_HOURS * 3600
 
 
 class ConfigError(Exception):
-    """A configuration or credentials problem; the message names the file, the key and what is allowed."""
+    """A configuration or credentials problem; each line names the file, the key and what is allowed."""
+
+
+def duration_problem(value: float, unit: str, limit: int) -> str | None:
+    """Why `value` is not a duration (finite, above zero, at most 10 years), or None if it is one."""
+    if math.isfinite(value) and 0 < value <= limit:
+        return None
+    return f"expected a number of {unit} above 0 and at most {limit} ({MAX_DURATION_YEARS} years)"
 
 
 def _exact_decimal(value: object) -> Decimal:
-    """Amounts are written as strings ("2.50"): a TOML float is binary and would not be exact."""
+    """Amounts are written as strings ("2.50"), read by the same parser as an amount typed on the command line."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValueError(f'write amounts as strings, e.g. "2.50", so they stay exact (got {value!r})')
     try:
-        amount = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation:
-        raise ValueError(f"not a decimal amount: {value!r}") from None
-    if not amount.is_finite():
-        raise ValueError(f"not a finite amount: {value!r}")
-    return amount
+        return parse_amount(value if isinstance(value, str) else str(value))
+    except AmountError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _at_most(limit: int, unit: str) -> AfterValidator:
+    def check(value: float) -> float:
+        if value > limit:
+            raise ValueError(f"a duration is at most {limit} {unit} ({MAX_DURATION_YEARS} years) (got {value:g})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _theme(name: str) -> str:
+    if name not in (known := ui_names.theme_names()):
+        raise ValueError(f"no theme named {name!r}; available: {', '.join(sorted(known))}")
+    return name
+
+
+def _binding_id(name: str) -> str:
+    if name not in ui_names.BINDING_IDS:
+        raise ValueError(f"no binding has this id; ids: {', '.join(sorted(ui_names.BINDING_IDS))}")
+    return name
+
+
+def _database_url(url: str) -> str:
+    if problem := database_url_problem(_expand(url)):
+        raise ValueError(problem)
+    return url
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why the store could not use `url` (without repeating it: it may hold a password), or None."""
+    # Imported here: SQLAlchemy is for commands that load a config, not for `--help` or `sim`.
+    from balance_tui.store.engine import parse_database_url
+    from balance_tui.store.errors import DatabaseURLError
+
+    try:
+        parse_database_url(url)
+    except DatabaseURLError as exc:
+        return str(exc)
+    return None
 
 
 Amount = Annotated[Decimal, BeforeValidator(_exact_decimal)]
+# Durations: finite (TOML has inf and nan) and at most MAX_DURATION_*; each field adds its lower bound.
+Seconds = Annotated[float, Field(allow_inf_nan=False), _at_most(MAX_DURATION_S, "s")]
+Hours = Annotated[float, Field(allow_inf_nan=False), _at_most(MAX_DURATION_HOURS, "h")]
 RuleName = Literal[
     "negative_balance",
     "negative_free_balance",
@@ -71,23 +126,23 @@ class SimConfig(_Section):
 
 
 class StoreConfig(_Section):
-    database_url: str = Field(min_length=1)
+    database_url: Annotated[str, AfterValidator(_database_url)] = Field(min_length=1)
     read_only: bool
-    history_retention_hours: float = Field(gt=0)
-    resume_window_hours: float = Field(ge=0)
+    history_retention_hours: Hours = Field(gt=0)
+    resume_window_hours: Hours = Field(ge=0)
     resume_from_last_balance: bool
-    session_lease_s: float = Field(ge=3)
+    session_lease_s: Seconds = Field(ge=3)
     base_currency: str = Field(min_length=1, max_length=16)
 
 
 class FeedConfig(_Section):
-    stale_after_s: float = Field(gt=0)
-    snapshot_timeout_s: float = Field(gt=0)
+    stale_after_s: Seconds = Field(gt=0)
+    snapshot_timeout_s: Seconds = Field(gt=0)
 
 
 class EngineConfig(_Section):
     change_threshold: Amount = Field(gt=0)
-    fallback_poll_s: float = Field(ge=1)
+    fallback_poll_s: Seconds = Field(ge=1)
     value_in: str = Field(min_length=1, max_length=16)
 
 
@@ -96,35 +151,35 @@ class RestConfig(_Section):
 
 
 class CacheConfig(_Section):
-    ttl_s: float = Field(gt=0)
+    ttl_s: Seconds = Field(gt=0)
     max_entries: int = Field(ge=1)
 
 
 class HistoryConfig(_Section):
     max_entries_per_asset: int = Field(ge=2)
-    retention_hours: float = Field(gt=0)
+    retention_hours: Hours = Field(gt=0)
 
 
 class GuardConfig(_Section):
     safety_buffer: Amount = Field(ge=0)
     max_position_share: Amount = Field(gt=0, le=1)
-    max_data_age_s: float = Field(gt=0)
+    max_data_age_s: Seconds = Field(gt=0)
     minimums: dict[str, Amount]
 
 
 class ValidationConfig(_Section):
     disabled: list[RuleName]
     severity: dict[RuleName, Literal["info", "warning", "error", "critical"]]
-    stale_after_s: float = Field(gt=0)
+    stale_after_s: Seconds = Field(gt=0)
     inconsistency_threshold: Amount = Field(gt=0)
-    inconsistency_fresh_s: float = Field(gt=0)
+    inconsistency_fresh_s: Seconds = Field(gt=0)
     ceiling: Amount = Field(gt=0)
     ceilings: dict[str, Amount]
     low_balance: dict[str, Amount]
 
 
 class UIConfig(_Section):
-    theme: str = Field(min_length=1)
+    theme: Annotated[str, AfterValidator(_theme)] = Field(min_length=1)
     refresh_hz: int = Field(ge=2, le=10)
 
 
@@ -140,7 +195,7 @@ class Config(_Section):
     guard: GuardConfig
     validation: ValidationConfig
     ui: UIConfig
-    keymap: dict[str, str]
+    keymap: dict[Annotated[str, AfterValidator(_binding_id)], str]
 
     @property
     def database_url(self) -> str:
@@ -158,6 +213,8 @@ class LoadedConfig:
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] = os.environ) -> LoadedConfig:
+    """The defaults with the first config file found laid over them, every value checked (the theme and the
+    keymap too, so a headless command refuses what the TUI would), or `ConfigError` naming the file."""
     found = path or _find_config_file(env)
     defaults = tomllib.loads(DEFAULTS.read_text())
     overrides: dict[str, Any] = {}
@@ -172,6 +229,10 @@ def load_config(path: Path | None = None, env: Mapping[str, str] = os.environ) -
         config = Config.model_validate(_merge(defaults, overrides))
     except ValidationError as exc:
         raise ConfigError(_describe(exc, found or Path(str(DEFAULTS)))) from None
+    from balance_tui.store.engine import DATABASE_URL_ENV
+
+    if (url := env.get(DATABASE_URL_ENV)) and (problem := database_url_problem(url)):
+        raise ConfigError(f"${DATABASE_URL_ENV} (it wins over [store] database_url): {problem}")
     return LoadedConfig(config, found)
 
 
@@ -237,14 +298,20 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _describe(exc: ValidationError, path: Path) -> str:
-    lines = [f"{path}: invalid configuration"]
+    """One line per problem: the file, the key, what is wrong (and what was given, when the message does not
+    already say it)."""
+    lines = []
     for error in exc.errors():
-        *section, key = [str(part) for part in error["loc"]] or ["(top level)"]
+        loc = [str(part) for part in error["loc"]] or ["(top level)"]
+        is_key = loc[-1] == "[key]"  # a dict key that is refused, e.g. an unknown [keymap] id
+        *section, key = loc[:-1] if is_key else loc
         where = f"[{'.'.join(section)}] {key}" if section else key
         if error["type"] == "extra_forbidden":
-            lines.append(f"  {where}: unknown key; allowed here: {', '.join(_allowed_keys(section))}")
+            lines.append(f"{path}: {where}: unknown key; allowed here: {', '.join(_allowed_keys(section))}")
+        elif error["type"] == "value_error":  # our own validators: the message says what matters
+            lines.append(f"{path}: {where}: {error['msg'].removeprefix('Value error, ')}")
         else:
-            lines.append(f"  {where}: {error['msg']} (got {error['input']!r})")
+            lines.append(f"{path}: {where}: {error['msg']} (got {error['input']!r})")
     return "\n".join(lines)
 
 

@@ -1,11 +1,16 @@
+import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from balance_tui.cli import EXIT_CONFIG, main
-from balance_tui.config import ConfigError, load_config, load_credentials
+from balance_tui.config import MAX_DURATION_HOURS, MAX_DURATION_S, ConfigError, load_config, load_credentials
+from balance_tui.store.money import AmountError, parse_amount
 from tests.conftest import write_config
+from tests.store.test_money import REJECTED
 
 SECRET = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
 
@@ -63,8 +68,8 @@ def test_an_unknown_section_is_refused(tmp_path: Path) -> None:
         ({"exchange": {"name": "binance"}}, r"\[exchange\] name: Input should be 'sim' or 'kraken'"),
         ({"sim": {"seed": "7"}}, r"\[sim\] seed: Input should be a valid integer"),
         ({"ui": "dark"}, r"ui: Input should be a valid dictionary"),
-        ({"guard": {"safety_buffer": 2.5}}, r"\[guard\] safety_buffer: Value error, write amounts as strings"),
-        ({"guard": {"minimums": {"USD": "five"}}}, r"\[guard.minimums\] USD: Value error, not a decimal amount"),
+        ({"guard": {"safety_buffer": 2.5}}, r"\[guard\] safety_buffer: write amounts as strings"),
+        ({"guard": {"minimums": {"USD": "five"}}}, r"\[guard.minimums\] USD: 'five' is not an amount"),
         ({"validation": {"disabled": ["no_such_rule"]}}, r"\[validation.disabled\] 0: Input should be"),
         ({"rest": {"tier": "gold"}}, r"\[rest\] tier: Input should be 'starter', 'intermediate' or 'pro'"),
     ],
@@ -72,6 +77,113 @@ def test_an_unknown_section_is_refused(tmp_path: Path) -> None:
 def test_a_wrong_type_or_value_is_refused_clearly(tmp_path: Path, data: dict, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
         load_config(write_config(tmp_path / "c.toml", data))
+
+
+def test_each_problem_is_one_line_naming_the_file_and_key_and_saying_it_once(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path / "c.toml",
+        {"ui": {"refresh_hz": "fast"}, "guard": {"safety_buffer": 2.5, "minimums": {"USD": "five"}}},
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).splitlines() == [
+        f'{path}: [guard] safety_buffer: write amounts as strings, e.g. "2.50", so they stay exact (got 2.5)',
+        f"{path}: [guard.minimums] USD: 'five' is not an amount: expected digits with an optional sign and '.', "
+        "like 12.34 or -0.5 (at most 20 digits before the point and 18 after; no spaces, exponents, separators, "
+        "NaN or Infinity)",
+        f"{path}: [ui] refresh_hz: Input should be a valid integer (got 'fast')",
+    ]
+
+
+DURATIONS = [
+    ("feed", "stale_after_s"),
+    ("feed", "snapshot_timeout_s"),
+    ("engine", "fallback_poll_s"),
+    ("store", "session_lease_s"),
+    ("store", "history_retention_hours"),
+    ("store", "resume_window_hours"),
+    ("cache", "ttl_s"),
+    ("history", "retention_hours"),
+    ("guard", "max_data_age_s"),
+    ("validation", "stale_after_s"),
+    ("validation", "inconsistency_fresh_s"),
+]
+
+
+@pytest.mark.parametrize(("section", "key"), DURATIONS)
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 1e300])
+def test_a_duration_must_be_finite_and_at_most_ten_years(tmp_path: Path, section: str, key: str, value: float) -> None:
+    path = write_config(tmp_path / "c.toml", {section: {key: value}})
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: [{section}] {key}: ") and "\n" not in message
+    assert ("finite number" if not math.isfinite(value) else "a duration is at most") in message
+
+
+@pytest.mark.parametrize(("section", "key"), DURATIONS)
+def test_ten_years_is_the_longest_duration(tmp_path: Path, section: str, key: str) -> None:
+    limit = MAX_DURATION_HOURS if key.endswith("_hours") else MAX_DURATION_S
+    config = load_config(write_config(tmp_path / "c.toml", {section: {key: float(limit)}})).config
+    assert getattr(getattr(config, section), key) == limit
+    with pytest.raises(ConfigError, match="a duration is at most"):
+        load_config(write_config(tmp_path / "c.toml", {section: {key: limit * 1.001}}))
+
+
+@pytest.mark.parametrize("text", [*REJECTED, "1e400", "12", "-0.5", "0.000000000000000001", "1" * 20])
+def test_config_amounts_follow_the_command_lines_amount_rule(tmp_path: Path, text: str) -> None:
+    path = write_config(tmp_path / "c.toml", {"guard": {"minimums": {"USD": text}}})
+    try:
+        expected = parse_amount(text)
+    except AmountError as exc:
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        assert str(caught.value) == f"{path}: [guard.minimums] USD: {exc}"
+    else:
+        assert load_config(path).config.guard.minimums["USD"] == expected
+
+
+def test_an_unknown_theme_or_binding_id_names_the_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.toml", {"ui": {"theme": "nope"}, "keymap": {"app.qiut": "x"}})
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    theme, keymap = str(caught.value).splitlines()
+    assert theme.startswith(f"{path}: [ui] theme: no theme named 'nope'; available: ")
+    assert "balance-light" in theme and "textual-dark" in theme
+    assert keymap.startswith(f"{path}: [keymap] app.qiut: no binding has this id; ids: adjust.cancel, adjust.save")
+
+
+def test_every_binding_id_and_a_textual_theme_are_accepted(tmp_path: Path) -> None:
+    keymap = {"app.quit": "ctrl+q", "adjust.save": "ctrl+w", "books.back": "escape"}
+    path = write_config(tmp_path / "c.toml", {"ui": {"theme": "nord"}, "keymap": keymap})
+    config = load_config(path).config
+    assert (config.ui.theme, config.keymap) == ("nord", keymap)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("mysqlx://u:hunter2@h/db", "mysqlx:// is not a database this console speaks"),
+        ("postgresql+asyncpg://u:hunter2@h/db", "postgresql+asyncpg:// is not a database this console speaks"),
+        ("not a url hunter2", "not a database URL"),
+    ],
+)
+def test_a_database_url_the_store_cannot_use_is_a_config_error(tmp_path: Path, url: str, problem: str) -> None:
+    path = write_config(tmp_path / "c.toml", {"store": {"database_url": url}})
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: [store] database_url: {problem}; expected sqlite:///PATH or postgresql")
+    assert "hunter2" not in message and "\n" not in message  # a URL may hold a password: never echoed
+    with pytest.raises(ConfigError) as caught:
+        load_config(env={"DATABASE_URL": url})
+    assert str(caught.value).startswith(f"$DATABASE_URL (it wins over [store] database_url): {problem}; expected")
+
+
+@pytest.mark.parametrize("url", ["sqlite:///x.db", "sqlite+pysqlite:///x.db", "postgres://u@h/db", "postgresql://h/db"])
+def test_the_database_urls_the_store_speaks_are_accepted(tmp_path: Path, url: str) -> None:
+    path = write_config(tmp_path / "c.toml", {"store": {"database_url": url}})
+    assert load_config(path, env={"DATABASE_URL": url}).config.database_url == url
 
 
 def test_invalid_toml_names_the_file_and_line(tmp_path: Path) -> None:
@@ -140,3 +252,30 @@ def test_nothing_starts_with_an_open_credentials_file(tmp_path: Path, capsys: py
     assert main(["--config", str(kraken_config(tmp_path, creds)), "status", "--once"]) == EXIT_CONFIG
     err = capsys.readouterr().err
     assert "too open" in err and SECRET not in err
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "balance_tui", *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        ({"feed": {"stale_after_s": math.inf}}, "[feed] stale_after_s: Input should be a finite number (got inf)"),
+        (
+            {"engine": {"fallback_poll_s": 1e300}},
+            "[engine] fallback_poll_s: a duration is at most 315360000 s (10 years) (got 1e+300)",
+        ),
+        ({"guard": {"safety_buffer": "\u0661\u0662"}}, "[guard] safety_buffer: '\u0661\u0662' is not an amount: "),
+        ({"ui": {"theme": "nope"}}, "[ui] theme: no theme named 'nope'; available: "),
+        ({"keymap": {"app.qiut": "x"}}, "[keymap] app.qiut: no binding has this id; ids: "),
+        ({"store": {"database_url": "mysqlx://h/db"}}, "[store] database_url: mysqlx:// is not a database "),
+    ],
+)
+def test_status_once_refuses_a_bad_config_in_one_line(tmp_path: Path, data: dict, line: str) -> None:
+    path = write_config(tmp_path / "c.toml", data)
+    result = run_cli("--config", str(path), "status", "--once", "--timeout", "5")
+    assert result.returncode == EXIT_CONFIG
+    assert result.stderr.startswith(f"balance-tui: {path}: {line}")
+    assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
+    assert not (Path(os.environ["XDG_DATA_HOME"]) / "balance-tui").exists()  # no store was created

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from balance_tui.cli import EXIT_CONFIG, EXIT_REFUSED
 from balance_tui.sim import Simulator
 from tests.conftest import write_config
 
@@ -112,3 +116,59 @@ def test_sim_port_out_of_range_is_refused_in_one_line() -> None:
     result = run("sim", "--port", "70000", timeout=30)
     assert result.returncode == 78
     assert result.stderr.strip() == "balance-tui: sim --port 70000: a port is 0-65535 (0 picks a free one)"
+
+
+def unopenable_store(tmp_path: Path, case: str) -> tuple[str, str]:
+    """A database URL that cannot be opened, and what the one line says about it."""
+    if case == "random bytes":
+        (tmp_path / "s.db").write_bytes(random.Random(14).randbytes(8192))
+        return f"sqlite:///{tmp_path / 's.db'}", f"cannot open the store {tmp_path / 's.db'}: file is not a database"
+    if case == "a directory":
+        (tmp_path / "s.db").mkdir()
+        return (
+            f"sqlite:///{tmp_path / 's.db'}",
+            f"cannot open the store {tmp_path / 's.db'}: it is a directory, not a database file",
+        )
+    return "postgresql+psycopg://u:hunter2@127.0.0.1:1/test", (
+        "cannot open the store postgresql+psycopg://u:***@127.0.0.1:1/test: connection failed: connection to server at "
+        '"127.0.0.1", port 1 failed: Connection refused'
+    )
+
+
+@pytest.mark.parametrize("case", ["random bytes", "a directory", "postgresql on port 1"])
+@pytest.mark.parametrize("command", [("status", "--once", "--timeout", "5"), ("db", "verify")])
+def test_a_store_that_cannot_be_opened_is_one_line_and_exit_1(
+    tmp_path: Path, case: str, command: tuple[str, ...]
+) -> None:
+    url, reason = unopenable_store(tmp_path, case)
+    config = write_config(tmp_path / "c.toml", {"sim": {"updates_per_second": 0.0}, "store": {"database_url": url}})
+    before = {path: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
+    result = run("--config", str(config), *command, timeout=60)
+    assert result.returncode == EXIT_REFUSED
+    assert result.stderr == f"balance-tui: {reason} (from [store] database_url in {config})\n"
+    assert "hunter2" not in result.stderr and result.stdout == ""
+    assert {path: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()} == before  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ("history", "BTC", "--hours", "1e300"),
+            "history --hours 1e300: expected a number of hours above 0 and at most 87600 (10 years)",
+        ),
+        (("export", "--format", "csv", "--hours", "inf"), "export --hours inf: expected a number of hours above 0"),
+        (("history", "BTC", "--points", "0"), "history --points 0: expected 1 to 500 points"),
+        (
+            ("status", "--once", "--timeout", "nan"),
+            "status --timeout nan: expected a number of seconds above 0 and at most 315360000 (10 years)",
+        ),
+        (("status", "--once", "--timeout", "-1"), "status --timeout -1: expected a number of seconds above 0"),
+        (("status", "--once", "--timeout", "0"), "status --timeout 0: expected a number of seconds above 0"),
+    ],
+)
+def test_a_bad_command_line_value_is_one_line_and_exit_78(tmp_path: Path, argv: tuple[str, ...], line: str) -> None:
+    result = run("--config", str(sim_config(tmp_path)), *argv, timeout=60)
+    assert result.returncode == EXIT_CONFIG
+    assert result.stderr.startswith(f"balance-tui: {line}") and len(result.stderr.splitlines()) == 1
+    assert result.stdout == "" and not (tmp_path / "s.db").exists()  # nothing started, no store made

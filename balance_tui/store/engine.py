@@ -20,9 +20,10 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
-from balance_tui.store.errors import ReadOnlyStoreError
+from balance_tui.store.errors import DatabaseURLError, ReadOnlyStoreError, StoreUnavailable
 
 DATABASE_URL_ENV = "DATABASE_URL"
 _READ_ONLY = "balance_tui_read_only"  # engine execution option: this console never writes
@@ -34,12 +35,30 @@ def database_url(configured: str, env: Mapping[str, str] = os.environ) -> str:
     return env.get(DATABASE_URL_ENV) or configured
 
 
+# The databases and drivers the store speaks: (backend, driver) as a URL spells them before the "://".
+_SPOKEN = {("sqlite", ""), ("sqlite", "pysqlite"), ("postgresql", "psycopg")}
+URL_FORMS = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
+
+
+def parse_database_url(database_url: str) -> URL:
+    """The URL the store will open, or `DatabaseURLError` saying what is wrong without echoing the URL (it may
+    hold a password)."""
+    try:
+        url = _psycopg(make_url(database_url))
+    except ArgumentError:
+        raise DatabaseURLError(f"not a database URL; expected {URL_FORMS}") from None
+    backend, _, driver = url.drivername.partition("+")
+    if (backend, driver) not in _SPOKEN:
+        raise DatabaseURLError(f"{url.drivername}:// is not a database this console speaks; expected {URL_FORMS}")
+    return url
+
+
 def create_store_engine(database_url: str, *, read_only: bool = False) -> Engine:
     """An engine for the store; `read_only` refuses writes here and, where the backend can, in the database."""
-    url = _psycopg(make_url(database_url))
+    url = parse_database_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _sqlite_directory(Path(url.database).expanduser())
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_read_only_connect if read_only else _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -74,6 +93,16 @@ def reading(engine: Engine) -> Iterator[Session]:
     """One consistent read: a snapshot that blocks no writer."""
     with Session(engine.execution_options(**{_READING: True}), expire_on_commit=False) as db, db.begin():
         yield db
+
+
+def _sqlite_directory(path: Path) -> None:
+    """The directory a new SQLite file goes in, made if missing; a path that cannot be a file is refused."""
+    if path.is_dir():
+        raise StoreUnavailable(f"cannot open the store {path}: it is a directory, not a database file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot open the store {path}: cannot make {path.parent}: {exc.strerror}") from None
 
 
 def _psycopg(url: URL) -> URL:

@@ -33,6 +33,15 @@ class SessionError(StoreError):
     """No session to write to, or one that cannot be used the way asked."""
 
 
+class DatabaseURLError(StoreError):
+    """A database URL this console cannot use: not a URL, or a database or driver it does not speak."""
+
+
+class StoreUnavailable(StoreError):
+    """The database the URL names cannot be opened: not a database file, a directory, a server that does not
+    answer or refuses the login. Nothing was written."""
+
+
 class SchemaError(StoreError):
     """The database schema is not the one this version of the console expects."""
 

@@ -19,7 +19,7 @@ from textual.widgets import HelpPanel
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from balance_tui.backend import Backend, open_backend
-from balance_tui.config import Config, ConfigError
+from balance_tui.config import Config
 from balance_tui.core import Clock
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.store import books
@@ -33,7 +33,7 @@ from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.books_screen import BooksScreen
 from balance_tui.tui.formatting import amount
 from balance_tui.tui.main_screen import MainScreen
-from balance_tui.tui.themes import VARIABLE_DEFAULTS, ThemeError, bundled_themes
+from balance_tui.tui.themes import VARIABLE_DEFAULTS, bundled_themes
 
 TTY_CHECK_S = 5.0
 
@@ -79,14 +79,7 @@ class BalanceApp(App[None]):
         self._ending = SessionStatus.CLOSED  # `interrupted` once the terminal is lost
         for theme in bundled_themes():
             self.register_theme(theme)
-        if config.ui.theme not in self.available_themes:
-            raise ThemeError(
-                f"[ui] theme: no theme named {config.ui.theme!r}; available: {', '.join(sorted(self.available_themes))}"
-            )
-        self.theme = config.ui.theme
-        known = {b.id for b in self.BINDINGS if isinstance(b, Binding) and b.id}
-        if unknown := sorted(config.keymap.keys() - known):
-            raise ConfigError(f"[keymap] {unknown[0]}: no binding has this id; ids: {', '.join(sorted(known))}")
+        self.theme = config.ui.theme  # load_config checked it, and the [keymap] ids (balance_tui.ui_names)
         self.set_keymap(dict(config.keymap))
 
     def get_default_screen(self) -> MainScreen:

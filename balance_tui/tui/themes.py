@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import fields
-from importlib.resources import files
 from importlib.resources.abc import Traversable
 
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-THEME_DIR = files("balance_tui") / "themes"
+from balance_tui.ui_names import THEME_DIR
+
 COLOR_FIELDS = (
     "primary",
     "secondary",

@@ -1,0 +1,41 @@
+"""The registry config checks `[keymap]` and `[ui] theme` against is the TUI's own ids and themes, exactly."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+from textual.binding import Binding
+from textual.theme import BUILTIN_THEMES
+
+import balance_tui.tui
+from balance_tui import ui_names
+from balance_tui.tui.app import BalanceApp
+from balance_tui.tui.themes import bundled_themes
+
+
+def tui_binding_ids() -> set[str]:
+    ids = set()
+    for module in pkgutil.iter_modules(balance_tui.tui.__path__):
+        loaded = importlib.import_module(f"balance_tui.tui.{module.name}")
+        for _, cls in inspect.getmembers(loaded, inspect.isclass):
+            if cls.__module__ == loaded.__name__:
+                ids |= {b.id for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding) and b.id}
+    return ids
+
+
+def test_the_registry_holds_every_binding_id_the_tui_declares() -> None:
+    assert tui_binding_ids() == ui_names.BINDING_IDS
+
+
+def test_the_registry_holds_every_theme_the_app_offers(make_config) -> None:
+    assert set(BUILTIN_THEMES) == ui_names.TEXTUAL_THEMES  # Textual pinned: a new version may add or drop some
+    assert ui_names.bundled_theme_names() == {theme.name for theme in bundled_themes()}
+    assert set(BalanceApp(make_config()).available_themes) == ui_names.theme_names()
+
+
+def test_a_checked_keymap_and_theme_reach_the_app(make_config) -> None:
+    app = BalanceApp(make_config(ui={"theme": "nord"}, keymap={"books.back": "escape,backspace"}))
+    assert app.theme == "nord"
+    assert app._keymap == {"books.back": "escape,backspace"}
