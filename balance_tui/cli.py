@@ -119,24 +119,25 @@ def _db(engine: Engine, config: Config, args: argparse.Namespace) -> int:
 
 
 def _adjust(engine: Engine, config: Config, args: argparse.Namespace) -> int:
+    from balance_tui.kraken.assets import asset_code
     from balance_tui.store import books, sessions
     from balance_tui.store.errors import SessionError
     from balance_tui.store.identity import Operator
     from balance_tui.store.money import canonical, parse_amount
     from balance_tui.store.tables import AdjustmentKind
 
-    amount = parse_amount(args.amount)
+    amount, asset = parse_amount(args.amount), asset_code(args.asset)
     session = sessions.active(engine, config.exchange.name)
     if session is None or session.id is None:
         raise SessionError(
             f"no active trading session on {config.exchange.name}: adjustments belong to the session a console runs"
         )
     kind = AdjustmentKind.SET if args.set else AdjustmentKind.DELTA
-    seen = books.read_balance(engine, session.id, args.asset)
+    seen = books.read_balance(engine, session.id, asset)
     result = books.adjust(
         engine,
         session_id=session.id,
-        asset=args.asset,
+        asset=asset,
         amount=amount,
         kind=kind,
         reason=args.reason,
@@ -152,7 +153,28 @@ def _adjust(engine: Engine, config: Config, args: argparse.Namespace) -> int:
         f"{state}: adjustment #{done.id} {done.asset} {canonical(done.before)} -> {canonical(done.after)} "
         f"(delta {canonical(done.delta)}) by {done.operator} in session {session.id}, key {done.idempotency_key}"
     )
+    if note := _not_held(engine, config, asset):
+        print(f"balance-tui: note: {note}", file=sys.stderr)
     return 0
+
+
+def _not_held(engine: Engine, config: Config, asset: str) -> str | None:
+    """Why the exchange account seems not to hold `asset`, from the balances consoles recorded; None if it does.
+
+    An asset the exchange lists is adjusted whether or not the account holds it (a deposit on its way is
+    booked before it lands), but the operator is told, since it usually means a typo or the wrong asset."""
+    from balance_tui.store.history import latest_sample
+    from balance_tui.store.money import canonical
+
+    last = latest_sample(engine, asset)
+    if last is None:
+        kept = config.store.history_retention_hours
+        seen = f"no console has recorded a {asset} balance in the last {kept:g} h"
+    elif last.total == 0:
+        seen = f"its last recorded balance is {canonical(last.total)}, at {last.observed_at:%Y-%m-%dT%H:%M:%SZ}"
+    else:
+        return None
+    return f"the exchange account does not hold {asset} ({seen}); the books track it anyway"
 
 
 def _history(engine: Engine, config: Config, args: argparse.Namespace) -> int:

@@ -192,6 +192,14 @@ def history(engine: Engine, asset: str, *, since: datetime, until: datetime, poi
     return [HistoryPoint(*row) for row in rows]
 
 
+def latest_sample(engine: Engine, asset: str) -> HistoryPoint | None:
+    """The last balance of `asset` the exchange was seen with, if any is still kept."""
+    query = select(*_POINT).where(BalanceSample.asset == asset).order_by(*(c.desc() for c in _OLDEST_FIRST))
+    with reading(engine) as db:
+        row = db.exec(query.limit(1)).first()
+    return None if row is None else HistoryPoint(*row)
+
+
 def ledger_entries(engine: Engine, *, since: datetime, limit: int = 1000) -> list[LedgerEntryRecord]:
     with reading(engine) as db:
         return list(

@@ -82,6 +82,7 @@ def test_adjust_records_the_attested_operator(
         (("USD", " 5"), "' 5' is not an amount"),
         (("USD", "0.00001"), "USD allows at most 4 decimal places; 0.00001 has 5"),
         (("FOO", "5"), "unknown asset 'FOO'"),
+        (("foo", "5"), "unknown asset 'FOO': the books know ADA, BTC"),
         (("USD", "5", "--reason", "  "), "a reason is required"),
         (("USD", "-2000"), "USD would become -1000: a balance cannot go below zero"),
     ],
@@ -96,6 +97,35 @@ def test_bad_adjustments_exit_1_naming_the_problem_and_write_nothing(
     assert (code, out) == (1, "")
     assert err.startswith("balance-tui: ") and error in err
     assert row_counts(migrated) == before
+
+
+def test_adjust_reads_kraken_names_in_any_case(run: Run, active: int, migrated: Engine) -> None:
+    code, out, _ = run("adjust", "xbt", "0.5", "--reason", "found in cold storage")
+    assert code == 0 and "adjustment #1 BTC 0 -> 0.5 (delta 0.5)" in out
+    code, out, _ = run("adjust", "XXBT", "0.25", "--reason", "x")
+    assert code == 0 and "BTC 0.5 -> 0.75" in out
+    code, out, _ = run("adjust", "zusd", "1", "--reason", "x")
+    assert code == 0 and "USD 1000 -> 1001" in out
+
+
+def test_adjusting_an_asset_the_account_does_not_hold_says_so(run: Run, active: int, migrated: Engine) -> None:
+    # Accepted (the books may track a deposit before it lands), with a note: the account holds no GBP.
+    now = datetime.now(UTC)
+    record_samples(migrated, now)  # the console saw BTC
+    writer = HistoryWriter(migrated, retention=timedelta(days=1), clock=lambda: now)
+    writer.start()
+    writer.record_balance(Balance("ETH", Decimal(0), (), Source.WS, datetime(2026, 11, 20, 12, tzinfo=UTC)))
+    writer.close()
+    code, out, err = run("adjust", "GBP", "5", "--reason", "wire on its way")
+    assert code == 0 and out.startswith("applied: adjustment #1 GBP 0 -> 5")
+    assert err == (
+        "balance-tui: note: the exchange account does not hold GBP (no console has recorded a GBP balance "
+        "in the last 168 h); the books track it anyway\n"
+    )
+    code, _, err = run("adjust", "ETH", "1", "--reason", "x")
+    assert code == 0 and "does not hold ETH (its last recorded balance is 0, at 2026-11-20T12:00:00Z)" in err
+    code, _, err = run("adjust", "BTC", "1", "--reason", "x")
+    assert (code, err) == (0, "")
 
 
 def test_adjust_needs_an_active_session(run: Run, migrated: Engine) -> None:

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from balance_tui.core.events import HoldAmounts, LedgerEntry, Source
 from balance_tui.core.model import Balance
-from balance_tui.store.history import MAX_POINTS, HistoryWriter, history, ledger_entries, prune
+from balance_tui.store.history import MAX_POINTS, HistoryWriter, history, latest_sample, ledger_entries, prune
 from balance_tui.store.tables import BalanceSample
 from tests.store.support import T0, row_counts
 
@@ -144,6 +144,13 @@ def test_empty_buckets_are_skipped(migrated: Engine) -> None:
     got = history(migrated, "BTC", since=T0, until=T0 + timedelta(hours=1), points=60)
     # Buckets are (0, 60], (60, 120], ... (3540, 3600]; the sample at 0 is before the range.
     assert [p.observed_at for p in got] == [T0 + timedelta(seconds=s) for s in (60, 99, 3540, 3599)]
+
+
+def test_latest_sample(migrated: Engine) -> None:
+    assert latest_sample(migrated, "BTC") is None
+    store_samples(migrated, [5, 1, 3])
+    latest = latest_sample(migrated, "BTC")
+    assert latest is not None and (latest.observed_at, latest.total) == (T0 + timedelta(seconds=5), D("0.0"))
 
 
 def test_the_number_of_points_is_bounded(migrated: Engine) -> None:
