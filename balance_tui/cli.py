@@ -178,17 +178,38 @@ def _not_held(engine: Engine, config: Config, asset: str) -> str | None:
 
 
 def _history(engine: Engine, config: Config, args: argparse.Namespace) -> int:
+    from balance_tui.kraken.assets import asset_code
     from balance_tui.store.history import history
     from balance_tui.store.money import canonical
 
-    until = datetime.now(UTC)
-    points = history(engine, args.asset, since=until - timedelta(hours=args.hours), until=until, points=args.points)
-    if not points:
-        print(f"no samples of {args.asset} in the last {args.hours:g} h")
-    for point in points:
+    asset, until = asset_code(args.asset), datetime.now(UTC)
+    read = history(engine, asset, since=until - timedelta(hours=args.hours), until=until, points=args.points)
+    where = f"in the last {args.hours:g} h"
+    if not read.points:
+        print(f"no samples of {asset} {where}")
+        return 0
+    if read.bucket is None:
+        print(f"{asset}: {read.samples} sample{'s' if read.samples != 1 else ''} {where}, all shown")
+    else:
+        raised = f"; --points {args.points} raised to {read.budget}, one per hour" if read.budget > args.points else ""
+        print(
+            f"{asset}: {read.samples} samples {where} merged into {len(read.points)} points, "
+            f"the last of each {_duration(read.bucket)} bucket{raised}"
+        )
+    for point in read.points:
         total, held = canonical(point.total), canonical(point.held)
         print(f"{point.observed_at:%Y-%m-%dT%H:%M:%SZ}  {total}  held {held}  {point.source}")
     return 0
+
+
+def _duration(width: timedelta) -> str:
+    """A bucket width as an operator reads it: 500 ms, 10 s, 5 min, 2 h, 7 d."""
+    for unit, name in ((timedelta(days=1), "d"), (timedelta(hours=1), "h"), (timedelta(minutes=1), "min")):
+        if width >= unit and width % unit == timedelta(0):
+            return f"{width // unit} {name}"
+    if width >= timedelta(seconds=1):
+        return f"{width.total_seconds():g} s"
+    return f"{width // timedelta(milliseconds=1)} ms"
 
 
 def _export(engine: Engine, config: Config, args: argparse.Namespace) -> int:
@@ -408,7 +429,11 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("asset")
     history.add_argument("--hours", type=_hours, default=24.0, metavar="N", help="how far back (default 24)")
     history.add_argument(
-        "--points", type=_points, default=60, metavar="N", help="at most this many lines; longer ranges are downsampled"
+        "--points",
+        type=_points,
+        default=60,
+        metavar="N",
+        help="at most this many points, raised to one per hour the data covers; more samples are merged (default 60)",
     )
 
     export = commands.add_parser(

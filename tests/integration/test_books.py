@@ -30,7 +30,7 @@ async def test_the_owning_console_writes_history_and_ledger_entries_in_batches(m
     engine = create_engine(backend.config.database_url)
     stored = ledger_entries(engine, since=now - timedelta(hours=1), limit=10_000)
     assert {e.ledger_id for e in stored} == {e.ledger_id for e in entries}
-    btc = history(engine, "BTC", since=now - timedelta(hours=1), until=now + timedelta(seconds=1), points=500)
+    btc = history(engine, "BTC", since=now - timedelta(hours=1), until=now + timedelta(seconds=1), points=500).points
     assert btc and btc[-1].total == sim.account.totals()["BTC"]
     assert backend.history_writer.lost == 0
 

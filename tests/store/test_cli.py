@@ -152,12 +152,49 @@ def record_samples(engine: Engine, now: datetime) -> None:
 def test_history_prints_the_recorded_samples(run: Run, migrated: Engine) -> None:
     now = datetime.now(UTC)
     record_samples(migrated, now)
-    code, out, _ = run("history", "BTC", "--hours", "1")
+    code, out, _ = run("history", "xbt", "--hours", "1")
     lines = out.splitlines()
-    assert code == 0 and len(lines) == 2
-    assert lines[1].endswith("  12345678.12345678  held 0  ws")
+    assert code == 0 and len(lines) == 3
+    assert lines[0] == "BTC: 2 samples in the last 1 h, all shown"
+    assert lines[2].endswith("  12345678.12345678  held 0  ws")
     code, out, _ = run("history", "ETH")
     assert (code, out) == (0, "no samples of ETH in the last 24 h\n")
+
+
+def test_history_of_minutes_in_a_day_shows_a_useful_number_of_points(run: Run, migrated: Engine) -> None:
+    # Issue 13 item 8: 811 samples in the last 7 minutes of a 24 h range were printed as 2 lines.
+    now = datetime.now(UTC)
+    writer = HistoryWriter(migrated, retention=timedelta(days=1), clock=lambda: now)
+    writer.start()
+    for n in range(811):
+        at = now - timedelta(seconds=(811 - n) / 2)
+        writer.record_balance(Balance("BTC", Decimal(n).scaleb(-4), (), Source.WS, at))
+    writer.close()
+    code, out, _ = run("history", "BTC", "--hours", "24")
+    header, *lines = out.splitlines()
+    assert (
+        code == 0
+        and header == f"BTC: 811 samples in the last 24 h merged into {len(lines)} points, the last of each 10 s bucket"
+    )
+    assert 41 <= len(lines) <= 42 and lines[-1].endswith("  0.081  held 0  ws")
+    code, out, _ = run("history", "BTC", "--points", "500")
+    assert out.startswith("BTC: 811 samples in the last 24 h merged into ") and "the last of each 1 s bucket" in out
+
+
+def test_history_never_shows_fewer_points_than_hours_of_data(run: Run, migrated: Engine) -> None:
+    now = datetime.now(UTC)
+    writer = HistoryWriter(migrated, retention=timedelta(days=3), clock=lambda: now)
+    writer.start()
+    for n in range(100):  # one every 20 minutes: 33 hours, touching 34 clock hours
+        writer.record_balance(Balance("ETH", Decimal(n), (), Source.WS, now - timedelta(minutes=20 * (100 - n))))
+    writer.close()
+    code, out, _ = run("history", "ETH", "--hours", "48", "--points", "10")
+    header, *lines = out.splitlines()
+    assert code == 0 and len(lines) == 34
+    assert header == (
+        "ETH: 100 samples in the last 48 h merged into 34 points, the last of each 1 h bucket; "
+        "--points 10 raised to 34, one per hour"
+    )
 
 
 def test_export_json_on_stdout(run: Run, active: int, migrated: Engine) -> None:
