@@ -34,7 +34,7 @@ from balance_tui.kraken.stream import BalanceStream
 from balance_tui.kraken.ticker import TickerStream
 from balance_tui.sim import Simulator
 from balance_tui.sim.assets import PAIRS
-from balance_tui.store import sessions
+from balance_tui.store import books, sessions
 from balance_tui.store.engine import database_url, is_read_only
 from balance_tui.store.history import HistoryWriter
 from balance_tui.store.migrate import open_store
@@ -163,7 +163,8 @@ async def open_backend(
         breaker = CircuitBreaker("rest", is_failure=counts_against_breaker, clock=clock)
         rate = rest_rate or RestRateCounter(RATE_TIERS[config.rest.tier], clock=clock)
         rest = KrakenRest(http, rest_url, credentials, nonces, breaker=breaker, rate=rate)
-        manager = build_manager(config, clock, rest, breaker, rate, await _asset_decimals(rest))
+        decimals = await _asset_decimals(rest)
+        manager = build_manager(config, clock, rest, breaker, rate, decimals)
         stream = BalanceStream(manager, rest, ws_url, stale_after_s=config.feed.stale_after_s, budget=reconnect_budget)
 
         opened, writer = None, None
@@ -175,6 +176,7 @@ async def open_backend(
             stack.callback(writer.close)  # registered after dispose, so it runs first: the last batch is written
             manager.register_callback("balance_update", writer.record_balance)
             manager.register_callback("ledger_entry", writer.record_ledger)
+            await asyncio.to_thread(_remember_assets, store, decimals)
             opened = await asyncio.to_thread(
                 sessions.resume_or_start,
                 store,
@@ -256,6 +258,15 @@ def _validator(config: Config, decimals: dict[str, int]) -> BalanceValidator:
         for rule in Rule
     }
     return BalanceValidator(ValidatorConfig(**tuned))
+
+
+def _remember_assets(store: Engine, decimals: dict[str, int]) -> None:
+    """Keep the exchange's asset list in the store: the books (and `balance-tui adjust`, with no console
+    asking the exchange) then know every asset it lists. Names too long for the books are left out."""
+    fits = {asset: places for asset, places in decimals.items() if len(asset) <= books.MAX_ASSET}
+    if skipped := sorted(decimals.keys() - fits.keys()):
+        log.warning("assets with names over %d characters are not in the books: %s", books.MAX_ASSET, skipped)
+    books.register_assets(store, fits)
 
 
 async def _asset_decimals(rest: KrakenRest) -> dict[str, int]:

@@ -160,24 +160,25 @@ def _db(engine: Engine, config: Config, args: argparse.Namespace) -> int:
 
 
 def _adjust(engine: Engine, config: Config, args: argparse.Namespace) -> int:
+    from balance_tui.kraken.assets import asset_code
     from balance_tui.store import books, sessions
     from balance_tui.store.errors import SessionError
     from balance_tui.store.identity import Operator
     from balance_tui.store.money import canonical, parse_amount
     from balance_tui.store.tables import AdjustmentKind
 
-    amount = parse_amount(args.amount)
+    amount, asset = parse_amount(args.amount), asset_code(args.asset)
     session = sessions.active(engine, config.exchange.name)
     if session is None or session.id is None:
         raise SessionError(
             f"no active trading session on {config.exchange.name}: adjustments belong to the session a console runs"
         )
     kind = AdjustmentKind.SET if args.set else AdjustmentKind.DELTA
-    seen = books.read_balance(engine, session.id, args.asset)
+    seen = books.read_balance(engine, session.id, asset)
     result = books.adjust(
         engine,
         session_id=session.id,
-        asset=args.asset,
+        asset=asset,
         amount=amount,
         kind=kind,
         reason=args.reason,
@@ -193,21 +194,63 @@ def _adjust(engine: Engine, config: Config, args: argparse.Namespace) -> int:
         f"{state}: adjustment #{done.id} {done.asset} {canonical(done.before)} -> {canonical(done.after)} "
         f"(delta {canonical(done.delta)}) by {done.operator} in session {session.id}, key {done.idempotency_key}"
     )
+    if note := _not_held(engine, config, asset):
+        print(f"balance-tui: note: {note}", file=sys.stderr)
     return 0
+
+
+def _not_held(engine: Engine, config: Config, asset: str) -> str | None:
+    """Why the exchange account seems not to hold `asset`, from the balances consoles recorded; None if it does.
+
+    An asset the exchange lists is adjusted whether or not the account holds it (a deposit on its way is
+    booked before it lands), but the operator is told, since it usually means a typo or the wrong asset."""
+    from balance_tui.store.history import latest_sample
+    from balance_tui.store.money import canonical
+
+    last = latest_sample(engine, asset)
+    if last is None:
+        kept = config.store.history_retention_hours
+        seen = f"no console has recorded a {asset} balance in the last {kept:g} h"
+    elif last.total == 0:
+        seen = f"its last recorded balance is {canonical(last.total)}, at {last.observed_at:%Y-%m-%dT%H:%M:%SZ}"
+    else:
+        return None
+    return f"the exchange account does not hold {asset} ({seen}); the books track it anyway"
 
 
 def _history(engine: Engine, config: Config, args: argparse.Namespace) -> int:
+    from balance_tui.kraken.assets import asset_code
     from balance_tui.store.history import history
     from balance_tui.store.money import canonical
 
-    until = datetime.now(UTC)
-    points = history(engine, args.asset, since=until - timedelta(hours=args.hours), until=until, points=args.points)
-    if not points:
-        print(f"no samples of {args.asset} in the last {args.hours:g} h")
-    for point in points:
+    asset, until = asset_code(args.asset), datetime.now(UTC)
+    read = history(engine, asset, since=until - timedelta(hours=args.hours), until=until, points=args.points)
+    where = f"in the last {args.hours:g} h"
+    if not read.points:
+        print(f"no samples of {asset} {where}")
+        return 0
+    if read.bucket is None:
+        print(f"{asset}: {read.samples} sample{'s' if read.samples != 1 else ''} {where}, all shown")
+    else:
+        raised = f"; --points {args.points} raised to {read.budget}, one per hour" if read.budget > args.points else ""
+        print(
+            f"{asset}: {read.samples} samples {where} merged into {len(read.points)} points, "
+            f"the last of each {_duration(read.bucket)} bucket{raised}"
+        )
+    for point in read.points:
         total, held = canonical(point.total), canonical(point.held)
         print(f"{point.observed_at:%Y-%m-%dT%H:%M:%SZ}  {total}  held {held}  {point.source}")
     return 0
+
+
+def _duration(width: timedelta) -> str:
+    """A bucket width as an operator reads it: 500 ms, 10 s, 5 min, 2 h, 7 d."""
+    for unit, name in ((timedelta(days=1), "d"), (timedelta(hours=1), "h"), (timedelta(minutes=1), "min")):
+        if width >= unit and width % unit == timedelta(0):
+            return f"{width // unit} {name}"
+    if width >= timedelta(seconds=1):
+        return f"{width.total_seconds():g} s"
+    return f"{width // timedelta(milliseconds=1)} ms"
 
 
 def _export(engine: Engine, config: Config, args: argparse.Namespace) -> int:
@@ -432,7 +475,11 @@ def _parser() -> argparse.ArgumentParser:
         help="how far back (default 24)",
     )
     history.add_argument(
-        "--points", type=_points, default=60, metavar="N", help="at most this many lines; longer ranges are downsampled"
+        "--points",
+        type=_points,
+        default=60,
+        metavar="N",
+        help="at most this many points, raised to one per hour the data covers; more samples are merged (default 60)",
     )
 
     export = commands.add_parser(

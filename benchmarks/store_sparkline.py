@@ -47,7 +47,7 @@ def load(engine: Engine, rows: int) -> float:
 
 
 def median_ms(engine: Engine, span: timedelta) -> tuple[float, int]:
-    points = history(engine, "BTC", since=END - span, until=END, points=120)  # warm-up
+    points = history(engine, "BTC", since=END - span, until=END, points=120).points  # warm-up
     timings = []
     for _ in range(21):
         started = time.perf_counter()

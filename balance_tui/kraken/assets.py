@@ -48,3 +48,9 @@ def normalise(rest_key: str) -> AssetName:
     if dot and suffix in EARN_SUFFIXES:
         return AssetName(_LEGACY_IDS.get(base, base), "earn", EARN_SUFFIXES[suffix])
     return AssetName(_LEGACY_IDS.get(rest_key, rest_key), "spot", "main")
+
+
+def asset_code(typed: str) -> str:
+    """The WS v2 code of an asset as a person types it: any case, Kraken asset IDs and altnames too
+    (btc, xbt, XXBT -> BTC; zusd -> USD). An earn key names its base asset (dot.s -> DOT)."""
+    return normalise(typed.strip().upper()).asset

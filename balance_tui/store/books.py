@@ -21,13 +21,14 @@ So a caller that lost the answer (crash, timeout) resubmits safely.
 
 Bad input (unknown asset, more places than the asset allows, empty reason, a change to nothing, a balance
 taken below zero or below what positions reserve) raises `InvalidInput` before anything is written.
-Asset precision comes from the `assets` table: Kraken's `decimals`, seeded by migration 0002 and updated
-with `register_assets` (e.g. from REST `Assets`).
+The assets the books know, and their precision, are the `assets` table: Kraken's `decimals`, seeded by
+migration 0002 and brought up to the exchange's whole list (REST `Assets`) by `register_assets` each time
+a console opens its session, so `balance-tui adjust` knows every listed asset without asking the exchange.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -54,6 +55,8 @@ from balance_tui.store.tables import (
 ZERO = Decimal(0)
 MAX_REASON = 500
 MAX_KEY = 64
+MAX_ASSET = 16  # characters in an asset name (the `assets` table's key)
+_NAMES_SHOWN = 20  # known assets a refusal lists (Kraken lists hundreds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +194,10 @@ def asset_decimals(engine: Engine) -> dict[str, int]:
 def register_assets(engine: Engine, decimals: Mapping[str, int]) -> None:
     """Add or update assets and their precision (Kraken `AssetInfo.decimals`)."""
     for asset, value in decimals.items():
-        if not (asset and len(asset) <= 16 and 0 <= value <= 18):
-            raise ValueError(f"asset {asset!r} with {value} decimals: need a name of 1-16 chars and 0-18 decimals")
+        if not (asset and len(asset) <= MAX_ASSET and 0 <= value <= 18):
+            raise ValueError(
+                f"asset {asset!r} with {value} decimals: need a name of 1-{MAX_ASSET} chars and 0-18 decimals"
+            )
     if not decimals:
         return
     with writing(engine) as db:
@@ -201,6 +206,15 @@ def register_assets(engine: Engine, decimals: Mapping[str, int]) -> None:
         db.exec(
             statement.on_conflict_do_update(index_elements=["asset"], set_={"decimals": statement.excluded.decimals})
         )
+
+
+def unknown_asset(asset: str, known: Iterable[str], what: str = "unknown asset") -> InvalidInput:
+    """The refusal of an asset the books do not know: one line, naming it and (some of) those they do."""
+    names = sorted(known)
+    shown = ", ".join(names[:_NAMES_SHOWN]) + (f" and {len(names) - _NAMES_SHOWN} more" if names[_NAMES_SHOWN:] else "")
+    return InvalidInput(
+        f"{what} {asset!r}: the books know {shown or 'no assets'} (Kraken's asset list, as a console last fetched it)"
+    )
 
 
 def new_balance(
@@ -293,8 +307,7 @@ def _apply(
         if undone is not None:
             raise InvalidInput(f"adjustment #{request.reverses_id} was already undone by #{undone.id}")
     if decimals is None:
-        known = ", ".join(sorted(db.exec(select(Asset.asset)).all()))
-        raise InvalidInput(f"unknown asset {asset!r}: the books know {known}")
+        raise unknown_asset(asset, db.exec(select(Asset.asset)).all())
     if status != SessionStatus.ACTIVE:
         state = "does not exist" if status is None else f"is {status}"
         raise SessionError(f"trading session {session_id} {state}: adjustments go to the active session")

@@ -9,10 +9,16 @@ and refetches a snapshot. One thread drains the queue: it gathers items for up t
 `prune_interval` it deletes samples and ledger entries older than `retention`. A flush that fails is
 logged and its items counted in `failed`: history lost either way means a resync.
 
-Reading (`history`): a range with at most `points` samples comes back as stored; a longer one is cut into
-`points` equal time buckets and each non-empty bucket gives its last sample (the value at the bucket's
-end, exact, never an average). Each bucket is one index seek on (asset, observed_at, id), so the cost
-depends on `points`, not on how many rows the range holds.
+Reading (`history`): the bucket budget is `points`, raised to the number of clock hours the samples
+touch (so there is never less than a point per hour of data, up to MAX_POINTS). A range with no more
+samples than the budget comes back as stored. A longer one is cut into buckets of one round width (1 s,
+5 min, 1 h, ...: the narrowest that fits the budget), aligned to the clock and laid over the samples' own
+span, not the range asked for: samples of the last 10 minutes asked for over 24 hours still fill the
+budget. Each non-empty bucket gives its last sample (the value at the bucket's end, exact, never an
+average); a budget of hours or more gives buckets of at most an hour, so every hour with samples has a
+point. Cost: one aggregate reads the (asset, observed_at, id) index over the range for the count and the
+span (it grows with the rows: about 0.2 s for a week at one sample per 0.6 s, see benchmarks/); then each
+bucket is one seek on that index, so picking the points depends on the budget, not on the rows.
 """
 
 from __future__ import annotations
@@ -26,9 +32,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from itertools import pairwise
 
-from sqlalchemy import Engine, Select, bindparam, delete, insert, union_all
+from sqlalchemy import Engine, Select, bindparam, delete, func, insert, union_all
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -52,6 +57,16 @@ class HistoryPoint:
     total: Decimal
     held: Decimal
     source: str
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """An asset's samples in a range as read: all of them, or the last of each bucket."""
+
+    points: list[HistoryPoint]
+    samples: int  # stored in the range: how many the points stand for
+    budget: int  # buckets allowed: the `points` asked for, raised to the clock hours the samples touch
+    bucket: timedelta | None  # the width of each bucket; None when every sample is a point
 
 
 class HistoryWriter:
@@ -175,21 +190,73 @@ def prune(engine: Engine, *, before: datetime) -> tuple[int, int]:
 MAX_POINTS = 500  # SQLite allows at most 500 SELECTs in one compound statement
 
 
-def history(engine: Engine, asset: str, *, since: datetime, until: datetime, points: int = 120) -> list[HistoryPoint]:
-    """Samples of `asset` in (since, until], oldest first: all of them, or the last of each of `points` buckets."""
+def history(engine: Engine, asset: str, *, since: datetime, until: datetime, points: int = 120) -> History:
+    """Samples of `asset` in (since, until], oldest first: all of them, or the last of each bucket."""
     if not 1 <= points <= MAX_POINTS or until <= since:
         raise ValueError(f"need 1-{MAX_POINTS} points and since < until, got {points} points over {since} .. {until}")
+    where: dict[str, object] = {"asset": asset, "since": since, "until": until}
     with reading(engine) as db:
         connection = db.connection()
-        rows = connection.execute(_RAW, {"asset": asset, "since": since, "until": until, "limit": points + 1}).all()
-        if len(rows) > points:
-            step = (until - since) / points
-            edges = [since + step * i for i in range(points)] + [until]
-            bounds: dict[str, object] = {"asset": asset}
-            for i, (lo, hi) in enumerate(pairwise(edges)):
-                bounds[f"l{i}"], bounds[f"h{i}"] = lo, hi
-            rows = connection.execute(_bucketed(points), bounds).all()
-    return [HistoryPoint(*row) for row in rows]
+        count, first, last = connection.execute(_SPAN, where).one()
+        if not count:
+            return History([], 0, points, None)
+        budget = min(MAX_POINTS, max(points, _buckets(first, last, _HOUR)))
+        if count <= budget:
+            rows = connection.execute(_RAW, {**where, "limit": budget}).all()
+            return History([HistoryPoint(*row) for row in rows], count, budget, None)
+        width = _bucket_width(first, last, budget)
+        start, buckets = _floor(first, width), _buckets(first, last, width)
+        # Edges on the clock grid, the outer two pulled in to the first and just past the last sample: every
+        # bucket then lies within the range, and each is one index seek with no second bound to weigh.
+        edges = [first] + [start + width * i for i in range(1, buckets)] + [last + _TICK]
+        bounds: dict[str, object] = {"asset": asset}
+        for i in range(buckets):
+            bounds[f"l{i}"], bounds[f"h{i}"] = edges[i], edges[i + 1]
+        rows = connection.execute(_bucketed(buckets), bounds).all()
+    return History([HistoryPoint(*row) for row in rows], count, budget, width)
+
+
+def latest_sample(engine: Engine, asset: str) -> HistoryPoint | None:
+    """The last balance of `asset` the exchange was seen with, if any is still kept."""
+    query = select(*_POINT).where(BalanceSample.asset == asset).order_by(*(c.desc() for c in _OLDEST_FIRST))
+    with reading(engine) as db:
+        row = db.exec(query.limit(1)).first()
+    return None if row is None else HistoryPoint(*row)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HOUR = timedelta(hours=1)
+_TICK = timedelta(microseconds=1)  # the resolution of stored times, on SQLite and PostgreSQL
+# Bucket widths an operator reads at a glance; each divides the next larger unit, so buckets up to an hour
+# never straddle an hour. Wider than a week: whole weeks.
+_WIDTHS = tuple(
+    [timedelta(milliseconds=n) for n in (1, 2, 5, 10, 20, 50, 100, 200, 500)]
+    + [timedelta(seconds=n) for n in (1, 2, 5, 10, 15, 30)]
+    + [timedelta(minutes=n) for n in (1, 2, 5, 10, 15, 20, 30)]
+    + [timedelta(hours=n) for n in (1, 2, 3, 4, 6, 12)]
+    + [timedelta(days=n) for n in (1, 2, 7)]
+)
+
+
+def _floor(at: datetime, width: timedelta) -> datetime:
+    return _EPOCH + width * ((at - _EPOCH) // width)
+
+
+def _buckets(first: datetime, last: datetime, width: timedelta) -> int:
+    """How many clock-aligned buckets of `width` the span first..last touches."""
+    return (last - _EPOCH) // width - (first - _EPOCH) // width + 1
+
+
+def _bucket_width(first: datetime, last: datetime, budget: int) -> timedelta:
+    """The narrowest round width whose buckets over first..last number at most `budget`."""
+    for width in _WIDTHS:
+        if _buckets(first, last, width) <= budget:
+            return width
+    week = timedelta(days=7)
+    weeks = 1 + (last - first) // (week * max(1, budget - 1))
+    while _buckets(first, last, week * weeks) > budget:
+        weeks += 1
+    return week * weeks
 
 
 def ledger_entries(engine: Engine, *, since: datetime, limit: int = 1000) -> list[LedgerEntryRecord]:
@@ -206,22 +273,21 @@ def ledger_entries(engine: Engine, *, since: datetime, limit: int = 1000) -> lis
 
 _POINT = (BalanceSample.observed_at, BalanceSample.total, BalanceSample.held, BalanceSample.source)
 _OLDEST_FIRST = (col(BalanceSample.observed_at), col(BalanceSample.id))
-_RAW = (
-    select(*_POINT)
-    .where(
-        BalanceSample.asset == bindparam("asset"),
-        col(BalanceSample.observed_at) > bindparam("since", type_=UTCDateTime()),
-        col(BalanceSample.observed_at) <= bindparam("until", type_=UTCDateTime()),
-    )
-    .order_by(*_OLDEST_FIRST)
-    .limit(bindparam("limit"))
+_IN_RANGE = (
+    BalanceSample.asset == bindparam("asset"),
+    col(BalanceSample.observed_at) > bindparam("since", type_=UTCDateTime()),
+    col(BalanceSample.observed_at) <= bindparam("until", type_=UTCDateTime()),
 )
+_SPAN = select(func.count(), func.min(col(BalanceSample.observed_at)), func.max(col(BalanceSample.observed_at))).where(
+    *_IN_RANGE
+)
+_RAW = select(*_POINT).where(*_IN_RANGE).order_by(*_OLDEST_FIRST).limit(bindparam("limit"))
 
 
 @lru_cache(maxsize=16)
 def _bucketed(points: int) -> Select[tuple[datetime, Decimal, Decimal, str]]:
-    """One statement per bucket count, built once: its bounds are parameters (l0, h0, l1, h1, ...), so
-    SQLAlchemy compiles it once and each query only binds values."""
+    """One statement per bucket count, built once: its bounds are parameters (l0, h0, l1, h1, ...; each
+    bucket is [lo, hi)), so SQLAlchemy compiles it once and each query only binds values."""
     buckets = union_all(
         *(
             select(
@@ -235,8 +301,8 @@ def _bucketed(points: int) -> Select[tuple[datetime, Decimal, Decimal, str]]:
         select(BalanceSample.id)
         .where(
             BalanceSample.asset == bindparam("asset"),
-            col(BalanceSample.observed_at) > buckets.c.lo,
-            col(BalanceSample.observed_at) <= buckets.c.hi,
+            col(BalanceSample.observed_at) >= buckets.c.lo,
+            col(BalanceSample.observed_at) < buckets.c.hi,
         )
         .order_by(col(BalanceSample.observed_at).desc(), col(BalanceSample.id).desc())
         .limit(1)

@@ -34,7 +34,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from balance_tui.store.books import BalanceView, asset_decimals, new_balance
+from balance_tui.store.books import BalanceView, asset_decimals, new_balance, unknown_asset
 from balance_tui.store.engine import reading, writing
 from balance_tui.store.errors import InvalidInput, SessionError
 from balance_tui.store.money import canonical, places
@@ -255,7 +255,7 @@ def _check_opening(engine: Engine, opening: Mapping[str, Decimal]) -> None:
     known = asset_decimals(engine)
     for asset, amount in opening.items():
         if asset not in known:
-            raise InvalidInput(f"opening balance of unknown asset {asset!r}: the books know {', '.join(sorted(known))}")
+            raise unknown_asset(asset, known, "opening balance of unknown asset")
         if not (isinstance(amount, Decimal) and amount.is_finite() and amount >= 0 and places(amount) <= known[asset]):
             raise InvalidInput(
                 f"opening balance {amount!r} of {asset}: expected a Decimal >= 0 with at most {known[asset]} places"

@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
+from balance_tui.kraken.assets import asset_code
 from balance_tui.store.books import BalanceView
 from balance_tui.store.money import AmountError, parse_amount
 from balance_tui.store.tables import AdjustmentKind
@@ -74,7 +75,7 @@ class AdjustForm(ModalScreen[str | None]):
     @on(Input.Changed, "#asset")
     def _asset_changed(self, event: Input.Changed) -> None:
         self._seen = None
-        self._show_current(event.value.strip().upper())
+        self._show_current(asset_code(event.value))
 
     @work(exclusive=True, group="adjust-lookup", exit_on_error=False)
     async def _show_current(self, asset: str) -> None:
@@ -89,7 +90,7 @@ class AdjustForm(ModalScreen[str | None]):
 
     @on(Button.Pressed, "#save")
     async def action_save(self) -> None:
-        asset = self.query_one("#asset", Input).value.strip().upper()
+        asset = asset_code(self.query_one("#asset", Input).value)
         reason = self.query_one("#reason", Input).value.strip()
         try:
             amount = parse_amount(self.query_one("#amount", Input).value.strip())

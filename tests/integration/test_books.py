@@ -7,7 +7,10 @@ from datetime import timedelta
 
 from sqlmodel import Session, create_engine, select
 
+from balance_tui import cli
 from balance_tui.backend import open_backend
+from balance_tui.sim.assets import ASSETS
+from balance_tui.store import books
 from balance_tui.store.history import history, ledger_entries
 from balance_tui.store.tables import SessionStatus, TradingSession
 from tests.integration.conftest import eventually, running
@@ -27,7 +30,7 @@ async def test_the_owning_console_writes_history_and_ledger_entries_in_batches(m
     engine = create_engine(backend.config.database_url)
     stored = ledger_entries(engine, since=now - timedelta(hours=1), limit=10_000)
     assert {e.ledger_id for e in stored} == {e.ledger_id for e in entries}
-    btc = history(engine, "BTC", since=now - timedelta(hours=1), until=now + timedelta(seconds=1), points=500)
+    btc = history(engine, "BTC", since=now - timedelta(hours=1), until=now + timedelta(seconds=1), points=500).points
     assert btc and btc[-1].total == sim.account.totals()["BTC"]
     assert backend.history_writer.lost == 0
 
@@ -56,3 +59,24 @@ async def test_a_read_only_console_opens_no_session_and_writes_nothing(make_conf
         await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
     with Session(create_engine(config.database_url)) as db:
         assert len(db.exec(select(TradingSession)).all()) == 1  # only the first console's
+
+
+async def test_the_books_know_every_asset_the_exchange_lists_so_adjust_does_too(make_config, tmp_path, capsys) -> None:
+    # Issue 13 item 2: LINK is listed (and shown once traded) but was not in the books' seed list, so
+    # `adjust LINK` was refused. The owning console now keeps the exchange's Assets list in the store.
+    config = make_config()  # written to tmp_path / "config.toml"
+
+    async def adjust(*argv: str) -> tuple[int, str, str]:
+        argv = ("adjust", *argv, "--reason", "test", "--config", str(tmp_path / "config.toml"))
+        code = await asyncio.to_thread(cli.main, list(argv))
+        return code, *capsys.readouterr()
+
+    async with running(config) as backend:
+        known = await asyncio.to_thread(books.asset_decimals, backend.store)
+        assert {name: known.get(name) for name in ASSETS} == {name: a.decimals for name, a in ASSETS.items()}
+        code, out, err = await adjust("LINK", "1.5")
+        assert code == 0 and "LINK 0 -> 1.5" in out, err
+        code, out, err = await adjust("xbt", "0.1")
+        assert code == 0 and "BTC 0 -> 0.1" in out, err
+        code, out, err = await adjust("NOPE", "1")
+        assert code == 1 and err.startswith("balance-tui: unknown asset 'NOPE': the books know ADA, BTC")

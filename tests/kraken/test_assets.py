@@ -1,6 +1,6 @@
 import pytest
 
-from balance_tui.kraken.assets import AssetName, normalise
+from balance_tui.kraken.assets import AssetName, asset_code, normalise
 
 
 @pytest.mark.parametrize(
@@ -24,3 +24,12 @@ from balance_tui.kraken.assets import AssetName, normalise
 )
 def test_rest_keys_map_to_ws_v2_names(rest_key: str, expected: AssetName) -> None:
     assert normalise(rest_key) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [("BTC", "BTC"), ("btc", "BTC"), ("xbt", "BTC"), ("XXBT", "BTC"), (" Xbt ", "BTC"), ("xdg", "DOGE"),
+     ("zusd", "USD"), ("link", "LINK"), ("dot.s", "DOT"), ("FOO", "FOO")],
+)  # fmt: skip
+def test_an_asset_as_typed_is_read_case_insensitively_with_altnames(typed: str, code: str) -> None:
+    assert asset_code(typed) == code

@@ -169,6 +169,16 @@ def test_bad_input_is_rejected_naming_the_problem_and_writes_nothing(
     assert row_counts(migrated) == before
 
 
+def test_an_unknown_asset_is_refused_in_one_line_however_many_the_books_know(migrated: Engine, session_id: int) -> None:
+    books.register_assets(migrated, {f"A{n:03d}": 8 for n in range(400)})  # Kraken lists hundreds
+    with pytest.raises(InvalidInput) as refused:
+        adjust(migrated, session_id, "FOO", "5")
+    assert str(refused.value) == (
+        "unknown asset 'FOO': the books know " + ", ".join(f"A{n:03d}" for n in range(20)) + " and 393 more "
+        "(Kraken's asset list, as a console last fetched it)"
+    )
+
+
 @pytest.mark.parametrize("decimals", [0, 1, 2, 4, 5, 8, 10, 18])
 def test_precision_gate_per_asset_decimals(migrated: Engine, session_id: int, decimals: int) -> None:
     books.register_assets(migrated, {"TST": decimals})

@@ -82,6 +82,7 @@ def test_adjust_records_the_attested_operator(
         (("USD", " 5"), "' 5' is not an amount"),
         (("USD", "0.00001"), "USD allows at most 4 decimal places; 0.00001 has 5"),
         (("FOO", "5"), "unknown asset 'FOO'"),
+        (("foo", "5"), "unknown asset 'FOO': the books know ADA, BTC"),
         (("USD", "5", "--reason", "  "), "a reason is required"),
         (("USD", "-2000"), "USD would become -1000: a balance cannot go below zero"),
     ],
@@ -96,6 +97,35 @@ def test_bad_adjustments_exit_1_naming_the_problem_and_write_nothing(
     assert (code, out) == (1, "")
     assert err.startswith("balance-tui: ") and error in err
     assert row_counts(migrated) == before
+
+
+def test_adjust_reads_kraken_names_in_any_case(run: Run, active: int, migrated: Engine) -> None:
+    code, out, _ = run("adjust", "xbt", "0.5", "--reason", "found in cold storage")
+    assert code == 0 and "adjustment #1 BTC 0 -> 0.5 (delta 0.5)" in out
+    code, out, _ = run("adjust", "XXBT", "0.25", "--reason", "x")
+    assert code == 0 and "BTC 0.5 -> 0.75" in out
+    code, out, _ = run("adjust", "zusd", "1", "--reason", "x")
+    assert code == 0 and "USD 1000 -> 1001" in out
+
+
+def test_adjusting_an_asset_the_account_does_not_hold_says_so(run: Run, active: int, migrated: Engine) -> None:
+    # Accepted (the books may track a deposit before it lands), with a note: the account holds no GBP.
+    now = datetime.now(UTC)
+    record_samples(migrated, now)  # the console saw BTC
+    writer = HistoryWriter(migrated, retention=timedelta(days=1), clock=lambda: now)
+    writer.start()
+    writer.record_balance(Balance("ETH", Decimal(0), (), Source.WS, datetime(2026, 11, 20, 12, tzinfo=UTC)))
+    writer.close()
+    code, out, err = run("adjust", "GBP", "5", "--reason", "wire on its way")
+    assert code == 0 and out.startswith("applied: adjustment #1 GBP 0 -> 5")
+    assert err == (
+        "balance-tui: note: the exchange account does not hold GBP (no console has recorded a GBP balance "
+        "in the last 168 h); the books track it anyway\n"
+    )
+    code, _, err = run("adjust", "ETH", "1", "--reason", "x")
+    assert code == 0 and "does not hold ETH (its last recorded balance is 0, at 2026-11-20T12:00:00Z)" in err
+    code, _, err = run("adjust", "BTC", "1", "--reason", "x")
+    assert (code, err) == (0, "")
 
 
 def test_adjust_needs_an_active_session(run: Run, migrated: Engine) -> None:
@@ -122,12 +152,49 @@ def record_samples(engine: Engine, now: datetime) -> None:
 def test_history_prints_the_recorded_samples(run: Run, migrated: Engine) -> None:
     now = datetime.now(UTC)
     record_samples(migrated, now)
-    code, out, _ = run("history", "BTC", "--hours", "1")
+    code, out, _ = run("history", "xbt", "--hours", "1")
     lines = out.splitlines()
-    assert code == 0 and len(lines) == 2
-    assert lines[1].endswith("  12345678.12345678  held 0  ws")
+    assert code == 0 and len(lines) == 3
+    assert lines[0] == "BTC: 2 samples in the last 1 h, all shown"
+    assert lines[2].endswith("  12345678.12345678  held 0  ws")
     code, out, _ = run("history", "ETH")
     assert (code, out) == (0, "no samples of ETH in the last 24 h\n")
+
+
+def test_history_of_minutes_in_a_day_shows_a_useful_number_of_points(run: Run, migrated: Engine) -> None:
+    # Issue 13 item 8: 811 samples in the last 7 minutes of a 24 h range were printed as 2 lines.
+    now = datetime.now(UTC)
+    writer = HistoryWriter(migrated, retention=timedelta(days=1), clock=lambda: now)
+    writer.start()
+    for n in range(811):
+        at = now - timedelta(seconds=(811 - n) / 2)
+        writer.record_balance(Balance("BTC", Decimal(n).scaleb(-4), (), Source.WS, at))
+    writer.close()
+    code, out, _ = run("history", "BTC", "--hours", "24")
+    header, *lines = out.splitlines()
+    assert (
+        code == 0
+        and header == f"BTC: 811 samples in the last 24 h merged into {len(lines)} points, the last of each 10 s bucket"
+    )
+    assert 41 <= len(lines) <= 42 and lines[-1].endswith("  0.081  held 0  ws")
+    code, out, _ = run("history", "BTC", "--points", "500")
+    assert out.startswith("BTC: 811 samples in the last 24 h merged into ") and "the last of each 1 s bucket" in out
+
+
+def test_history_never_shows_fewer_points_than_hours_of_data(run: Run, migrated: Engine) -> None:
+    now = datetime.now(UTC)
+    writer = HistoryWriter(migrated, retention=timedelta(days=3), clock=lambda: now)
+    writer.start()
+    for n in range(100):  # one every 20 minutes: 33 hours, touching 34 clock hours
+        writer.record_balance(Balance("ETH", Decimal(n), (), Source.WS, now - timedelta(minutes=20 * (100 - n))))
+    writer.close()
+    code, out, _ = run("history", "ETH", "--hours", "48", "--points", "10")
+    header, *lines = out.splitlines()
+    assert code == 0 and len(lines) == 34
+    assert header == (
+        "ETH: 100 samples in the last 48 h merged into 34 points, the last of each 1 h bucket; "
+        "--points 10 raised to 34, one per hour"
+    )
 
 
 def test_export_json_on_stdout(run: Run, active: int, migrated: Engine) -> None:

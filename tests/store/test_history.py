@@ -2,7 +2,7 @@
 
 import logging
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,7 +11,16 @@ from sqlmodel import Session, col, select
 
 from balance_tui.core.events import HoldAmounts, LedgerEntry, Source
 from balance_tui.core.model import Balance
-from balance_tui.store.history import MAX_POINTS, HistoryWriter, history, ledger_entries, prune
+from balance_tui.store.history import (
+    MAX_POINTS,
+    HistoryWriter,
+    _bucket_width,
+    _buckets,
+    history,
+    latest_sample,
+    ledger_entries,
+    prune,
+)
 from balance_tui.store.tables import BalanceSample
 from tests.store.support import T0, row_counts
 
@@ -89,7 +98,7 @@ def test_history_older_than_the_retention_is_pruned(migrated: Engine) -> None:
     history_writer.close()
     assert prune(migrated, before=T0 + timedelta(hours=1)) == (2, 2)  # the writer left them; retention cuts here
     left = history(migrated, "BTC", since=T0 - timedelta(seconds=1), until=T0 + timedelta(hours=3))
-    assert [p.total for p in left] == [D(61), D(90), D(120)]
+    assert [p.total for p in left.points] == [D(61), D(90), D(120)]
     assert len(ledger_entries(migrated, since=T0 - timedelta(seconds=1))) == 3
 
 
@@ -100,7 +109,7 @@ def test_the_writer_prunes_on_its_own(migrated: Engine) -> None:
     history_writer.record_balance(sample("BTC", "2", 3 * 3600))
     history_writer.close()
     # The first flush is followed by a prune: only the recent sample can be left.
-    assert [p.total for p in history(migrated, "BTC", since=T0, until=T0 + timedelta(hours=4))] == [D(2)]
+    assert [p.total for p in history(migrated, "BTC", since=T0, until=T0 + timedelta(hours=4)).points] == [D(2)]
 
 
 def store_samples(engine: Engine, offsets: list[float], asset: str = "BTC") -> list[Balance]:
@@ -116,8 +125,18 @@ def store_samples(engine: Engine, offsets: list[float], asset: str = "BTC") -> l
 def test_a_short_range_comes_back_as_stored(migrated: Engine) -> None:
     samples = store_samples(migrated, [1, 2, 3, 10, 11])
     store_samples(migrated, [5], asset="ETH")
-    points = history(migrated, "BTC", since=T0 + timedelta(seconds=1), until=T0 + timedelta(seconds=10), points=5)
-    assert [(p.observed_at, p.total) for p in points] == [(s.updated_at, s.total) for s in samples[1:4]]
+    got = history(migrated, "BTC", since=T0 + timedelta(seconds=1), until=T0 + timedelta(seconds=10), points=5)
+    assert [(p.observed_at, p.total) for p in got.points] == [(s.updated_at, s.total) for s in samples[1:4]]
+    assert (got.samples, got.bucket) == (3, None)
+
+
+def last_of_each_bucket(samples: list[Balance], width: timedelta) -> list[tuple[datetime, Decimal]]:
+    """What bucketing must give: the last sample of each clock-aligned bucket [k * width, (k + 1) * width)."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    last: dict[int, Balance] = {}
+    for s in samples:
+        last[(s.updated_at - epoch) // width] = s
+    return [(s.updated_at, s.total) for _, s in sorted(last.items())]
 
 
 def test_a_long_range_gives_the_last_sample_of_each_bucket(migrated: Engine) -> None:
@@ -125,25 +144,63 @@ def test_a_long_range_gives_the_last_sample_of_each_bucket(migrated: Engine) -> 
     offsets = sorted({rng.uniform(0, 3600) for _ in range(2_000)} | {float(n) for n in range(600, 900)})
     samples = store_samples(migrated, offsets)
     store_samples(migrated, [rng.uniform(0, 3600) for _ in range(200)], asset="ETH")  # other assets don't leak in
-    since, until, points = T0, T0 + timedelta(hours=1), 48
-    got = history(migrated, "BTC", since=since, until=until, points=points)
+    got = history(migrated, "BTC", since=T0, until=T0 + timedelta(hours=1), points=48)
+    # An hour in at most 48 buckets: 1 min would take 60, so 2 min (30 buckets).
+    assert (got.samples, got.budget, got.bucket) == (len(samples), 48, timedelta(minutes=2))
+    assert [(p.observed_at, p.total) for p in got.points] == last_of_each_bucket(samples, timedelta(minutes=2))
+    assert len(got.points) == 30 and got.points[-1].total == samples[-1].total
 
-    step = (until - since) / points
-    expected = []
-    for i in range(points):
-        lo, hi = since + step * i, (since + step * (i + 1) if i < points - 1 else until)
-        inside = [s for s in samples if lo < s.updated_at <= hi]
-        if inside:
-            expected.append((inside[-1].updated_at, inside[-1].total))
-    assert [(p.observed_at, p.total) for p in got] == expected
-    assert len(got) <= points and got[-1].total == samples[-1].total
+
+def test_minutes_of_samples_in_a_day_long_range_fill_the_budget(migrated: Engine) -> None:
+    # Issue 13 item 8: 811 samples, two a second, in the last 7 minutes of `history --hours 24`. Buckets of
+    # the range asked for (24 min each) gave 2 points; buckets laid over the samples give 41.
+    offsets = [23 * 3600 + 3000 + n / 2 for n in range(811)]
+    samples = store_samples(migrated, offsets)
+    got = history(migrated, "BTC", since=T0, until=T0 + timedelta(hours=24), points=60)
+    assert (got.samples, got.bucket) == (811, timedelta(seconds=10))
+    assert [(p.observed_at, p.total) for p in got.points] == last_of_each_bucket(samples, timedelta(seconds=10))
+    assert len(got.points) == 41 and got.points[-1].total == samples[-1].total
 
 
 def test_empty_buckets_are_skipped(migrated: Engine) -> None:
     store_samples(migrated, [float(n) for n in range(100)] + [3500.0 + n for n in range(100)])
     got = history(migrated, "BTC", since=T0, until=T0 + timedelta(hours=1), points=60)
-    # Buckets are (0, 60], (60, 120], ... (3540, 3600]; the sample at 0 is before the range.
-    assert [p.observed_at for p in got] == [T0 + timedelta(seconds=s) for s in (60, 99, 3540, 3599)]
+    # Buckets are [0, 60), [60, 120), ... [3540, 3600); the sample at 0 is not in the range (since, until].
+    assert got.bucket == timedelta(minutes=1)
+    assert [p.observed_at for p in got.points] == [T0 + timedelta(seconds=s) for s in (59, 99, 3539, 3599)]
+
+
+def test_every_hour_with_samples_has_a_point_whatever_points_asks(migrated: Engine) -> None:
+    burst = [float(n) for n in range(1_000)]  # a thousand samples in the first 17 minutes
+    sparse = [3600.0 * hour + 1800 for hour in range(1, 120, 3)]  # then one every third hour, for five days
+    samples = store_samples(migrated, burst + sparse)
+    got = history(migrated, "BTC", since=T0 - timedelta(seconds=1), until=T0 + timedelta(days=6), points=10)
+    hours = {s.updated_at.replace(minute=0, second=0, microsecond=0) for s in samples}
+    assert got.budget == 119 and got.bucket is not None and got.bucket <= timedelta(hours=1)
+    assert {p.observed_at.replace(minute=0, second=0, microsecond=0) for p in got.points} == hours
+    assert len(got.points) <= got.budget
+
+
+def test_beyond_the_most_points_a_bucket_spans_hours(migrated: Engine) -> None:
+    samples = store_samples(migrated, [1800.0 * n for n in range(1_300)])  # every half hour for 27 days
+    got = history(migrated, "BTC", since=T0 - timedelta(seconds=1), until=T0 + timedelta(days=30), points=60)
+    assert (got.budget, got.bucket) == (MAX_POINTS, timedelta(hours=2))
+    assert [(p.observed_at, p.total) for p in got.points] == last_of_each_bucket(samples, timedelta(hours=2))
+
+
+@pytest.mark.parametrize("span", [timedelta(0), timedelta(microseconds=7), timedelta(hours=1), timedelta(days=9999)])
+@pytest.mark.parametrize("budget", [1, 2, 7, MAX_POINTS])
+def test_a_bucket_width_always_fits_the_budget(span: timedelta, budget: int) -> None:
+    first = T0 + timedelta(minutes=59, seconds=59)  # just before an hour: an aligned span straddles it
+    width = _bucket_width(first, first + span, budget)
+    assert _buckets(first, first + span, width) <= budget
+
+
+def test_latest_sample(migrated: Engine) -> None:
+    assert latest_sample(migrated, "BTC") is None
+    store_samples(migrated, [5, 1, 3])
+    latest = latest_sample(migrated, "BTC")
+    assert latest is not None and (latest.observed_at, latest.total) == (T0 + timedelta(seconds=5), D("0.0"))
 
 
 def test_the_number_of_points_is_bounded(migrated: Engine) -> None:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from textual.notifications import Notify
 from textual.widgets import DataTable, Input, RadioButton, Static
 
+from balance_tui.kraken.assets import asset_code
 from balance_tui.store import books
 from balance_tui.store.identity import Operator
 from balance_tui.store.tables import AdjustmentKind
@@ -32,13 +33,24 @@ async def fill(pilot, app: BalanceApp, *, asset: str, amount: str, reason: str, 
     form.query_one("#reason", Input).value = reason
     form.query_one("#set", RadioButton).value = set_to
     # The figure for the asset typed, not for the one the form opened with (the table's selected row).
-    shown = f" {asset.upper()} (version"
+    shown = f" {asset_code(asset)} (version"
     await eventually(lambda: shown in str(form.query_one("#current", Static).content), what="the current figure")
     return form
 
 
 def written(app: BalanceApp) -> list:
     return books.adjustments(app.backend.store, session_id=app.backend.session.id)
+
+
+async def test_the_form_reads_kraken_names_and_knows_every_listed_asset(make_config) -> None:
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 32)) as pilot:
+        await ready(app)
+        for typed, asset in (("xbt", "BTC"), ("link", "LINK")):
+            await fill(pilot, app, asset=typed, amount="0.5", reason="found in cold storage")
+            await pilot.press("ctrl+s")
+            await eventually(lambda: not isinstance(app.screen, AdjustForm), what="the form to close")
+            assert written(app)[-1].asset == asset
 
 
 async def test_an_adjustment_from_the_keyboard_is_written_and_attested(make_config) -> None:
