@@ -4,6 +4,11 @@ Opening reserves the position's cost (size x entry price, rounded half-even to t
 out of the base balance; closing releases exactly that reserve and adds the realised P&L, rounded the same
 way. Both happen in the position's transaction, under the balance lock `books` uses, and bump the balance
 version, so an operator confirming against an older version gets a conflict naming the trade.
+
+Neither lands in a session after a restarting console carried its positions over: both share-lock the
+session row before checking it is active (`books.locked_session_status`), as adjustments do, and the
+carry-over locks it for update before it moves the open positions. Locks are taken in the carry-over's
+order, session before position, so the two wait for each other instead of deadlocking on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from decimal import Decimal
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from balance_tui.store.books import change, locked_balance
+from balance_tui.store.books import change, locked_balance, locked_session_status
 from balance_tui.store.engine import reading, writing
 from balance_tui.store.errors import PositionError
 from balance_tui.store.money import EXACT, canonical, quantize_to
@@ -37,7 +42,7 @@ def open_position(
     if size <= 0 or entry_price <= 0:
         raise PositionError(f"size and entry price must be positive, got {size} @ {entry_price}")
     with writing(engine) as db:
-        session, decimals = _active(db, session_id)
+        session, decimals = _active(db, session_id, locked_session_status(db, session_id))
         base, _, quote = symbol.partition("/")
         if not base or quote != session.base_currency:
             raise PositionError(f"symbol {symbol!r}: expected BASE/{session.base_currency} (P&L is booked in it)")
@@ -74,10 +79,20 @@ def close_position(engine: Engine, *, position_id: int, exit_price: Decimal, now
     if exit_price <= 0:
         raise PositionError(f"exit price must be positive, got {exit_price}")
     with writing(engine) as db:
-        position = db.get(Position, position_id, with_for_update=True)
-        if position is None or position.status != PositionStatus.OPEN:
-            raise PositionError(f"position {position_id} is {'unknown' if position is None else 'closed already'}")
-        session, decimals = _active(db, position.session_id)
+        # Which session to lock is read unlocked; the lock on the position comes after the session's.
+        session_id = db.exec(select(Position.session_id).where(Position.id == position_id)).first()
+        if session_id is None:
+            raise PositionError(f"position {position_id} is unknown")
+        status = locked_session_status(db, session_id)
+        position = db.get_one(Position, position_id, with_for_update=True)
+        if position.status != PositionStatus.OPEN:
+            raise PositionError(f"position {position_id} is closed already")
+        if position.session_id != session_id:  # a carry-over committed in between: the session has ended
+            raise PositionError(
+                f"position {position_id} moved from trading session {session_id} to {position.session_id} "
+                "(a restarted console continued it) while it was being closed; nothing was written"
+            )
+        session, decimals = _active(db, session_id, status)
         move = EXACT.subtract(exit_price, position.entry_price)
         pnl = quantize_to(EXACT.multiply(move, position.size), decimals)
         if position.side == PositionSide.SHORT:
@@ -108,10 +123,12 @@ def open_positions(engine: Engine, session_id: int) -> list[Position]:
         )
 
 
-def _active(db: Session, session_id: int) -> tuple[TradingSession, int]:
-    session = db.get(TradingSession, session_id)
-    if session is None or session.status != SessionStatus.ACTIVE:
-        raise PositionError(f"trading session {session_id} is not active: positions change in the active session")
+def _active(db: Session, session_id: int, status: str | None) -> tuple[TradingSession, int]:
+    """The session and its base currency's places, given its status as `locked_session_status` read it."""
+    if status != SessionStatus.ACTIVE:
+        state = "does not exist" if status is None else f"is {status}"
+        raise PositionError(f"trading session {session_id} {state}: positions change in the active session")
+    session = db.get_one(TradingSession, session_id)
     asset = db.get(Asset, session.base_currency)
     if asset is None:
         raise PositionError(f"base currency {session.base_currency!r} is not a known asset")

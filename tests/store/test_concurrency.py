@@ -3,7 +3,8 @@
 Each workload runs on SQLite and, when reachable, PostgreSQL, through the production code path. The
 negative control runs the same eight racing processes through a deliberately naive read-modify-write, to
 show the race test would catch a lost update; 100 adjustments each are plenty for it to lose some.
-Last, an adjustment races a restarting console that continues the session it adjusts (issue 14).
+Last, an adjustment, a position opening and a position closing each race a restarting console that continues
+the session they write to (issue 14).
 """
 
 import multiprocessing
@@ -13,18 +14,29 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
+from typing import TypeVar
 
 from sqlalchemy import Engine, text, update
-from sqlmodel import col
+from sqlmodel import col, select
 
-from balance_tui.store import books, sessions
-from balance_tui.store.engine import create_store_engine, writing
-from balance_tui.store.errors import SessionError
+from balance_tui.store import books, positions, sessions
+from balance_tui.store.engine import create_store_engine, reading, writing
+from balance_tui.store.errors import PositionError, SessionError
 from balance_tui.store.maintenance import verify
-from balance_tui.store.tables import AccountBalance, AdjustmentKind, SessionStatus, TradingSession
+from balance_tui.store.tables import (
+    AccountBalance,
+    AdjustmentKind,
+    Position,
+    PositionSide,
+    PositionStatus,
+    SessionStatus,
+    TradingSession,
+)
 from tests.store.support import ALICE, T0
 
 FORK = multiprocessing.get_context("fork")  # the children inherit the imports: starting eight takes milliseconds
@@ -33,6 +45,7 @@ STEP = Decimal("0.01")
 # SIGKILLs per run: 50 on SQLite, whose file must survive them; 20 on PostgreSQL, where only the client dies
 # and the server rolls back its transaction (each round costs a fork and a connection, on two cores).
 KILLS = {"sqlite": 50, "postgresql": 20}
+T = TypeVar("T")
 
 
 def production_path(url: str, session_id: int, worker: int, start) -> None:  # type: ignore[no-untyped-def]
@@ -149,6 +162,43 @@ def owner_gone(engine: Engine) -> None:
         )
 
 
+def continuations(
+    engine: Engine, seed: int, write: Callable[[int], str]
+) -> Iterator[tuple[str, int, int, sessions.OpenedSession]]:
+    """CONTINUATION_ROUNDS rounds: the active session's owner is gone, and a console restarts and continues it
+    while `write(its id)` runs, the two released together and jittered by 0-4 ms. Yields per round write's
+    outcome, the old and the new session's ids, and what the restart opened."""
+    rng = random.Random(seed)
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(CONTINUATION_ROUNDS):
+            owner_gone(engine)
+            old = sessions.active(engine, "sim")
+            assert old is not None and old.id is not None
+            start = threading.Barrier(2)
+            restart = partial(
+                sessions.resume_or_start, engine, exchange="sim", mode="paper", now=T0 + timedelta(minutes=1)
+            )
+            opening = pool.submit(_after, start, rng.uniform(0, 0.004), restart)
+            outcome = pool.submit(_after, start, rng.uniform(0, 0.004), partial(write, old.id)).result()
+            opened = opening.result()
+            assert opened.continued_from is not None and opened.continued_from.id == old.id
+            assert opened.session.id is not None
+            yield outcome, old.id, opened.session.id, opened
+
+
+def _after(start: threading.Barrier, delay: float, then: Callable[[], T]) -> T:
+    start.wait()
+    time.sleep(delay)
+    return then()
+
+
+def carried(engine: Engine, old: int, opened: sessions.OpenedSession) -> None:
+    """The restarted console opened each balance (total and reserve) at what the old session ended with."""
+    ended = {b.asset: (b.total, b.reserved) for b in books.read_balances(engine, old)}
+    opening = {b.asset: (b.total, b.reserved) for b in opened.balances}
+    assert opening == ended, f"session {old} ended with {ended}, {opened.session.id} opened with {opening}"
+
+
 def test_an_adjustment_racing_a_continuation_lands_before_the_carry_over_or_is_refused(
     migrated: Engine, session_id: int
 ) -> None:
@@ -157,17 +207,9 @@ def test_an_adjustment_racing_a_continuation_lands_before_the_carry_over_or_is_r
     Either the adjustment commits first and is carried over, or it finds the session ended and is refused:
     never committed into the old session after its balances went to the new one.
     """
-    rng = random.Random(14)
     outcomes: Counter[str] = Counter()
 
-    def restart(start: threading.Barrier, delay: float) -> sessions.OpenedSession:
-        start.wait()
-        time.sleep(delay)
-        return sessions.resume_or_start(migrated, exchange="sim", mode="paper", now=T0 + timedelta(minutes=1))
-
-    def adjust(start: threading.Barrier, old: int, delay: float) -> str:
-        start.wait()
-        time.sleep(delay)
+    def adjust(old: int) -> str:
         try:
             books.adjust(
                 migrated, session_id=old, asset="USD", amount=Decimal(1), kind=AdjustmentKind.DELTA,
@@ -177,19 +219,88 @@ def test_an_adjustment_racing_a_continuation_lands_before_the_carry_over_or_is_r
             return "refused"
         return "applied"
 
-    old = session_id
-    with ThreadPoolExecutor(2) as pool:
-        for _ in range(CONTINUATION_ROUNDS):
-            owner_gone(migrated)
-            start = threading.Barrier(2)
-            opening = pool.submit(restart, start, rng.uniform(0, 0.004))
-            outcome = pool.submit(adjust, start, old, rng.uniform(0, 0.004)).result()
-            new = opening.result().session.id
-            assert new is not None and opening.result().continued_from.id == old  # type: ignore[union-attr]
-            final, carried = (books.read_balance(migrated, s, "USD").total for s in (old, new))
-            assert carried == final, f"{outcome}: session {old} ended at USD {final}, {new} opened at {carried}"
-            outcomes[outcome] += 1
-            old = new
+    for outcome, old, new, _ in continuations(migrated, 14, adjust):
+        final, carried_over = (books.read_balance(migrated, s, "USD").total for s in (old, new))
+        assert carried_over == final, f"{outcome}: session {old} ended at USD {final}, {new} opened at {carried_over}"
+        outcomes[outcome] += 1
     report = verify(migrated)
     assert report.ok, report.problems
     assert len(books.adjustments(migrated)) == outcomes["applied"]  # a refused adjustment wrote nothing
+
+
+def all_open(engine: Engine) -> Counter[int]:
+    """How many positions are open in each session."""
+    with reading(engine) as db:
+        return Counter(db.exec(select(Position.session_id).where(Position.status == PositionStatus.OPEN)).all())
+
+
+def open_one(engine: Engine, session_id: int) -> Position:
+    return positions.open_position(
+        engine, session_id=session_id, symbol="BTC/USD", side=PositionSide.LONG, size=Decimal("0.001"),
+        entry_price=Decimal(1000), now=T0, by="bot",
+    )  # fmt: skip
+
+
+def test_an_open_racing_a_continuation_lands_before_the_carry_over_or_is_refused(
+    migrated: Engine, session_id: int
+) -> None:
+    """The bot opens a position in the session a restarting console continues, many times.
+
+    Either it opens first and moves over with the others, or it finds the session ended and is refused:
+    never opened into the old session after its positions went to the new one (lost from the new session).
+    """
+    outcomes: Counter[str] = Counter()
+
+    def open_(old: int) -> str:
+        try:
+            open_one(migrated, old)
+        except PositionError as refused:
+            assert f"trading session {old} is" in str(refused) and "positions change in the active" in str(refused)
+            return "refused"
+        return "opened"
+
+    for outcome, old, new, opened in continuations(migrated, 15, open_):
+        outcomes[outcome] += 1
+        where = f"{outcome}: open positions by session {dict(all_open(migrated))}, {new} is the newest"
+        assert all_open(migrated) == Counter({new: outcomes["opened"]}), where
+        assert len(opened.positions) == outcomes["opened"], where  # the restarted console lists them all
+        carried(migrated, old, opened)
+    report = verify(migrated)
+    assert report.ok, report.problems
+
+
+def test_a_close_racing_a_continuation_lands_before_the_carry_over_or_is_refused(
+    migrated: Engine, session_id: int
+) -> None:
+    """The bot closes a position of the session a restarting console continues, many times.
+
+    Either the close commits first (the position stays behind, closed, and its P&L is carried over), or it
+    finds the position has moved and is refused, or it starts after the carry-over and closes the position
+    in the new session, where it then is: never closed in the old session after the carry-over.
+    """
+    outcomes: Counter[str] = Counter()
+    position = open_one(migrated, session_id).id
+
+    def close(_session: int) -> str:
+        try:
+            positions.close_position(migrated, position_id=position, exit_price=Decimal(1010), now=T0, by="bot")
+        except PositionError as refused:
+            assert f"position {position} moved" in str(refused) and "nothing was written" in str(refused)
+            return "refused"
+        return "closed"
+
+    for outcome, old, new, opened in continuations(migrated, 16, close):
+        with reading(migrated) as db:
+            row = db.get_one(Position, position)
+        if outcome == "closed":
+            outcome = "closed before" if row.session_id == old else "closed after"
+        outcomes[outcome] += 1
+        where = f"{outcome}: open positions by session {dict(all_open(migrated))}, {new} is the newest"
+        assert all_open(migrated) == Counter({new: outcomes["refused"]}), where
+        assert len(opened.positions) == outcomes["refused"] + (outcome == "closed after"), where
+        assert row.session_id == (old if outcome == "closed before" else new), where
+        assert row.status == (PositionStatus.OPEN if outcome == "refused" else PositionStatus.CLOSED), where
+        carried(migrated, old, opened)
+        position = open_one(migrated, new).id  # the next round closes it
+    report = verify(migrated)
+    assert report.ok, report.problems

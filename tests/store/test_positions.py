@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine
 
-from balance_tui.store import books, positions
+from balance_tui.store import books, positions, sessions
 from balance_tui.store.errors import PositionError
 from balance_tui.store.maintenance import verify
 from balance_tui.store.tables import PositionSide
@@ -73,4 +73,22 @@ def test_a_position_closes_once(migrated: Engine, session_id: int) -> None:
     before = row_counts(migrated)
     with pytest.raises(PositionError, match=f"position {position.id} is closed already"):
         positions.close_position(migrated, position_id=position.id, exit_price=D(60000), now=T0, by="bot")
+    assert row_counts(migrated) == before
+
+
+def test_positions_of_an_ended_session_neither_open_nor_close(migrated: Engine, session_id: int) -> None:
+    position = open_btc(migrated, session_id, PositionSide.LONG, "0.01", "50000")
+    ended = sessions.active(migrated, "sim")
+    assert ended is not None
+    sessions.close(migrated, ended, now=T0)
+    before = row_counts(migrated)
+    refused = f"trading session {session_id} is closed: positions change in the active session"
+    with pytest.raises(PositionError, match=refused):
+        open_btc(migrated, session_id, PositionSide.LONG, "0.01", "50000")
+    with pytest.raises(PositionError, match=refused):
+        positions.close_position(migrated, position_id=position.id, exit_price=D(50000), now=T0, by="bot")
+    with pytest.raises(PositionError, match=f"position {position.id + 1} is unknown"):
+        positions.close_position(migrated, position_id=position.id + 1, exit_price=D(50000), now=T0, by="bot")
+    with pytest.raises(PositionError, match="trading session 99 does not exist"):
+        open_btc(migrated, 99, PositionSide.LONG, "0.01", "50000")
     assert row_counts(migrated) == before
