@@ -185,8 +185,7 @@ def _adjust(engine: Engine, config: Config, args: argparse.Namespace) -> int:
         operator=Operator.current(),
         idempotency_key=args.key or uuid.uuid4().hex,
         now=datetime.now(UTC),
-        # A set-to replaces what was read just now; a delta applies to whatever is there when it commits.
-        expected_version=seen.version if kind is AdjustmentKind.SET else None,
+        expected_version=books.confirmed_version(kind, seen),
     )
     done = result.adjustment
     state = "already applied" if result.already_applied else "applied"

@@ -16,6 +16,7 @@ THEME_DIR = files("balance_tui") / "themes"
 BINDING_IDS = frozenset(
     {
         "app.quit",
+        "app.interrupt",
         "app.books",
         "app.adjust",
         "app.help",

@@ -135,6 +135,13 @@ def adjust(
     return _submit(engine, session_id, request, operator, now, expected_version)
 
 
+def confirmed_version(kind: AdjustmentKind, seen: BalanceView) -> int | None:
+    """What an operator's adjustment, from the console or the CLI alike, confirms against: a set-to replaces
+    the figure they saw, so that figure must still be there; a delta commutes, so it applies to whatever is
+    there when it commits."""
+    return seen.version if kind is AdjustmentKind.SET else None
+
+
 def undo(
     engine: Engine,
     *,
@@ -334,10 +341,9 @@ def _apply(
         after, delta = EXACT.add(before, amount), amount
     _check_result(asset, before, after, delta, current.reserved)
 
+    first = row is None  # the session's first figure of this asset: the row opens at zero
     if row is None:
         row = new_balance(session_id, asset, total=ZERO, reserved=ZERO, now=now, by=operator.name, reason="")
-        db.add(row)
-        db.flush()  # for its id
     change(
         row,
         total=after,
@@ -346,6 +352,9 @@ def _apply(
         by=operator.name,
         reason=f"{request.kind} {_signed(delta)} ({canonical(before)} -> {canonical(after)}): {request.reason}",
     )
+    if first:
+        db.add(row)  # one INSERT with the changed figure: the version goes 0 -> 1, as for any adjustment
+        db.flush()  # for its id
     adjustment = BalanceAdjustment(
         balance_id=row.id,
         asset=asset,

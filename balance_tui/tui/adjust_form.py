@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
+from balance_tui.core import Balance
 from balance_tui.kraken.assets import asset_code
 from balance_tui.store.books import BalanceView
 from balance_tui.store.money import AmountError, parse_amount
@@ -35,7 +36,15 @@ class AdjustRequest:
     seen: BalanceView  # what the operator confirmed against: a change since then is a conflict
 
 
-Lookup = Callable[[str], Awaitable[BalanceView]]
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """An asset's two figures: the books' (what the bot tracks, and what this form changes) and the exchange's."""
+
+    books: BalanceView
+    exchange: Balance | None  # None: the exchange has not reported this asset
+
+
+Lookup = Callable[[str], Awaitable[Figures]]
 Submit = Callable[[AdjustRequest], Awaitable[str | None]]  # an error to show, or None once written
 
 
@@ -54,7 +63,8 @@ class AdjustForm(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
-            yield Label("Adjust a balance of this session")
+            yield Label("Adjust the bot's tracked balance (the books) in this session")
+            yield Static("The books are the bot's own figures, kept apart from the exchange's.", classes="hint")
             yield Input(self._asset, placeholder="asset, e.g. USD", max_length=16, id="asset")
             yield Static("", id="current", markup=False)
             with RadioSet(id="kind"):
@@ -83,10 +93,14 @@ class AdjustForm(ModalScreen[str | None]):
         if not asset:
             current.update("")
             return
-        seen = await self._lookup(asset)
-        self._seen = seen
+        figures = await self._lookup(asset)
+        seen = self._seen = figures.books
         by = f", last by {seen.updated_by}" if seen.updated_by else ""
-        current.update(f"now {shown(seen.total)} {asset} (version {seen.version}{by})")
+        exchange = figures.exchange
+        current.update(
+            f"books    {shown(seen.total)} {asset} (version {seen.version}{by})\n"
+            + ("exchange not reported" if exchange is None else f"exchange {shown(exchange.total)} {asset}")
+        )
 
     @on(Button.Pressed, "#save")
     async def action_save(self) -> None:
@@ -100,7 +114,7 @@ class AdjustForm(ModalScreen[str | None]):
             return self._error("asset: name the asset to adjust, e.g. USD")
         if not reason:
             return self._error("reason: say why; it is recorded with the change")
-        seen = self._seen if self._seen is not None and self._seen.asset == asset else await self._lookup(asset)
+        seen = self._seen if self._seen is not None and self._seen.asset == asset else (await self._lookup(asset)).books
         kind = AdjustmentKind.SET if self.query_one("#set", RadioButton).value else AdjustmentKind.DELTA
         error = await self._submit(AdjustRequest(asset, amount, kind, reason, seen))
         if error is None:

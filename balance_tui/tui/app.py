@@ -9,9 +9,12 @@ import signal
 import sys
 import uuid
 from contextlib import suppress
+from pathlib import Path
 from typing import ClassVar
 
-from textual import work
+import platformdirs
+
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -19,16 +22,16 @@ from textual.widgets import HelpPanel
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from balance_tui.backend import Backend, open_backend
-from balance_tui.config import Config
+from balance_tui.config import APP_NAME, Config
 from balance_tui.core import Clock
 from balance_tui.kraken.credentials import Credentials
-from balance_tui.store import books
+from balance_tui.store import books, sessions
 from balance_tui.store.books import BalanceView
 from balance_tui.store.errors import StoreError
 from balance_tui.store.identity import Operator
 from balance_tui.store.tables import BalanceAdjustment, SessionStatus, TradingSession
 from balance_tui.store.watch import watch_adjustments
-from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest
+from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest, Figures
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.books_screen import BooksScreen
 from balance_tui.tui.formatting import amount
@@ -43,16 +46,11 @@ class BalanceApp(App[None]):
     TITLE = "Balance Console"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.interrupt"),  # as in k9s and top
         Binding("b", "books", "Books", id="app.books"),
         Binding("a", "adjust", "Adjust", id="app.adjust"),
         Binding("question_mark", "toggle_help", "Keys", id="app.help"),
     ]
-
-    class BooksLoaded(Message):
-        def __init__(self, balances: list[BalanceView], adjustments: list[BalanceAdjustment]) -> None:
-            super().__init__()
-            self.balances = balances
-            self.adjustments = adjustments
 
     class Adjusted(Message):
         """Adjustments written by any console (this one too), as the store reports them."""
@@ -77,6 +75,7 @@ class BalanceApp(App[None]):
         self._clock = clock
         self._backend_worker: Worker[None] | None = None
         self._ending = SessionStatus.CLOSED  # `interrupted` once the terminal is lost
+        self._own_keys: set[str] = set()  # idempotency keys of the adjustments this console wrote: it announces them
         for theme in bundled_themes():
             self.register_theme(theme)
         self.theme = config.ui.theme  # load_config checked it, and the [keymap] ids (balance_tui.ui_names)
@@ -144,35 +143,63 @@ class BalanceApp(App[None]):
                 await worker.wait()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Adjusting needs a session this console owns and a store it may write: otherwise shown disabled."""
-        if action == "adjust":
-            backend = self.backend
-            return None if backend is None or backend.read_only or backend.session is None else True
-        if action == "books":
-            return None if self.backend is None or self.backend.session is None else True
+        """Adjusting needs a session this console owns and a store it may write; the books need a backend.
+        Otherwise the key is shown disabled, and pressing it says why (`on_key`)."""
+        if action in ("adjust", "books"):
+            return None if self._unavailable(action) else True
         return True
+
+    def _unavailable(self, action: str) -> str:
+        """Why `action` cannot run now, in words; empty when it can."""
+        backend = self.backend
+        if backend is None:
+            return "the console is still starting" if not self.backend_error else self.backend_error
+        if action == "adjust" and backend.read_only:
+            return "this console is read-only (--read-only or [store] read_only): it writes nothing"
+        if action == "adjust" and backend.session is None:
+            return "this console has no trading session of its own to adjust"
+        return ""
+
+    def on_key(self, event: events.Key) -> None:
+        """A disabled key says why, rather than doing nothing."""
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and not active.enabled and (why := self._unavailable(active.binding.action)):
+            self.notify(why, title=f"{active.binding.description}: not available", severity="warning", markup=False)
 
     def action_books(self) -> None:
         if not isinstance(self.screen, BooksScreen):
-            self.push_screen(BooksScreen())
+            self.push_screen(BooksScreen(self._read_books, read_only=self._unavailable("adjust")))
+
+    async def _read_books(self) -> tuple[TradingSession | None, list[BalanceView], list[BalanceAdjustment]]:
+        """This console's session; for a read-only console, the exchange's latest session, as it stands."""
+        backend = self.backend
+        assert backend is not None  # check_action: the books open once the backend is ready
+        session = backend.session
+        if session is None:
+            latest = await asyncio.to_thread(sessions.latest, backend.store, backend.config.exchange.name, 1)
+            session = latest[0] if latest else None
+        if session is None or session.id is None:
+            return None, [], []
+        balances = await asyncio.to_thread(books.read_balances, backend.store, session.id)
+        adjustments = await asyncio.to_thread(books.adjustments, backend.store, session_id=session.id)
+        return session, balances, adjustments
 
     def action_adjust(self) -> None:
         asset = self.screen.query_one(BalancesTable).selected_asset if isinstance(self.screen, MainScreen) else ""
-        self.push_screen(AdjustForm(self._read_balance, self._adjust, asset or ""), self._adjusted)
+        self.push_screen(AdjustForm(self._read_balance, self._adjust, asset or ""))
 
-    def _adjusted(self, outcome: str | None) -> None:
-        if outcome:
-            self.notify(outcome, title="Adjustment written")
-
-    async def _read_balance(self, asset: str) -> BalanceView:
+    async def _read_balance(self, asset: str) -> Figures:
         backend, session = self._owned()
-        return await asyncio.to_thread(books.read_balance, backend.store, session.id, asset)
+        tracked = await asyncio.to_thread(books.read_balance, backend.store, session.id, asset)
+        return Figures(tracked, backend.manager.get_balance(asset))
 
     async def _adjust(self, request: AdjustRequest) -> str | None:
-        """Write one adjustment, or say why not: the form shows the reason and stays open."""
+        """Write one adjustment and announce it, or say why not: the form shows the reason and stays open."""
         backend, session = self._owned()
+        key = uuid.uuid4().hex
+        self._own_keys.add(key)  # before writing: the store's watch may report it before the write returns
         try:
-            await asyncio.to_thread(
+            result = await asyncio.to_thread(
                 books.adjust,
                 backend.store,
                 session_id=session.id,
@@ -181,12 +208,13 @@ class BalanceApp(App[None]):
                 kind=request.kind,
                 reason=request.reason,
                 operator=Operator.current(),
-                idempotency_key=uuid.uuid4().hex,
+                idempotency_key=key,
                 now=backend.manager.clock.now(),
-                expected_version=request.seen.version,
+                expected_version=books.confirmed_version(request.kind, request.seen),
             )
         except StoreError as exc:
             return str(exc)
+        self._announce([result.adjustment])
         return None
 
     def _owned(self) -> tuple[Backend, TradingSession]:
@@ -194,18 +222,6 @@ class BalanceApp(App[None]):
         if backend is None or backend.session is None:
             raise RuntimeError("adjusting needs the session this console owns")  # check_action prevents this
         return backend, backend.session
-
-    @work(exclusive=True, group="books", exit_on_error=False, description="read the books")
-    async def reload_books(self) -> None:
-        backend, session = self._owned()
-        balances = await asyncio.to_thread(books.read_balances, backend.store, session.id)
-        adjustments = await asyncio.to_thread(books.adjustments, backend.store, session_id=session.id)
-        self.post_message(self.BooksLoaded(balances, adjustments))
-
-    def on_balance_app_books_loaded(self, message: BooksLoaded) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, BooksScreen):
-                screen.show(message.balances, message.adjustments)
 
     @work(exclusive=True, group="store-watch", exit_on_error=False, description="follow other consoles")
     async def _watch_store(self) -> None:
@@ -220,15 +236,33 @@ class BalanceApp(App[None]):
             self.post_message(self.Adjusted([a for a in new if a.id in change.adjustment_ids]))
 
     def on_balance_app_adjusted(self, message: Adjusted) -> None:
-        for adjustment in message.adjustments:
+        self._announce([a for a in message.adjustments if a.idempotency_key not in self._own_keys])
+
+    def _announce(self, adjustments: list[BalanceAdjustment]) -> None:
+        """One notice per adjustment, whoever wrote it; the books on screen follow."""
+        for adjustment in adjustments:
             self.notify(
                 f"#{adjustment.id} {adjustment.asset} {amount(adjustment.before)} -> {amount(adjustment.after)}"
                 f" by {adjustment.operator}: {adjustment.reason}",
                 title="Balance adjusted",
                 markup=False,
             )
-        if self.backend is not None and self.backend.session is not None:
-            self.reload_books()
+        if adjustments:
+            for screen in self.screen_stack:
+                if isinstance(screen, BooksScreen):
+                    screen.reload()
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Into the data directory unless told otherwise: servers seldom have the ~/Downloads Textual uses."""
+        folder = Path(path or Path(platformdirs.user_data_dir(APP_NAME)) / "screenshots")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.notify(f"cannot save in {folder}: {exc.strerror}", title="Screenshot", severity="error", markup=False)
+            return None
+        return super().deliver_screenshot(filename, str(folder), time_format)
 
     def action_toggle_help(self) -> None:
         if self.screen.query(HelpPanel):

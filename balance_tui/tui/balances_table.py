@@ -7,10 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from balance_tui.core import Balance
 from balance_tui.tui.formatting import age, amount
+from balance_tui.tui.row_table import RowTable
 
 # (key, label, width, right-aligned). Fixed widths: measuring content on every update costs frames.
 COLUMNS = (
@@ -25,9 +25,9 @@ COLUMNS = (
 CENT = Decimal("0.01")
 
 
-class BalancesTable(DataTable[Text]):
+class BalancesTable(RowTable[Text]):
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
         self._shown: dict[str, tuple[str, ...]] = {}
 
     def on_mount(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 from datetime import UTC, datetime
@@ -53,11 +54,20 @@ async def test_the_form_reads_kraken_names_and_knows_every_listed_asset(make_con
             assert written(app)[-1].asset == asset
 
 
-async def test_an_adjustment_from_the_keyboard_is_written_and_attested(make_config) -> None:
+async def test_an_adjustment_from_the_keyboard_is_written_attested_and_announced_once(make_config) -> None:
+    notices: list[Notify] = []
+
+    def hook(message: object) -> None:
+        if isinstance(message, Notify):
+            notices.append(message)
+
     app = BalanceApp(make_config())
-    async with app.run_test(size=(120, 32)) as pilot:
+    async with app.run_test(size=(120, 32), message_hook=hook, notifications=True) as pilot:
         await ready(app)
-        await fill(pilot, app, asset="usd", amount="250.5", reason="deposit credited by hand")
+        form = await fill(pilot, app, asset="usd", amount="250.5", reason="deposit credited by hand")
+        exchange = app.backend.manager.get_balance("USD").total
+        current = str(form.query_one("#current", Static).content)
+        assert current == f"books    0 USD (version 0)\nexchange {exchange:,f} USD"  # two figures, two names
         await pilot.press("ctrl+s")
         await eventually(lambda: not isinstance(app.screen, AdjustForm), what="the form to close")
         (adjustment,) = written(app)
@@ -69,7 +79,9 @@ async def test_an_adjustment_from_the_keyboard_is_written_and_attested(make_conf
         await eventually(lambda: isinstance(app.screen, BooksScreen), what="the books")
         tracked = app.screen.query_one("#tracked", DataTable)
         await eventually(lambda: tracked.row_count == 1, what="the tracked balance")
-        assert tracked.get_row_at(0)[1].plain == "250.5"
+        assert tracked.get_row_at(0)[1].plain == "250.5" and tracked.get_row_at(0)[4].plain == "1"  # version 0 -> 1
+        await asyncio.sleep(1.5)  # the store's watch (a poll on SQLite) has seen it too by now
+        assert [n.notification.title for n in notices].count("Balance adjusted") == 1
         await pilot.press("escape", "q")
 
 
@@ -136,16 +148,34 @@ async def test_another_consoles_adjustment_arrives_within_a_second(make_config) 
         await pilot.press("q")
 
 
-async def test_adjusting_is_disabled_when_read_only(make_config) -> None:
+async def test_read_only_disables_adjusting_says_why_and_still_shows_the_books(make_config) -> None:
     first = BalanceApp(make_config())  # the store must exist before a read-only console opens it
     async with first.run_test() as pilot:
         await ready(first)
+        await fill(pilot, first, asset="USD", amount="7", reason="before the watcher came")
+        await pilot.press("ctrl+s")
+        await eventually(lambda: not isinstance(first.screen, AdjustForm), what="the form to close")
         await pilot.press("q")
+    notices: list[Notify] = []
+
+    def hook(message: object) -> None:
+        if isinstance(message, Notify):
+            notices.append(message)
+
     app = BalanceApp(make_config(store={"read_only": True}))
-    async with app.run_test(size=(120, 32)) as pilot:
+    async with app.run_test(size=(120, 32), message_hook=hook, notifications=True) as pilot:
         await ready(app)
-        assert app.check_action("adjust", ()) is None and app.check_action("books", ()) is None
+        assert app.check_action("adjust", ()) is None and app.check_action("books", ()) is True
         await pilot.press("a")
         await pilot.pause()
         assert not isinstance(app.screen, AdjustForm)
-        await pilot.press("q")
+        (notice,) = [n.notification for n in notices]
+        assert notice.title == "Adjust: not available" and "read-only" in notice.message
+        await pilot.press("b")
+        await eventually(lambda: isinstance(app.screen, BooksScreen), what="the books")
+        heading = app.screen.query_one("#books-session", Static)
+        await eventually(lambda: "session #1 (closed)" in str(heading.content), what="the latest session")
+        assert "read-only: this console is read-only" in str(heading.content)
+        tracked = app.screen.query_one("#tracked", DataTable)
+        assert tracked.row_count == 1 and tracked.get_row_at(0)[1].plain == "7"
+        await pilot.press("escape", "q")
