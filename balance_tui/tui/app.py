@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import ClassVar
 
 import platformdirs
-
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
