@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
+from pathlib import Path
 
 from sqlmodel import Session, create_engine, select
 from textual.notifications import Notify
@@ -187,3 +189,48 @@ async def test_a_price_feed_that_cannot_connect_says_so_with_its_endpoint(make_c
             total = app.screen.query_one("#total", Static)
             await eventually(lambda: "no USD prices: cannot connect to ws://127.0.0.1:9/v2" in str(total.content))
             await pilot.press("q")
+
+
+async def test_ctrl_c_quits_and_closes_the_session(make_config) -> None:
+    config = make_config()
+    app = BalanceApp(config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await eventually(lambda: app.backend is not None and app.backend.session is not None, what="the session")
+        await pilot.press("ctrl+c")
+        await eventually(lambda: not app.is_running, what="the app to quit")
+    with Session(create_engine(config.database_url)) as db:
+        (row,) = db.exec(select(TradingSession)).all()
+    assert row.status == SessionStatus.CLOSED
+
+
+async def test_home_and_end_go_to_the_first_and_last_row(make_config) -> None:
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the snapshot")
+        table = app.screen.query_one(BalancesTable)
+        await eventually(lambda: table.row_count > 3, what="rows")
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        await pilot.press("q")
+
+
+async def test_a_screenshot_goes_to_the_data_directory_and_says_where(make_config, tmp_path) -> None:
+    notices: list[Notify] = []
+
+    def hook(message: object) -> None:
+        if isinstance(message, Notify):
+            notices.append(message)
+
+    home = Path(os.environ["HOME"])
+    assert not (home / "Downloads").exists()  # as on most servers
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 30), message_hook=hook, notifications=True) as pilot:
+        app.deliver_screenshot()
+        folder = Path(os.environ["XDG_DATA_HOME"]) / "balance-tui" / "screenshots"
+        await eventually(lambda: any(n.notification.title == "Screenshot" for n in notices), what="the notice")
+        (saved,) = folder.glob("*.svg")
+        assert "<svg" in saved.read_text()[:200]
+        assert str(saved) in notices[-1].notification.message
+        await pilot.press("q")
