@@ -64,7 +64,7 @@ class AdjustForm(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
             yield Label("Adjust the bot's tracked balance (the books) in this session")
-            yield Static("The books are the bot's own figures, kept apart from the exchange's.", classes="hint")
+            yield Static("The books are the bot's own figures, apart from the exchange's.", classes="hint")
             yield Input(self._asset, placeholder="asset, e.g. USD", max_length=16, id="asset")
             yield Static("", id="current", markup=False)
             with RadioSet(id="kind"):

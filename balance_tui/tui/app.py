@@ -167,7 +167,7 @@ class BalanceApp(App[None]):
 
     def action_books(self) -> None:
         if not isinstance(self.screen, BooksScreen):
-            self.push_screen(BooksScreen(self._read_books, read_only=self._unavailable("adjust")))
+            self.push_screen(BooksScreen(self._read_books, read_only=bool(self._unavailable("adjust"))))
 
     async def _read_books(self) -> tuple[TradingSession | None, list[BalanceView], list[BalanceAdjustment]]:
         """This console's session; for a read-only console, the exchange's latest session, as it stands."""

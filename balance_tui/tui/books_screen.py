@@ -27,8 +27,8 @@ Books = tuple[TradingSession | None, list[BalanceView], list[BalanceAdjustment]]
 class BooksScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,b", "app.pop_screen", "Back", id="books.back")]
 
-    def __init__(self, load: Callable[[], Awaitable[Books]], *, read_only: str = "") -> None:
-        """`load` reads the books; `read_only` says why they cannot be adjusted from here, if they cannot."""
+    def __init__(self, load: Callable[[], Awaitable[Books]], *, read_only: bool = False) -> None:
+        """`load` reads the books; `read_only`: they cannot be adjusted from this console."""
         super().__init__()
         self._load = load
         self._read_only = read_only
@@ -67,7 +67,7 @@ class BooksScreen(Screen[None]):
         else:
             heading.update(
                 f"session #{session.id} ({session.status}) since {session.started_at:%Y-%m-%d %H:%M} UTC"
-                + (f"  ·  read-only: {self._read_only}" if self._read_only else "")
+                + ("  ·  read-only: this console writes nothing" if self._read_only else "")
             )
         self.show(balances, adjustments)
 

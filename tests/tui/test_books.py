@@ -175,7 +175,7 @@ async def test_read_only_disables_adjusting_says_why_and_still_shows_the_books(m
         await eventually(lambda: isinstance(app.screen, BooksScreen), what="the books")
         heading = app.screen.query_one("#books-session", Static)
         await eventually(lambda: "session #1 (closed)" in str(heading.content), what="the latest session")
-        assert "read-only: this console is read-only" in str(heading.content)
+        assert "read-only: this console writes nothing" in str(heading.content)
         tracked = app.screen.query_one("#tracked", DataTable)
         assert tracked.row_count == 1 and tracked.get_row_at(0)[1].plain == "7"
         await pilot.press("escape", "q")
