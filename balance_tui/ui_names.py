@@ -20,6 +20,8 @@ BINDING_IDS = frozenset(
         "app.books",
         "app.adjust",
         "app.help",
+        "app.sessions",
+        "sessions.back",
         "adjust.cancel",
         "adjust.save",
         "books.back",

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -40,6 +40,7 @@ from balance_tui.store.errors import InvalidInput, SessionError
 from balance_tui.store.money import canonical, places
 from balance_tui.store.tables import (
     AccountBalance,
+    BalanceAdjustment,
     Position,
     PositionStatus,
     SessionStatus,
@@ -158,6 +159,41 @@ def latest(engine: Engine, exchange: str | None = None, limit: int = 20) -> list
         query = query.where(TradingSession.exchange == exchange)
     with reading(engine) as db:
         return list(db.exec(query).all())
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOverview:
+    """A past or running session as the sessions screen lists it."""
+
+    session: TradingSession
+    balances: tuple[BalanceView, ...]  # opening and last (closing, once ended) figure per asset
+    adjustments: int
+
+
+def overview(engine: Engine, exchange: str | None = None, limit: int = 50) -> list[SessionOverview]:
+    """The latest sessions, newest first, with their balances and how many adjustments each had."""
+    with reading(engine) as db:
+        query = select(TradingSession).order_by(col(TradingSession.id).desc()).limit(limit)
+        if exchange is not None:
+            query = query.where(TradingSession.exchange == exchange)
+        found = list(db.exec(query).all())
+        ids = [s.id for s in found]
+        balances: dict[int, list[BalanceView]] = {i: [] for i in ids if i is not None}
+        rows = db.exec(
+            select(AccountBalance).where(col(AccountBalance.session_id).in_(ids)).order_by(col(AccountBalance.asset))
+        )
+        for row in rows:
+            balances[row.session_id].append(BalanceView.of(row))
+        counts = dict(
+            db.exec(
+                select(AccountBalance.session_id, func.count(col(BalanceAdjustment.id)))
+                .select_from(BalanceAdjustment)
+                .join(AccountBalance)
+                .where(col(AccountBalance.session_id).in_(ids))
+                .group_by(col(AccountBalance.session_id))
+            ).all()
+        )
+    return [SessionOverview(s, tuple(balances.get(s.id, ())), counts.get(s.id, 0)) for s in found]
 
 
 def retire_for_fresh_start(

@@ -8,15 +8,17 @@ import os
 import signal
 import sys
 import uuid
+from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
 from typing import ClassVar
 
 import platformdirs
 from textual import events, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import HelpPanel
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
@@ -28,6 +30,7 @@ from balance_tui.store import books, sessions
 from balance_tui.store.books import BalanceView
 from balance_tui.store.errors import StoreError
 from balance_tui.store.identity import Operator
+from balance_tui.store.sessions import SessionOverview
 from balance_tui.store.tables import BalanceAdjustment, SessionStatus, TradingSession
 from balance_tui.store.watch import watch_adjustments
 from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest, Figures
@@ -35,6 +38,7 @@ from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.books_screen import BooksScreen
 from balance_tui.tui.formatting import amount
 from balance_tui.tui.main_screen import MainScreen
+from balance_tui.tui.sessions_screen import SessionsScreen
 from balance_tui.tui.themes import VARIABLE_DEFAULTS, bundled_themes
 
 TTY_CHECK_S = 5.0
@@ -48,6 +52,7 @@ class BalanceApp(App[None]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.interrupt"),  # as in k9s and top
         Binding("b", "books", "Books", id="app.books"),
         Binding("a", "adjust", "Adjust", id="app.adjust"),
+        Binding("t", "sessions", "Sessions", id="app.sessions"),
         Binding("question_mark", "toggle_help", "Keys", id="app.help"),
     ]
 
@@ -144,7 +149,7 @@ class BalanceApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Adjusting needs a session this console owns and a store it may write; the books need a backend.
         Otherwise the key is shown disabled, and pressing it says why (`on_key`)."""
-        if action in ("adjust", "books"):
+        if action in ("adjust", "books", "sessions"):
             return None if self._unavailable(action) else True
         return True
 
@@ -182,6 +187,26 @@ class BalanceApp(App[None]):
         balances = await asyncio.to_thread(books.read_balances, backend.store, session.id)
         adjustments = await asyncio.to_thread(books.adjustments, backend.store, session_id=session.id)
         return session, balances, adjustments
+
+    def action_sessions(self) -> None:
+        if not isinstance(self.screen, SessionsScreen):
+            self.push_screen(SessionsScreen(self._read_sessions))
+
+    async def _read_sessions(self) -> list[SessionOverview]:
+        backend = self.backend
+        assert backend is not None  # check_action: the sessions open once the backend is ready
+        return await asyncio.to_thread(sessions.overview, backend.store, backend.config.exchange.name)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Every screen and action in the palette too, each only where its key would work."""
+        yield from super().get_system_commands(screen)
+        for action, title, help in (
+            ("books", "Books", "the bot's tracked balances and adjustments"),
+            ("adjust", "Adjust a balance", "change the bot's tracked balance, with a reason"),
+            ("sessions", "Trading sessions", "past sessions: how each ended, opening and closing balances"),
+        ):
+            if not self._unavailable(action):
+                yield SystemCommand(title, help, getattr(self, f"action_{action}"))
 
     def action_adjust(self) -> None:
         asset = self.screen.query_one(BalancesTable).selected_asset if isinstance(self.screen, MainScreen) else ""

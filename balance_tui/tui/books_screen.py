@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
-from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 from textual import work
 from textual.app import ComposeResult
@@ -17,7 +16,7 @@ from balance_tui.store.books import BalanceView
 from balance_tui.store.errors import StoreError
 from balance_tui.store.tables import BalanceAdjustment, TradingSession
 from balance_tui.tui.formatting import amount
-from balance_tui.tui.row_table import RowTable
+from balance_tui.tui.row_table import RowTable, cells
 
 SHOWN_ADJUSTMENTS = 50
 
@@ -77,18 +76,13 @@ class BooksScreen(Screen[None]):
         tracked.clear()
         for b in balances:
             tracked.add_row(
-                *_cells(b.asset, amount(b.total), amount(b.reserved), amount(b.available), str(b.version),
+                *cells(b.asset, amount(b.total), amount(b.reserved), amount(b.available), str(b.version),
                         b.updated_by, b.update_reason)
             )  # fmt: skip
         table = self.query_one("#adjustments", RowTable)
         table.clear()
         for a in reversed(adjustments[-SHOWN_ADJUSTMENTS:]):
             table.add_row(
-                *_cells(str(a.id), f"{a.created_at:%Y-%m-%d %H:%M:%S}", a.asset, amount(a.before), amount(a.after),
+                *cells(str(a.id), f"{a.created_at:%Y-%m-%d %H:%M:%S}", a.asset, amount(a.before), amount(a.after),
                         a.operator, a.reason)
             )  # fmt: skip
-
-
-def _cells(*values: str) -> tuple[Text, ...]:
-    """Text, not str: a str cell is read as markup, and reasons are typed by people."""
-    return tuple(Text(value) for value in values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, TypeVar
 
+from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
@@ -19,3 +20,8 @@ class RowTable(DataTable[CellType]):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+
+
+def cells(*values: str) -> tuple[Text, ...]:
+    """Text, not str: a str cell is read as markup, and reasons are typed by people."""
+    return tuple(Text(value) for value in values)

@@ -18,6 +18,8 @@ from balance_tui.store.tables import AdjustmentKind
 from balance_tui.tui.adjust_form import AdjustForm
 from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.books_screen import BooksScreen
+from balance_tui.tui.sessions_screen import SessionsScreen
+from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
 
 
@@ -179,3 +181,88 @@ async def test_read_only_disables_adjusting_says_why_and_still_shows_the_books(m
         tracked = app.screen.query_one("#tracked", DataTable)
         assert tracked.row_count == 1 and tracked.get_row_at(0)[1].plain == "7"
         await pilot.press("escape", "q")
+
+
+async def test_the_sessions_screen_lists_each_session_with_its_books(make_config) -> None:
+    config = make_config()
+    first = BalanceApp(config)
+    async with first.run_test() as pilot:
+        await ready(first)
+        await fill(pilot, first, asset="USD", amount="7", reason="first session")
+        await pilot.press("ctrl+s")
+        await eventually(lambda: not isinstance(first.screen, AdjustForm), what="the form to close")
+        await pilot.press("q")
+    app = BalanceApp(config)  # continues session 1: opens at USD 7
+    async with app.run_test(size=(120, 32)) as pilot:
+        await ready(app)
+        await fill(pilot, app, asset="USD", amount="3", reason="second session")
+        await pilot.press("ctrl+s")
+        await eventually(lambda: not isinstance(app.screen, AdjustForm), what="the form to close")
+        await pilot.press("t")
+        await eventually(lambda: isinstance(app.screen, SessionsScreen), what="the sessions")
+        table = app.screen.query_one("#sessions", DataTable)
+        await eventually(lambda: table.row_count == 2, what="both sessions")
+        newest, oldest = ([c.plain for c in table.get_row_at(i)] for i in (0, 1))
+        assert newest[:2] == ["2", "active"] and newest[4] == "running" and newest[6] == "#1" and newest[8] == "1"
+        assert oldest[:2] == ["1", "closed"] and oldest[8] == "1"
+        balances = app.screen.query_one("#session-balances", DataTable)
+        await eventually(lambda: balances.row_count == 1, what="the newest session's balances")
+        assert [c.plain for c in balances.get_row_at(0)] == ["USD", "7", "10", "3"]
+        await pilot.press("down")
+        await eventually(
+            lambda: [c.plain for c in balances.get_row_at(0)] == ["USD", "0", "7", "7"], what="the older session"
+        )
+        await pilot.press("escape")
+        assert not isinstance(app.screen, SessionsScreen)
+        await pilot.press("q")
+
+
+def _books_app(make_config) -> BalanceApp:
+    return BalanceApp(make_config(), clock=FrozenClock())
+
+
+async def _with_one_adjustment(pilot) -> None:
+    """A still simulator, a frozen clock and a named operator: the same picture on every machine."""
+    app = pilot.app
+    await ready(app)
+    backend = app.backend
+    books.adjust(
+        backend.store, session_id=backend.session.id, asset="BTC", amount=Decimal("0.5"), kind=AdjustmentKind.DELTA,
+        reason="cold wallet top-up", operator=Operator("alice", None, "10.0.0.7", "pts/3"), idempotency_key="k-1",
+        now=backend.manager.clock.now(),
+    )  # fmt: skip
+    await eventually(lambda: app._notifications, what="its notice")  # then gone: toasts time out on the wall clock
+    app.clear_notifications()
+
+
+def test_books_screen_snapshot(make_config, snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await _with_one_adjustment(pilot)
+        await pilot.press("b")
+        await eventually(lambda: pilot.app.screen.query_one("#adjustments", DataTable).row_count == 1, what="rows")
+
+    assert snap_compare(_books_app(make_config), terminal_size=(110, 24), run_before=run_before)
+
+
+def test_sessions_screen_snapshot(make_config, snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await _with_one_adjustment(pilot)
+        await pilot.press("t")
+        await eventually(lambda: pilot.app.screen.query_one("#session-balances", DataTable).row_count == 1, what="rows")
+
+    assert snap_compare(_books_app(make_config), terminal_size=(110, 24), run_before=run_before)
+
+
+def test_adjust_form_snapshot(make_config, snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await _with_one_adjustment(pilot)
+        table = pilot.app.screen.query_one("#balances", DataTable)
+        await eventually(lambda: table.row_count > 2, what="rows")
+        await pilot.press("down")  # BTC
+        await pilot.press("a")
+        form = pilot.app.screen
+        await eventually(lambda: "books    0.5 BTC" in str(form.query_one("#current", Static).content), what="figures")
+        for field in form.query(Input):
+            field.cursor_blink = False  # a blinking cursor would be caught on or off
+
+    assert snap_compare(_books_app(make_config), terminal_size=(110, 30), run_before=run_before)
