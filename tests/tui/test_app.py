@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlmodel import Session, create_engine, select
-from textual.notifications import Notify
 from textual.widgets import Static
 from textual.widgets.data_table import CellDoesNotExist
 
@@ -20,6 +19,7 @@ from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.issues_panel import IssuesPanel
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
+from tests.tui.conftest import Notices
 
 
 def total_shown(table: BalancesTable, asset: str) -> str | None:
@@ -70,22 +70,15 @@ async def test_an_amount_longer_than_a_float_is_shown_with_every_digit(make_conf
 
 
 async def test_what_changed_while_the_feed_was_down_is_announced(make_config) -> None:
-    notices: list[Notify] = []
+    notices = Notices()
     app = BalanceApp(make_config())
-
-    def hook(message: object) -> None:
-        if isinstance(message, Notify):
-            notices.append(message)
-
-    async with app.run_test(size=(120, 30), message_hook=hook, notifications=True) as pilot:
+    async with app.run_test(size=(120, 30), message_hook=notices.hook, notifications=True) as pilot:
         await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the snapshot")
         sim = app.backend.simulator
         await sim.drop_clients()
         await sim.deposit("EUR", Decimal("250"))
-        await eventually(
-            lambda: any(n.notification.title.startswith("Changed while") for n in notices), what="a notice"
-        )
-        (notice,) = [n.notification for n in notices if n.notification.title.startswith("Changed while")]
+        await eventually(lambda: notices.titled("Changed while"), what="a notice")
+        (notice,) = notices.titled("Changed while")
         assert notice.severity == "warning"
         assert f"EUR: {sim.account.totals()['EUR'] - 250:,f} -> {sim.account.totals()['EUR']:,f}" in notice.message
         await pilot.press("q")
@@ -187,3 +180,4 @@ async def test_a_price_feed_that_cannot_connect_says_so_with_its_endpoint(make_c
             total = app.screen.query_one("#total", Static)
             await eventually(lambda: "no USD prices: cannot connect to ws://127.0.0.1:9/v2" in str(total.content))
             await pilot.press("q")
+
