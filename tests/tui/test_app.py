@@ -5,12 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlmodel import Session, create_engine, select
-from textual.widgets import Static
+from textual.command import CommandPalette
+from textual.widgets import Input, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.sim import Simulator
 from balance_tui.store.tables import SessionStatus, TradingSession
+from balance_tui.tui.adjust_form import AdjustForm
 from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.asset_panel import AssetPanel
 from balance_tui.tui.balances_table import BalancesTable
@@ -181,3 +183,24 @@ async def test_a_price_feed_that_cannot_connect_says_so_with_its_endpoint(make_c
             await eventually(lambda: "no USD prices: cannot connect to ws://127.0.0.1:9/v2" in str(total.content))
             await pilot.press("q")
 
+
+async def test_no_animations_and_no_blinking_cursor_even_off_ssh(make_config, monkeypatch) -> None:
+    for name in ("SSH_CONNECTION", "SSH_TTY", "TEXTUAL_ANIMATIONS"):
+        monkeypatch.delenv(name, raising=False)
+    app = BalanceApp(make_config())
+    assert app.animation_level == "none"
+    async with app.run_test(size=(120, 32)) as pilot:
+        await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the snapshot")
+
+        def steady() -> bool:
+            return isinstance(app.focused, Input) and not app.focused.cursor_blink
+
+        await pilot.press("a")
+        await eventually(lambda: isinstance(app.screen, AdjustForm), what="the form")
+        await eventually(steady, what="a steady cursor in the form")
+        app.screen.query_one("#reason", Input).focus()
+        await eventually(lambda: steady() and app.focused.id == "reason", what="a steady cursor in the next field")
+        await pilot.press("escape", "ctrl+p")
+        await eventually(lambda: isinstance(app.screen, CommandPalette), what="the command palette")
+        await eventually(steady, what="a steady cursor in the palette")
+        await pilot.press("escape", "q")
