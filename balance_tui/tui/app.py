@@ -19,7 +19,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import HelpPanel
+from textual.widgets import HelpPanel, Input
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from balance_tui.backend import Backend, open_backend
@@ -80,6 +80,10 @@ class BalanceApp(App[None]):
         self._backend_worker: Worker[None] | None = None
         self._ending = SessionStatus.CLOSED  # `interrupted` once the terminal is lost
         self._own_keys: set[str] = set()  # idempotency keys of the adjustments this console wrote: it announces them
+        # No animations and no blinking cursor (see on_descendant_focus): each is bytes on the wire over SSH.
+        # Always, not only when SSH_CONNECTION or SSH_TTY is set: tmux, screen, mosh and sudo drop those or
+        # keep stale ones, and a picture should not depend on how the terminal was reached.
+        self.animation_level = "none"
         for theme in bundled_themes():
             self.register_theme(theme)
         self.theme = config.ui.theme  # load_config checked it, and the [keymap] ids (balance_tui.ui_names)
@@ -90,6 +94,11 @@ class BalanceApp(App[None]):
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(VARIABLE_DEFAULTS)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Every text field of every screen (forms, the command palette) shows a steady cursor."""
+        if isinstance(event.widget, Input):
+            event.widget.cursor_blink = False
 
     def on_mount(self) -> None:
         self.sub_title = "starting"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 from textual.app import ComposeResult
@@ -10,10 +9,9 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Sparkline, Static
 
-from balance_tui.core import BalanceManager
 from balance_tui.tui.formatting import amount
+from balance_tui.tui.view import SelectionView
 
-SPARK_POINTS = 120  # recent changes drawn; the table shows the exact figure
 MIN_TREND_SAMPLES = 5  # fewer changes than this say nothing about a direction
 
 
@@ -27,18 +25,15 @@ class AssetPanel(Vertical):
         yield Static("", id="trend", markup=False)
         yield Static("", id="wallets", markup=False)
 
-    def show(self, manager: BalanceManager, asset: str | None, now: datetime) -> None:
+    def show(self, selection: SelectionView) -> None:
         """Repaint only when the asset or its history moved (history entries are immutable)."""
-        history = () if asset is None else manager.history.get_asset_history(asset, SPARK_POINTS)
-        balance = None if asset is None else manager.get_balance(asset)
-        key = (asset, history[-1] if history else None, len(history), balance)
-        if key == self._shown:
+        if selection.key == self._shown:
             return
-        self._shown = key
+        self._shown = selection.key
+        asset, history, balance, trend = selection.asset, selection.history, selection.balance, selection.trend
         self.border_title = asset or "no asset selected"
         # Floats only to scale the bars: the figures themselves are shown exactly elsewhere.
         self.query_one(Sparkline).data = [float(entry.total) for entry in history]
-        trend = None if asset is None else manager.history.analyze_balance_trend(asset)
         self.query_one("#trend", Static).update(
             f"{len(history)} change{'' if len(history) == 1 else 's'}; a trend after {MIN_TREND_SAMPLES}"
             if trend is None or trend.samples < MIN_TREND_SAMPLES

@@ -41,7 +41,7 @@ class BalancesTable(RowTable[Text]):
             return None
         return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
 
-    def sync(self, balances: dict[str, Balance], now: datetime, values: Mapping[str, Decimal | None]) -> None:
+    def sync(self, balances: Mapping[str, Balance], now: datetime, values: Mapping[str, Decimal | None]) -> None:
         """Bring the table to `balances`, touching only the cells whose text changed."""
         for asset in self._shown.keys() - balances.keys():
             self.remove_row(asset)

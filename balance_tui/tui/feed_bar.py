@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from textual.widgets import Static
 
-from balance_tui.core import BalanceManager, FeedState
+from balance_tui.core import FeedState
 from balance_tui.tui.formatting import age
+from balance_tui.tui.view import FeedView
 
 STATE_CLASSES = {
     FeedState.LIVE: "-live",
@@ -21,25 +22,24 @@ class FeedBar(Static):
         # Error texts come from sockets and servers ("[Errno 111] ..."): never read them as markup.
         super().__init__("● starting", markup=False, **kwargs)  # type: ignore[arg-type]
 
-    def show(self, manager: BalanceManager, now: datetime, stale_after: timedelta) -> None:
+    def show(self, feed: FeedView, now: datetime) -> None:
         """The reason first when the feed is not live, so a narrow terminal cuts the details, not the cause."""
-        health = manager.health
-        state = health.observed_state(now, stale_after)
+        state = feed.state
         parts = [f"● {state.value.upper()}"]
-        if health.error and state is not FeedState.LIVE:
-            parts.append(health.error)
-        if health.retry_at is not None:
-            parts.append(f"retry in {age(health.retry_at - now)}")
+        if feed.error and state is not FeedState.LIVE:
+            parts.append(feed.error)
+        if feed.retry_at is not None:
+            parts.append(f"retry in {age(feed.retry_at - now)}")
         parts += [
-            f"system {health.system or '-'}",
-            f"last msg {age(health.message_age(now))} ago",
-            f"seq {'-' if health.sequence is None else health.sequence}",
-            f"reconnects {health.reconnects}",
-            f"gaps {health.gaps}",
-            _holds(manager, now),
+            f"system {feed.system or '-'}",
+            f"last msg {age(None if feed.last_message_at is None else now - feed.last_message_at)} ago",
+            f"seq {'-' if feed.sequence is None else feed.sequence}",
+            f"reconnects {feed.reconnects}",
+            f"gaps {feed.gaps}",
+            _holds(feed, now),
         ]
         state_class = STATE_CLASSES.get(state, "-waiting")
-        if state is FeedState.LIVE and health.system not in ("", "online"):
+        if state is FeedState.LIVE and feed.system not in ("", "online"):
             state_class = "-stale"  # live data from an exchange in maintenance or cancel-only: not all is well
         self.set_text("  ".join(parts), state_class)
 
@@ -53,7 +53,7 @@ class FeedBar(Static):
             self.set_class(cls == state_class, cls)
 
 
-def _holds(manager: BalanceManager, now: datetime) -> str:
-    if manager.holds_source is None or manager.holds_at is None:
+def _holds(feed: FeedView, now: datetime) -> str:
+    if feed.holds_source is None or feed.holds_at is None:
         return "holds -"
-    return f"holds {manager.holds_source.value} {age(now - manager.holds_at)} ago"
+    return f"holds {feed.holds_source.value} {age(now - feed.holds_at)} ago"

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from balance_tui.backend import Backend
-from balance_tui.core import Balance
 from balance_tui.core.health import BlindChange
 from balance_tui.tui.asset_panel import AssetPanel
 from balance_tui.tui.balances_table import CENT, BalancesTable
@@ -18,6 +15,7 @@ from balance_tui.tui.engine_panel import EnginePanel
 from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.formatting import amount
 from balance_tui.tui.issues_panel import IssuesPanel
+from balance_tui.tui.view import FeedResynced, SessionLost, View, announcements
 
 SHOWN_CHANGES = 5
 
@@ -33,19 +31,25 @@ def describe_blind_changes(changes: tuple[BlindChange, ...]) -> str:
     return "\n".join(lines)
 
 
-def _no_prices_yet(backend: Backend, quote: str) -> str:
-    """Why there is no total yet; a price feed that cannot connect says so, with its endpoint."""
-    ticker = backend.ticker
-    if ticker is not None and ticker.health.error:
-        return f"no {quote} prices: {ticker.health.error}"
-    return f"waiting for {quote} prices from {backend.public_url}"
+def total_line(view: View) -> str:
+    """The total value, what it leaves out, or why there is none yet (a price feed that cannot connect says
+    so, with its endpoint)."""
+    prices = view.prices
+    quote = prices.quote
+    if not prices.priced:
+        if prices.error:
+            return f"total value: no {quote} prices: {prices.error}"
+        return f"total value: waiting for {quote} prices from {prices.endpoint}"
+    text = f"total value {amount(view.total.quantize(CENT))} {quote}"
+    if view.missing:
+        text += f"  (without {', '.join(view.missing)}: no {quote} price)"
+    return text
 
 
 class MainScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
-        self._reported_blind: tuple[BlindChange, ...] = ()
-        self._reported_lost = False
+        self._view: View | None = None  # the last one drawn
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -61,40 +65,44 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.set_interval(1 / self.app.config.ui.refresh_hz, self.refresh_view)
 
-    def _show_total(self, backend: Backend, balances: dict[str, Balance], quote: str) -> None:
-        total, missing = backend.prices.total_value(balances, quote)
-        text = f"total value {amount(total.quantize(CENT))} {quote}"
-        if missing:
-            text += f"  (without {', '.join(missing)}: no {quote} price)"
-        if not backend.prices.symbols:
-            text = f"total value: {_no_prices_yet(backend, quote)}"
-        label = self.query_one("#total", Static)
-        if str(label.content) != text:
-            label.update(text)
-
     def refresh_view(self) -> None:
-        """Runs at ui.refresh_hz: reads the engine's state and repaints only what changed."""
-        feed = self.query_one(FeedBar)
+        """Runs at ui.refresh_hz: reads the backend once into a View, repaints only what changed, and
+        announces what happened since the last tick."""
         backend = self.app.backend
         if backend is None:
             if self.app.backend_error:
-                feed.show_problem(self.app.backend_error)
+                self.query_one(FeedBar).show_problem(self.app.backend_error)
             return
-        manager = backend.manager
-        now = manager.clock.now()
         table = self.query_one(BalancesTable)
-        balances, quote = manager.get_all_balances(), backend.config.engine.value_in
-        table.sync(balances, now, {asset: backend.prices.value(asset, b.total, quote) for asset, b in balances.items()})
-        self._show_total(backend, balances, quote)
-        feed.show(manager, now, timedelta(seconds=backend.config.feed.stale_after_s))
-        self.query_one(AssetPanel).show(manager, table.selected_asset, now)
-        self.query_one(EnginePanel).show(backend, now)
-        self.query_one(IssuesPanel).show(manager.validator.active_issues)
-        if backend.session_lost and not self._reported_lost:
-            self._reported_lost = True
-            message = "another console took this trading session over; this one no longer writes to it"
-            self.notify(message, title="Session taken over", severity="error", timeout=60)
-        changes = manager.health.blind_changes
-        if changes and changes is not self._reported_blind:
-            self._reported_blind = changes
-            self.notify(describe_blind_changes(changes), title="Changed while the feed was down", severity="warning")
+        view = View.read(backend, table.selected_asset, self._view)
+        self.paint(view)
+        if table.selected_asset != view.selection.asset:
+            # The cursor moved as the table took its rows (its first ones, or the selected row gone).
+            view = view.reselect(backend, table.selected_asset)
+            self.query_one(AssetPanel).show(view.selection)
+        previous, self._view = self._view, view
+        for message in announcements(previous, view):
+            self.post_message(message)
+
+    def paint(self, view: View) -> None:
+        """Draw one View; each widget repaints only what changed since the last."""
+        self.query_one(BalancesTable).sync(view.balances, view.now, view.values)
+        total = self.query_one("#total", Static)
+        text = total_line(view)
+        if str(total.content) != text:
+            total.update(text)
+        self.query_one(FeedBar).show(view.feed, view.now)
+        self.query_one(AssetPanel).show(view.selection)
+        self.query_one(EnginePanel).show(view)
+        self.query_one(IssuesPanel).show(view.issues)
+
+    @on(SessionLost)
+    def _session_lost(self) -> None:
+        message = "another console took this trading session over; this one no longer writes to it"
+        self.notify(message, title="Session taken over", severity="error", timeout=60)
+
+    @on(FeedResynced)
+    def _feed_resynced(self, message: FeedResynced) -> None:
+        self.notify(
+            describe_blind_changes(message.changes), title="Changed while the feed was down", severity="warning"
+        )

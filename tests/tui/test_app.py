@@ -7,13 +7,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from sqlmodel import Session, create_engine, select
-from textual.notifications import Notify
-from textual.widgets import Static
+from textual.command import CommandPalette
+from textual.widgets import Input, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.sim import Simulator
 from balance_tui.store.tables import SessionStatus, TradingSession
+from balance_tui.tui.adjust_form import AdjustForm
 from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.asset_panel import AssetPanel
 from balance_tui.tui.balances_table import BalancesTable
@@ -22,6 +23,7 @@ from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.issues_panel import IssuesPanel
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
+from tests.tui.conftest import Notices
 
 
 def total_shown(table: BalancesTable, asset: str) -> str | None:
@@ -72,22 +74,15 @@ async def test_an_amount_longer_than_a_float_is_shown_with_every_digit(make_conf
 
 
 async def test_what_changed_while_the_feed_was_down_is_announced(make_config) -> None:
-    notices: list[Notify] = []
+    notices = Notices()
     app = BalanceApp(make_config())
-
-    def hook(message: object) -> None:
-        if isinstance(message, Notify):
-            notices.append(message)
-
-    async with app.run_test(size=(120, 30), message_hook=hook, notifications=True) as pilot:
+    async with app.run_test(size=(120, 30), message_hook=notices.hook, notifications=True) as pilot:
         await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the snapshot")
         sim = app.backend.simulator
         await sim.drop_clients()
         await sim.deposit("EUR", Decimal("250"))
-        await eventually(
-            lambda: any(n.notification.title.startswith("Changed while") for n in notices), what="a notice"
-        )
-        (notice,) = [n.notification for n in notices if n.notification.title.startswith("Changed while")]
+        await eventually(lambda: notices.titled("Changed while"), what="a notice")
+        (notice,) = notices.titled("Changed while")
         assert notice.severity == "warning"
         assert f"EUR: {sim.account.totals()['EUR'] - 250:,f} -> {sim.account.totals()['EUR']:,f}" in notice.message
         await pilot.press("q")
@@ -217,20 +212,37 @@ async def test_home_and_end_go_to_the_first_and_last_row(make_config) -> None:
 
 
 async def test_a_screenshot_goes_to_the_data_directory_and_says_where(make_config, tmp_path) -> None:
-    notices: list[Notify] = []
-
-    def hook(message: object) -> None:
-        if isinstance(message, Notify):
-            notices.append(message)
-
+    notices = Notices()
     home = Path(os.environ["HOME"])
     assert not (home / "Downloads").exists()  # as on most servers
     app = BalanceApp(make_config())
-    async with app.run_test(size=(120, 30), message_hook=hook, notifications=True) as pilot:
+    async with app.run_test(size=(120, 30), message_hook=notices.hook, notifications=True) as pilot:
         app.deliver_screenshot()
         folder = Path(os.environ["XDG_DATA_HOME"]) / "balance-tui" / "screenshots"
-        await eventually(lambda: any(n.notification.title == "Screenshot" for n in notices), what="the notice")
+        await eventually(lambda: notices.titled("Screenshot"), what="the notice")
         (saved,) = folder.glob("*.svg")
         assert "<svg" in saved.read_text()[:200]
-        assert str(saved) in notices[-1].notification.message
+        assert str(saved) in notices.titled("Screenshot")[0].message
         await pilot.press("q")
+
+
+async def test_no_animations_and_no_blinking_cursor_even_off_ssh(make_config, monkeypatch) -> None:
+    for name in ("SSH_CONNECTION", "SSH_TTY", "TEXTUAL_ANIMATIONS"):
+        monkeypatch.delenv(name, raising=False)
+    app = BalanceApp(make_config())
+    assert app.animation_level == "none"
+    async with app.run_test(size=(120, 32)) as pilot:
+        await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the snapshot")
+
+        def steady() -> bool:
+            return isinstance(app.focused, Input) and not app.focused.cursor_blink
+
+        await pilot.press("a")
+        await eventually(lambda: isinstance(app.screen, AdjustForm), what="the form")
+        await eventually(steady, what="a steady cursor in the form")
+        app.screen.query_one("#reason", Input).focus()
+        await eventually(lambda: steady() and app.focused.id == "reason", what="a steady cursor in the next field")
+        await pilot.press("escape", "ctrl+p")
+        await eventually(lambda: isinstance(app.screen, CommandPalette), what="the command palette")
+        await eventually(steady, what="a steady cursor in the palette")
+        await pilot.press("escape", "q")

@@ -1,0 +1,219 @@
+"""What the main screen shows, read from the backend once per tick into one frozen value.
+
+`View.read` is the only place the main screen's widgets get their facts from: they draw a `View` (or the
+part they need) and never see the engine. A test can build a `View` by hand, without the simulator: every
+field but `now` has a default that reads as "nothing known yet".
+
+What happened between two ticks (a resync found changes made while the feed was down; another console took
+the session over) is not drawn from the view but announced once: `announcements(previous, view)` gives the
+messages to post.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from types import MappingProxyType
+
+from textual.message import Message
+
+from balance_tui.backend import Backend
+from balance_tui.core import Balance, FeedState
+from balance_tui.core.breaker import BreakerState
+from balance_tui.core.cache import CacheStats
+from balance_tui.core.events import Source
+from balance_tui.core.health import BlindChange
+from balance_tui.core.history import BalanceHistory, HistoryEntry, TrendAnalysis
+from balance_tui.core.validator import ValidationIssue
+
+SPARK_POINTS = 120  # recent changes read for the selected asset's sparkline; the table shows the exact figure
+NO_CACHE = CacheStats(size=0, max_entries=0, hits=0, misses=0, evictions=0, expirations=0)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedView:
+    """The balances feed; `state` is what the data says (LIVE with nothing heard lately is STALE)."""
+
+    state: FeedState = FeedState.CONNECTING
+    system: str = ""  # Kraken's status channel: online, maintenance, cancel_only, post_only
+    error: str = ""
+    retry_at: datetime | None = None  # the next reconnect attempt, while waiting for it
+    last_message_at: datetime | None = None
+    sequence: int | None = None
+    reconnects: int = 0
+    gaps: int = 0
+    holds_source: Source | None = None  # where the held amounts in use come from
+    holds_at: datetime | None = None
+    blind_changes: tuple[BlindChange, ...] = ()  # from the last resync; a new resync makes a new tuple
+
+
+@dataclass(frozen=True, slots=True)
+class PricesView:
+    """The public ticker that values every balance in `quote`."""
+
+    quote: str = "USD"
+    priced: bool = False  # at least one price has arrived
+    state: FeedState | None = None  # None: not started (it waits for the first snapshot)
+    error: str = ""
+    endpoint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineView:
+    """Where the figures come from now, the cache and the REST safeguards (breaker, rate budget)."""
+
+    source: Source | None = None  # None: nothing trustworthy yet
+    cache: CacheStats = NO_CACHE
+    breaker: BreakerState | None = None
+    breaker_retry_in: float = 0.0
+    rate_counter: float | None = None
+    rate_limit: float | None = None
+    rest_calls: int = 0
+    fallbacks: int = 0
+    last_rest_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreView:
+    read_only: bool = False
+    session_id: int | None = None  # the trading session this console owns, if any
+    history_lost: int = 0  # history rows that never reached the store
+    session_lost: bool = False  # another console took the session over
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionView:
+    """The asset under the table's cursor: its recent history, trend and wallets."""
+
+    asset: str | None = None
+    balance: Balance | None = None
+    history: tuple[HistoryEntry, ...] = ()  # the latest SPARK_POINTS, oldest first
+    trend: TrendAnalysis | None = None
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """Changes whenever anything drawn from this does (history entries are immutable)."""
+        return (self.asset, self.history[-1] if self.history else None, len(self.history), self.balance)
+
+    @staticmethod
+    def read(
+        history: BalanceHistory, asset: str | None, balances: Mapping[str, Balance], previous: SelectionView | None
+    ) -> SelectionView:
+        """The trend is a fit over the whole window: it is kept from `previous` while `key` is unchanged."""
+        if asset is None:
+            return SelectionView()
+        selection = SelectionView(asset, balances.get(asset), history.get_asset_history(asset, SPARK_POINTS))
+        if previous is not None and previous.key == selection.key:
+            return replace(selection, trend=previous.trend)
+        return replace(selection, trend=history.analyze_balance_trend(asset))
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    now: datetime  # when it was read: every age on screen is measured from it
+    balances: Mapping[str, Balance] = field(default_factory=lambda: MappingProxyType({}))
+    values: Mapping[str, Decimal | None] = field(default_factory=lambda: MappingProxyType({}))  # in prices.quote
+    total: Decimal = Decimal(0)  # in prices.quote, of every asset with a price
+    missing: tuple[str, ...] = ()  # assets held but left out of `total`: no price for them
+    prices: PricesView = PricesView()
+    feed: FeedView = FeedView()
+    engine: EngineView = EngineView()
+    store: StoreView = StoreView()
+    issues: tuple[ValidationIssue, ...] = ()  # open validation issues, most severe first
+    selection: SelectionView = SelectionView()
+
+    @staticmethod
+    def read(backend: Backend, selected: str | None, previous: View | None = None) -> View:
+        """Everything the main screen draws, in one pass over the backend; `previous` saves recomputing
+        the selected asset's trend while its history stands still."""
+        manager, config = backend.manager, backend.config
+        now = manager.clock.now()
+        balances = manager.get_all_balances()  # a fresh dict: only this view holds it
+        quote, prices = config.engine.value_in, backend.prices
+        values = {asset: prices.value(asset, b.total, quote) for asset, b in balances.items()}
+        total, missing = prices.total_value(balances, quote)
+        health, ticker = manager.health, backend.ticker
+        feed = FeedView(
+            state=health.observed_state(now, timedelta(seconds=config.feed.stale_after_s)),
+            system=health.system,
+            error=health.error,
+            retry_at=health.retry_at,
+            last_message_at=health.last_message_at,
+            sequence=health.sequence,
+            reconnects=health.reconnects,
+            gaps=health.gaps,
+            holds_source=manager.holds_source,
+            holds_at=manager.holds_at,
+            blind_changes=health.blind_changes,
+        )
+        selection = SelectionView.read(
+            manager.history, selected, balances, None if previous is None else previous.selection
+        )
+        # After the balances, so the cache hits shown count this tick's reads (in cache mode they are hits).
+        status, stats = manager.get_status(), manager.get_statistics()
+        session = backend.session
+        return View(
+            now=now,
+            balances=MappingProxyType(balances),
+            values=MappingProxyType(values),
+            total=total,
+            missing=missing,
+            prices=PricesView(
+                quote=quote,
+                priced=bool(prices.symbols),
+                state=None if ticker is None else ticker.health.state,
+                error="" if ticker is None else ticker.health.error,
+                endpoint=backend.public_url,
+            ),
+            feed=feed,
+            engine=EngineView(
+                source=status.source,
+                cache=status.cache,
+                breaker=status.breaker,
+                breaker_retry_in=status.breaker_retry_in,
+                rate_counter=status.rate_counter,
+                rate_limit=status.rate_limit,
+                rest_calls=stats.rest_calls,
+                fallbacks=stats.fallbacks,
+                last_rest_at=status.last_rest_at,
+            ),
+            store=StoreView(
+                read_only=backend.read_only,
+                session_id=None if session is None else session.id,
+                history_lost=0 if backend.history_writer is None else backend.history_writer.lost,
+                session_lost=backend.session_lost,
+            ),
+            issues=manager.validator.active_issues,
+            selection=selection,
+        )
+
+    def reselect(self, backend: Backend, asset: str | None) -> View:
+        """This view with another asset selected: the table's cursor moved as it took this view's rows
+        (its first rows, or the selected row gone), and the panel follows it in the same tick."""
+        return replace(self, selection=SelectionView.read(backend.manager.history, asset, self.balances, None))
+
+
+class FeedResynced(Message):
+    """The feed came back, and its resync snapshot found balances that moved while it could not see them."""
+
+    def __init__(self, changes: tuple[BlindChange, ...]) -> None:
+        super().__init__()
+        self.changes = changes
+
+
+class SessionLost(Message):
+    """Another console took this console's trading session over: this one no longer writes to it."""
+
+
+def announcements(previous: View | None, view: View) -> list[Message]:
+    """What happened since `previous`, once each. Blind changes compare by identity: each resync makes a
+    new tuple, so a second resync that finds the same changes is announced again."""
+    found: list[Message] = []
+    if view.store.session_lost and (previous is None or not previous.store.session_lost):
+        found.append(SessionLost())
+    changes = view.feed.blind_changes
+    if changes and (previous is None or changes is not previous.feed.blind_changes):
+        found.append(FeedResynced(changes))
+    return found
