@@ -20,6 +20,8 @@ BINDING_IDS = frozenset(
         "app.books",
         "app.adjust",
         "app.help",
+        "app.pause",
+        "app.refresh_rate",
         "app.sessions",
         "sessions.back",
         "adjust.cancel",

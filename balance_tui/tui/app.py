@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from balance_tui.backend import Backend, open_backend
 from balance_tui.config import APP_NAME, Config
-from balance_tui.core import Clock
+from balance_tui.core import Clock, SystemClock
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.store import books, sessions
 from balance_tui.store.books import BalanceView
@@ -42,6 +42,7 @@ from balance_tui.tui.sessions_screen import SessionsScreen
 from balance_tui.tui.themes import VARIABLE_DEFAULTS, bundled_themes
 
 TTY_CHECK_S = 5.0
+REFRESH_RATES = (2, 4, 6, 8, 10)  # what `r` cycles through, within [ui] refresh_hz's bounds
 
 
 class BalanceApp(App[None]):
@@ -53,6 +54,8 @@ class BalanceApp(App[None]):
         Binding("b", "books", "Books", id="app.books"),
         Binding("a", "adjust", "Adjust", id="app.adjust"),
         Binding("t", "sessions", "Sessions", id="app.sessions"),
+        Binding("p", "pause", "Pause", id="app.pause"),
+        Binding("r", "refresh_rate", "Refresh rate", show=False, id="app.refresh_rate"),
         Binding("question_mark", "toggle_help", "Keys", id="app.help"),
     ]
 
@@ -76,7 +79,10 @@ class BalanceApp(App[None]):
         self.backend: Backend | None = None
         self.backend_error = ""
         self._credentials = credentials
-        self._clock = clock
+        self.clock: Clock = clock or SystemClock()
+        self.paused = False  # repainting stopped by the operator; the feed and the books carry on
+        self.refresh_hz = config.ui.refresh_hz
+        self._where = "starting"  # what the console is connected to, for the header
         self._backend_worker: Worker[None] | None = None
         self._ending = SessionStatus.CLOSED  # `interrupted` once the terminal is lost
         self._own_keys: set[str] = set()  # idempotency keys of the adjustments this console wrote: it announces them
@@ -101,7 +107,7 @@ class BalanceApp(App[None]):
             event.widget.cursor_blink = False
 
     def on_mount(self) -> None:
-        self.sub_title = "starting"
+        self._show_state()
         self._backend_worker = self.run_worker(
             self._run_backend(),
             name="backend",
@@ -116,7 +122,7 @@ class BalanceApp(App[None]):
             loop.add_signal_handler(signal.SIGTERM, lambda: self.call_later(self.action_quit))
 
     async def _run_backend(self) -> None:
-        async with open_backend(self.config, self._credentials, clock=self._clock) as backend:
+        async with open_backend(self.config, self._credentials, clock=self.clock) as backend:
             try:
                 self.post_message(self.BackendReady(backend))
                 await backend.run()
@@ -128,13 +134,12 @@ class BalanceApp(App[None]):
     def on_balance_app_backend_ready(self, message: BackendReady) -> None:
         backend = self.backend = message.backend
         opened = backend.opened
-        if opened is None:
-            where = " · read-only" if backend.read_only else ""
-        else:
-            where = f" · session #{opened.session.id} {'resumed' if opened.resumed else 'started'}"
+        self._where = backend.exchange_label
+        if opened is not None:
+            self._where += f" · session #{opened.session.id} {'resumed' if opened.resumed else 'started'}"
             if opened.continued_from is not None or opened.interrupted:
                 self.notify(opened.describe(), title="Session recovered", timeout=15)
-        self.sub_title = f"{backend.exchange_label}{where}"
+        self._show_state()
         self.refresh_bindings()
         self._watch_store()
 
@@ -296,6 +301,29 @@ class BalanceApp(App[None]):
             self.notify(f"cannot save in {folder}: {exc.strerror}", title="Screenshot", severity="error", markup=False)
             return None
         return super().deliver_screenshot(filename, str(folder), time_format)
+
+    def action_pause(self) -> None:
+        """Freeze the picture to read it; nothing is lost: the next repaint shows the state as it is then."""
+        self.paused = not self.paused
+        self._show_state()
+
+    def action_refresh_rate(self) -> None:
+        """The next rate of REFRESH_RATES (2-10 Hz): slower over a thin link, faster to watch a burst."""
+        faster = [hz for hz in REFRESH_RATES if hz > self.refresh_hz]
+        self.refresh_hz = faster[0] if faster else REFRESH_RATES[0]
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.set_refresh_hz(self.refresh_hz)
+        self._show_state()
+
+    def _show_state(self) -> None:
+        """The header's second line: where the console is connected, then its badges."""
+        badges = [f"{self.refresh_hz} Hz"]
+        if self.backend is not None and self.backend.read_only:
+            badges.insert(0, "READ-ONLY")
+        if self.paused:
+            badges.insert(0, "PAUSED")
+        self.sub_title = f"{self._where} · {' · '.join(badges)}"
 
     def action_toggle_help(self) -> None:
         if self.screen.query(HelpPanel):

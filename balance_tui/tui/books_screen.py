@@ -10,12 +10,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from balance_tui.store.books import BalanceView
 from balance_tui.store.errors import StoreError
 from balance_tui.store.tables import BalanceAdjustment, TradingSession
 from balance_tui.tui.formatting import amount
+from balance_tui.tui.header import ConsoleHeader
 from balance_tui.tui.row_table import RowTable, cells
 
 SHOWN_ADJUSTMENTS = 50
@@ -33,7 +34,7 @@ class BooksScreen(Screen[None]):
         self._read_only = read_only
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ConsoleHeader()
         yield Static("reading the books", id="books-session", classes="heading", markup=False)
         yield Static("tracked balances", classes="heading")
         yield RowTable(id="tracked")

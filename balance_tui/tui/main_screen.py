@@ -6,7 +6,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from balance_tui.core.health import BlindChange
 from balance_tui.tui.asset_panel import AssetPanel
@@ -14,6 +14,7 @@ from balance_tui.tui.balances_table import CENT, BalancesTable
 from balance_tui.tui.engine_panel import EnginePanel
 from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.formatting import amount
+from balance_tui.tui.header import ConsoleHeader
 from balance_tui.tui.issues_panel import IssuesPanel
 from balance_tui.tui.view import FeedResynced, SessionLost, View, announcements
 
@@ -52,7 +53,7 @@ class MainScreen(Screen[None]):
         self._view: View | None = None  # the last one drawn
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ConsoleHeader()
         yield BalancesTable(id="balances")
         yield Static("", id="total", markup=False)
         with Horizontal(id="details"):
@@ -63,12 +64,18 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.set_interval(1 / self.app.config.ui.refresh_hz, self.refresh_view)
+        self._timer = self.set_interval(1 / self.app.refresh_hz, self.refresh_view)
+
+    def set_refresh_hz(self, hz: float) -> None:
+        self._timer.stop()
+        self._timer = self.set_interval(1 / hz, self.refresh_view)
 
     def refresh_view(self) -> None:
         """Runs at ui.refresh_hz: reads the backend once into a View, repaints only what changed, and
         announces what happened since the last tick."""
         backend = self.app.backend
+        if self.app.paused:
+            return
         if backend is None:
             if self.app.backend_error:
                 self.query_one(FeedBar).show_problem(self.app.backend_error)

@@ -11,12 +11,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from balance_tui.store.errors import StoreError
 from balance_tui.store.money import EXACT
 from balance_tui.store.sessions import SessionOverview
 from balance_tui.tui.formatting import amount
+from balance_tui.tui.header import ConsoleHeader
 from balance_tui.tui.row_table import RowTable, cells
 
 
@@ -29,7 +30,7 @@ class SessionsScreen(Screen[None]):
         self._sessions: dict[str, SessionOverview] = {}
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ConsoleHeader()
         yield Static("reading the sessions", id="sessions-heading", classes="heading", markup=False)
         yield RowTable(id="sessions")
         yield Static("", id="balances-heading", classes="heading", markup=False)

@@ -117,28 +117,30 @@ async def test_help_lists_the_key_bindings(make_config) -> None:
         await pilot.press("q")
 
 
+async def live_and_priced(pilot) -> None:
+    """The still simulator's picture, settled: snapshot and holds in, every row drawn, every price in."""
+    app = pilot.app
+    await eventually(
+        lambda: app.backend is not None and app.backend.manager.has_snapshot and app.backend.manager.holds_at,
+        what="snapshot and holds",
+    )
+    table = app.screen.query_one(BalancesTable)
+    await eventually(lambda: table.row_count == len(app.backend.simulator.account.totals()), what="the table")
+    backend = app.backend
+    await eventually(
+        lambda: (
+            backend.ticker is not None
+            and backend.ticker.settled
+            and backend.ticker.health.subscribed <= backend.prices.symbols
+        ),
+        what="every subscription priced",
+    )
+    await pilot.pause(0.3)
+
+
 def test_main_screen_snapshot(make_config, snap_compare) -> None:
     app = BalanceApp(make_config(), clock=FrozenClock())
-
-    async def until_ready(pilot) -> None:
-        await eventually(
-            lambda: app.backend is not None and app.backend.manager.has_snapshot and app.backend.manager.holds_at,
-            what="snapshot and holds",
-        )
-        table = app.screen.query_one(BalancesTable)
-        await eventually(lambda: table.row_count == len(app.backend.simulator.account.totals()), what="the table")
-        backend = app.backend
-        await eventually(
-            lambda: (
-                backend.ticker is not None
-                and backend.ticker.settled
-                and backend.ticker.health.subscribed <= backend.prices.symbols
-            ),
-            what="every subscription priced",
-        )
-        await pilot.pause(0.3)
-
-    assert snap_compare(app, terminal_size=(110, 24), run_before=until_ready)
+    assert snap_compare(app, terminal_size=(110, 24), run_before=live_and_priced)
 
 
 async def test_an_outage_shows_its_cause_first_and_rest_in_words(make_config) -> None:
@@ -246,3 +248,42 @@ async def test_no_animations_and_no_blinking_cursor_even_off_ssh(make_config, mo
         await eventually(lambda: isinstance(app.screen, CommandPalette), what="the command palette")
         await eventually(steady, what="a steady cursor in the palette")
         await pilot.press("escape", "q")
+
+
+async def test_p_freezes_the_picture_while_the_feed_carries_on(make_config) -> None:
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the snapshot")
+        manager, sim = app.backend.manager, app.backend.simulator
+        table = app.screen.query_one(BalancesTable)
+        await eventually(lambda: total_shown(table, "USD") is not None, what="the table")
+        await pilot.press("p")
+        assert app.sub_title.endswith("· PAUSED · 4 Hz")
+        frozen = total_shown(table, "USD")
+        await sim.deposit("USD", Decimal("1000"))
+        await eventually(lambda: f"{manager.get_balance('USD').total:,f}" != frozen, what="the deposit in the engine")
+        await pilot.pause(0.6)
+        assert total_shown(table, "USD") == frozen  # the picture holds; the data kept flowing
+        await pilot.press("p")
+        await eventually(lambda: total_shown(table, "USD") == f"{manager.get_balance('USD').total:,f}", what="repaint")
+        assert "PAUSED" not in app.sub_title
+        await pilot.press("q")
+
+
+async def test_r_cycles_the_refresh_rate_within_2_to_10_hz(make_config) -> None:
+    app = BalanceApp(make_config(ui={"refresh_hz": 8}))
+    async with app.run_test(size=(120, 30)) as pilot:
+        seen = []
+        for _ in range(4):
+            await pilot.press("r")
+            seen.append(app.refresh_hz)
+        assert seen == [10, 2, 4, 6] and app.sub_title.endswith("· 6 Hz")
+        await pilot.press("q")
+
+
+def test_paused_snapshot(make_config, snap_compare) -> None:
+    async def paused(pilot) -> None:
+        await live_and_priced(pilot)
+        await pilot.press("p")
+
+    assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=(110, 24), run_before=paused)
