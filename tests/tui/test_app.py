@@ -6,6 +6,7 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, create_engine, select
 from textual.command import CommandPalette
 from textual.widgets import Input, Static
@@ -287,3 +288,16 @@ def test_paused_snapshot(make_config, snap_compare) -> None:
         await pilot.press("p")
 
     assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=(110, 24), run_before=paused)
+
+
+@pytest.mark.parametrize("theme", ["balance-light", "balance-high-contrast"])
+def test_main_screen_snapshot_in_the_other_bundled_themes(make_config, snap_compare, theme: str) -> None:
+    app = BalanceApp(make_config(ui={"theme": theme}), clock=FrozenClock())
+    assert snap_compare(app, terminal_size=(110, 24), run_before=live_and_priced)
+
+
+def test_main_screen_snapshot_with_no_color(make_config, snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NO_COLOR: every state still reads in words."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = BalanceApp(make_config(ui={"theme": "balance-high-contrast"}), clock=FrozenClock())
+    assert snap_compare(app, terminal_size=(110, 24), run_before=live_and_priced)
