@@ -172,6 +172,23 @@ def test_a_store_that_cannot_be_opened_is_one_line_and_exit_1(
         ),
         (("status", "--once", "--timeout", "-1"), "status --timeout -1: expected a number of seconds above 0"),
         (("status", "--once", "--timeout", "0"), "status --timeout 0: expected a number of seconds above 0"),
+        # sim: the same rule as [sim] updates_per_second; whole numbers as TOML writes them
+        (
+            ("sim", "--port", "0", "--updates-per-second", "nan"),
+            "sim --updates-per-second nan: expected a number of updates a second from 0 (no activity) to 1000",
+        ),
+        (("sim", "--port", "0", "--updates-per-second", "inf"), "sim --updates-per-second inf: expected a number"),
+        (("sim", "--port", "0", "--updates-per-second", "-1"), "sim --updates-per-second -1: expected a number"),
+        (("sim", "--port", "0", "--updates-per-second", "1001"), "sim --updates-per-second 1001: expected a number"),
+        (
+            ("sim", "--port", "0", "--nonce-window", "-1"),
+            "sim --nonce-window -1: expected a whole number of nonce ticks, 0 or more",
+        ),
+        (("sim", "--port", "0", "--nonce-window", "5k"), "sim --nonce-window 5k: expected a whole number of nonce"),
+        (("sim", "--port", "0", "--seed", "\u0661\u0662"), "sim --seed \u0661\u0662: expected a whole number, e.g. 7"),
+        (("sim", "--port", "0", "--seed", "1_000"), "sim --seed 1_000: expected a whole number, e.g. 7"),
+        (("sim", "--port", "0", "--seed", "x"), "sim --seed x: expected a whole number, e.g. 7"),
+        (("sim", "--port", "http"), "sim --port http: a port is 0-65535 (0 picks a free one)"),
     ],
 )
 def test_a_bad_command_line_value_is_one_line_and_exit_78(tmp_path: Path, argv: tuple[str, ...], line: str) -> None:
