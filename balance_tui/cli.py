@@ -22,12 +22,14 @@ from balance_tui.config import (
     APP_NAME,
     MAX_DURATION_HOURS,
     MAX_DURATION_S,
+    MAX_UPDATES_PER_SECOND,
     Config,
     ConfigError,
     LoadedConfig,
     duration_problem,
     load_config,
     load_credentials,
+    updates_per_second_problem,
 )
 from balance_tui.core.redaction import RedactingFormatter
 from balance_tui.kraken.credentials import Credentials
@@ -304,9 +306,6 @@ def _run_tui(config: Config, credentials: Credentials | None, *, mouse: bool) ->
 def _run_simulator(args: argparse.Namespace) -> int:
     from balance_tui.sim import Faults, FaultSpecError
 
-    if not 0 <= args.port <= 65535:
-        print(f"balance-tui: sim --port {args.port}: a port is 0-65535 (0 picks a free one)", file=sys.stderr)
-        return EXIT_CONFIG
     try:
         faults = Faults.parse(args.faults or "")
     except FaultSpecError as exc:
@@ -387,6 +386,34 @@ def _duration(option: str, unit: str, limit: int) -> Callable[[str], float]:
             value = math.nan
         if problem := duration_problem(value, unit, limit):
             raise BadArgument(f"{option} {text}: {problem}")
+        return value
+
+    return parse
+
+
+def _updates_per_second(text: str) -> float:
+    """`sim --updates-per-second`: the rule of `[sim] updates_per_second`."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if problem := updates_per_second_problem(value):
+        raise BadArgument(f"sim --updates-per-second {text}: {problem}")
+    return value
+
+
+def _whole_number(option: str, expected: str, low: int | None = None, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type for a whole number as TOML writes one (ASCII digits, an optional '-'; not int()'s
+    '١٢', '1_000' or ' 7 '), from `low` to `high` where given."""
+
+    def parse(text: str) -> int:
+        digits = text.removeprefix("-")
+        try:
+            value = int(text) if digits.isascii() and digits.isdigit() else None
+        except ValueError:  # more digits than int() converts
+            value = None
+        if value is None or (low is not None and value < low) or (high is not None and value > high):
+            raise BadArgument(f"{option} {text}: {expected}")
         return value
 
     return parse
@@ -493,12 +520,26 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sim = commands.add_parser("sim", help="run the simulated Kraken exchange on its own")
-    sim.add_argument("--port", type=int, default=8765, help="loopback port (default 8765; 0 picks a free one)")
-    sim.add_argument("--seed", type=int, default=7, help="same seed, same account and activity (default 7)")
+    sim.add_argument(
+        "--port",
+        type=_whole_number("sim --port", "a port is 0-65535 (0 picks a free one)", 0, 65535),
+        default=8765,
+        help="loopback port (default 8765; 0 picks a free one)",
+    )
+    sim.add_argument(
+        "--seed",
+        type=_whole_number("sim --seed", "expected a whole number, e.g. 7"),
+        default=7,
+        help="same seed, same account and activity (default 7)",
+    )
     sim.add_argument("--key", help="demo API key to accept (default: generated)")
     sim.add_argument("--secret", help="demo API secret, base64 (default: generated)")
     sim.add_argument(
-        "--updates-per-second", type=float, default=2.0, metavar="R", help="ledger activity rate (default 2)"
+        "--updates-per-second",
+        type=_updates_per_second,
+        default=2.0,
+        metavar="R",
+        help=f"ledger activity rate, 0 to {MAX_UPDATES_PER_SECOND} a second (default 2)",
     )
     sim.add_argument(
         "--faults",
@@ -506,6 +547,10 @@ def _parser() -> argparse.ArgumentParser:
         help="failures to inject, e.g. 'drop-every=50,refuse=429x3,rest=503x2' (see balance_tui/sim/faults.py)",
     )
     sim.add_argument(
-        "--nonce-window", type=int, default=0, metavar="N", help="accept nonces up to N below the last (default 0)"
+        "--nonce-window",
+        type=_whole_number("sim --nonce-window", "expected a whole number of nonce ticks, 0 or more", 0),
+        default=0,
+        metavar="N",
+        help="accept nonces up to N below the last (default 0)",
     )
     return parser

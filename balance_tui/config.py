@@ -28,6 +28,8 @@ DEFAULTS = files("balance_tui") / "config.toml"
 MAX_DURATION_YEARS = 10
 MAX_DURATION_HOURS = MAX_DURATION_YEARS * 365 * 24
 MAX_DURATION_S = MAX_DURATION_HOURS * 3600
+# The simulator's activity rate, `[sim] updates_per_second` and `sim --updates-per-second` alike.
+MAX_UPDATES_PER_SECOND = 1000
 
 
 class ConfigError(Exception):
@@ -39,6 +41,19 @@ def duration_problem(value: float, unit: str, limit: int) -> str | None:
     if math.isfinite(value) and 0 < value <= limit:
         return None
     return f"expected a number of {unit} above 0 and at most {limit} ({MAX_DURATION_YEARS} years)"
+
+
+def updates_per_second_problem(value: float) -> str | None:
+    """Why `value` is not a simulator activity rate (finite, 0 to MAX_UPDATES_PER_SECOND), or None if it is one."""
+    if math.isfinite(value) and 0 <= value <= MAX_UPDATES_PER_SECOND:
+        return None
+    return f"expected a number of updates a second from 0 (no activity) to {MAX_UPDATES_PER_SECOND}"
+
+
+def _updates_per_second(value: float) -> float:
+    if problem := updates_per_second_problem(value):
+        raise ValueError(f"{problem} (got {value:g})")
+    return value
 
 
 def _exact_decimal(value: object) -> Decimal:
@@ -122,7 +137,7 @@ class ExchangeConfig(_Section):
 
 class SimConfig(_Section):
     seed: int
-    updates_per_second: float = Field(ge=0, le=1000)
+    updates_per_second: Annotated[float, AfterValidator(_updates_per_second)]
 
 
 class StoreConfig(_Section):
@@ -164,7 +179,7 @@ class GuardConfig(_Section):
     safety_buffer: Amount = Field(ge=0)
     max_position_share: Amount = Field(gt=0, le=1)
     max_data_age_s: Seconds = Field(gt=0)
-    minimums: dict[str, Amount]
+    minimums: dict[str, Annotated[Amount, Field(ge=0)]]  # per quote asset, like safety_buffer never below 0
 
 
 class ValidationConfig(_Section):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,6 +49,27 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(home)
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback port whose server never answers a new connection, as behind a firewall that drops packets:
+    it listens with a backlog of 0, already filled by one connection it never accepts, so Linux drops every
+    further SYN and a client's connect waits until its own timeout. Checked here, so a kernel that refuses
+    instead fails this fixture, not the test using it."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=5), socket.socket() as probe:
+            probe.settimeout(0.5)
+            try:
+                probe.connect(("127.0.0.1", port))
+            except TimeoutError:
+                pass
+            else:
+                pytest.fail("a connection to a full backlog completed: no silent port on this machine")
+            yield port
 
 
 def write_config(path: Path, data: dict[str, Any]) -> Path:

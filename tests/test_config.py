@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from balance_tui.cli import EXIT_CONFIG, main
-from balance_tui.config import MAX_DURATION_HOURS, MAX_DURATION_S, ConfigError, load_config, load_credentials
+from balance_tui.cli import EXIT_CONFIG, BadArgument, _parser, main
+from balance_tui.config import (
+    MAX_DURATION_HOURS,
+    MAX_DURATION_S,
+    ConfigError,
+    load_config,
+    load_credentials,
+    updates_per_second_problem,
+)
 from balance_tui.store.money import AmountError, parse_amount
 from tests.conftest import write_config
 from tests.store.test_money import REJECTED
@@ -70,6 +77,10 @@ def test_an_unknown_section_is_refused(tmp_path: Path) -> None:
         ({"ui": "dark"}, r"ui: Input should be a valid dictionary"),
         ({"guard": {"safety_buffer": 2.5}}, r"\[guard\] safety_buffer: write amounts as strings"),
         ({"guard": {"minimums": {"USD": "five"}}}, r"\[guard.minimums\] USD: 'five' is not an amount"),
+        (
+            {"guard": {"minimums": {"BTC": "-0.0001"}}},
+            r"\[guard.minimums\] BTC: Input should be greater than or equal to 0 \(got '-0.0001'\)",
+        ),
         ({"validation": {"disabled": ["no_such_rule"]}}, r"\[validation.disabled\] 0: Input should be"),
         ({"rest": {"tier": "gold"}}, r"\[rest\] tier: Input should be 'starter', 'intermediate' or 'pro'"),
     ],
@@ -139,8 +150,39 @@ def test_config_amounts_follow_the_command_lines_amount_rule(tmp_path: Path, tex
         with pytest.raises(ConfigError) as caught:
             load_config(path)
         assert str(caught.value) == f"{path}: [guard.minimums] USD: {exc}"
+        return
+    if expected < 0:  # an amount, but not a minimum
+        with pytest.raises(ConfigError, match=r"\[guard.minimums\] USD: Input should be greater than or equal to 0"):
+            load_config(path)
     else:
         assert load_config(path).config.guard.minimums["USD"] == expected
+
+
+def test_a_minimum_of_zero_is_allowed(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.toml", {"guard": {"minimums": {"BTC": "0", "USD": "5"}}})
+    minimums = load_config(path).config.guard.minimums
+    assert (minimums["BTC"], minimums["USD"]) == (0, 5)
+
+
+RATES = [math.nan, math.inf, -math.inf, -1.0, -0.001, 1000.001, 1e9, 0.0, 0.5, 1000.0]
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_the_config_and_the_command_line_take_the_same_updates_per_second(tmp_path: Path, rate: float) -> None:
+    problem = updates_per_second_problem(rate)
+    path = write_config(tmp_path / "c.toml", {"sim": {"updates_per_second": rate}})
+    command_line = ["sim", f"--updates-per-second={rate!r}"]  # = form: argparse takes "-inf" for an option
+    if problem is None:
+        assert load_config(path).config.sim.updates_per_second == rate
+        assert _parser().parse_args(command_line).updates_per_second == rate
+    else:
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        assert str(caught.value) == f"{path}: [sim] updates_per_second: {problem} (got {rate:g})"
+        with pytest.raises(BadArgument) as refused:
+            _parser().parse_args(command_line)
+        assert str(refused.value) == f"sim --updates-per-second {rate!r}: {problem}"
+    assert (problem is None) == (0 <= rate <= 1000)  # finite, 0 (no activity) to 1000
 
 
 def test_an_unknown_theme_or_binding_id_names_the_file(tmp_path: Path) -> None:
@@ -270,6 +312,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         ({"ui": {"theme": "nope"}}, "[ui] theme: no theme named 'nope'; available: "),
         ({"keymap": {"app.qiut": "x"}}, "[keymap] app.qiut: no binding has this id; ids: "),
         ({"store": {"database_url": "mysqlx://h/db"}}, "[store] database_url: mysqlx:// is not a database "),
+        ({"guard": {"minimums": {"BTC": "-1"}}}, "[guard.minimums] BTC: Input should be greater than or equal to 0"),
+        ({"sim": {"updates_per_second": math.nan}}, "[sim] updates_per_second: expected a number of updates a second"),
     ],
 )
 def test_status_once_refuses_a_bad_config_in_one_line(tmp_path: Path, data: dict, line: str) -> None:

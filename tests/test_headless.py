@@ -118,7 +118,7 @@ def test_sim_port_out_of_range_is_refused_in_one_line() -> None:
     assert result.stderr.strip() == "balance-tui: sim --port 70000: a port is 0-65535 (0 picks a free one)"
 
 
-def unopenable_store(tmp_path: Path, case: str) -> tuple[str, str]:
+def unopenable_store(request: pytest.FixtureRequest, tmp_path: Path, case: str) -> tuple[str, str]:
     """A database URL that cannot be opened, and what the one line says about it."""
     if case == "random bytes":
         (tmp_path / "s.db").write_bytes(random.Random(14).randbytes(8192))
@@ -129,18 +129,25 @@ def unopenable_store(tmp_path: Path, case: str) -> tuple[str, str]:
             f"sqlite:///{tmp_path / 's.db'}",
             f"cannot open the store {tmp_path / 's.db'}: it is a directory, not a database file",
         )
+    if case == "postgresql that drops packets":  # given up on after PG_CONNECT_TIMEOUT_S, not psycopg's 130 s
+        port = request.getfixturevalue("silent_port")
+        return f"postgresql+psycopg://u:hunter2@127.0.0.1:{port}/test", (
+            f"cannot open the store postgresql+psycopg://u:***@127.0.0.1:{port}/test: connection timeout expired"
+        )
     return "postgresql+psycopg://u:hunter2@127.0.0.1:1/test", (
         "cannot open the store postgresql+psycopg://u:***@127.0.0.1:1/test: connection failed: connection to server at "
         '"127.0.0.1", port 1 failed: Connection refused'
     )
 
 
-@pytest.mark.parametrize("case", ["random bytes", "a directory", "postgresql on port 1"])
+@pytest.mark.parametrize(
+    "case", ["random bytes", "a directory", "postgresql on port 1", "postgresql that drops packets"]
+)
 @pytest.mark.parametrize("command", [("status", "--once", "--timeout", "5"), ("db", "verify")])
 def test_a_store_that_cannot_be_opened_is_one_line_and_exit_1(
-    tmp_path: Path, case: str, command: tuple[str, ...]
+    request: pytest.FixtureRequest, tmp_path: Path, case: str, command: tuple[str, ...]
 ) -> None:
-    url, reason = unopenable_store(tmp_path, case)
+    url, reason = unopenable_store(request, tmp_path, case)
     config = write_config(tmp_path / "c.toml", {"sim": {"updates_per_second": 0.0}, "store": {"database_url": url}})
     before = {path: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
     result = run("--config", str(config), *command, timeout=60)
@@ -165,6 +172,23 @@ def test_a_store_that_cannot_be_opened_is_one_line_and_exit_1(
         ),
         (("status", "--once", "--timeout", "-1"), "status --timeout -1: expected a number of seconds above 0"),
         (("status", "--once", "--timeout", "0"), "status --timeout 0: expected a number of seconds above 0"),
+        # sim: the same rule as [sim] updates_per_second; whole numbers as TOML writes them
+        (
+            ("sim", "--port", "0", "--updates-per-second", "nan"),
+            "sim --updates-per-second nan: expected a number of updates a second from 0 (no activity) to 1000",
+        ),
+        (("sim", "--port", "0", "--updates-per-second", "inf"), "sim --updates-per-second inf: expected a number"),
+        (("sim", "--port", "0", "--updates-per-second", "-1"), "sim --updates-per-second -1: expected a number"),
+        (("sim", "--port", "0", "--updates-per-second", "1001"), "sim --updates-per-second 1001: expected a number"),
+        (
+            ("sim", "--port", "0", "--nonce-window", "-1"),
+            "sim --nonce-window -1: expected a whole number of nonce ticks, 0 or more",
+        ),
+        (("sim", "--port", "0", "--nonce-window", "5k"), "sim --nonce-window 5k: expected a whole number of nonce"),
+        (("sim", "--port", "0", "--seed", "\u0661\u0662"), "sim --seed \u0661\u0662: expected a whole number, e.g. 7"),
+        (("sim", "--port", "0", "--seed", "1_000"), "sim --seed 1_000: expected a whole number, e.g. 7"),
+        (("sim", "--port", "0", "--seed", "x"), "sim --seed x: expected a whole number, e.g. 7"),
+        (("sim", "--port", "http"), "sim --port http: a port is 0-65535 (0 picks a free one)"),
     ],
 )
 def test_a_bad_command_line_value_is_one_line_and_exit_78(tmp_path: Path, argv: tuple[str, ...], line: str) -> None:

@@ -42,6 +42,9 @@ class TradeGuard:
             raise ValueError(f"max_position_share must be in (0, 1], got {max_position_share}")
         if safety_buffer < 0:
             raise ValueError(f"safety_buffer must not be negative, got {safety_buffer}")
+        for asset, minimum in (minimums or {}).items():
+            if minimum < 0:
+                raise ValueError(f"the minimum for {asset} must not be negative, got {minimum}")
         self.minimums: Mapping[str, Decimal] = minimums or {}  # per quote asset; unknown assets: 0
         self.safety_buffer = safety_buffer
         self.max_position_share = max_position_share

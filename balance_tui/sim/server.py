@@ -8,6 +8,7 @@ alone: no signal handlers, no root logging setup, nothing left running after `st
 import asyncio
 import base64
 import contextlib
+import math
 import secrets
 import socket
 from collections import Counter
@@ -103,8 +104,8 @@ class Simulator:
         nonce_window: int = 0,
         faults: Faults | None = None,
     ) -> None:
-        if updates_per_second < 0:
-            raise ValueError("updates_per_second must be >= 0")
+        if not (math.isfinite(updates_per_second) and updates_per_second >= 0):  # nan would sleep(nan), inf spin
+            raise ValueError(f"updates_per_second must be a finite number >= 0, not {updates_per_second}")
         self.api_key = api_key or base64.b64encode(secrets.token_bytes(42)).decode()
         self.api_secret = api_secret or base64.b64encode(secrets.token_bytes(64)).decode()
         self.account = DemoAccount(seed)

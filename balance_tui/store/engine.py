@@ -8,7 +8,9 @@ snapshot that takes no lock), so a sparkline query never holds up the history wr
 
 PostgreSQL goes through psycopg 3. Where the URL comes from: `DATABASE_URL` in the environment, when set,
 wins over `[store] database_url` (the environment overrides files, as KRAKEN_API_KEY overrides the
-credentials file). `postgres://` and `postgresql://` URLs are read as psycopg 3.
+credentials file). `postgres://` and `postgresql://` URLs are read as psycopg 3. A server that never answers
+(a firewall dropping packets) fails after `PG_CONNECT_TIMEOUT_S` per address tried, not psycopg's 130 s;
+a `connect_timeout` in the URL or `$PGCONNECT_TIMEOUT` is the operator's choice and wins.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlmodel import Session
 from balance_tui.store.errors import DatabaseURLError, ReadOnlyStoreError, StoreUnavailable
 
 DATABASE_URL_ENV = "DATABASE_URL"
+PG_CONNECT_TIMEOUT_S = 5  # seconds; psycopg takes at least 2
 _READ_ONLY = "balance_tui_read_only"  # engine execution option: this console never writes
 _READING = "balance_tui_reading"  # connection execution option: a read transaction (deferred BEGIN)
 
@@ -63,10 +66,17 @@ def create_store_engine(database_url: str, *, read_only: bool = False) -> Engine
         event.listen(engine, "connect", _sqlite_read_only_connect if read_only else _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, connect_args=postgresql_connect_args(url))
         if read_only:
             event.listen(engine, "connect", _postgresql_read_only_connect)
     return engine.execution_options(**{_READ_ONLY: True}) if read_only else engine
+
+
+def postgresql_connect_args(url: URL, env: Mapping[str, str] = os.environ) -> dict[str, int]:
+    """psycopg's connect arguments for the store's URL: our connect timeout unless the operator set one."""
+    if "connect_timeout" in url.query or env.get("PGCONNECT_TIMEOUT"):
+        return {}
+    return {"connect_timeout": PG_CONNECT_TIMEOUT_S}
 
 
 def is_read_only(engine: Engine) -> bool:

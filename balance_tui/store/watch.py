@@ -21,7 +21,7 @@ from psycopg import sql
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
-from balance_tui.store.engine import reading
+from balance_tui.store.engine import postgresql_connect_args, reading
 from balance_tui.store.tables import BalanceAdjustment
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ async def _listen(engine: Engine, after_id: int | None, reconnect_delay: float) 
     while True:
         try:
             async with await psycopg.AsyncConnection.connect(
-                conninfo, autocommit=True, application_name=APPLICATION_NAME
+                conninfo, autocommit=True, application_name=APPLICATION_NAME, **postgresql_connect_args(engine.url)
             ) as connection:
                 channel = await _channel(connection)
                 await connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))

@@ -95,7 +95,13 @@ def test_the_balance_must_be_of_the_quote_asset() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"max_position_share": D(0)}, {"max_position_share": D("1.01")}, {"safety_buffer": D(-1)}]
+    "kwargs",
+    [
+        {"max_position_share": D(0)},
+        {"max_position_share": D("1.01")},
+        {"safety_buffer": D(-1)},
+        {"minimums": {"USD": D("5"), "BTC": D("-0.0001")}},
+    ],
 )
 def test_nonsense_limits_are_refused(kwargs: dict[str, Decimal]) -> None:
     with pytest.raises(ValueError):

@@ -3,6 +3,7 @@
 import asyncio
 import base64
 import errno
+import math
 import os
 import signal
 import subprocess
@@ -99,3 +100,9 @@ def test_sim_imports_only_its_own_layer() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("rate", [-1.0, math.nan, math.inf])
+def test_an_activity_rate_that_is_not_a_finite_number_of_0_or_more_is_refused(rate: float) -> None:
+    with pytest.raises(ValueError, match="updates_per_second must be a finite number >= 0"):
+        Simulator(updates_per_second=rate)

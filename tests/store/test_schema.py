@@ -1,13 +1,15 @@
+import time
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from balance_tui.store import tables  # noqa: F401  (registers the tables)
-from balance_tui.store.engine import parse_database_url
+from balance_tui.store.engine import PG_CONNECT_TIMEOUT_S, parse_database_url, postgresql_connect_args
 from balance_tui.store.errors import DatabaseURLError, StoreUnavailable
 from balance_tui.store.migrate import alembic_config, open_store, upgrade
 
@@ -70,3 +72,27 @@ def test_a_server_that_does_not_answer_is_named_without_its_password() -> None:
         open_store("postgresql://u:hunter2@127.0.0.1:1/test")
     assert str(caught.value).startswith("cannot open the store postgresql+psycopg://u:***@127.0.0.1:1/test: ")
     assert "Connection refused" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_server_that_drops_packets_is_given_up_on_after_the_connect_timeout(silent_port: int) -> None:
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable) as caught:
+        open_store(f"postgresql://u:hunter2@127.0.0.1:{silent_port}/test")
+    waited = time.monotonic() - started
+    assert str(caught.value) == (
+        f"cannot open the store postgresql+psycopg://u:***@127.0.0.1:{silent_port}/test: connection timeout expired"
+    )
+    # A hang detector, not a latency target: psycopg's own default is 130 s.
+    assert PG_CONNECT_TIMEOUT_S - 0.5 < waited < PG_CONNECT_TIMEOUT_S + 15
+
+
+@pytest.mark.parametrize(
+    ("url", "env", "args"),
+    [
+        ("postgresql+psycopg://u@h/db", {}, {"connect_timeout": PG_CONNECT_TIMEOUT_S}),
+        ("postgresql+psycopg://u@h/db?connect_timeout=30", {}, {}),  # the operator's, in the URL
+        ("postgresql+psycopg://u@h/db", {"PGCONNECT_TIMEOUT": "30"}, {}),  # the operator's, as libpq reads it
+    ],
+)
+def test_the_connect_timeout_is_ours_unless_the_operator_set_one(url: str, env: dict[str, str], args: dict) -> None:
+    assert postgresql_connect_args(make_url(url), env) == args

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, insert, text
 
 from balance_tui.store import books
-from balance_tui.store.engine import create_store_engine
+from balance_tui.store.engine import PG_CONNECT_TIMEOUT_S, create_store_engine
 from balance_tui.store.tables import AdjustmentKind, BalanceAdjustment
 from balance_tui.store.watch import APPLICATION_NAME, StoreChange, watch_adjustments
 from tests.store.support import BOB, T0
@@ -123,3 +123,19 @@ async def test_after_a_lost_connection_the_watch_catches_up_and_asks_for_a_resyn
         assert await next_change(changes) == StoreChange((after,))
     finally:
         await changes.aclose()
+
+
+async def test_the_watch_gives_up_on_a_silent_server_after_the_connect_timeout(
+    silent_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = create_store_engine(f"postgresql+psycopg://u@127.0.0.1:{silent_port}/test")
+    changes = watch_adjustments(engine, reconnect_delay=60.0)
+    waiting = asyncio.ensure_future(anext(changes))
+    try:
+        async with asyncio.timeout(PG_CONNECT_TIMEOUT_S + 15):  # psycopg's own default is 130 s
+            while "connection lost (connection timeout expired)" not in caplog.text:
+                await asyncio.sleep(0.1)
+    finally:
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        engine.dispose()
