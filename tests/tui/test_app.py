@@ -23,7 +23,7 @@ from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.issues_panel import IssuesPanel
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
-from tests.tui.conftest import Notices
+from tests.tui.conftest import Notices, settled
 
 
 def total_shown(table: BalancesTable, asset: str) -> str | None:
@@ -120,25 +120,7 @@ async def test_help_lists_the_key_bindings(make_config) -> None:
 def test_main_screen_snapshot(make_config, snap_compare) -> None:
     app = BalanceApp(make_config(), clock=FrozenClock())
 
-    async def until_ready(pilot) -> None:
-        await eventually(
-            lambda: app.backend is not None and app.backend.manager.has_snapshot and app.backend.manager.holds_at,
-            what="snapshot and holds",
-        )
-        table = app.screen.query_one(BalancesTable)
-        await eventually(lambda: table.row_count == len(app.backend.simulator.account.totals()), what="the table")
-        backend = app.backend
-        await eventually(
-            lambda: (
-                backend.ticker is not None
-                and backend.ticker.settled
-                and backend.ticker.health.subscribed <= backend.prices.symbols
-            ),
-            what="every subscription priced",
-        )
-        await pilot.pause(0.3)
-
-    assert snap_compare(app, terminal_size=(110, 24), run_before=until_ready)
+    assert snap_compare(app, terminal_size=(110, 24), run_before=settled)
 
 
 async def test_an_outage_shows_its_cause_first_and_rest_in_words(make_config) -> None:

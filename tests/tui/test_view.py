@@ -46,7 +46,7 @@ class NoBackendApp(App[None]):
     """The main screen with no backend: nothing but the View a test hands it is drawn."""
 
     CSS_PATH = Path(app_module.__file__).parent / BalanceApp.CSS_PATH
-    config = SimpleNamespace(ui=SimpleNamespace(refresh_hz=4))
+    config = SimpleNamespace(ui=SimpleNamespace(refresh_hz=4, dust_below=D(0)))
     backend = None
     backend_error = ""
 
