@@ -196,6 +196,7 @@ class ValidationConfig(_Section):
 class UIConfig(_Section):
     theme: Annotated[str, AfterValidator(_theme)] = Field(min_length=1)
     refresh_hz: int = Field(ge=2, le=10)
+    dust_below: Amount = Field(ge=0)
 
 
 class Config(_Section):

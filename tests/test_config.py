@@ -35,6 +35,7 @@ def test_a_partial_file_overrides_only_what_it_names(tmp_path: Path) -> None:
     config = load_config(path).config
     assert config.ui.refresh_hz == 2
     assert config.ui.theme == "balance-dark"
+    assert config.ui.dust_below == 0  # every balance shown
     assert config.exchange.name == "sim"
 
 
@@ -76,6 +77,9 @@ def test_an_unknown_section_is_refused(tmp_path: Path) -> None:
         ({"sim": {"seed": "7"}}, r"\[sim\] seed: Input should be a valid integer"),
         ({"ui": "dark"}, r"ui: Input should be a valid dictionary"),
         ({"guard": {"safety_buffer": 2.5}}, r"\[guard\] safety_buffer: write amounts as strings"),
+        ({"ui": {"dust_below": 0.5}}, r"\[ui\] dust_below: write amounts as strings"),
+        ({"ui": {"dust_below": "-1"}}, r"\[ui\] dust_below: Input should be greater than or equal to 0"),
+        ({"ui": {"dust_below": "1e3"}}, r"\[ui\] dust_below: '1e3' is not an amount"),
         ({"guard": {"minimums": {"USD": "five"}}}, r"\[guard.minimums\] USD: 'five' is not an amount"),
         (
             {"guard": {"minimums": {"BTC": "-0.0001"}}},
@@ -88,6 +92,11 @@ def test_an_unknown_section_is_refused(tmp_path: Path) -> None:
 def test_a_wrong_type_or_value_is_refused_clearly(tmp_path: Path, data: dict, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
         load_config(write_config(tmp_path / "c.toml", data))
+
+
+def test_dust_is_an_exact_amount(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path / "c.toml", {"ui": {"dust_below": "0.10"}})).config
+    assert str(config.ui.dust_below) == "0.10"
 
 
 def test_each_problem_is_one_line_naming_the_file_and_key_and_saying_it_once(tmp_path: Path) -> None:

@@ -1,12 +1,22 @@
-"""The balances table: one row per asset, keyed by asset, repainted only where a cell changed."""
+"""The balances table: one row per asset, keyed by asset, repainted only where a cell changed.
+
+It sorts by any column, shows only the assets a filter names, hides dust, and highlights the cells a changed
+total moved, fading over FADE_STEPS steps of FADE_STEP each (htop -H). The fade is measured from each tick's
+`now`, so it moves with the refresh timer and an injected clock, and needs no timer of its own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
+from textual import on
+from textual.widgets import DataTable
 
 from balance_tui.core import Balance
 from balance_tui.tui.formatting import age, amount
@@ -19,20 +29,71 @@ COLUMNS = (
     ("held", "Held", 18, True),
     ("free", "Free", 22, True),
     ("value", "Value", 14, True),
-    ("source", "Source", 6, False),
-    ("age", "Age", 5, True),
+    ("source", "Source", 7, False),  # ws, rest, cache, store; and the sort arrow in the header
+    ("age", "Age", 4, True),  # 59s, 59m, 23h, 9d
 )
+COLUMN_KEYS = tuple(key for key, *_ in COLUMNS)
 CENT = Decimal("0.01")
+# The direction a column sorts in first: amounts biggest first, names A to Z, ages youngest first.
+FIRST_DESCENDING = {"asset": False, "total": True, "held": True, "free": True, "value": True}
+ARROWS = {False: "▲", True: "▼"}
+FADE_STEPS = 3
+FADE_STEP = timedelta(seconds=1)
+HIGHLIGHTED = ("total", "held", "free", "value")  # the cells a change of the total may move
+_UNSORTED = object()  # the sort key of a row not sorted yet: unequal to any
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    column: str = "asset"
+    descending: bool = False
+
+    @property
+    def arrow(self) -> str:
+        return ARROWS[self.descending]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An asset's total moved at `at`, `up` or down; `columns` are the cells that moved with it."""
+
+    at: datetime
+    up: bool
+    columns: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """What the heading says: assets held, rows shown, and the dust among them (hidden unless shown)."""
+
+    held: int = 0
+    shown: int = 0
+    dust: int = 0
 
 
 class BalancesTable(RowTable[Text]):
-    def __init__(self, **kwargs: object) -> None:
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        f"balances-table--{way}-{step}" for way in ("up", "down") for step in range(FADE_STEPS)
+    }
+
+    def __init__(self, *, dust_below: Decimal = Decimal(0), **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self._shown: dict[str, tuple[str, ...]] = {}
+        self.dust_below = dust_below  # in the view's quote currency; 0: nothing is dust
+        self.show_dust = False
+        self.sort_order = Sort()
+        self.filter = ""
+        self.counts = Counts()
+        self._shown: dict[str, tuple[str, ...]] = {}  # the rows on screen: the text of each cell
+        self._painted: dict[str, tuple[Change, int] | None] = {}  # the rows on screen: the highlight drawn
+        self._keys: dict[str, object] = {}  # the rows on screen: the value they are sorted by
+        self._order: list[str] = []  # the rows on screen, top to bottom
+        self._seen: dict[str, tuple[Balance, Decimal | None]] = {}  # every asset held: to notice changes
+        self._changes: dict[str, Change] = {}  # assets whose total moved in the last FADE_STEPS steps
+        self._last: tuple[Mapping[str, Balance], datetime, Mapping[str, Decimal | None]] | None = None
 
     def on_mount(self) -> None:
-        for i, (key, label, width, _) in enumerate(COLUMNS):
-            self.add_column(_aligned(label, i), width=width, key=key)
+        for i, (key, _, width, _) in enumerate(COLUMNS):
+            self.add_column(_aligned(self._label(key), i), width=width, key=key)
 
     @property
     def selected_asset(self) -> str | None:
@@ -41,33 +102,205 @@ class BalancesTable(RowTable[Text]):
             return None
         return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
 
+    def highlight(self, asset: str) -> int | None:
+        """The fade step drawn on `asset`'s row (0 is the brightest), or None if it is not highlighted."""
+        painted = self._painted.get(asset)
+        return None if painted is None else painted[1]
+
     def sync(self, balances: Mapping[str, Balance], now: datetime, values: Mapping[str, Decimal | None]) -> None:
-        """Bring the table to `balances`, touching only the cells whose text changed."""
-        for asset in self._shown.keys() - balances.keys():
+        """Bring the table to `balances`, touching only the cells whose text or highlight changed, and
+        moving rows only when a value they are sorted by changed."""
+        self._last = (balances, now, values)
+        self._notice_changes(balances, now, values)
+        self._paint(balances, now, values, reorder=False)
+
+    # What the operator changes: each repaints at once from the last figures, not at the next tick.
+
+    def sort_by(self, column: str) -> None:
+        """Sort by `column`, in its first direction; the column already sorted by is reversed."""
+        if column == self.sort_order.column:
+            self.reverse_sort()
+        else:
+            self._set_sort(Sort(column, FIRST_DESCENDING.get(column, False)))
+
+    def cycle_sort(self) -> None:
+        self.sort_by(COLUMN_KEYS[(COLUMN_KEYS.index(self.sort_order.column) + 1) % len(COLUMN_KEYS)])
+
+    def reverse_sort(self) -> None:
+        self._set_sort(Sort(self.sort_order.column, not self.sort_order.descending))
+
+    def set_filter(self, text: str) -> None:
+        """Show only the assets whose name holds `text`, whatever the case; empty shows every asset."""
+        text = text.strip()
+        if text != self.filter:
+            self.filter = text
+            self._repaint()
+
+    def toggle_dust(self) -> None:
+        self.show_dust = not self.show_dust
+        self._repaint()
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.sort_by(str(event.column_key.value))
+
+    def _set_sort(self, order: Sort) -> None:
+        self.sort_order = order
+        for i, key in enumerate(COLUMN_KEYS):
+            self.columns[key].label = _aligned(self._label(key), i)  # DataTable.sort below redraws the header
+        self._repaint(force=True)
+
+    def _label(self, key: str) -> str:
+        label = COLUMNS[COLUMN_KEYS.index(key)][1]
+        return f"{label}{self.sort_order.arrow}" if key == self.sort_order.column else label
+
+    def _repaint(self, *, force: bool = False) -> None:
+        if self._last is not None:
+            self._paint(*self._last, reorder=True, force=force)
+        elif force:
+            self.sort()  # no rows yet: the header still shows the new order
+
+    # Each tick.
+
+    def _notice_changes(
+        self, balances: Mapping[str, Balance], now: datetime, values: Mapping[str, Decimal | None]
+    ) -> None:
+        """A total that moved since the last tick starts a highlight on the cells that moved with it (the
+        total, and held, free or value when they did too). A new asset is not a change: it has no earlier
+        figure. Every asset is watched, shown or not, so a row the filter brings back shows its change."""
+        seen = self._seen
+        for asset, balance in balances.items():
+            value = values.get(asset)
+            before = seen.get(asset)
+            if before is not None and before[0] is not balance and before[0].total != balance.total:
+                old, old_value = before
+                moved = {"total"}
+                if old.held != balance.held:
+                    moved.add("held")
+                if old.free != balance.free:
+                    moved.add("free")
+                if old_value != value:
+                    moved.add("value")
+                self._changes[asset] = Change(now, balance.total > old.total, frozenset(moved))
+            seen[asset] = (balance, value)
+        for asset in seen.keys() - balances.keys():
+            del seen[asset]
+            self._changes.pop(asset, None)
+
+    def _paint(
+        self,
+        balances: Mapping[str, Balance],
+        now: datetime,
+        values: Mapping[str, Decimal | None],
+        *,
+        reorder: bool,
+        force: bool = False,
+    ) -> None:
+        selected = self.selected_asset  # before rows come and go: the asset the operator is looking at
+        visible = self._visible(balances, values)
+        for asset in self._shown.keys() - visible.keys():
             self.remove_row(asset)
-            del self._shown[asset]
-        added = False
-        for asset in sorted(balances):
-            cells = _cells(balances[asset], now, values.get(asset))
+            del self._shown[asset], self._painted[asset], self._keys[asset]
+            reorder = True
+        column = self.sort_order.column
+        for asset in visible:
+            balance, value = balances[asset], values.get(asset)
+            cells = _cells(balance, now, value)
+            painted = self._highlight(asset, now)
             before = self._shown.get(asset)
             if before is None:
-                self.add_row(*(_aligned(c, i) for i, c in enumerate(cells)), key=asset)
-                added = True
+                self.add_row(*self._styled(cells, painted), key=asset)
+                reorder = True
             else:
+                was = self._painted[asset]
                 for i, (old, new) in enumerate(zip(before, cells, strict=True)):
-                    if old != new:
-                        self.update_cell(asset, COLUMNS[i][0], _aligned(new, i))
+                    key = COLUMNS[i][0]
+                    if old != new or (was != painted and key in HIGHLIGHTED):
+                        self.update_cell(asset, key, self._cell(new, i, painted))
             self._shown[asset] = cells
-        if added:
-            self._sort_keeping_cursor()
+            self._painted[asset] = painted
+            sort_key = _sort_key(column, balance, value)
+            if self._keys.get(asset, _UNSORTED) != sort_key:
+                self._keys[asset] = sort_key
+                reorder = True
+        if reorder or force:
+            self._reorder(selected, force)
 
-    def _sort_keeping_cursor(self) -> None:
-        """An asset first held while running joins in its alphabetical place, not at the bottom, and the
-        cursor stays on the asset the operator was looking at (new rows are added at the end, so it still is)."""
-        selected = self.selected_asset
-        self.sort("asset", key=lambda cell: cell.plain)
-        if selected is not None:
-            self.move_cursor(row=self.get_row_index(selected))
+    def _visible(self, balances: Mapping[str, Balance], values: Mapping[str, Decimal | None]) -> dict[str, None]:
+        """The assets the filter names, less the dust unless it is shown, in `balances`' order (a set's order
+        would change from run to run); `counts` says how many of each."""
+        needle = self.filter.casefold()
+        dust = 0
+        visible: dict[str, None] = {}
+        for asset in balances:
+            if needle and needle not in asset.casefold():
+                continue
+            value = values.get(asset)
+            if self.dust_below > 0 and value is not None and value < self.dust_below:  # no price: not dust
+                dust += 1
+                if not self.show_dust:
+                    continue
+            visible[asset] = None
+        self.counts = Counts(held=len(balances), shown=len(visible), dust=dust)
+        return visible
+
+    def _highlight(self, asset: str, now: datetime) -> tuple[Change, int] | None:
+        change = self._changes.get(asset)
+        if change is None:
+            return None
+        step = max(int((now - change.at) / FADE_STEP), 0)
+        if step >= FADE_STEPS:
+            del self._changes[asset]
+            return None
+        return change, step
+
+    def _styled(self, cells: tuple[str, ...], painted: tuple[Change, int] | None) -> list[Text]:
+        return [self._cell(cell, i, painted) for i, cell in enumerate(cells)]
+
+    def _cell(self, value: str, column: int, painted: tuple[Change, int] | None) -> Text:
+        text = _aligned(value, column)
+        if painted is not None and COLUMNS[column][0] in painted[0].columns:
+            change, step = painted
+            style = self.get_component_rich_style(
+                f"balances-table--{'up' if change.up else 'down'}-{step}", partial=True, default=Style()
+            )
+            text.stylize(style, len(text) - len(value))  # the figure, not the padding before it
+        return text
+
+    def _reorder(self, selected: str | None, force: bool) -> None:
+        """Rows in the sort order, ties A to Z, and rows with nothing to sort by (no price) last; the cursor
+        stays on the asset the operator was looking at."""
+        keys = self._keys
+        present = sorted(asset for asset in self._shown if keys[asset] is not None)
+        # Ages read youngest first: the oldest update is the largest age.
+        present.sort(key=keys.__getitem__, reverse=self.sort_order.descending != (self.sort_order.column == "age"))
+        order = present + sorted(asset for asset in self._shown if keys[asset] is None)
+        if order == self._order and not force:
+            return
+        self._order = order
+        rank = {asset: i for i, asset in enumerate(order)}
+        self.sort("asset", key=lambda cell: rank[cell.plain])
+        if selected in rank:
+            self.move_cursor(row=rank[selected])  # else it stays on its row: the first, or the one after
+
+
+def _sort_key(column: str, balance: Balance, value: Decimal | None) -> object:
+    """What a row is sorted by in `column` (None: nothing, e.g. no price); changes only when its row does."""
+    match column:
+        case "total":
+            return balance.total
+        case "held":
+            return balance.held
+        case "free":
+            return balance.free
+        case "value":
+            return value
+        case "source":
+            return balance.source.value
+        case "age":
+            return balance.updated_at
+    return balance.asset
 
 
 def _cells(balance: Balance, now: datetime, value: Decimal | None) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from textual.widgets import Footer, Static
 
 from balance_tui.core.health import BlindChange
 from balance_tui.tui.asset_panel import AssetPanel
+from balance_tui.tui.balances_pane import BalancesPane
 from balance_tui.tui.balances_table import CENT, BalancesTable
 from balance_tui.tui.engine_panel import EnginePanel
 from balance_tui.tui.feed_bar import FeedBar
@@ -54,7 +55,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader()
-        yield BalancesTable(id="balances")
+        yield BalancesPane(id="balances-pane", dust_below=self.app.config.ui.dust_below)
         yield Static("", id="total", markup=False)
         with Horizontal(id="details"):
             yield AssetPanel(id="asset")
@@ -93,7 +94,7 @@ class MainScreen(Screen[None]):
 
     def paint(self, view: View) -> None:
         """Draw one View; each widget repaints only what changed since the last."""
-        self.query_one(BalancesTable).sync(view.balances, view.now, view.values)
+        self.query_one(BalancesPane).show(view)
         total = self.query_one("#total", Static)
         text = total_line(view)
         if str(total.content) != text:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from textual.notifications import Notification, Notify
+from textual.pilot import Pilot
+
+from balance_tui.tui.balances_table import BalancesTable
+from tests.integration.conftest import eventually
 
 
 class Notices:
@@ -17,3 +21,24 @@ class Notices:
 
     def titled(self, prefix: str) -> list[Notification]:
         return [n for n in self.seen if n.title.startswith(prefix)]
+
+
+async def settled(pilot: Pilot) -> None:
+    """The console as a snapshot needs it: the snapshot and holds in, every row drawn, every asset priced."""
+    app = pilot.app
+    await eventually(
+        lambda: app.backend is not None and app.backend.manager.has_snapshot and app.backend.manager.holds_at,
+        what="snapshot and holds",
+    )
+    table = app.screen.query_one(BalancesTable)
+    await eventually(lambda: table.counts.held == len(app.backend.simulator.account.totals()), what="the table")
+    backend = app.backend
+    await eventually(
+        lambda: (
+            backend.ticker is not None
+            and backend.ticker.settled
+            and backend.ticker.health.subscribed <= backend.prices.symbols
+        ),
+        what="every subscription priced",
+    )
+    await pilot.pause(0.3)

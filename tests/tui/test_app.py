@@ -24,7 +24,7 @@ from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.issues_panel import IssuesPanel
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
-from tests.tui.conftest import Notices
+from tests.tui.conftest import Notices, settled
 
 
 def total_shown(table: BalancesTable, asset: str) -> str | None:
@@ -118,30 +118,9 @@ async def test_help_lists_the_key_bindings(make_config) -> None:
         await pilot.press("q")
 
 
-async def live_and_priced(pilot) -> None:
-    """The still simulator's picture, settled: snapshot and holds in, every row drawn, every price in."""
-    app = pilot.app
-    await eventually(
-        lambda: app.backend is not None and app.backend.manager.has_snapshot and app.backend.manager.holds_at,
-        what="snapshot and holds",
-    )
-    table = app.screen.query_one(BalancesTable)
-    await eventually(lambda: table.row_count == len(app.backend.simulator.account.totals()), what="the table")
-    backend = app.backend
-    await eventually(
-        lambda: (
-            backend.ticker is not None
-            and backend.ticker.settled
-            and backend.ticker.health.subscribed <= backend.prices.symbols
-        ),
-        what="every subscription priced",
-    )
-    await pilot.pause(0.3)
-
-
 def test_main_screen_snapshot(make_config, snap_compare) -> None:
     app = BalanceApp(make_config(), clock=FrozenClock())
-    assert snap_compare(app, terminal_size=(110, 24), run_before=live_and_priced)
+    assert snap_compare(app, terminal_size=(110, 24), run_before=settled)
 
 
 async def test_an_outage_shows_its_cause_first_and_rest_in_words(make_config) -> None:
@@ -284,7 +263,7 @@ async def test_r_cycles_the_refresh_rate_within_2_to_10_hz(make_config) -> None:
 
 def test_paused_snapshot(make_config, snap_compare) -> None:
     async def paused(pilot) -> None:
-        await live_and_priced(pilot)
+        await settled(pilot)
         await pilot.press("p")
 
     assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=(110, 24), run_before=paused)
@@ -293,11 +272,11 @@ def test_paused_snapshot(make_config, snap_compare) -> None:
 @pytest.mark.parametrize("theme", ["balance-light", "balance-high-contrast"])
 def test_main_screen_snapshot_in_the_other_bundled_themes(make_config, snap_compare, theme: str) -> None:
     app = BalanceApp(make_config(ui={"theme": theme}), clock=FrozenClock())
-    assert snap_compare(app, terminal_size=(110, 24), run_before=live_and_priced)
+    assert snap_compare(app, terminal_size=(110, 24), run_before=settled)
 
 
 def test_main_screen_snapshot_with_no_color(make_config, snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
     """NO_COLOR: every state still reads in words."""
     monkeypatch.setenv("NO_COLOR", "1")
     app = BalanceApp(make_config(ui={"theme": "balance-high-contrast"}), clock=FrozenClock())
-    assert snap_compare(app, terminal_size=(110, 24), run_before=live_and_priced)
+    assert snap_compare(app, terminal_size=(110, 24), run_before=settled)

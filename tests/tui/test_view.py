@@ -46,6 +46,7 @@ class NoBackendApp(App[None]):
     """The main screen with no backend: nothing but the View a test hands it is drawn."""
 
     CSS_PATH = Path(app_module.__file__).parent / BalanceApp.CSS_PATH
+    config = SimpleNamespace(ui=SimpleNamespace(dust_below=D(0)))
     refresh_hz = 4
     paused = False
     clock = SimpleNamespace(now=lambda: NOW)
