@@ -238,6 +238,16 @@ _WIDTHS = tuple(
 )
 
 
+def bucket_width(width: timedelta) -> str:
+    """A bucket width as an operator reads it: 500 ms, 10 s, 5 min, 2 h, 7 d."""
+    for unit, name in ((timedelta(days=1), "d"), (timedelta(hours=1), "h"), (timedelta(minutes=1), "min")):
+        if width >= unit and width % unit == timedelta(0):
+            return f"{width // unit} {name}"
+    if width >= timedelta(seconds=1):
+        return f"{width.total_seconds():g} s"
+    return f"{width // timedelta(milliseconds=1)} ms"
+
+
 def _floor(at: datetime, width: timedelta) -> datetime:
     return _EPOCH + width * ((at - _EPOCH) // width)
 
