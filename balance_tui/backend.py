@@ -139,8 +139,12 @@ async def open_backend(
         stack.callback(store.dispose)
         exchange = config.exchange
         simulator: Simulator | None = None
+        clock = clock or SystemClock()
         if exchange.name == "sim":
-            simulator = Simulator(seed=config.sim.seed, updates_per_second=config.sim.updates_per_second)
+            # On the console's clock: the ledger entries it makes are stamped as the engine sees time pass.
+            simulator = Simulator(
+                seed=config.sim.seed, updates_per_second=config.sim.updates_per_second, clock=clock.now
+            )
             await simulator.start()
             stack.push_async_callback(simulator.stop)
             rest_url, ws_url = simulator.rest_url, simulator.ws_private_url
@@ -158,7 +162,6 @@ async def open_backend(
             label, mode = httpx.URL(rest_url).host, "live"
             public_url, listed = exchange.ws_public_url, None
 
-        clock = clock or SystemClock()
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
         breaker = CircuitBreaker("rest", is_failure=counts_against_breaker, clock=clock)
         rate = rest_rate or RestRateCounter(RATE_TIERS[config.rest.tier], clock=clock)

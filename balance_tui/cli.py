@@ -221,7 +221,7 @@ def _not_held(engine: Engine, config: Config, asset: str) -> str | None:
 
 def _history(engine: Engine, config: Config, args: argparse.Namespace) -> int:
     from balance_tui.kraken.assets import asset_code
-    from balance_tui.store.history import history
+    from balance_tui.store.history import bucket_width, history
     from balance_tui.store.money import canonical
 
     asset, until = asset_code(args.asset), datetime.now(UTC)
@@ -236,22 +236,12 @@ def _history(engine: Engine, config: Config, args: argparse.Namespace) -> int:
         raised = f"; --points {args.points} raised to {read.budget}, one per hour" if read.budget > args.points else ""
         print(
             f"{asset}: {read.samples} samples {where} merged into {len(read.points)} points, "
-            f"the last of each {_duration(read.bucket)} bucket{raised}"
+            f"the last of each {bucket_width(read.bucket)} bucket{raised}"
         )
     for point in read.points:
         total, held = canonical(point.total), canonical(point.held)
         print(f"{point.observed_at:%Y-%m-%dT%H:%M:%SZ}  {total}  held {held}  {point.source}")
     return 0
-
-
-def _duration(width: timedelta) -> str:
-    """A bucket width as an operator reads it: 500 ms, 10 s, 5 min, 2 h, 7 d."""
-    for unit, name in ((timedelta(days=1), "d"), (timedelta(hours=1), "h"), (timedelta(minutes=1), "min")):
-        if width >= unit and width % unit == timedelta(0):
-            return f"{width // unit} {name}"
-    if width >= timedelta(seconds=1):
-        return f"{width.total_seconds():g} s"
-    return f"{width // timedelta(milliseconds=1)} ms"
 
 
 def _export(engine: Engine, config: Config, args: argparse.Namespace) -> int:

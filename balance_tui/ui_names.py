@@ -32,6 +32,15 @@ BINDING_IDS = frozenset(
         "adjust.cancel",
         "adjust.save",
         "books.back",
+        "app.ledger",
+        "ledger.back",
+        "ledger.filter",
+        "ledger.clear",
+        "app.asset",
+        "asset.back",
+        "asset.range_1h",
+        "asset.range_24h",
+        "asset.range_7d",
     }
 )
 

@@ -56,6 +56,10 @@ class OpenOrders:
         for report in event.reports:
             self._apply(report)
 
+    def listed(self) -> tuple[tuple[OpenOrder, tuple[str, Decimal] | None], ...]:
+        """Every open order, first seen first, with the (asset, amount) it holds, if it holds anything."""
+        return tuple((order, order.held(self._decimals)) for order in self._orders.values())
+
     def holds(self) -> dict[str, Decimal]:
         totals: dict[str, Decimal] = {}
         for order in self._orders.values():

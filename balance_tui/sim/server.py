@@ -12,7 +12,8 @@ import math
 import secrets
 import socket
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
@@ -88,7 +89,9 @@ class Simulator:
     `step()` is called). `updates_sent` counts the balances update frames queued so far, one per ledger entry
     per subscriber. `requests` counts the WS requests received on either path, by method (`ping`,
     `subscribe`, ...). `faults` says what goes wrong on purpose, and counts what did. `nonce_window` is the
-    API key's nonce window, in nonce ticks (0: nonces must strictly increase).
+    API key's nonce window, in nonce ticks (0: nonces must strictly increase). `clock` stamps the account's
+    ledger entries and orders (the console passes its own, so a frozen clock in a test freezes them too;
+    default: the wall clock, UTC).
     """
 
     def __init__(
@@ -103,12 +106,13 @@ class Simulator:
         outbox_size: int = 4096,
         nonce_window: int = 0,
         faults: Faults | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         if not (math.isfinite(updates_per_second) and updates_per_second >= 0):  # nan would sleep(nan), inf spin
             raise ValueError(f"updates_per_second must be a finite number >= 0, not {updates_per_second}")
         self.api_key = api_key or base64.b64encode(secrets.token_bytes(42)).decode()
         self.api_secret = api_secret or base64.b64encode(secrets.token_bytes(64)).decode()
-        self.account = DemoAccount(seed)
+        self.account = DemoAccount(seed) if clock is None else DemoAccount(seed, clock=clock)
         self.faults = Faults() if faults is None else faults
         self.updates_sent = 0
         self.requests: Counter[str] = Counter()

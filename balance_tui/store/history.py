@@ -238,6 +238,16 @@ _WIDTHS = tuple(
 )
 
 
+def bucket_width(width: timedelta) -> str:
+    """A bucket width as an operator reads it: 500 ms, 10 s, 5 min, 2 h, 7 d."""
+    for unit, name in ((timedelta(days=1), "d"), (timedelta(hours=1), "h"), (timedelta(minutes=1), "min")):
+        if width >= unit and width % unit == timedelta(0):
+            return f"{width // unit} {name}"
+    if width >= timedelta(seconds=1):
+        return f"{width.total_seconds():g} s"
+    return f"{width // timedelta(milliseconds=1)} ms"
+
+
 def _floor(at: datetime, width: timedelta) -> datetime:
     return _EPOCH + width * ((at - _EPOCH) // width)
 
@@ -269,6 +279,31 @@ def ledger_entries(engine: Engine, *, since: datetime, limit: int = 1000) -> lis
                 .limit(limit)
             ).all()
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    """Ledger entries in a range as read: the newest `limit` of them, newest first."""
+
+    entries: list[LedgerEntryRecord]
+    total: int  # in the range: more than len(entries) when the limit cut some off
+
+
+def ledger(
+    engine: Engine, *, since: datetime, until: datetime | None = None, asset: str | None = None, limit: int = 2000
+) -> Ledger:
+    """Entries in [since, until] (until None: up to now), of `asset` or of every asset, newest first; a session
+    is such a range, and entries stamped the moment it started belong to it."""
+    where = [col(LedgerEntryRecord.occurred_at) >= since]
+    if until is not None:
+        where.append(col(LedgerEntryRecord.occurred_at) <= until)
+    if asset is not None:
+        where.append(LedgerEntryRecord.asset == asset)
+    newest_first = (col(LedgerEntryRecord.occurred_at).desc(), col(LedgerEntryRecord.id).desc())
+    with reading(engine) as db:
+        total = db.exec(select(func.count()).select_from(LedgerEntryRecord).where(*where)).one()
+        entries = db.exec(select(LedgerEntryRecord).where(*where).order_by(*newest_first).limit(limit)).all()
+    return Ledger(list(entries), total)
 
 
 _POINT = (BalanceSample.observed_at, BalanceSample.total, BalanceSample.held, BalanceSample.source)

@@ -10,16 +10,18 @@ import sys
 import uuid
 from collections.abc import Iterable
 from contextlib import suppress
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
 import platformdirs
-from textual import events, work
+from textual import events, on, work
+from textual.actions import SkipAction
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import HelpPanel, Input
+from textual.widgets import DataTable, HelpPanel, Input
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from balance_tui.backend import Backend, open_backend
@@ -34,9 +36,11 @@ from balance_tui.store.sessions import SessionOverview
 from balance_tui.store.tables import BalanceAdjustment, SessionStatus, TradingSession
 from balance_tui.store.watch import watch_adjustments
 from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest, Figures
+from balance_tui.tui.asset_screen import AssetScreen, read_asset
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.books_screen import BooksScreen
 from balance_tui.tui.formatting import amount
+from balance_tui.tui.ledger_screen import LedgerScreen, read_ledger
 from balance_tui.tui.main_screen import MainScreen
 from balance_tui.tui.sessions_screen import SessionsScreen
 from balance_tui.tui.themes import VARIABLE_DEFAULTS, bundled_themes
@@ -56,6 +60,10 @@ class BalanceApp(App[None]):
         Binding("t", "sessions", "Sessions", id="app.sessions"),
         Binding("p", "pause", "Pause", id="app.pause"),
         Binding("r", "refresh_rate", "Refresh rate", show=False, id="app.refresh_rate"),
+        Binding("l", "ledger", "Ledger", id="app.ledger"),
+        # Priority: the balances table would take enter for itself. Off the main screen the binding is
+        # hidden and enter goes where it would (check_action); on it, anywhere but the table (SkipAction).
+        Binding("enter", "asset", "Asset", show=False, priority=True, id="app.asset"),
         Binding("question_mark", "toggle_help", "Keys", id="app.help"),
     ]
 
@@ -163,7 +171,9 @@ class BalanceApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Adjusting needs a session this console owns and a store it may write; the books need a backend.
         Otherwise the key is shown disabled, and pressing it says why (`on_key`)."""
-        if action in ("adjust", "books", "sessions"):
+        if action == "asset" and not isinstance(self.screen, MainScreen):
+            return False
+        if action in ("adjust", "books", "sessions", "ledger", "asset"):
             return None if self._unavailable(action) else True
         return True
 
@@ -211,6 +221,27 @@ class BalanceApp(App[None]):
         assert backend is not None  # check_action: the sessions open once the backend is ready
         return await asyncio.to_thread(sessions.overview, backend.store, backend.config.exchange.name)
 
+    def action_ledger(self) -> None:
+        if not isinstance(self.screen, LedgerScreen) and self.backend is not None:
+            self.push_screen(LedgerScreen(partial(read_ledger, self.backend)))
+
+    def action_asset(self) -> None:
+        """The selected asset's screen, when the balances table has the focus (else enter is the focused
+        widget's: a filter's, a button's)."""
+        table = self.screen.query_one(BalancesTable) if isinstance(self.screen, MainScreen) else None
+        if table is None or self.focused is not table or table.selected_asset is None:
+            raise SkipAction()
+        self.open_asset(table.selected_asset)
+
+    @on(DataTable.RowSelected, "#balances")
+    def _balance_clicked(self, event: DataTable.RowSelected) -> None:
+        """A click on the highlighted row opens its asset too."""
+        self.open_asset(str(event.row_key.value))
+
+    def open_asset(self, asset: str) -> None:
+        if self.backend is not None:
+            self.push_screen(AssetScreen(asset, partial(read_asset, self.backend)))
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every screen and action in the palette too, each only where its key would work."""
         yield from super().get_system_commands(screen)
@@ -218,9 +249,14 @@ class BalanceApp(App[None]):
             ("books", "Books", "the bot's tracked balances and adjustments"),
             ("adjust", "Adjust a balance", "change the bot's tracked balance, with a reason"),
             ("sessions", "Trading sessions", "past sessions: how each ended, opening and closing balances"),
+            ("ledger", "Ledger", "every deposit, withdrawal and trade of the session, filtered by asset and type"),
         ):
             if not self._unavailable(action):
                 yield SystemCommand(title, help, getattr(self, f"action_{action}"))
+        if self.backend is not None:
+            for asset in sorted(self.backend.manager.get_all_balances()):
+                help = "its balance over 1 h, 24 h or 7 d, trend, wallets, open orders and ledger"
+                yield SystemCommand(f"Asset {asset}", help, partial(self.open_asset, asset))
 
     def action_adjust(self) -> None:
         asset = self.screen.query_one(BalancesTable).selected_asset if isinstance(self.screen, MainScreen) else ""

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Sparkline, Static
 
-from balance_tui.tui.formatting import amount
+from balance_tui.tui.formatting import amount, trend_text
 from balance_tui.tui.view import SelectionView
 
 MIN_TREND_SAMPLES = 5  # fewer changes than this say nothing about a direction
@@ -37,14 +35,7 @@ class AssetPanel(Vertical):
         self.query_one("#trend", Static).update(
             f"{len(history)} change{'' if len(history) == 1 else 's'}; a trend after {MIN_TREND_SAMPLES}"
             if trend is None or trend.samples < MIN_TREND_SAMPLES
-            else f"{trend.trend_direction.value} {_short(trend.slope_per_hour, sign=True)}/h  "
-            f"R² {trend.trend_strength:.2f}  volatility {_short(trend.volatility)}"
+            else trend_text(trend)
         )
         wallets = "" if balance is None else "  ".join(f"{w.type}/{w.id} {amount(w.balance)}" for w in balance.wallets)
         self.query_one("#wallets", Static).update(Content(wallets))
-
-
-def _short(value: Decimal, *, sign: bool = False) -> str:
-    """At most 8 places and no exponent: a trend is a rate, not a balance to read to the last digit."""
-    text = amount(value.quantize(Decimal("1e-8")).normalize())
-    return f"+{text}" if sign and value >= 0 else text

@@ -30,7 +30,7 @@ class BalancesPane(Vertical):
                 tooltip="show only the assets whose name holds what you type; enter keeps it"),
         Binding("escape", "clear_filter", "Clear filter", id="balances.clear_filter",
                 tooltip="show every asset again"),
-        Binding("d", "toggle_dust", "Dust", id="balances.dust",
+        Binding("d", "toggle_dust", "Dust", show=False, id="balances.dust",
                 tooltip="show or hide the balances worth less than dust_below (the config's ui section)"),
     ]  # fmt: skip
 

@@ -5,10 +5,31 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from balance_tui.core.history import TrendAnalysis
+
 
 def amount(value: Decimal) -> str:
     """Every digit Kraken sent, grouped in thousands: 12,345,678.1234567891."""
     return f"{value:,f}"
+
+
+def signed(value: Decimal) -> str:
+    """An amount that moved a balance: exact, with its sign either way (+0.5, -400)."""
+    return f"+{amount(value)}" if value > 0 else amount(value)
+
+
+def rate(value: Decimal, *, sign: bool = False) -> str:
+    """At most 8 places and no exponent: a trend is a rate, not a balance to read to the last digit."""
+    text = amount(value.quantize(Decimal("1e-8")).normalize())
+    return f"+{text}" if sign and value >= 0 else text
+
+
+def trend_text(trend: TrendAnalysis) -> str:
+    """The fitted line as one phrase: direction, slope per hour, R² and volatility."""
+    return (
+        f"{trend.trend_direction.value} {rate(trend.slope_per_hour, sign=True)}/h  "
+        f"R² {trend.trend_strength:.2f}  volatility {rate(trend.volatility)}"
+    )
 
 
 def age(delta: timedelta | None) -> str:

@@ -18,6 +18,7 @@ from balance_tui.store.history import (
     _buckets,
     history,
     latest_sample,
+    ledger,
     ledger_entries,
     prune,
 )
@@ -67,6 +68,20 @@ def test_ledger_entries_replayed_three_times_are_stored_once(migrated: Engine) -
     stored = ledger_entries(migrated, since=T0 - timedelta(seconds=1))
     assert [e.ledger_id for e in stored] == [entry(n).ledger_id for n in range(100)]
     assert stored[7].balance == D("1.5007") and stored[7].fee == D("0.00000026")
+
+
+def test_a_sessions_ledger_is_read_newest_first_within_its_range_by_asset_and_capped(migrated: Engine) -> None:
+    history_writer = writer(migrated)
+    history_writer.start()
+    for n in range(10):
+        history_writer.record_ledger(entry(n)._replace(asset="BTC" if n % 2 else "USD"))
+    history_writer.record_ledger(entry(10)._replace(timestamp=T0 + timedelta(seconds=5)))  # same time as #5
+    history_writer.close()
+    read = ledger(migrated, since=T0 + timedelta(seconds=2), until=T0 + timedelta(seconds=7))
+    assert [e.ref_id for e in read.entries] == ["T7", "T6", "T10", "T5", "T4", "T3", "T2"]  # both ends count
+    assert read.total == 7
+    btc = ledger(migrated, since=T0, asset="BTC", limit=3)
+    assert [e.ref_id for e in btc.entries] == ["T9", "T7", "T10"] and btc.total == 6  # capped, total told
 
 
 def test_a_full_queue_never_blocks_the_producer_and_says_so(migrated: Engine) -> None:

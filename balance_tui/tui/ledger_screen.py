@@ -1,0 +1,221 @@
+"""The ledger of a trading session, newest first: every deposit, withdrawal, trade leg and reward the feed
+reported and the store kept, filtered by asset and type, the legs of one trade (one `ref_id`) together."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import ClassVar
+
+from sqlalchemy.exc import SQLAlchemyError
+from textual import on, work
+from textual.actions import SkipAction
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Select, Static
+
+from balance_tui.backend import Backend
+from balance_tui.kraken.assets import asset_code
+from balance_tui.store import sessions
+from balance_tui.store.errors import StoreError
+from balance_tui.store.history import Ledger, ledger
+from balance_tui.store.tables import LedgerEntryRecord, TradingSession
+from balance_tui.tui.formatting import amount, signed
+from balance_tui.tui.header import ConsoleHeader
+from balance_tui.tui.row_table import Column, RowTable, fill
+
+SHOWN_ENTRIES = 2000  # the newest; the heading says how many more the session has
+POLL_S = 2.0  # the store is read again this often while the screen is open: the feed keeps writing
+
+SessionLedger = tuple[TradingSession | None, Ledger]
+# The first column is the glyph that ties the legs of one trade together.
+COLUMNS: tuple[Column, ...] = (
+    ("legs", "", False),
+    ("when", "When (UTC)", False),
+    ("type", "Type", False),
+    ("asset", "Asset", False),
+    ("amount", "Amount", True),
+    ("fee", "Fee", True),
+    ("balance", "Balance after", True),
+    ("ref", "Ref", False),
+    ("wallet", "Wallet", False),
+)
+
+
+async def read_ledger(backend: Backend) -> SessionLedger:
+    """This console's session, or for one that owns none (read-only, observer) the exchange's latest."""
+    session = backend.session
+    if session is None:
+        latest = await asyncio.to_thread(sessions.latest, backend.store, backend.config.exchange.name, 1)
+        session = latest[0] if latest else None
+    if session is None:
+        return None, Ledger([], 0)
+    read = await asyncio.to_thread(
+        ledger, backend.store, since=session.started_at, until=session.ended_at, limit=SHOWN_ENTRIES
+    )
+    return session, read
+
+
+def grouped(entries: Sequence[LedgerEntryRecord]) -> list[tuple[str, LedgerEntryRecord]]:
+    """Entries newest first, the legs of one `ref_id` brought together where its newest leg is, each with
+    the glyph that ties them: ┌ first leg, ├ middle, └ last, blank for an entry on its own."""
+    groups: dict[str, list[LedgerEntryRecord]] = {}
+    for entry in entries:
+        groups.setdefault(entry.ref_id or entry.ledger_id, []).append(entry)
+    rows = []
+    for legs in groups.values():
+        for i, leg in enumerate(legs):
+            glyph = " " if len(legs) == 1 else "┌" if i == 0 else "└" if i == len(legs) - 1 else "├"
+            rows.append((glyph, leg))
+    return rows
+
+
+def matches(entry: LedgerEntryRecord, asset: str, kind: str | None) -> bool:
+    """`asset` as typed (any case, a prefix, or a Kraken name such as xbt); `kind` a ledger type or None."""
+    typed = asset.strip().upper()
+    if typed and not (entry.asset.startswith(typed) or entry.asset == asset_code(typed)):
+        return False
+    return kind is None or entry.type == kind
+
+
+def entry_rows(rows: Sequence[tuple[str, LedgerEntryRecord]]) -> list[tuple[str, dict[str, str]]]:
+    """(glyph, entry) pairs as `fill` takes them, keyed by the entry's id."""
+    return [(str(entry.id), _values(glyph, entry)) for glyph, entry in rows]
+
+
+def _values(glyph: str, entry: LedgerEntryRecord) -> dict[str, str]:
+    return {
+        "legs": glyph,
+        "when": f"{entry.occurred_at:%Y-%m-%d %H:%M:%S}",
+        "type": entry.type,
+        "asset": entry.asset,
+        "amount": signed(entry.amount),
+        "fee": amount(entry.fee),
+        "balance": amount(entry.balance),
+        "ref": entry.ref_id,
+        "wallet": f"{entry.wallet_type}/{entry.wallet_id}",
+    }
+
+
+class AssetFilter(Input):
+    """Esc clears what is typed; with nothing typed it goes on to the screen (back)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "clear_filter", "Clear filter", id="ledger.clear")]
+
+    def action_clear_filter(self) -> None:
+        if not self.value:
+            raise SkipAction()
+        self.value = ""
+
+
+class TypeFilter(Select[str]):
+    """Esc shows every type again; with every type shown it goes on to the screen (back)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "clear_filter", "Clear filter", id="ledger.clear")]
+
+    def action_clear_filter(self) -> None:
+        if self.is_blank():
+            raise SkipAction()
+        self.clear()
+
+
+class LedgerScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,l", "app.pop_screen", "Back", id="ledger.back"),
+        Binding("slash", "filter", "Filter", id="ledger.filter"),
+    ]
+
+    def __init__(self, load: Callable[[], Awaitable[SessionLedger]]) -> None:
+        super().__init__()
+        self._load = load
+        self._read: SessionLedger | None = None
+        self._drawn: tuple[object, ...] | None = None  # what the table shows: entries and filter
+        self._types: list[str] = []  # what the type filter offers
+
+    def compose(self) -> ComposeResult:
+        yield ConsoleHeader()
+        yield Static("reading the ledger", id="ledger-heading", classes="heading", markup=False)
+        with Horizontal(id="ledger-filter"):
+            yield AssetFilter(placeholder="asset: BTC, xbt, u...", id="asset-filter")
+            yield TypeFilter([], prompt="every type", id="type-filter")
+        yield RowTable(id="ledger")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#ledger", RowTable)
+        fill(table, COLUMNS, [])
+        table.focus()
+        self.reload()
+        self.set_interval(POLL_S, self.reload)
+
+    def action_filter(self) -> None:
+        self.query_one(AssetFilter).focus()
+
+    @on(Input.Submitted, "#asset-filter")
+    def _submitted(self) -> None:
+        self.query_one("#ledger", RowTable).focus()
+
+    @on(Input.Changed, "#asset-filter")
+    @on(Select.Changed, "#type-filter")
+    def _filter_changed(self) -> None:
+        self._draw()
+
+    @work(exclusive=True, group="ledger", exit_on_error=False, description="read the ledger")
+    async def reload(self) -> None:
+        """Read the session's ledger again; a failed read is said in the heading, and what was shown stays."""
+        try:
+            self._read = await self._load()
+        except (StoreError, SQLAlchemyError) as exc:
+            self.query_one("#ledger-heading", Static).update(f"cannot read the ledger: {exc}")
+            self._drawn = None  # drawn again (heading too) once a read succeeds
+            return
+        self._offer_types(self._read[1].entries)
+        self._draw()
+
+    def _offer_types(self, entries: Sequence[LedgerEntryRecord]) -> None:
+        """The type filter offers the types the session has; the one chosen stays chosen."""
+        types = sorted({e.type for e in entries})
+        if types != self._types:
+            self._types = types
+            select = self.query_one(TypeFilter)
+            chosen = select.value
+            select.set_options((t, t) for t in types)
+            if chosen in types:
+                select.value = chosen
+
+    def _draw(self) -> None:
+        if self._read is None:
+            return
+        session, read = self._read
+        typed = self.query_one(AssetFilter).value
+        kind = self.query_one(TypeFilter).value
+        kind = None if kind is Select.NULL else str(kind)
+        state = None if session is None else (session.id, session.status)
+        key = (state, read.total, tuple(e.id for e in read.entries), typed, kind)
+        if key == self._drawn:
+            return
+        self._drawn = key
+        shown = [e for e in read.entries if matches(e, typed, kind)]
+        self.query_one("#ledger-heading", Static).update(_heading(session, read, len(shown), typed, kind))
+        table = self.query_one("#ledger", RowTable)
+        selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key if table.row_count else None
+        fill(table, COLUMNS, entry_rows(grouped(shown)))
+        if selected is not None and selected in table.rows:  # the same entry stays under the cursor
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+
+
+def _heading(session: TradingSession | None, read: Ledger, shown: int, typed: str, kind: str | None) -> str:
+    if session is None:
+        return "no trading session yet: the ledger lists the entries of one"
+    text = (
+        f"session #{session.id} ({session.status}) since {session.started_at:%Y-%m-%d %H:%M} UTC: "
+        f"{read.total} ledger entr{'y' if read.total == 1 else 'ies'} from the store, newest first"
+    )
+    if read.total > len(read.entries):
+        text += f" (the newest {len(read.entries)} here)"
+    filters = [f for f in (f"asset {typed.strip()}" if typed.strip() else "", f"type {kind}" if kind else "") if f]
+    if filters:
+        text += f"  ·  {shown} with {' and '.join(filters)}"
+    return text
