@@ -32,6 +32,7 @@ class CacheStats:
     misses: int
     evictions: int  # live entries pushed out by the size bound
     expirations: int  # entries dropped because their ttl ran out
+    oldest_age: float | None = None  # seconds since the oldest live entry was set; None when empty
 
     @property
     def hit_rate(self) -> float:
@@ -108,8 +109,17 @@ class BalanceCache(Generic[V]):
     def stats(self) -> CacheStats:
         with self._lock:
             dropped = self._sweep()
+            oldest = None
+            if self._expires_at:  # in setting order, as the ttl is uniform: the first was set longest ago
+                oldest = self._clock.monotonic() - (next(iter(self._expires_at.values())) - self.ttl)
             stats = CacheStats(
-                len(self._values), self.max_entries, self._hits, self._misses, self._evictions, self._expirations
+                len(self._values),
+                self.max_entries,
+                self._hits,
+                self._misses,
+                self._evictions,
+                self._expirations,
+                oldest,
             )
         self._fire(dropped)
         return stats

@@ -3,6 +3,9 @@ resync on any doubt.
 
 Every (re)connection takes a fresh token, fresh holds from REST and a fresh snapshot. The feed is judged
 by the data itself: a socket that still answers pings but carries no data or heartbeat is dead.
+
+What happens on the way is in the health's event log: token, subscribed, snapshot, gap, system status,
+and after a reconnect what the resync snapshot found moved while the feed was down.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from websockets.asyncio.client import ClientConnection
 
 from balance_tui.core.budgets import ReconnectBudget
 from balance_tui.core.events import BalancesSnapshot, BalancesUpdate, ExecutionsSnapshot, ExecutionsUpdate
-from balance_tui.core.health import BlindChange, FeedState
+from balance_tui.core.health import BlindChange, FeedEventKind, FeedHealth, FeedState
 from balance_tui.core.manager import BalanceManager
 from balance_tui.core.model import Balance
 from balance_tui.kraken.connection import NOT_ONLINE_BACKOFF_S, Feed, FeedFailed, Resync
@@ -24,6 +27,8 @@ from balance_tui.kraken.frames import MethodReply, ParseError, SystemStatus, par
 from balance_tui.kraken.rest import KrakenError, KrakenRest
 
 log = logging.getLogger(__name__)
+
+NAMED_CHANGES = 5  # assets named in the event that reports what moved while the feed was down
 
 
 class BalanceStream(Feed):
@@ -39,6 +44,7 @@ class BalanceStream(Feed):
         budget: ReconnectBudget | None = None,
     ) -> None:
         super().__init__(ws_url, manager.health, manager.clock, stale_after_s, budget)
+        self.health: FeedHealth
         self._manager = manager
         self._rest = rest
         self._token_refused = False  # since the last snapshot: a second refusal of a fresh token is final
@@ -49,9 +55,17 @@ class BalanceStream(Feed):
 
     async def _session(self, ws: ClientConnection) -> None:
         health, manager = self.health, self._manager
-        health.state, health.retry_at = FeedState.SUBSCRIBING, None
+        self._enter(FeedState.SUBSCRIBING)
+        health.retry_at, health.channels = None, ()
         try:
             token = await self._rest.websockets_token()
+        except KrakenError as exc:
+            if exc.fatal:
+                raise FeedFailed(str(exc)) from exc
+            raise Resync(str(exc), FeedEventKind.NO_TOKEN) from exc
+        health.token_at = manager.clock.now()
+        self._note(FeedEventKind.TOKEN, "fetched")
+        try:
             manager.apply((await self._rest.fetch_balances()).holds)
         except KrakenError as exc:
             raise (FeedFailed if exc.fatal else Resync)(str(exc)) from exc
@@ -77,30 +91,45 @@ class BalanceStream(Feed):
                     raise Resync("balances update arrived before the snapshot")
                 if sequence != expected.balances:
                     health.gaps += 1
-                    raise Resync(f"sequence gap: expected {expected.balances}, got {sequence}")
+                    gap = f"expected {expected.balances}, got {sequence}"
+                    raise Resync(f"sequence gap: {gap}", FeedEventKind.GAP, f"balances: {gap}")
                 manager.apply(frame)
                 expected.balances, health.sequence = sequence + 1, sequence
-            case BalancesSnapshot(sequence=sequence):
+            case BalancesSnapshot(sequence=sequence, assets=assets):
                 # Live before applying: the engine then sees the snapshot as the feed's at once, and
                 # `before` is everything last known, not only what the cache still holds.
-                health.state, health.sequence, health.error = FeedState.LIVE, sequence, ""
+                self._enter(FeedState.LIVE)
+                health.sequence, health.error = sequence, ""
+                self._note(FeedEventKind.SNAPSHOT, f"balances: {len(assets)} assets, seq {sequence}")
                 self._token_refused = False
                 before = manager.get_all_balances()
                 manager.apply(frame)
                 if health.reconnects:
                     health.blind_changes = _blind_changes(before, manager, manager.clock.now())
+                    self._note(FeedEventKind.RESYNCED, _describe_blind(health.blind_changes))
                 expected.balances = sequence + 1
             case ExecutionsUpdate(sequence=sequence):
                 if sequence != expected.orders:
                     health.gaps += 1
-                    raise Resync(f"executions sequence gap: expected {expected.orders}, got {sequence}")
+                    gap = f"expected {expected.orders}, got {sequence}"
+                    raise Resync(f"executions sequence gap: {gap}", FeedEventKind.GAP, f"executions: {gap}")
                 manager.apply(frame)
                 expected.orders = sequence + 1
-            case ExecutionsSnapshot(sequence=sequence):
+            case ExecutionsSnapshot(sequence=sequence, reports=reports):
+                self._note(FeedEventKind.SNAPSHOT, f"executions: {len(reports)} orders, seq {sequence}")
                 manager.apply(frame)
                 expected.orders = sequence + 1
             case SystemStatus(system=system):
-                health.system = system
+                if system != health.system:
+                    self._note(FeedEventKind.SYSTEM, f"{health.system} -> {system}" if health.system else system)
+                    health.system = system
+            case MethodReply(method="pong", req_id=req_id):
+                self._pong(req_id)
+            case MethodReply(method="subscribe", success=True, result=result):
+                channel = result.get("channel")
+                if isinstance(channel, str):
+                    health.channels += (channel,)
+                    self._note(FeedEventKind.SUBSCRIBED, channel)
             case MethodReply(success=False, error=error):
                 if error.startswith("ESession"):
                     # A stale token (Kraken maintenance) is cured by the fresh one every connection takes.
@@ -111,7 +140,7 @@ class BalanceStream(Feed):
                             "that issued it belong to the same exchange"
                         )
                     self._token_refused = True
-                    raise Resync(f"subscription refused: {error}")
+                    raise Resync(f"subscription refused: {error}", FeedEventKind.REFUSED, f"subscribe: {error}")
                 raise FeedFailed(f"Kraken refused a subscription: {error}")
 
 
@@ -131,3 +160,12 @@ def _blind_changes(before: dict[str, Balance], manager: BalanceManager, at: date
         for asset in sorted(after)
         if asset not in before or before[asset].total != after[asset].total
     )
+
+
+def _describe_blind(changes: tuple[BlindChange, ...]) -> str:
+    """What the resync found, short: the notice after it names every figure."""
+    if not changes:
+        return "nothing moved while down"
+    names = ", ".join(change.asset for change in changes[:NAMED_CHANGES])
+    more = f" +{len(changes) - NAMED_CHANGES}" if len(changes) > NAMED_CHANGES else ""
+    return f"{len(changes)} moved while down: {names}{more}"

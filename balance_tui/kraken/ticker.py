@@ -14,14 +14,13 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
 from balance_tui.core.budgets import ReconnectBudget
-from balance_tui.core.health import FeedState
+from balance_tui.core.health import ConnectionHealth, FeedState
 from balance_tui.core.prices import PriceBook, split_symbol
 from balance_tui.kraken.connection import NOT_ONLINE_BACKOFF_S, Feed, FeedFailed, Resync
 from balance_tui.kraken.frames import (
@@ -127,14 +126,9 @@ def _price(item: dict[str, Any], key: str, path: str) -> Decimal | None:
 
 
 @dataclass(slots=True)
-class TickerHealth:
-    state: FeedState = FeedState.CONNECTING
-    last_message_at: datetime | None = None
+class TickerHealth(ConnectionHealth):
     subscribed: frozenset[str] = frozenset()
     refused: dict[str, str] = field(default_factory=dict)  # symbol -> Kraken's error, never asked for again
-    reconnects: int = 0
-    error: str = ""
-    retry_at: datetime | None = None
 
 
 class TickerStream(Feed):
@@ -174,10 +168,11 @@ class TickerStream(Feed):
         while True:
             while not self._wanted():
                 if self.health.state is not FeedState.FAILED:
-                    self.health.state, self.health.error = FeedState.STOPPED, "no ticker symbols to watch"
+                    self._enter(FeedState.STOPPED)
+                    self.health.error = "no ticker symbols to watch"
                 self._added.clear()
                 await self._added.wait()
-            self.health.state = FeedState.CONNECTING
+            self._enter(FeedState.CONNECTING)
             await super().run()
             if self._wanted():
                 return
@@ -195,7 +190,8 @@ class TickerStream(Feed):
 
     async def _session(self, ws: ClientConnection) -> None:
         health = self.health
-        health.state, health.retry_at, health.subscribed = FeedState.SUBSCRIBING, None, frozenset()
+        self._enter(FeedState.SUBSCRIBING)
+        health.retry_at, health.subscribed = None, frozenset()
         self._asked = set()
         await self._subscribe_new(ws)
         added = asyncio.create_task(self._subscribe_added(ws), name="ticker-subscribe")
@@ -231,11 +227,14 @@ class TickerStream(Feed):
             case TickerFrame(tickers=tickers):
                 for ticker in tickers:
                     self._prices.update(ticker.symbol, last=ticker.last, bid=ticker.bid, ask=ticker.ask)
-                health.state = FeedState.LIVE
+                self._enter(FeedState.LIVE)
             case MethodReply(method="subscribe", success=True, result=result):
                 if isinstance(symbol := result.get("symbol"), str):
                     health.subscribed |= {symbol}
-                health.state, health.error = FeedState.LIVE, ""
+                self._enter(FeedState.LIVE)
+                health.error = ""
+            case MethodReply(method="pong", req_id=req_id):
+                self._pong(req_id)
             case SubscribeRefused(symbol=symbol, error=error):
                 if error.startswith(_UNSUPPORTED) and symbol in self._symbols:
                     if symbol not in health.refused:

@@ -52,6 +52,9 @@ REFRESH_RATES = (2, 4, 6, 8, 10)  # what `r` cycles through, within [ui] refresh
 class BalanceApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "Balance Console"
+    # Room for the main screen's feed pane as a right column beside the whole balances table (-wide), and
+    # for a wider one (-wider).
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (160, "-wide"), (190, "-wider")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.interrupt"),  # as in k9s and top

@@ -14,6 +14,7 @@ from balance_tui.tui.balances_pane import BalancesPane
 from balance_tui.tui.balances_table import CENT, BalancesTable
 from balance_tui.tui.engine_panel import EnginePanel
 from balance_tui.tui.feed_bar import FeedBar
+from balance_tui.tui.feed_panel import FeedPanel
 from balance_tui.tui.formatting import amount
 from balance_tui.tui.header import ConsoleHeader
 from balance_tui.tui.issues_panel import IssuesPanel
@@ -61,6 +62,7 @@ class MainScreen(Screen[None]):
             yield AssetPanel(id="asset")
             yield EnginePanel(id="engine")
             yield IssuesPanel(id="issues")
+        yield FeedPanel(id="feed-pane")  # docked right on wide screens (app.tcss)
         yield FeedBar(id="feed")
         yield Footer()
 
@@ -100,6 +102,7 @@ class MainScreen(Screen[None]):
         if str(total.content) != text:
             total.update(text)
         self.query_one(FeedBar).show(view.feed, view.now)
+        self.query_one(FeedPanel).show(view.feed, view.now)
         self.query_one(AssetPanel).show(view.selection)
         self.query_one(EnginePanel).show(view)
         self.query_one(IssuesPanel).show(view.issues)

@@ -24,7 +24,7 @@ from balance_tui.core import Balance, FeedState
 from balance_tui.core.breaker import BreakerState
 from balance_tui.core.cache import CacheStats
 from balance_tui.core.events import Source
-from balance_tui.core.health import BlindChange
+from balance_tui.core.health import BlindChange, FeedEvent
 from balance_tui.core.history import BalanceHistory, HistoryEntry, TrendAnalysis
 from balance_tui.core.validator import ValidationIssue
 
@@ -37,16 +37,28 @@ class FeedView:
     """The balances feed; `state` is what the data says (LIVE with nothing heard lately is STALE)."""
 
     state: FeedState = FeedState.CONNECTING
+    state_since: datetime | None = None  # when it entered `state` (a silent LIVE feed: when it went STALE)
     system: str = ""  # Kraken's status channel: online, maintenance, cancel_only, post_only
     error: str = ""
     retry_at: datetime | None = None  # the next reconnect attempt, while waiting for it
+    connected_at: datetime | None = None  # while a connection is open: its uptime is measured from this
     last_message_at: datetime | None = None
+    messages: int = 0
+    rate_1s: int = 0  # messages in the last whole second
+    rate_1m: float | None = None  # mean messages per second over the last minute; None before a second's worth
+    ping_rtt: float | None = None  # seconds, the last application ping's round trip on this connection
     sequence: int | None = None
     reconnects: int = 0
+    reconnect_reason: str = ""  # why the last reconnect was needed
     gaps: int = 0
+    token_at: datetime | None = None
+    channels: tuple[str, ...] = ()  # subscriptions acknowledged on this connection
+    budget_left: float | None = None  # reconnect attempts the budget allows at once now
+    budget_capacity: int = 0
     holds_source: Source | None = None  # where the held amounts in use come from
     holds_at: datetime | None = None
     blind_changes: tuple[BlindChange, ...] = ()  # from the last resync; a new resync makes a new tuple
+    events: tuple[FeedEvent, ...] = ()  # the last feed events, newest first (the same tuple while none is new)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,19 +146,35 @@ class View:
         quote, prices = config.engine.value_in, backend.prices
         values = {asset: prices.value(asset, b.total, quote) for asset, b in balances.items()}
         total, missing = prices.total_value(balances, quote)
-        health, ticker = manager.health, backend.ticker
+        health, ticker, budget = manager.health, backend.ticker, backend.stream.budget
+        stale_after, monotonic = timedelta(seconds=config.feed.stale_after_s), manager.clock.monotonic()
+        state, since = health.observed_state(now, stale_after), health.state_since
+        if state is not health.state and health.last_message_at is not None:
+            since = health.last_message_at + stale_after  # live on the socket, but silent since then
         feed = FeedView(
-            state=health.observed_state(now, timedelta(seconds=config.feed.stale_after_s)),
+            state=state,
+            state_since=since,
             system=health.system,
             error=health.error,
             retry_at=health.retry_at,
+            connected_at=health.connected_at,
             last_message_at=health.last_message_at,
+            messages=health.messages,
+            rate_1s=health.rate.last_second(monotonic),
+            rate_1m=health.rate.mean_per_second(monotonic),
+            ping_rtt=health.ping_rtt,
             sequence=health.sequence,
             reconnects=health.reconnects,
+            reconnect_reason=health.reconnect_reason,
             gaps=health.gaps,
+            token_at=health.token_at,
+            channels=health.channels,
+            budget_left=budget.tokens,
+            budget_capacity=budget.capacity,
             holds_source=manager.holds_source,
             holds_at=manager.holds_at,
             blind_changes=health.blind_changes,
+            events=health.events.recent(),
         )
         selection = SelectionView.read(
             manager.history, selected, balances, None if previous is None else previous.selection

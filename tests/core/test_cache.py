@@ -77,6 +77,32 @@ def test_an_expired_entry_frees_room_before_a_live_one_is_evicted() -> None:
     assert cache.get("ETH") == "1"
 
 
+def test_the_oldest_entry_age_is_the_time_since_the_least_recently_set_live_entry() -> None:
+    cache, clock = make(ttl=10)
+    assert cache.stats().oldest_age is None  # empty
+    cache.set("BTC", "1")
+    clock.advance(3)
+    cache.set("ETH", "1")
+    clock.advance(2)
+    assert cache.stats().oldest_age == pytest.approx(5)  # BTC, set 5 s ago
+    cache.set("BTC", "2")  # setting again makes it the newest: ETH is now the oldest
+    assert cache.stats().oldest_age == pytest.approx(2)
+    clock.advance(8)  # ETH expires at 10 s; BTC is 8 s old
+    stats = cache.stats()
+    assert (stats.size, stats.expirations, stats.oldest_age) == (1, 1, pytest.approx(8))
+    clock.advance(2)
+    assert cache.stats().oldest_age is None
+
+
+def test_reading_does_not_make_an_entry_younger() -> None:
+    cache, clock = make(ttl=10)
+    cache.set("BTC", "1")
+    clock.advance(4)
+    cache.set("ETH", "1")
+    cache.get("BTC")  # most recently used, still the longest since set
+    assert cache.stats().oldest_age == pytest.approx(4)
+
+
 def test_hit_rate_counts_hits_per_lookup() -> None:
     cache, _ = make()
     assert cache.stats().hit_rate == 0.0

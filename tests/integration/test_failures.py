@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -13,7 +14,7 @@ import pytest
 from balance_tui.backend import Backend
 from balance_tui.core.budgets import RateTier, ReconnectBudget, RestRateCounter
 from balance_tui.core.events import BalancesSnapshot, Source
-from balance_tui.core.health import FeedState
+from balance_tui.core.health import FeedEvent, FeedEventKind, FeedHealth, FeedState
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.sim import Fired, Simulator, SystemStatus
 from tests.integration.conftest import eventually, running
@@ -39,6 +40,15 @@ def truth(sim: Simulator) -> dict[str, Decimal]:
 
 def live(backend: Backend) -> Callable[[], bool]:
     return lambda: backend.manager.health.state is FeedState.LIVE
+
+
+def events_since(health: FeedHealth, mark: int) -> list[FeedEvent]:
+    """The feed events recorded after `mark` (an earlier `events.recorded`), oldest first."""
+    return list(reversed(health.events.recent()[: health.events.recorded - mark]))
+
+
+def kinds(events: list[FeedEvent]) -> list[FeedEventKind]:
+    return [event.kind for event in events]
 
 
 @pytest.mark.parametrize("resync", [True, False], ids=["with-resync", "resync-off-must-fail"])
@@ -99,7 +109,49 @@ async def test_three_429s_then_the_feed_connects(make_config) -> None:
         assert sim is not None
         sim.faults.refuse_handshakes(3, 429)  # before the first await: the feed has not connected yet
         await eventually(live(backend), what="the fourth attempt to connect")
-    assert sim.faults.fired[Fired.REFUSE] == 3 and backend.manager.health.reconnects == 3
+    health = backend.manager.health
+    assert sim.faults.fired[Fired.REFUSE] == 3 and health.reconnects == 3
+    K = FeedEventKind
+    assert kinds(events_since(health, 0))[:7] == [K.REFUSED, K.RETRY] * 3 + [K.CONNECTED]
+    assert {e.text for e in events_since(health, 0) if e.kind is K.REFUSED} == {"HTTP 429"}
+
+
+async def test_a_drop_and_a_gap_are_feed_events_in_order_and_the_ping_is_timed(make_config) -> None:
+    K = FeedEventKind
+    async with running(make_config(sim={"seed": 8}), **relaxed()) as backend:
+        sim, health = backend.simulator, backend.manager.health
+        assert sim is not None
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        # The first frame of a connection sends a ping: its round trip is known from the start.
+        await eventually(lambda: health.ping_rtt is not None, what="the first pong")
+        assert 0 < health.ping_rtt < 1 and sim.requests["ping"] >= 1
+        first = kinds(events_since(health, 0))
+        assert first[:3] == [K.CONNECTED, K.TOKEN, K.SYSTEM] and first.count(K.SUBSCRIBED) == 2
+
+        mark = health.events.recorded
+        await sim.drop_clients()
+        await eventually(lambda: health.reconnects == 1 and health.state is FeedState.LIVE, what="the reconnect")
+        await eventually(lambda: K.RESYNCED in kinds(events_since(health, mark)), what="the resync's report")
+        dropped = events_since(health, mark)
+        assert kinds(dropped)[:4] == [K.CLOSED, K.RETRY, K.CONNECTED, K.TOKEN]
+        assert dropped[0].text == "1001: going away" and dropped[1].text.startswith("in 0.0 s, budget ")
+        assert dropped[2].text == f"to {sim.ws_private_url}"
+        assert health.reconnect_reason == "connection closed (1001: going away)"
+        assert health.connected_at == dropped[2].at  # the uptime runs from the connected event
+
+        mark = health.events.recorded
+        sim.faults.skip_every = 20
+        while not sim.faults.fired[Fired.SKIP]:
+            await sim.step()
+        sim.faults.skip_every = 0
+        await eventually(lambda: health.reconnects == 2 and health.state is FeedState.LIVE, what="the resync")
+        gapped = events_since(health, mark)
+        at = kinds(gapped).index(K.GAP)
+        assert kinds(gapped)[at : at + 3] == [K.GAP, K.RETRY, K.CONNECTED] and health.gaps == 1
+        expected, got = map(
+            int, re.fullmatch(r"(?:balances|executions): expected (\d+), got (\d+)", gapped[at].text).groups()
+        )
+        assert got == expected + 1
 
 
 async def test_while_the_socket_cannot_connect_at_start_rest_shows_the_balances(make_config) -> None:
@@ -198,6 +250,8 @@ async def test_a_silent_but_pinging_server_is_stale_within_the_watchdog_and_rest
         await eventually(lambda: manager.health.reconnects >= 1, timeout=5, what="the watchdog")
         assert time.monotonic() - went_quiet < 2.5  # stale_after_s of 1 s, plus loop slack
         sim.faults.silence_every = 0
+        stale = [e for e in manager.health.events.recent() if e.kind is FeedEventKind.STALE]
+        assert [e.text for e in stale] == ["no data or heartbeat for 1 s"]
         await eventually(lambda: manager.source_in_use() is Source.REST, timeout=5, what="the REST fallback")
         assert manager.get_balance("BTC").source is Source.REST and manager.get_statistics().fallbacks == 1
         await eventually(lambda: manager.source_in_use() is Source.WS, timeout=10, what="the feed to come back")
@@ -227,6 +281,8 @@ async def test_maintenance_is_shown_and_slows_reconnects(make_config) -> None:
         await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
         sim.faults.set_system_status(SystemStatus.MAINTENANCE)
         await eventually(lambda: health.system == "maintenance", what="the status frame")
+        assert health.events.recent()[0].kind is FeedEventKind.SYSTEM
+        assert health.events.recent()[0].text == "online -> maintenance"
         await sim.drop_clients()
         await eventually(lambda: health.retry_at is not None, what="the reconnect wait")
         waiting = (health.retry_at - backend.manager.clock.now()).total_seconds()

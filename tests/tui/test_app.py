@@ -99,7 +99,7 @@ async def test_the_panels_show_the_selected_asset_the_engine_and_open_issues(mak
         asset = table.selected_asset
         await eventually(lambda: app.screen.query_one(AssetPanel).border_title == asset, what="the asset panel")
         engine = app.screen.query_one(EnginePanel)
-        await eventually(lambda: "source   ws" in str(engine.content), what="the engine panel")
+        await eventually(lambda: engine.border_title == "engine: figures from ws", what="the engine panel")
         issues = app.screen.query_one(IssuesPanel)
         await eventually(lambda: "USDT free" in str(issues.content), what="the low balance issue")
         assert "WARNING" in str(issues.content) and issues.border_subtitle == "1 open"
