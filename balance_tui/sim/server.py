@@ -107,8 +107,8 @@ class Simulator:
             raise ValueError("updates_per_second must be >= 0")
         self.api_key = api_key or base64.b64encode(secrets.token_bytes(42)).decode()
         self.api_secret = api_secret or base64.b64encode(secrets.token_bytes(64)).decode()
-        self.account = DemoAccount(seed)
         self.faults = Faults() if faults is None else faults
+        self.account = DemoAccount(seed, dormant=self.faults.many_assets)
         self.updates_sent = 0
         self.requests: Counter[str] = Counter()
         self._requested_port = port
