@@ -1,12 +1,16 @@
 """Budgets that keep us inside the exchange's limits: REST calls and WebSocket reconnects.
 
 Both answer "may I now" and "how long until I may" from an injected clock, and never sleep themselves:
-the caller awaits the delay, so tests move a fake clock instead of waiting.
+the caller awaits the delay, so tests move a fake clock instead of waiting. A reconnect budget also carries
+the `sleep` its feed awaits each delay with, so a test can hand it one that moves the fake clock instead,
+and minutes of reconnect backoff pass in no time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from balance_tui.core.clock import Clock, SystemClock
@@ -100,6 +104,7 @@ class ReconnectBudget:
         jitter: float = 0.5,
         rng: random.Random | None = None,
         clock: Clock | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if capacity < 1 or refill_seconds <= 0 or jitter < 0:
             raise ValueError("need capacity >= 1, refill_seconds > 0 and jitter >= 0")
@@ -108,6 +113,9 @@ class ReconnectBudget:
         self.jitter = jitter
         self._rng = rng or random.Random()
         self._clock = clock or SystemClock()
+        # How a feed waits out a delay after a connection ends (after a refused handshake, websockets itself
+        # sleeps the delay it is given, in real time).
+        self.sleep = sleep
         # Tokens as of the last attempt (or construction), and the jitter drawn for the next attempt.
         self._tokens: float = capacity
         self._at = self._clock.monotonic()

@@ -39,6 +39,8 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
 # alert the operator and wait before trying again, so an oversized snapshot cannot cause a storm.
 ALERT_CLOSE_CODES = frozenset({1002, 1003, 1007, 1008, 1009})
 ALERT_BACKOFF_S = 60.0
+# websockets' reason for a 1009 says a frame exceeds "limit of 1048576 bytes"; whose limit, and what it means:
+_ALERT_HINTS = {1009: f"a message from the exchange is over this console's {MAX_FRAME_BYTES // 2**20} MiB limit"}
 NOT_ONLINE_BACKOFF_S = 5.0  # Kraken: no faster than every 5 s while the system is not online
 # Short, explicit handshake limits: quitting must never wait out websockets' 10 s defaults for a close reply.
 OPEN_TIMEOUT_S = 5.0
@@ -187,7 +189,7 @@ class Feed:
         pause = max(pause, self._budget.reserve())
         log.warning("%s feed interrupted: %s; reconnecting in %.1f s", self.name, self.health.error, pause)
         self._retry_in(pause)
-        await asyncio.sleep(pause)
+        await self._budget.sleep(pause)
 
     def _connect_delays(self) -> Generator[float]:
         """websockets waits this long after each refused or failed handshake: the same bucket as drops."""
@@ -228,6 +230,7 @@ def _classify_close(exc: ConnectionClosed) -> tuple[str, float, str]:
     code = 1006 if close is None else close.code
     said = f"{code}{f': {close.reason}' if close and close.reason else ''}"
     if code in ALERT_CLOSE_CODES:
-        wait = f"; waiting {ALERT_BACKOFF_S:g} s before trying again"
+        hint = f": {_ALERT_HINTS[code]}" if code in _ALERT_HINTS else ""
+        wait = f"{hint}; waiting {ALERT_BACKOFF_S:g} s before trying again"
         return f"connection closed ({said}){wait}", ALERT_BACKOFF_S, said + wait
     return f"connection closed ({said})", 0.0, said

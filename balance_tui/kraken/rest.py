@@ -37,6 +37,11 @@ MAX_BUDGET_WAIT_S = 10.0  # wait this long for the rate budget; longer, and the 
 RATE_LIMIT_PAUSE_S = 60.0  # Kraken restricts a key "for a few seconds, longer if you keep calling"
 CALL_DEADLINE_S = 15.0  # httpx's read timeout is per read; a dripping server needs an overall bound
 HTTP_TIMEOUT = httpx.Timeout(connect=3.0, read=10.0, write=5.0, pool=2.0)
+# Every token fetch belongs to a (re)connection, and the feed's reconnect budget spaces those (no faster than
+# 0.1/s sustained). Retrying a failed fetch here as well would treble that, and the fetches would then eat the
+# REST rate budget the fallback polling needs while the feed is down; counted in the breaker, they would
+# pause that polling too. So a failed token fetch is left to the budget: not retried here, not counted there.
+RETRIED_BY_THE_FEED = frozenset({"GetWebSocketsToken"})
 
 
 class ErrorKind(StrEnum):
@@ -92,8 +97,13 @@ class KrakenError(Exception):
 
 
 def counts_against_breaker(exc: Exception) -> bool:
-    """The breaker opens on the exchange failing, not on our own key or request being wrong."""
-    return isinstance(exc, KrakenError) and exc.kind in (ErrorKind.TRANSIENT, ErrorKind.RATE_LIMIT)
+    """The breaker opens on the exchange failing, not on our own key or request being wrong, nor on a call the
+    feed's reconnect budget already spaces (a rate limit still counts: it is the whole key's)."""
+    if not isinstance(exc, KrakenError):
+        return False
+    if exc.method in RETRIED_BY_THE_FEED:
+        return exc.kind is ErrorKind.RATE_LIMIT
+    return exc.kind in (ErrorKind.TRANSIENT, ErrorKind.RATE_LIMIT)
 
 
 class KrakenRest:
@@ -122,12 +132,13 @@ class KrakenRest:
         self.calls = 0  # requests sent, retries included
 
     async def private(self, method: str, **params: str) -> Any:
-        """Sign and send; retry an invalid nonce once (re-signed) and transient failures with backoff."""
+        """Sign and send; retry an invalid nonce once (re-signed) and transient failures with backoff (except for
+        the calls RETRIED_BY_THE_FEED)."""
         if method not in READ_ONLY_ENDPOINTS:
             raise PermissionError(
                 f"{method} is not a read-only endpoint; this console signs only {sorted(READ_ONLY_ENDPOINTS)}"
             )
-        delays = iter(self._retry_delays)
+        delays = iter(() if method in RETRIED_BY_THE_FEED else self._retry_delays)
         nonce_retried = False
         while True:
             try:
@@ -183,6 +194,7 @@ class KrakenRest:
         return decimals
 
     async def websockets_token(self) -> str:
+        """A token to subscribe with. A transient failure is raised at once: the feed's next reconnect retries."""
         result = await self.private("GetWebSocketsToken")
         token = result.get("token") if isinstance(result, dict) else None
         if not isinstance(token, str) or not token:

@@ -77,7 +77,11 @@ class BalanceStream(Feed):
         await self._read(ws, lambda raw: self._take(raw, expected))
 
     def _take(self, raw: str | bytes, expected: _Expected) -> None:
-        """Parse one frame and hand it to the engine; anything that breaks the sequence means Resync."""
+        """Parse one frame and hand it to the engine; anything that breaks the sequence means Resync.
+
+        A sequence number that is not the next one is never applied: a gap (frames lost), a repeat or one
+        going backwards (frames duplicated or reordered) alike. Snapshots too: one older than what was applied
+        would put old figures back."""
         health, manager = self.health, self._manager
         try:
             frame = parse(raw)
@@ -90,12 +94,12 @@ class BalanceStream(Feed):
                 if expected.balances is None:
                     raise Resync("balances update arrived before the snapshot")
                 if sequence != expected.balances:
-                    health.gaps += 1
-                    gap = f"expected {expected.balances}, got {sequence}"
-                    raise Resync(f"sequence gap: {gap}", FeedEventKind.GAP, f"balances: {gap}")
+                    raise self._out_of_sequence("balances", expected.balances, sequence)
                 manager.apply(frame)
                 expected.balances, health.sequence = sequence + 1, sequence
             case BalancesSnapshot(sequence=sequence, assets=assets):
+                if expected.balances is not None and sequence < expected.balances:
+                    raise self._out_of_sequence("balances snapshot", expected.balances, sequence)
                 # Live before applying: the engine then sees the snapshot as the feed's at once, and
                 # `before` is everything last known, not only what the cache still holds.
                 self._enter(FeedState.LIVE)
@@ -110,12 +114,12 @@ class BalanceStream(Feed):
                 expected.balances = sequence + 1
             case ExecutionsUpdate(sequence=sequence):
                 if sequence != expected.orders:
-                    health.gaps += 1
-                    gap = f"expected {expected.orders}, got {sequence}"
-                    raise Resync(f"executions sequence gap: {gap}", FeedEventKind.GAP, f"executions: {gap}")
+                    raise self._out_of_sequence("executions", expected.orders, sequence)
                 manager.apply(frame)
                 expected.orders = sequence + 1
             case ExecutionsSnapshot(sequence=sequence, reports=reports):
+                if expected.orders is not None and sequence < expected.orders:
+                    raise self._out_of_sequence("executions snapshot", expected.orders, sequence)
                 self._note(FeedEventKind.SNAPSHOT, f"executions: {len(reports)} orders, seq {sequence}")
                 manager.apply(frame)
                 expected.orders = sequence + 1
@@ -142,6 +146,18 @@ class BalanceStream(Feed):
                     self._token_refused = True
                     raise Resync(f"subscription refused: {error}", FeedEventKind.REFUSED, f"subscribe: {error}")
                 raise FeedFailed(f"Kraken refused a subscription: {error}")
+
+    def _out_of_sequence(self, what: str, expected: int | None, got: int) -> Resync:
+        """Count the break in the sequence and say which kind it is: frames lost, or frames seen before."""
+        self.health.gaps += 1
+        seen = f"expected {expected}, got {got}"
+        if expected is not None and got < expected:
+            return Resync(
+                f"{what} sequence went backwards: {seen} (a repeated or reordered frame)",
+                FeedEventKind.GAP,
+                f"{what}: went backwards, {seen}",
+            )
+        return Resync(f"{what} sequence gap: {seen}", FeedEventKind.GAP, f"{what}: {seen}")
 
 
 @dataclass(slots=True)

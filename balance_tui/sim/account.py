@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import Literal, NamedTuple, Self
 
 from balance_tui.core.events import LedgerEntry
-from balance_tui.sim.assets import ASSETS, MAKER_FEE_PERCENT, PAIRS, TAKER_FEE_PERCENT, Asset, Pair
+from balance_tui.sim.assets import ASSETS, MAKER_FEE_PERCENT, PAIRS, TAKER_FEE_PERCENT, Asset, Pair, dormant_assets
 from balance_tui.sim.market import Market
 from balance_tui.sim.seeded import fraction, kraken_id, uniform
 
@@ -160,9 +160,10 @@ def _check_scripted(asset: str, amount: Decimal, kind: str) -> None:
 
 class DemoAccount:
     """A seeded account that trades, rests and cancels orders, deposits, withdraws and earns staking
-    rewards, one step at a time."""
+    rewards, one step at a time. It may also hold `dormant` assets that never move (D00001, ...), as an
+    account with thousands of assets would; `assets` is every asset it can hold, those included."""
 
-    def __init__(self, seed: int, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, seed: int, *, clock: Callable[[], datetime] = _utc_now, dormant: int = 0) -> None:
         self._rng = random.Random(seed)
         self._clock = clock
         self.market = Market(self._rng)
@@ -171,6 +172,12 @@ class DemoAccount:
             key: ASSETS[key.asset].quantize(Decimal(amount) * uniform(self._rng, *jitter))
             for key, amount in _STARTING_BALANCES.items()
         }
+        # Dormant assets (the many-assets fault) draw on their own RNG: the seed's activity stays the same.
+        self.assets: dict[str, Asset] = ASSETS | dormant_assets(dormant)
+        dust = random.Random(f"dormant-{seed}")
+        for asset in self.assets.values():
+            if asset.name not in ASSETS:
+                self._wallets[_spot(asset.name)] = asset.quantize(uniform(dust, Decimal("0.0001"), Decimal(1000)))
         self._usual_totals = self.totals()
         self._trade_ids = {symbol: 1_000_000 + self._rng.randrange(50_000_000) for symbol in PAIRS}
         self._orders: dict[str, Order] = {}
@@ -204,10 +211,10 @@ class DemoAccount:
 
     def _balance(self, wallet: WalletKey) -> Decimal:
         """A wallet's balance; one not opened yet holds zero (at its asset's precision, which it keeps)."""
-        return self._wallets.get(wallet, ASSETS[wallet.asset].quantize(Decimal(0)))
+        return self._wallets.get(wallet, self.assets[wallet.asset].quantize(Decimal(0)))
 
     def _held(self, asset: str) -> Decimal:
-        held = ASSETS[asset].quantize(Decimal(0))
+        held = self.assets[asset].quantize(Decimal(0))
         for order in self._orders.values():
             holds, amount = order.hold
             if holds == asset:

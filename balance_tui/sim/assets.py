@@ -83,6 +83,14 @@ ASSETS: dict[str, Asset] = {
     )
 }
 
+
+def dormant_assets(count: int) -> dict[str, Asset]:
+    """`count` assets an account can hold without ever trading them (the many-assets fault): D00001, D00002, ...
+    Unlisted on any pair, they only ever appear in balances."""
+    names = (f"D{index:05d}" for index in range(1, count + 1))
+    return {name: _asset(name, name, name, 8, 4, "0.0001") for name in names}
+
+
 # Earn wallets the exchange offers, (asset, wallet id) -> REST key suffix: bonded DOT is "DOT.S".
 EARN_SUFFIXES: dict[tuple[str, str], str] = {("DOT", "bonded"): ".S"}
 

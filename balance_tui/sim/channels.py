@@ -17,7 +17,7 @@ from balance_tui.sim.assets import PAIRS
 from balance_tui.sim.auth import TokenRegistry
 from balance_tui.sim.faults import Faults, Fired
 from balance_tui.sim.market import Tickers
-from balance_tui.sim.wire import rfc3339
+from balance_tui.sim.wire import dumps, rfc3339
 from balance_tui.sim.ws import Connection, Message, Refused, error_reply, reply
 
 MAX_RATE_COUNT = 125  # the trading rate counter's ceiling an executions ack reports (Intermediate tier)
@@ -28,12 +28,13 @@ _EVENT_TRIGGERS = ("trades", "bbo")
 class _Subscription:
     options: dict[str, bool]
     sequence: int = 0  # last sequence number sent
-    updates: int = 0  # updates sent, for the garble and skip faults
+    updates: int = 0  # updates sent, for the garble, skip and replay faults
+    last: str | None = None  # the last frame sent, for the replay fault
 
 
 class _PrivateChannel(ABC):
     """A token-gated channel whose frames carry a per-subscription `sequence`, +1 per frame (unless the
-    skip fault says otherwise)."""
+    skip or replay fault says otherwise)."""
 
     name: ClassVar[str]
 
@@ -103,15 +104,20 @@ class _PrivateChannel(ABC):
     def _send(self, connection: Connection, subscription: _Subscription, kind: str, data: list[Message]) -> bool:
         faults = self._faults
         subscription.sequence += 1
-        if kind == "update":
+        update = kind == "update"
+        if update:
             subscription.updates += 1
             if faults.skip_every and subscription.updates % faults.skip_every == 0:
                 faults.fired[Fired.SKIP] += 1
                 subscription.sequence += 1
         frame = {"channel": self.name, "type": kind, "data": data, "sequence": subscription.sequence}
-        if kind == "update" and faults.garble_every and subscription.updates % faults.garble_every == 0:
-            return connection.send(faults.garble(frame), data=True)
-        return connection.send(frame, data=True)
+        garbled = update and faults.garble_every and subscription.updates % faults.garble_every == 0
+        text = faults.garble(frame) if garbled else dumps(frame)
+        before, subscription.last = subscription.last, text
+        sent = connection.send(text, data=True)
+        if update and faults.replay_every and subscription.updates % faults.replay_every == 0:
+            connection.send(faults.replay(text, text if before is None else before), data=True)
+        return sent
 
 
 class BalancesChannel(_PrivateChannel):

@@ -15,7 +15,13 @@ The spec is a comma-separated list of `name=value` items:
     garble-every=N        every N-th update on a balances or executions subscription is malformed:
                           invalid JSON (cut in half) and wrong types (figures as strings), alternately
     skip-every=N          every N-th update on a balances or executions subscription skips a sequence number
+    replay-every=N        every N-th update on a balances or executions subscription is followed by a frame
+                          sent before: the update itself again (a duplicate sequence number) and the frame
+                          before it (a sequence number going backwards; the snapshot, after the first update),
+                          alternately
     refuse=STATUS[xCOUNT] refuse the next COUNT (default 1) WS handshakes with HTTP STATUS, e.g. refuse=429x3
+    hang-up=COUNT         accept the next COUNT WS handshakes (on either path) and close each at once with 1012,
+                          before any frame: an edge that accepts and hangs up, connection after connection
     spoil-tokens=COUNT    the next COUNT tokens from GetWebSocketsToken are stale at once, as after maintenance:
                           subscribing with one gets ESession:Invalid session
     offline=ASSET         ASSET moves only while no client is subscribed to balances: 3 changes each time
@@ -23,6 +29,11 @@ The spec is a comma-separated list of `name=value` items:
     status=STATE          system status: online, maintenance, cancel_only or post_only
     rest=FAILURE[xCOUNT]  the next COUNT (default 1) private REST calls fail as FAILURE: 500, 502, 503, 504,
                           drip, hang, nonce, rate-limit or lockout (see RestFailure); repeat to queue more
+    token=FAILURE[xCOUNT] the next COUNT (default 1) GetWebSocketsToken calls fail as FAILURE (as for rest=),
+                          before any queued by rest=; every other private call is served
+    many-assets=N         the account also holds N dormant assets (D00001, D00002, ...; listed, never traded):
+                          in Assets, Balance, BalanceEx and every balances snapshot. Read once, when the
+                          simulator is built; 9,000 make a snapshot over websockets' default 1 MiB max_size
 
 Data frames are channel snapshots and updates (balances, executions, ticker); status, heartbeats, acks and
 pongs do not count.
@@ -40,8 +51,9 @@ from balance_tui.sim.wire import dumps
 
 OVERSIZED_FRAME_BYTES = 2 * 1024 * 1024
 _CLEAN_CLOSES = (1012, 1001)  # service restart, going away: what Kraken's edge sends when it drops a feed
-_EVERY = ("drop-every", "silence-every", "oversize-every", "garble-every", "skip-every")
-_NAMES = (*_EVERY, "refuse", "spoil-tokens", "offline", "status", "rest")
+_EVERY = ("drop-every", "silence-every", "oversize-every", "garble-every", "skip-every", "replay-every")
+_QUEUED = ("refuse", "rest", "token")  # may be given more than once: each queues more
+_NAMES = (*_EVERY, "refuse", "hang-up", "spoil-tokens", "offline", "status", "rest", "token", "many-assets")
 
 
 class SystemStatus(StrEnum):
@@ -77,7 +89,10 @@ class Fired(StrEnum):
     INVALID_JSON = "invalid-json"
     WRONG_TYPES = "wrong-types"
     SKIP = "skip"
+    DUPLICATE = "duplicate"  # an update sent again
+    REWIND = "rewind"  # the frame before an update sent again
     REFUSE = "refuse"
+    HANG_UP = "hang-up"
     SPOIL_TOKEN = "spoil-token"
     OFFLINE = "offline"  # one change to the offline asset
 
@@ -99,20 +114,25 @@ class Faults:
     oversize_every: int = 0
     garble_every: int = 0
     skip_every: int = 0
+    replay_every: int = 0
+    many_assets: int = 0  # dormant assets the account holds besides the listed ones; read when it is built
     offline_asset: str | None = None
     offline_changes: int = 3  # changes to the offline asset each time the last balances subscriber goes
     drip_interval: float = 0.5  # seconds between the bytes of a dripped REST reply
     fired: Counter[str] = field(default_factory=Counter)
     _refusals: deque[int] = field(default_factory=deque, init=False, repr=False)
+    _hang_ups: int = field(default=0, init=False, repr=False)
     _spoiled_tokens: int = field(default=0, init=False, repr=False)
     _rest_failures: deque[RestFailure] = field(default_factory=deque, init=False, repr=False)
+    _token_failures: deque[RestFailure] = field(default_factory=deque, init=False, repr=False)
     _drops: int = field(default=0, init=False, repr=False)
     _garbles: int = field(default=0, init=False, repr=False)
+    _replays: int = field(default=0, init=False, repr=False)
     _system_status: SystemStatus = field(default=SystemStatus.ONLINE, init=False, repr=False)
     _status_listener: Callable[[SystemStatus], None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        for name in _EVERY:
+        for name in (*_EVERY, "many-assets"):
             attribute = name.replace("-", "_")
             if getattr(self, attribute) < 0:
                 raise ValueError(f"{attribute} must be >= 0 (0 turns it off), not {getattr(self, attribute)}")
@@ -132,7 +152,7 @@ class Faults:
                 name = faults._apply(item)
             except ValueError as error:
                 raise FaultSpecError(f"fault {position} {item!r}: {error}") from None
-            if name in seen and name not in ("refuse", "rest"):
+            if name in seen and name not in _QUEUED:
                 raise FaultSpecError(f"fault {position} {item!r}: {name} is given twice")
             seen.add(name)
         return faults
@@ -143,11 +163,13 @@ class Faults:
         if not equals or not value:
             raise ValueError("expected name=value")
         match name:
-            case _ if name in _EVERY:
+            case _ if name in (*_EVERY, "many-assets"):
                 setattr(self, name.replace("-", "_"), _count(value))
             case "refuse":
                 status, count = _times(value)
                 self.refuse_handshakes(count, _http_status(status))
+            case "hang-up":
+                self.hang_up(_count(value))
             case "spoil-tokens":
                 self.spoil_tokens(_count(value))
             case "offline":
@@ -159,6 +181,9 @@ class Faults:
             case "rest":
                 failure, count = _times(value)
                 self.fail_rest(_choice(RestFailure, failure), count)
+            case "token":
+                failure, count = _times(value)
+                self.fail_tokens(_choice(RestFailure, failure), count)
             case _:
                 raise ValueError(f"unknown fault {name!r}; known: {', '.join(_NAMES)}")
         return name
@@ -170,6 +195,11 @@ class Faults:
         _check_count(count)
         self._refusals.extend([_http_status(str(status))] * count)
 
+    def hang_up(self, count: int = 1) -> None:
+        """Accept the next `count` WS handshakes (on either path) and close each at once, before any frame."""
+        _check_count(count)
+        self._hang_ups += count
+
     def spoil_tokens(self, count: int = 1) -> None:
         """Make the next `count` WS tokens stale as they are issued (after any already spoiled)."""
         _check_count(count)
@@ -180,12 +210,25 @@ class Faults:
         _check_count(count)
         self._rest_failures.extend([RestFailure(failure)] * count)
 
+    def fail_tokens(self, failure: RestFailure, count: int = 1) -> None:
+        """Make the next `count` GetWebSocketsToken calls fail as `failure`, other private calls unharmed."""
+        _check_count(count)
+        self._token_failures.extend([RestFailure(failure)] * count)
+
     def take_refusal(self) -> int | None:
         """The HTTP status to refuse this handshake with, or None to accept it."""
         if not self._refusals:
             return None
         self.fired[Fired.REFUSE] += 1
         return self._refusals.popleft()
+
+    def take_hang_up(self) -> bool:
+        """Whether this accepted connection is to be closed at once."""
+        if not self._hang_ups:
+            return False
+        self.fired[Fired.HANG_UP] += 1
+        self._hang_ups -= 1
+        return True
 
     def take_spoiled_token(self) -> bool:
         """Whether the token being issued is to be stale at once."""
@@ -195,11 +238,13 @@ class Faults:
         self._spoiled_tokens -= 1
         return True
 
-    def take_rest_failure(self) -> RestFailure | None:
-        """How this private REST call fails, or None to serve it."""
-        if not self._rest_failures:
+    def take_rest_failure(self, method: str) -> RestFailure | None:
+        """How this private REST call of `method` fails, or None to serve it."""
+        token = method == "GetWebSocketsToken" and self._token_failures
+        queue = self._token_failures if token else self._rest_failures
+        if not queue:
             return None
-        failure = self._rest_failures.popleft()
+        failure = queue.popleft()
         self.fired[failure] += 1
         return failure
 
@@ -225,6 +270,15 @@ class Faults:
             return text[: len(text) // 2]
         self.fired[Fired.WRONG_TYPES] += 1
         return dumps(_stringify(frame))
+
+    def replay(self, update: str, before: str) -> str:
+        """The frame to send again after an update: the update itself and the one before it, alternately."""
+        replay, self._replays = self._replays, self._replays + 1
+        if replay % 2 == 0:
+            self.fired[Fired.DUPLICATE] += 1
+            return update
+        self.fired[Fired.REWIND] += 1
+        return before
 
     @staticmethod
     def oversized_frame() -> str:

@@ -60,7 +60,7 @@ class RestApi:
         self._public: dict[str, Callable[[Params], dict[str, object]]] = {
             "Time": _time,
             "SystemStatus": self._system_status,
-            "Assets": _assets,
+            "Assets": self._assets,
             "AssetPairs": _asset_pairs,
         }
         self.routes = [
@@ -69,7 +69,7 @@ class RestApi:
         ]
 
     async def _handle_private(self, request: Request) -> Response:
-        failure = self._faults.take_rest_failure()
+        failure = self._faults.take_rest_failure(request.path_params["method"])
         if failure is not None and failure is not RestFailure.DRIP:
             return await _fail(request, failure)
         envelope = await self._serve_private(request)
@@ -104,18 +104,36 @@ class RestApi:
 
     def _balance(self) -> dict[str, object]:
         """Each wallet's total under its REST key (earn wallets under a suffixed key, e.g. DOT.S)."""
-        return {_rest_key(wallet): _text(wallet, amount) for wallet, amount in self._account.wallets().items()}
+        return {
+            self._rest_key(wallet): self._text(wallet, amount) for wallet, amount in self._account.wallets().items()
+        }
 
     def _balance_ex(self) -> dict[str, object]:
         """Each wallet's total and what open orders hold of it; only spot wallets hold anything."""
         holds = self._account.holds()
         return {
-            _rest_key(wallet): {
-                "balance": _text(wallet, amount),
-                "hold_trade": _text(wallet, holds[wallet.asset] if wallet.type == "spot" else Decimal(0)),
+            self._rest_key(wallet): {
+                "balance": self._text(wallet, amount),
+                "hold_trade": self._text(wallet, holds[wallet.asset] if wallet.type == "spot" else Decimal(0)),
             }
             for wallet, amount in self._account.wallets().items()
         }
+
+    def _rest_key(self, wallet: WalletKey) -> str:
+        return rest_key(self._account.assets[wallet.asset], wallet.type, wallet.id)
+
+    def _text(self, wallet: WalletKey, amount: Decimal) -> str:
+        """A decimal string at the asset's full precision, as Kraken writes balances ("1.2000000000")."""
+        return format(self._account.assets[wallet.asset].quantize(amount), "f")
+
+    def _assets(self, params: Params) -> dict[str, object]:
+        """Every asset the account can hold by REST ID, plus each earn product under its suffixed key (which is
+        also its altname)."""
+        listed = {asset.rest_id: _asset_info(asset, asset.altname) for asset in self._account.assets.values()}
+        for name, wallet_id in EARN_SUFFIXES:
+            key = rest_key(ASSETS[name], "earn", wallet_id)
+            listed[key] = _asset_info(ASSETS[name], key)
+        return _chosen(listed, params.get("asset"), "EQuery:Unknown asset")
 
     def _websockets_token(self) -> dict[str, object]:
         token = self._tokens.issue()
@@ -163,15 +181,6 @@ def _json(envelope: str) -> Response:
     return Response(envelope, media_type="application/json")
 
 
-def _rest_key(wallet: WalletKey) -> str:
-    return rest_key(ASSETS[wallet.asset], wallet.type, wallet.id)
-
-
-def _text(wallet: WalletKey, amount: Decimal) -> str:
-    """A decimal string at the asset's full precision, as Kraken writes balances ("1.2000000000")."""
-    return format(ASSETS[wallet.asset].quantize(amount), "f")
-
-
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -182,15 +191,6 @@ def _time(_params: Params) -> dict[str, object]:
     now = datetime.now(UTC)
     rfc1123 = f"{_WEEKDAYS[now.weekday()]}, {now:%d} {_MONTHS[now.month - 1]} {now:%y %H:%M:%S} +0000"
     return {"unixtime": int(now.timestamp()), "rfc1123": rfc1123}
-
-
-def _assets(params: Params) -> dict[str, object]:
-    """Every asset by REST ID, plus each earn product under its suffixed key (which is also its altname)."""
-    listed = {asset.rest_id: _asset_info(asset, asset.altname) for asset in ASSETS.values()}
-    for name, wallet_id in EARN_SUFFIXES:
-        key = rest_key(ASSETS[name], "earn", wallet_id)
-        listed[key] = _asset_info(ASSETS[name], key)
-    return _chosen(listed, params.get("asset"), "EQuery:Unknown asset")
 
 
 def _asset_info(asset: Asset, altname: str) -> dict[str, object]:

@@ -112,8 +112,11 @@ class Simulator:
             raise ValueError(f"updates_per_second must be a finite number >= 0, not {updates_per_second}")
         self.api_key = api_key or base64.b64encode(secrets.token_bytes(42)).decode()
         self.api_secret = api_secret or base64.b64encode(secrets.token_bytes(64)).decode()
-        self.account = DemoAccount(seed) if clock is None else DemoAccount(seed, clock=clock)
         self.faults = Faults() if faults is None else faults
+        dormant = self.faults.many_assets
+        self.account = (
+            DemoAccount(seed, dormant=dormant) if clock is None else DemoAccount(seed, clock=clock, dormant=dormant)
+        )
         self.updates_sent = 0
         self.requests: Counter[str] = Counter()
         self._requested_port = port

@@ -4,7 +4,8 @@ An `Endpoint` is one URL path with the channels it serves; it refuses the other 
 own wrong-endpoint text. Every connection has its own bounded outbox drained by its own writer task, so
 publishing never waits on a socket: a client that falls too far behind is disconnected with 1008 instead of
 being allowed to stall the exchange or grow its queue without limit. The writer is also where the
-connection faults (drop, silence, oversize) strike, after the data frame that triggers them.
+connection faults (drop, silence, oversize) strike, after the data frame that triggers them; a hang-up strikes
+right after the handshake, before any frame.
 """
 
 import asyncio
@@ -216,6 +217,9 @@ class Endpoint:
             await websocket.send_denial_response(_denial(status))
             return
         await websocket.accept()
+        if self._faults.take_hang_up():
+            await websocket.close(1012)
+            return
         connection = Connection(
             websocket,
             self._faults,

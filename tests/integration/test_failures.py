@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 import re
 import time
 from collections.abc import Callable
@@ -12,13 +14,16 @@ from typing import Any
 import pytest
 
 from balance_tui.backend import Backend
-from balance_tui.core.budgets import RateTier, ReconnectBudget, RestRateCounter
-from balance_tui.core.events import BalancesSnapshot, Source
+from balance_tui.core.breaker import BreakerState
+from balance_tui.core.budgets import STARTER, RateTier, ReconnectBudget, RestRateCounter
+from balance_tui.core.events import BalancesSnapshot, BalancesUpdate, ExecutionsSnapshot, ExecutionsUpdate, Source
 from balance_tui.core.health import FeedEvent, FeedEventKind, FeedHealth, FeedState
 from balance_tui.kraken.credentials import Credentials
-from balance_tui.sim import Fired, Simulator, SystemStatus
+from balance_tui.sim import Faults, Fired, RestFailure, Simulator, SystemStatus
+from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually, running
 
+SEQUENCED = (BalancesSnapshot, BalancesUpdate, ExecutionsSnapshot, ExecutionsUpdate)
 UNLIMITED = RateTier("test", 10**9, 10**9)  # the simulator does not rate-limit; these tests reconnect hundreds of times
 
 
@@ -87,20 +92,32 @@ async def test_drop_soak_heals_every_balance(make_config, resync: bool) -> None:
             assert ltc is not None and ltc.total != sim.account.totals().get("LTC", 0)
 
 
-async def test_an_accept_then_close_server_gets_no_storm(make_config) -> None:
-    """Time-scaled 1/10: a budget of 5 then one per second allows at most 11 attempts in 6 s, not thousands."""
-    options = relaxed(capacity=5, refill_seconds=1.0, jitter=0.05)
-    async with running(make_config(), **options) as backend:
-        sim, health = backend.simulator, backend.manager.health
+async def test_an_accept_then_close_server_gets_at_most_eleven_attempts_a_minute(make_config) -> None:
+    """The default budget (5 at once, then one per 10 s, jitter 0.5 s) against an exchange that accepts every
+    connection and hangs up at once, for ten minutes of the budget's clock: its waits move that clock instead
+    of sleeping, so the ten minutes take about a second."""
+    clock, exchange = FrozenClock(), []
+    waits: list[tuple[int, float]] = []  # per wait: connections the exchange had accepted, when the next is due
+
+    async def wait(seconds: float) -> None:
+        waits.append((exchange[0].faults.fired[Fired.HANG_UP], clock.monotonic() + seconds))
+        clock.advance(seconds)
+        await asyncio.sleep(0)
+
+    budget = ReconnectBudget(rng=random.Random(11), clock=clock, sleep=wait)
+    async with running(make_config(), reconnect_budget=budget, rest_rate=RestRateCounter(UNLIMITED)) as backend:
+        sim = backend.simulator
         assert sim is not None
-        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
-        sim.faults.drop_every = 1  # every connection closes at its first data frame
-        began, until = health.reconnects, time.monotonic() + 6.0
-        while time.monotonic() < until:
-            await sim.step()
-            await asyncio.sleep(0.05)
-        attempts = health.reconnects - began
-    assert 6 <= attempts <= 12
+        exchange.append(sim)
+        sim.faults.hang_up(10**6)  # before the first await: the first connection too
+        start = clock.monotonic()
+        await eventually(lambda: clock.monotonic() - start >= 600, timeout=60, what="ten minutes of reconnects")
+    # Every wait followed one connection the exchange accepted and closed: no attempt escaped the budget.
+    assert [accepted for accepted, _ in waits] == list(range(1, len(waits) + 1))
+    attempts = [start, *(due for _, due in waits)]
+    in_a_minute = [sum(t <= u < t + 60 for u in attempts) for t in attempts if t < start + 540]
+    assert max(in_a_minute) <= 11  # the first minute's: the first connection, the burst of 5, then 5 refills
+    assert in_a_minute[0] >= 6 and sum(t < start + 600 for t in attempts) <= 1 + 5 + 60
 
 
 async def test_three_429s_then_the_feed_connects(make_config) -> None:
@@ -258,6 +275,137 @@ async def test_a_silent_but_pinging_server_is_stale_within_the_watchdog_and_rest
     afters = [change.after for change in changes]
     assert Source.REST in afters and afters[-1] is Source.WS
     assert afters.index(Source.REST) < len(afters) - 1
+
+
+async def test_a_feed_that_answers_pings_but_says_nothing_is_given_up_after_stale_after_s(
+    make_config, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The connection stays open and answers WebSocket pings (tests/sim shows it); only its silence gives it away."""
+    caplog.set_level(logging.WARNING, "balance_tui.kraken.connection")
+    async with running(make_config(feed={"stale_after_s": 1.0}), **relaxed()) as backend:
+        sim, health = backend.simulator, backend.manager.health
+        assert sim is not None
+        await eventually(live(backend), what="the live feed")
+        sim.faults.silence_every = 1
+        await sim.step()  # the next data frame on each connection is its last: no data, no heartbeat from then on
+        went_quiet = time.time()
+        await eventually(lambda: health.reconnects >= 1, timeout=5, what="the watchdog")
+        sim.faults.silence_every = 0
+        await eventually(live(backend), what="the feed to come back")
+    given_up = next(
+        r.created for r in caplog.records if "balances feed interrupted: no data or heartbeat for 1 s" in r.message
+    )
+    assert 1.0 <= given_up - went_quiet < 2.0  # stale_after_s, plus loop slack; never before
+    assert sim.faults.fired[Fired.SILENCE] >= 1 and health.error == ""
+
+
+async def test_a_repeated_or_backwards_sequence_number_is_never_applied(make_config, caplog) -> None:
+    """Updates sent twice, and the frame before an update sent again (an old update, or the snapshot itself):
+    each is caught before the engine sees it, and the feed resyncs from a fresh snapshot."""
+    caplog.set_level(logging.WARNING, "balance_tui.kraken.connection")
+    async with running(make_config(sim={"seed": 8}), **relaxed()) as backend:
+        sim, manager = backend.simulator, backend.manager
+        assert sim is not None
+        applied: list[tuple[int, str, int]] = []  # what reached the engine from the feed: connection, kind, sequence
+        apply = manager.apply
+
+        def recording(event: Any) -> Any:
+            if isinstance(event, SEQUENCED) and getattr(event, "source", Source.WS) is Source.WS:
+                kind = "balances" if isinstance(event, BalancesSnapshot | BalancesUpdate) else "executions"
+                applied.append((manager.health.reconnects, kind, event.sequence))
+            return apply(event)
+
+        manager.apply = recording  # type: ignore[method-assign]
+        await asyncio.wait_for(manager.wait_for_snapshot(), 10)
+
+        def reasons() -> list[str]:
+            return [r.message for r in caplog.records if "feed interrupted" in r.message]
+
+        def caught(what: str) -> bool:
+            return any(f": {what} sequence went backwards: expected" in reason for reason in reasons())
+
+        # Each connection meets one replay: its first update's, an update or a snapshot again, by turns and by
+        # which channel moves first. Go on until each kind has been met.
+        sim.faults.replay_every, kinds = 1, ("balances", "balances snapshot", "executions snapshot")
+        deadline = time.monotonic() + 20
+        while not all(caught(what) for what in kinds):
+            assert time.monotonic() < deadline, reasons()
+            await sim.step()
+            await asyncio.sleep(0.01)
+        sim.faults.replay_every = 0
+        await eventually(live(backend), what="the feed to settle")
+        await eventually(lambda: totals(backend) == truth(sim), what="balances to match")
+    runs: dict[tuple[int, str], list[int]] = {}
+    for connection, kind, sequence in applied:
+        runs.setdefault((connection, kind), []).append(sequence)
+    assert all(sequences == list(range(1, len(sequences) + 1)) for sequences in runs.values()), runs
+    assert sim.faults.fired[Fired.DUPLICATE] and sim.faults.fired[Fired.REWIND]
+    assert backend.manager.health.gaps == len(reasons())
+
+
+async def test_a_snapshot_over_1_mib_is_refused_with_the_reason_and_rest_shows_every_asset(make_config) -> None:
+    """9,000 dormant assets make the balances snapshot 1.1 MiB, over the 1 MiB frame limit: the feed says so
+    and waits a minute before trying again, while REST (which has no such limit) shows every balance."""
+    async with Simulator(seed=3, updates_per_second=0, faults=Faults(many_assets=9000)) as exchange:
+        urls = {"rest_url": exchange.rest_url, "ws_private_url": exchange.ws_private_url}
+        config = make_config(
+            exchange={"name": "kraken", **urls, "ws_public_url": exchange.ws_public_url},
+            engine={"fallback_poll_s": 1.0},
+        )
+        credentials = Credentials.of(exchange.api_key, exchange.api_secret)
+        async with running(config, credentials, **relaxed()) as backend:
+            manager, health = backend.manager, backend.manager.health
+            await eventually(lambda: "1009" in health.error, what="the 1009 close")
+            assert health.error.startswith("connection closed (1009: ")  # then websockets' words: "frame exceeds..."
+            assert health.error.endswith(
+                "): a message from the exchange is over this console's 1 MiB limit; waiting 60 s before trying again"
+            )
+            await eventually(lambda: totals(backend) == truth(exchange), timeout=20, what="REST to show every asset")
+            assert len(totals(backend)) > 9000
+            assert {b.source for b in manager.get_all_balances().values()} == {Source.REST}
+            assert health.reconnects == 1 and not manager.has_snapshot  # one alert, then a minute's wait
+
+
+async def test_the_token_endpoint_failing_leaves_the_live_feed_alone_and_reconnects_within_budget(
+    make_config,
+) -> None:
+    """The token is needed only to subscribe: a live feed never asks for one. The next connection does, and meets
+    the failure: shown in health, retried once per reconnect within the budget, while REST polling goes on
+    showing the balances with the breaker closed. Kraken Starter's counter, the default reconnect budget and
+    the default fallback poll, all time-scaled 1/5: eight failures take the burst of five and three refills."""
+    scale = 5
+    starter = RateTier("starter/5", STARTER.max_counter, STARTER.decay_per_second * scale)
+    options = {
+        "reconnect_budget": ReconnectBudget(refill_seconds=10 / scale, jitter=0.5 / scale),
+        "rest_rate": RestRateCounter(starter),
+    }
+    async with running(make_config(sim={"seed": 4}, engine={"fallback_poll_s": 5 / scale}), **options) as backend:
+        sim, manager, health = backend.simulator, backend.manager, backend.manager.health
+        assert sim is not None
+        await eventually(live(backend), what="the live feed")
+        sim.faults.fail_tokens(RestFailure.HTTP_503, 8)
+        for _ in range(100):
+            await sim.step()
+            await asyncio.sleep(0)
+        await eventually(lambda: totals(backend) == truth(sim), what="the live feed to carry on")
+        # Not one token call: the first would have met a failure (and counted it).
+        assert health.state is FeedState.LIVE and health.reconnects == 0 and not sim.faults.fired
+
+        await sim.drop_clients()
+        await eventually(lambda: manager.source_in_use() is Source.REST, what="the REST fallback")
+        sources, errors, breaker = set(), set(), backend.rest.breaker
+        while health.state is not FeedState.LIVE:
+            assert breaker.state is BreakerState.CLOSED, health.error
+            sources.add(manager.source_in_use())
+            errors.add(health.error)
+            await sim.step()
+            await asyncio.sleep(0.05)
+        await eventually(lambda: totals(backend) == truth(sim), what="balances to match")
+    assert sources == {Source.REST}  # never blind: polling was never starved of the rate budget or paused
+    failed = "GetWebSocketsToken: HTTP 503, reply is not JSON"
+    assert failed in errors and errors <= {failed, "connection closed (1001: going away)"}, errors
+    # One token call per reconnect: the drop, then each failure, then the one that worked.
+    assert sim.faults.fired[RestFailure.HTTP_503] == 8 and health.reconnects == 1 + 8
 
 
 async def test_a_sequence_gap_causes_exactly_one_resync(make_config) -> None:

@@ -77,7 +77,7 @@ async def test_nothing_listening_is_transient_and_retried(requests_seen: list[ht
         secret = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
         rest = KrakenRest(http, "http://127.0.0.1:9", Credentials.of("k", secret), NonceSource(), retry_delays=(0, 0))
         with pytest.raises(KrakenError) as caught:
-            await rest.websockets_token()
+            await rest.fetch_balances()
     assert caught.value.kind is ErrorKind.TRANSIENT
     assert len(requests_seen) == 3  # the first try and two retries
     nonces = [r.content.decode().split("nonce=")[1] for r in requests_seen]
@@ -119,6 +119,24 @@ async def test_a_5xx_page_is_retried_and_the_call_succeeds(sim: Simulator) -> No
         reply = await rest.fetch_balances()
     assert {a.asset: a.balance for a in reply.balances.assets} == sim.account.totals()
     assert rest.calls == 3 and rest.breaker.state is BreakerState.CLOSED
+
+
+async def test_a_failed_token_fetch_is_left_to_the_feed_to_retry_and_to_the_breaker_to_ignore(sim: Simulator) -> None:
+    """Every token fetch is part of a reconnect, which the feed's budget spaces: retried here as well, a token
+    outage would treble those fetches and, counted in the breaker, pause the REST polling it leaves to show."""
+    sim.faults.fail_tokens(RestFailure.HTTP_503, 6)
+    async with httpx.AsyncClient() as http:
+        rest = kraken(sim, http, retry_delays=(0, 0))
+        for _ in range(6):
+            with pytest.raises(KrakenError, match="GetWebSocketsToken: HTTP 503") as caught:
+                await rest.websockets_token()
+            assert caught.value.kind is ErrorKind.TRANSIENT
+        assert rest.calls == 6 and rest.breaker.state is BreakerState.CLOSED  # 5 in a row open it otherwise
+        await rest.fetch_balances()
+        sim.faults.fail_tokens(RestFailure.RATE_LIMIT)
+        with pytest.raises(KrakenError):
+            await rest.websockets_token()
+    assert rest.breaker.state is BreakerState.OPEN  # a rate limit is the whole key's: it still counts
 
 
 async def test_an_invalid_nonce_gets_exactly_one_re_signed_retry(sim: Simulator) -> None:

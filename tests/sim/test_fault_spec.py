@@ -9,29 +9,47 @@ def test_an_empty_spec_injects_nothing() -> None:
     faults = Faults.parse("")
     assert vars(faults) == vars(Faults())
     assert faults.take_refusal() is None
-    assert faults.take_rest_failure() is None
+    assert faults.take_rest_failure("BalanceEx") is None
+    assert faults.take_rest_failure("GetWebSocketsToken") is None
+    assert not faults.take_hang_up()
     assert faults.system_status is SystemStatus.ONLINE
 
 
 def test_every_item() -> None:
     faults = Faults.parse(
-        "drop-every=50, silence-every=7,oversize-every=3,garble-every=11,skip-every=13,"
-        "refuse=429x2,refuse=503,spoil-tokens=2,offline=ADA,status=cancel_only,rest=rate-limit x2,rest=drip,rest=503"
+        "drop-every=50, silence-every=7,oversize-every=3,garble-every=11,skip-every=13,replay-every=17,"
+        "refuse=429x2,refuse=503,hang-up=2,spoil-tokens=2,offline=ADA,status=cancel_only,"
+        "rest=rate-limit x2,rest=drip,rest=503,token=502x2,token=hang,many-assets=9000"
     )
     assert (faults.drop_every, faults.silence_every, faults.oversize_every) == (50, 7, 3)
-    assert (faults.garble_every, faults.skip_every) == (11, 13)
-    assert faults.offline_asset == "ADA"
+    assert (faults.garble_every, faults.skip_every, faults.replay_every) == (11, 13, 17)
+    assert faults.offline_asset == "ADA" and faults.many_assets == 9000
     assert faults.system_status is SystemStatus.CANCEL_ONLY
     assert [faults.take_refusal() for _ in range(4)] == [429, 429, 503, None]
+    assert [faults.take_hang_up() for _ in range(3)] == [True, True, False]
     assert [faults.take_spoiled_token() for _ in range(3)] == [True, True, False]
-    assert [faults.take_rest_failure() for _ in range(5)] == [
+    # Token calls take the token= failures first, then share the rest= ones; other calls take only those.
+    calls = ["GetWebSocketsToken", "BalanceEx", "GetWebSocketsToken", "GetWebSocketsToken", "GetWebSocketsToken"]
+    assert [faults.take_rest_failure(method) for method in [*calls, "Balance", "Balance", "GetWebSocketsToken"]] == [
+        RestFailure.HTTP_502,
         RestFailure.RATE_LIMIT,
+        RestFailure.HTTP_502,
+        RestFailure.HANG,
         RestFailure.RATE_LIMIT,
         RestFailure.DRIP,
         RestFailure.HTTP_503,
         None,
     ]
-    assert faults.fired == {"refuse": 3, "spoil-token": 2, "rate-limit": 2, "drip": 1, "503": 1}
+    assert faults.fired == {
+        "refuse": 3,
+        "hang-up": 2,
+        "spoil-token": 2,
+        "rate-limit": 2,
+        "drip": 1,
+        "503": 1,
+        "502": 2,
+        "hang": 1,
+    }
 
 
 @pytest.mark.parametrize(
@@ -48,6 +66,13 @@ def test_every_item() -> None:
         ("offline=XBT", "fault 1 'offline=XBT': no asset 'XBT'; the simulator lists BTC, ETH, USD"),
         ("status=down", "fault 1 'status=down': expected one of online, maintenance, cancel_only, post_only"),
         ("rest=teapot", "fault 1 'rest=teapot': expected one of 500, 502, 503, 504, drip, hang, nonce"),
+        ("replay-every=-1", "fault 1 'replay-every=-1': expected a whole number >= 1, not '-1'"),
+        ("hang-up=0", "fault 1 'hang-up=0': expected a whole number >= 1, not '0'"),
+        ("hang-up=1,hang-up=2", "fault 2 'hang-up=2': hang-up is given twice"),
+        ("token=200", "fault 1 'token=200': expected one of 500, 502, 503, 504, drip, hang, nonce"),
+        ("token=503x", "fault 1 'token=503x': expected a whole number >= 1, not ''"),
+        ("many-assets=lots", "fault 1 'many-assets=lots': expected a whole number >= 1, not 'lots'"),
+        ("many-assets=1,many-assets=2", "fault 2 'many-assets=2': many-assets is given twice"),
         ("jitter=5", "fault 1 'jitter=5': unknown fault 'jitter'; known: drop-every, silence-every"),
         ("drop-every=5,,skip-every=2", "fault 2 '': expected name=value"),
     ],
@@ -69,6 +94,20 @@ def test_scripted_faults_are_validated() -> None:
         Faults().refuse_handshakes(1, 101)
     with pytest.raises(ValueError, match="count must be >= 1"):
         Faults().spoil_tokens(0)
+    with pytest.raises(ValueError, match="count must be >= 1"):
+        Faults().hang_up(0)
+    with pytest.raises(ValueError, match="count must be >= 1"):
+        Faults().fail_tokens(RestFailure.HTTP_503, 0)
+    with pytest.raises(ValueError, match="many_assets must be >= 0"):
+        Faults(many_assets=-1)
+    with pytest.raises(ValueError, match="replay_every must be >= 0"):
+        Faults(replay_every=-1)
+
+
+def test_replays_alternate_the_update_itself_and_the_frame_before_it() -> None:
+    faults = Faults()
+    assert [faults.replay(f"u{n}", f"b{n}") for n in range(4)] == ["u0", "b1", "u2", "b3"]
+    assert (faults.fired["duplicate"], faults.fired["rewind"]) == (2, 2)
 
 
 def test_drops_alternate_clean_closes_and_aborts() -> None:

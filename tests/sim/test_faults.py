@@ -14,7 +14,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 from websockets.protocol import State
 
-from balance_tui.sim import Fired, RestFailure, Simulator, SystemStatus
+from balance_tui.sim import Faults, Fired, RestFailure, Simulator, SystemStatus
 from balance_tui.sim.faults import OVERSIZED_FRAME_BYTES
 
 from .clients import HEARTBEAT_INTERVAL, Nonces, call_private, eventually, receive, request, subscribe, token
@@ -122,6 +122,79 @@ async def test_a_skipped_sequence_number_is_visible(sim: Simulator, ws_token: st
         sequences = [(await receive(client))["sequence"] for _ in range(4)]
     assert sequences == [2, 4, 5, 7]
     assert sim.faults.fired[Fired.SKIP] == 2
+
+
+async def test_replays_repeat_an_update_and_send_the_one_before_it_again(sim: Simulator, ws_token: str) -> None:
+    sim.faults.replay_every = 2
+    async with connect(sim.ws_private_url) as client:
+        await subscribe(client, ws_token)
+        await deposits(sim, 4)
+        raws = [await asyncio.wait_for(client.recv(), 2) for _ in range(6)]
+    sequences = [json.loads(raw)["sequence"] for raw in raws]
+    assert sequences == [2, 3, 3, 4, 5, 4]  # 3 again at once (a duplicate), then 4 after 5 (going backwards)
+    assert raws[2] == raws[1] and raws[5] == raws[3]  # the very frames sent before, not new ones
+    assert (sim.faults.fired[Fired.DUPLICATE], sim.faults.fired[Fired.REWIND]) == (1, 1)
+
+
+async def test_hung_up_connections_are_accepted_then_closed_before_any_frame(sim: Simulator) -> None:
+    sim.faults.hang_up(2)
+    for url in (sim.ws_private_url, sim.ws_public_url):
+        async with connect(url) as client:  # the handshake succeeds: websockets' own backoff resets
+            with pytest.raises(ConnectionClosed) as closed:
+                await receive(client)  # not even the status frame
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+    async with connect(sim.ws_private_url) as client:
+        assert (await receive(client))["channel"] == "status"
+    assert sim.faults.fired[Fired.HANG_UP] == 2
+
+
+async def test_token_failures_spare_every_other_call(sim: Simulator, http: httpx.AsyncClient, nonce: Nonces) -> None:
+    sim.faults.fail_tokens(RestFailure.HTTP_503, 2)
+    sim.faults.fail_rest(RestFailure.RATE_LIMIT)
+    # Other calls meet only the failures queued for any call (here one rate limit), then are served.
+    for balance_ex_error in (["EAPI:Rate limit exceeded"], []):
+        response = await http.post(
+            "/0/private/GetWebSocketsToken", content=f"nonce={nonce()}", headers={"API-Key": sim.api_key}
+        )
+        assert response.status_code == 503
+        assert (await call_private(http, sim, "BalanceEx", nonce()))["error"] == balance_ex_error
+    assert (await call_private(http, sim, "GetWebSocketsToken", nonce()))["error"] == []
+    assert sim.faults.fired == {"503": 2, "rate-limit": 1}
+
+
+async def test_many_dormant_assets_make_a_snapshot_over_1_mib() -> None:
+    faults = Faults(many_assets=9000)
+    async with Simulator(seed=7, updates_per_second=0, heartbeat_interval=HEARTBEAT_INTERVAL, faults=faults) as sim:
+        totals = sim.account.totals()
+        assert len(totals) == 12 + 9000 and totals["D09000"] > 0  # 12 listed assets held at the start
+        ws_token = await token(sim)
+        async with connect(sim.ws_private_url) as client:  # websockets' default max_size: 1 MiB
+            assert (await receive(client))["channel"] == "status"
+            await client.send(json.dumps({"method": "subscribe", "params": {"channel": "balances", "token": ws_token}}))
+            with pytest.raises(ConnectionClosedError) as closed:
+                while True:
+                    await receive(client, within=10)
+        assert closed.value.sent is not None and closed.value.sent.code == 1009
+
+        async with connect(sim.ws_private_url, max_size=None) as tolerant:
+            assert (await receive(tolerant))["channel"] == "status"
+            params = {"channel": "balances", "token": ws_token}
+            assert (await request(tolerant, {"method": "subscribe", "params": params}))["success"]
+            raw = await asyncio.wait_for(tolerant.recv(), 10)
+        assert len(raw) > 2**20
+        snapshot = json.loads(raw, parse_float=Decimal)
+        assert {item["asset"]: item["balance"] for item in snapshot["data"]} == totals
+
+        async with httpx.AsyncClient(base_url=sim.rest_url) as http:
+            balances = (await call_private(http, sim, "BalanceEx", Nonces()()))["result"]
+            listed = (await http.get("/0/public/Assets")).json()["result"]
+        assert Decimal(balances["D00001"]["balance"]) == totals["D00001"] and len(balances) == 12 + 9000 + 1  # DOT.S
+        assert listed["D00042"]["decimals"] == 8
+        for _ in range(50):  # dormant: the account's activity never touches them
+            await sim.step()
+        assert {a: t for a, t in sim.account.totals().items() if a.startswith("D0")} == {
+            a: t for a, t in totals.items() if a.startswith("D0")
+        }
 
 
 async def updates_until_pong(client: ClientConnection) -> list[dict[str, Any]]:
