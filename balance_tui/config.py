@@ -236,10 +236,10 @@ def load_config(path: Path | None = None, env: Mapping[str, str] = os.environ) -
     overrides: dict[str, Any] = {}
     if found is not None:
         try:
-            overrides = tomllib.loads(found.read_text())
+            overrides = _read_toml(found)
         except OSError as exc:
             raise ConfigError(f"{found}: cannot read the config file: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
+        except ValueError as exc:
             raise ConfigError(f"{found}: not valid TOML: {exc}") from None
     try:
         config = Config.model_validate(_merge(defaults, overrides))
@@ -276,8 +276,8 @@ def load_credentials(config: Config, env: Mapping[str, str] = os.environ) -> Cre
     if info.st_uid != os.getuid():
         raise ConfigError(f"{path}: owned by uid {info.st_uid}, not by you (uid {os.getuid()}); refusing it")
     try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        data = _read_toml(path)
+    except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: cannot read the credentials file: {exc}") from None
     unknown = data.keys() - {"api_key", "api_secret"}
     if unknown or not isinstance(data.get("api_key"), str) or not isinstance(data.get("api_secret"), str):
@@ -291,6 +291,16 @@ def _credentials(key: str, secret: str, origin: str) -> Credentials:
         return Credentials.of(key, secret)
     except ValueError as exc:
         raise ConfigError(f"credentials from {origin}: {exc}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's tables; ValueError for anything that is not TOML in UTF-8: tomllib's own errors, text
+    that is not UTF-8, an integer too long to convert, or nesting too deep for the parser."""
+    text = path.read_bytes().decode()  # UnicodeDecodeError is a ValueError; read_text() would follow the locale
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def _find_config_file(env: Mapping[str, str]) -> Path | None:
@@ -318,7 +328,8 @@ def _describe(exc: ValidationError, path: Path) -> str:
     already say it)."""
     lines = []
     for error in exc.errors():
-        loc = [str(part) for part in error["loc"]] or ["(top level)"]
+        # A key with a line break or a control character in it is quoted: one problem stays one line.
+        loc = [str(part) if str(part).isprintable() else repr(part) for part in error["loc"]] or ["(top level)"]
         is_key = loc[-1] == "[key]"  # a dict key that is refused, e.g. an unknown [keymap] id
         *section, key = loc[:-1] if is_key else loc
         where = f"[{'.'.join(section)}] {key}" if section else key

@@ -19,14 +19,20 @@ class Credentials:
     @classmethod
     def of(cls, api_key: str, api_secret: str) -> Credentials:
         """Check the shape here, so a pasted-wrong secret fails at start, not on the first signed call."""
-        if not api_key.strip():
+        key, secret = api_key.strip(), api_secret.strip()
+        if not key:
             raise ValueError("the API key is empty")
+        # It is sent as an HTTP header and names the nonce file: text that cannot be one is a paste gone wrong.
+        if not (key.isascii() and key.isprintable()) or any(c.isspace() for c in key):
+            raise ValueError("the API key is not printable ASCII without spaces (copy it exactly as Kraken shows it)")
+        if not secret:
+            raise ValueError("the API secret is empty")
         try:
             base64.b64decode(api_secret, validate=True)
         except (binascii.Error, ValueError):
             raise ValueError(
                 "the API secret is not valid base64 (copy the private key exactly as Kraken shows it)"
             ) from None
-        SECRETS.add(api_key.strip())  # from here on, no log line can carry them
-        SECRETS.add(api_secret.strip())
-        return cls(SecretStr(api_key.strip()), SecretStr(api_secret.strip()))
+        SECRETS.add(key)  # from here on, no log line can carry them
+        SECRETS.add(secret)
+        return cls(SecretStr(key), SecretStr(secret))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from decimal import Decimal
+import re
+from decimal import Context, Decimal
 from enum import StrEnum
+from functools import reduce
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
@@ -23,7 +25,7 @@ from balance_tui.core.events import (
     WalletBalance,
 )
 from balance_tui.core.redaction import SECRETS
-from balance_tui.kraken.assets import normalise
+from balance_tui.kraken.assets import AssetName, normalise
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.kraken.frames import is_amount
 from balance_tui.kraken.nonce import NonceSource
@@ -31,6 +33,9 @@ from balance_tui.kraken.signing import sign
 
 log = logging.getLogger(__name__)
 
+# Wallets and holds add up exactly: the default context keeps 28 digits and would round an asset's total
+# silently, while an amount may have 48 (30 before the point, 18 after).
+_SUM = Context(prec=100)
 # A monitor never trades or withdraws: these are the only private endpoints it can sign at all.
 READ_ONLY_ENDPOINTS = frozenset({"Balance", "BalanceEx", "GetWebSocketsToken", "Ledgers"})
 MAX_BUDGET_WAIT_S = 10.0  # wait this long for the rate budget; longer, and the call is refused
@@ -189,8 +194,8 @@ class KrakenRest:
         for key, info in result.items():
             places = info.get("decimals") if isinstance(info, dict) else None
             if not isinstance(places, int) or isinstance(places, bool) or not 0 <= places <= 18:
-                raise KrakenError("Assets", [f"{key}.decimals: expected a whole number 0-18, got {places!r}"])
-            decimals[normalise(key).asset] = places
+                raise KrakenError("Assets", [f"{_shown(key)}.decimals: expected a whole number 0-18, got {places!r}"])
+            decimals[_asset(key, "Assets").asset] = places
         return decimals
 
     async def websockets_token(self) -> str:
@@ -211,19 +216,19 @@ class KrakenRest:
         holds: dict[str, HoldAmounts] = {}
         for key, entry in result.items():
             if not isinstance(entry, dict):
-                raise KrakenError("BalanceEx", [f"{key}: expected an object, got {entry!r}"])
-            name = normalise(key)
+                raise KrakenError("BalanceEx", [f"{_shown(key)}: expected an object, got {entry!r:.60}"])
+            name = _asset(key, "BalanceEx")
             amount = _amount(entry, "balance", key)
             wallets.setdefault(name.asset, []).append(WalletBalance(name.wallet_type, name.wallet_id, amount))
             hold = HoldAmounts(*(_amount(entry, field, key) for field in ("hold_trade", "credit", "credit_used")))
             before = holds.get(name.asset, HoldAmounts())
             holds[name.asset] = HoldAmounts(
-                before.hold_trade + hold.hold_trade,
-                before.credit + hold.credit,
-                before.credit_used + hold.credit_used,
+                _SUM.add(before.hold_trade, hold.hold_trade),
+                _SUM.add(before.credit, hold.credit),
+                _SUM.add(before.credit_used, hold.credit_used),
             )
         assets = tuple(
-            AssetSnapshot(asset, sum((w.balance for w in held), Decimal(0)), tuple(held))
+            AssetSnapshot(asset, reduce(_SUM.add, (w.balance for w in held), Decimal(0)), tuple(held))
             for asset, held in sorted(wallets.items())
         )
         return ExtendedBalances(BalancesSnapshot(assets, sequence=0, source=Source.REST), HoldsSnapshot(holds))
@@ -242,8 +247,8 @@ class KrakenRest:
         failed = ErrorKind.TRANSIENT if response.status_code >= 500 else ErrorKind.OTHER
         try:
             envelope = json.loads(response.content, parse_float=Decimal)
-        except ValueError:
-            raise KrakenError(method, [f"HTTP {response.status_code}, reply is not JSON"], failed) from None
+        except (ValueError, ArithmeticError, RecursionError) as exc:
+            raise KrakenError(method, [f"HTTP {response.status_code}, reply {_undecodable(exc)}"], failed) from None
         if not isinstance(envelope, dict) or not isinstance(envelope.get("error"), list):
             raise KrakenError(method, [f"HTTP {response.status_code}, reply is not in Kraken's envelope"], failed)
         if envelope["error"]:
@@ -251,13 +256,43 @@ class KrakenRest:
         return envelope.get("result")
 
 
+def _undecodable(exc: Exception) -> str:
+    """Why a reply could not be decoded, for the message."""
+    if isinstance(exc, ArithmeticError):  # Decimal refuses a number such as 1E1000000000000000000
+        return "holds a number beyond any amount"
+    if isinstance(exc, RecursionError):
+        return "is nested too deeply to be Kraken's"
+    return "is not JSON"  # not JSON, not UTF-8, or an integer too long to convert
+
+
+def _asset(key: str, method: str) -> AssetName:
+    """A balance or asset key as the books name it; one that names nothing (empty, control characters) is
+    refused, since the store keys balances by it."""
+    name = normalise(key)
+    if not (name.asset and key.isprintable()):
+        raise KrakenError(method, [f"{_shown(key)}: not an asset name"])
+    return name
+
+
+def _shown(key: str) -> str:
+    """A key from a reply as a message shows it: quoted where it is odd, and never more than 40 characters."""
+    return key if key.isprintable() and len(key) <= 40 else repr(key[:40])
+
+
+# What Kraken writes for an amount in a string: plain ASCII decimals. Decimal() also takes spaces,
+# underscores, exponents, NaN and other scripts' digits ("١٢٣" is 123 to it); none of those is Kraken's.
+_AMOUNT_TEXT = re.compile(r"-?[0-9]{1,40}(?:\.[0-9]{1,40})?")
+
+
 def _amount(entry: dict[str, Any], name: str, key: str) -> Decimal:
     """BalanceEx amounts arrive as strings (live API) or numbers (Kraken's published example)."""
     value = entry.get(name, "0")
-    try:
-        amount = Decimal(value) if isinstance(value, (str, int, Decimal)) and not isinstance(value, bool) else None
-    except ArithmeticError:
+    if isinstance(value, str):
+        amount = Decimal(value) if _AMOUNT_TEXT.fullmatch(value) else None
+    elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        amount = Decimal(value)
+    else:
         amount = None
     if amount is None or not is_amount(amount):
-        raise KrakenError("BalanceEx", [f"{key}.{name}: expected a decimal amount, got {value!r}"])
+        raise KrakenError("BalanceEx", [f"{_shown(key)}.{name}: expected a decimal amount, got {value!r:.60}"])
     return amount

@@ -131,7 +131,7 @@ def adjust(
     if kind is AdjustmentKind.SET and expected_version is None:
         raise InvalidInput("setting a balance needs the version the operator confirmed against")
     _check_amount(amount)
-    request = _Request(kind, asset, amount, require_reason(reason), _key(idempotency_key))
+    request = _Request(kind, require_asset(asset), amount, require_reason(reason), _key(idempotency_key))
     return _submit(engine, session_id, request, operator, now, expected_version)
 
 
@@ -167,6 +167,7 @@ def undo(
 
 
 def read_balance(engine: Engine, session_id: int, asset: str) -> BalanceView:
+    require_asset(asset)
     with reading(engine) as db:
         row = db.exec(
             select(AccountBalance).where(AccountBalance.session_id == session_id, AccountBalance.asset == asset)
@@ -426,6 +427,17 @@ def _check_result(asset: str, before: Decimal, after: Decimal, delta: Decimal, r
         raise InvalidInput(
             f"{asset} would become {canonical(after)}, below the {canonical(reserved)} open positions reserve"
         )
+
+
+def require_asset(asset: str) -> str:
+    """`asset` if it can name an asset (1-16 printable ASCII characters, no spaces, as Kraken's do), else
+    `InvalidInput`. Checked before any query: a database cannot be asked about text it cannot hold (a NUL on
+    PostgreSQL, an undecodable byte from the command line, which Python keeps as a lone surrogate)."""
+    if 0 < len(asset) <= MAX_ASSET and asset.isascii() and asset.isprintable() and " " not in asset:
+        return asset
+    raise InvalidInput(
+        f"{asset[:40]!r} is not an asset name: expected 1-{MAX_ASSET} printable ASCII characters, like USD or BTC"
+    )
 
 
 def require_reason(reason: str) -> str:

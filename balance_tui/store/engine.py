@@ -48,7 +48,7 @@ def parse_database_url(database_url: str) -> URL:
     hold a password)."""
     try:
         url = _psycopg(make_url(database_url))
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number, quoting the URL's text
         raise DatabaseURLError(f"not a database URL; expected {URL_FORMS}") from None
     backend, _, driver = url.drivername.partition("+")
     if (backend, driver) not in _SPOKEN:

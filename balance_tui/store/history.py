@@ -40,6 +40,7 @@ from sqlmodel import col, select
 
 from balance_tui.core.events import LedgerEntry
 from balance_tui.core.model import Balance
+from balance_tui.store.books import require_asset
 from balance_tui.store.engine import reading, require_writable, writing
 from balance_tui.store.tables import BalanceSample, LedgerEntryRecord
 from balance_tui.store.types import UTCDateTime
@@ -194,7 +195,7 @@ def history(engine: Engine, asset: str, *, since: datetime, until: datetime, poi
     """Samples of `asset` in (since, until], oldest first: all of them, or the last of each bucket."""
     if not 1 <= points <= MAX_POINTS or until <= since:
         raise ValueError(f"need 1-{MAX_POINTS} points and since < until, got {points} points over {since} .. {until}")
-    where: dict[str, object] = {"asset": asset, "since": since, "until": until}
+    where: dict[str, object] = {"asset": require_asset(asset), "since": since, "until": until}
     with reading(engine) as db:
         connection = db.connection()
         count, first, last = connection.execute(_SPAN, where).one()
@@ -218,7 +219,9 @@ def history(engine: Engine, asset: str, *, since: datetime, until: datetime, poi
 
 def latest_sample(engine: Engine, asset: str) -> HistoryPoint | None:
     """The last balance of `asset` the exchange was seen with, if any is still kept."""
-    query = select(*_POINT).where(BalanceSample.asset == asset).order_by(*(c.desc() for c in _OLDEST_FIRST))
+    query = (
+        select(*_POINT).where(BalanceSample.asset == require_asset(asset)).order_by(*(c.desc() for c in _OLDEST_FIRST))
+    )
     with reading(engine) as db:
         row = db.exec(query.limit(1)).first()
     return None if row is None else HistoryPoint(*row)

@@ -22,6 +22,7 @@ from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 from balance_tui.core import Balance
 from balance_tui.kraken.assets import asset_code
 from balance_tui.store.books import BalanceView
+from balance_tui.store.errors import StoreError
 from balance_tui.store.money import AmountError, parse_amount
 from balance_tui.store.tables import AdjustmentKind
 from balance_tui.tui.formatting import amount as shown
@@ -93,7 +94,11 @@ class AdjustForm(ModalScreen[str | None]):
         if not asset:
             current.update("")
             return
-        figures = await self._lookup(asset)
+        try:
+            figures = await self._lookup(asset)
+        except StoreError as exc:  # not an asset name, or the store cannot be read now
+            current.update(f"books    {exc}")
+            return
         seen = self._seen = figures.books
         by = f", last by {seen.updated_by}" if seen.updated_by else ""
         exchange = figures.exchange
@@ -114,7 +119,12 @@ class AdjustForm(ModalScreen[str | None]):
             return self._error("asset: name the asset to adjust, e.g. USD")
         if not reason:
             return self._error("reason: say why; it is recorded with the change")
-        seen = self._seen if self._seen is not None and self._seen.asset == asset else (await self._lookup(asset)).books
+        seen = self._seen
+        if seen is None or seen.asset != asset:
+            try:
+                seen = (await self._lookup(asset)).books
+            except StoreError as exc:
+                return self._error(f"asset: {exc}")
         kind = AdjustmentKind.SET if self.query_one("#set", RadioButton).value else AdjustmentKind.DELTA
         error = await self._submit(AdjustRequest(asset, amount, kind, reason, seen))
         if error is None:
