@@ -14,6 +14,8 @@ MIN_TREND_SAMPLES = 5  # fewer changes than this say nothing about a direction
 
 
 class AssetPanel(Vertical):
+    can_focus = True  # tab reaches it, and `z` zooms it
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._shown: tuple[object, ...] = ()

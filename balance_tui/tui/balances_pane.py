@@ -20,6 +20,7 @@ TITLE = "balances"
 
 
 class BalancesPane(Vertical):
+    ALLOW_MAXIMIZE = True  # `z` on the table zooms the whole pane: heading, table and filter line
     # On the pane, not the table, so they work from the filter line too; there letters are typed, not keys.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "cycle_sort", "Sort", id="balances.sort",

@@ -27,6 +27,8 @@ class EnginePanel(Static):
     (size, hit ratio, oldest entry, expirations, evictions) and REST (the breaker in words with its countdown,
     the rate budget as a bar, calls, fallbacks and the last call)."""
 
+    can_focus = True  # tab reaches it, and `z` zooms it
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", markup=False, **kwargs)  # type: ignore[arg-type]
         self.border_title = "engine"

@@ -36,6 +36,8 @@ KIND_STYLES = {
 
 
 class FeedPanel(Static):
+    can_focus = True  # tab reaches it, and `z` zooms it
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self.border_title = "feed"

@@ -11,6 +11,8 @@ SEVERITY_STYLES = {"critical": "$error", "error": "$error", "warning": "$warning
 
 
 class IssuesPanel(Static):
+    can_focus = True  # tab reaches it, and `z` zooms it
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self.border_title = "validation"

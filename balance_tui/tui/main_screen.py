@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -18,6 +21,7 @@ from balance_tui.tui.feed_panel import FeedPanel
 from balance_tui.tui.formatting import amount
 from balance_tui.tui.header import ConsoleHeader
 from balance_tui.tui.issues_panel import IssuesPanel
+from balance_tui.tui.layout import DETAILS, PANES, Layout, LayoutError, layout_path, load_layout, save_layout
 from balance_tui.tui.view import FeedResynced, SessionLost, View, announcements
 
 SHOWN_CHANGES = 5
@@ -50,9 +54,19 @@ def total_line(view: View) -> str:
 
 
 class MainScreen(Screen[None]):
+    ALLOW_IN_MAXIMIZED_VIEW = "ConsoleHeader, Footer"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(str(number), f"toggle_pane('{pane}')", f"{pane.title()} pane", show=False, id=f"pane.{pane}")
+            for number, pane in enumerate(PANES, start=1)
+        ),
+        Binding("z", "zoom", "Zoom", show=False, id="pane.zoom"),
+    ]
+
     def __init__(self) -> None:
         super().__init__()
         self._view: View | None = None  # the last one drawn
+        self._layout = Layout()
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader()
@@ -68,6 +82,34 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._timer = self.set_interval(1 / self.app.refresh_hz, self.refresh_view)
+        try:
+            self._apply(load_layout(layout_path()))
+        except LayoutError as exc:
+            self.notify(str(exc), title="Layout", severity="warning", markup=False)
+
+    def action_toggle_pane(self, pane: str) -> None:
+        """A number key: hide the pane if it shows, show it if not (the feed pane even on a narrow terminal);
+        the layout is saved for the next run."""
+        widget = self.query_one(f"#{PANES[pane]}")
+        self._apply(self._layout.toggled(pane, widget.display))
+        try:
+            save_layout(layout_path(), self._layout)
+        except LayoutError as exc:
+            self.notify(str(exc), title="Layout", severity="warning", markup=False)
+
+    def _apply(self, layout: Layout) -> None:
+        self._layout = layout
+        for pane in PANES:
+            self.set_class(pane in layout.hidden, f"-hide-{pane}")
+        self.set_class("feed" in layout.shown, "-show-feed")
+        self.set_class(all(pane in layout.hidden for pane in DETAILS), "-hide-details")
+
+    def action_zoom(self) -> None:
+        """The focused pane over the whole screen (tab moves between panes); `z` or `esc` brings it back."""
+        if self.maximized is not None:
+            self.minimize()
+        elif self.focused is not None:
+            self.maximize(self.focused)
 
     def set_refresh_hz(self, hz: float) -> None:
         self._timer.stop()

@@ -1,0 +1,87 @@
+"""Panes hidden and shown by number keys, remembered between runs; `z` zooms the focused pane."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from balance_tui.tui.app import BalanceApp
+from balance_tui.tui.balances_pane import BalancesPane
+from balance_tui.tui.engine_panel import EnginePanel
+from balance_tui.tui.feed_panel import FeedPanel
+from balance_tui.tui.layout import Layout, LayoutError, layout_path, load_layout, save_layout
+from tests.conftest import FrozenClock
+from tests.integration.conftest import eventually
+from tests.tui.conftest import Notices, settled
+
+
+async def test_number_keys_hide_and_show_panes_and_the_next_run_remembers(make_config) -> None:
+    config = make_config()
+    app = BalanceApp(config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        engine, feed = app.screen.query_one(EnginePanel), app.screen.query_one(FeedPanel)
+        assert engine.display and not feed.display  # under 160 columns the feed pane is off by default
+        await pilot.press("3", "5")
+        await pilot.pause()
+        assert not engine.display and feed.display
+        await pilot.press("q")
+    assert load_layout(layout_path()) == Layout(hidden=frozenset({"engine"}), shown=frozenset({"feed"}))
+    again = BalanceApp(config)
+    async with again.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        assert not again.screen.query_one(EnginePanel).display and again.screen.query_one(FeedPanel).display
+        await pilot.press("3")
+        await pilot.pause()
+        assert again.screen.query_one(EnginePanel).display
+        await pilot.press("q")
+
+
+async def test_z_zooms_the_focused_pane_and_esc_brings_it_back(make_config) -> None:
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("z")  # the table has focus: its pane fills the screen
+        assert isinstance(app.screen.maximized, BalancesPane)
+        await pilot.press("escape")
+        assert app.screen.maximized is None
+        await pilot.press("tab", "tab", "z")
+        assert isinstance(app.screen.maximized, EnginePanel)
+        await pilot.press("z")
+        assert app.screen.maximized is None
+        await pilot.press("q")
+
+
+async def test_a_broken_layout_file_is_ignored_with_a_notice(make_config) -> None:
+    path = layout_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('hidden = ["everything"]\n')
+    with pytest.raises(LayoutError, match="hidden must list pane names"):
+        load_layout(path)
+    notices = Notices()
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 30), message_hook=notices.hook, notifications=True) as pilot:
+        await eventually(lambda: notices.titled("Layout"), what="the notice")
+        assert app.screen.query_one(EnginePanel).display  # the default layout
+        await pilot.press("q")
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    layout = Layout(hidden=frozenset({"asset", "issues"}), shown=frozenset({"feed"}))
+    save_layout(tmp_path / "layout.toml", layout)
+    assert load_layout(tmp_path / "layout.toml") == layout
+
+
+def test_hidden_panes_snapshot(make_config, snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await settled(pilot)
+        await pilot.press("2", "4")  # not the feed pane: its URL has a new port each run
+
+    assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=(130, 28), run_before=run_before)
+
+
+def test_zoomed_balances_snapshot(make_config, snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await settled(pilot)
+        await pilot.press("z")
+
+    assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=(110, 24), run_before=run_before)
