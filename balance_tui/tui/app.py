@@ -54,9 +54,17 @@ class BalanceApp(App[None]):
     TITLE = "Balance Console"
     # Room for the main screen's feed pane as a right column beside the whole balances table (-wide), and
     # for a wider one (-wider).
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (160, "-wide"), (190, "-wider")]
+    # Screen classes by terminal width (app.tcss): under 110 columns the table scrolls sideways and the
+    # details row gives up the engine pane; from 160 the feed pane joins.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-narrow"),
+        (110, "-medium"),
+        (160, "-wide"),
+        (190, "-wider"),
+    ]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "toggle_help", "Keys", id="app.help"),  # early: a narrow footer keeps it
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.interrupt"),  # as in k9s and top
         Binding("b", "books", "Books", id="app.books"),
         Binding("a", "adjust", "Adjust", id="app.adjust"),
@@ -67,7 +75,6 @@ class BalanceApp(App[None]):
         # Priority: the balances table would take enter for itself. Off the main screen the binding is
         # hidden and enter goes where it would (check_action); on it, anywhere but the table (SkipAction).
         Binding("enter", "asset", "Asset", show=False, priority=True, id="app.asset"),
-        Binding("question_mark", "toggle_help", "Keys", id="app.help"),
     ]
 
     class Adjusted(Message):

@@ -27,7 +27,7 @@ class LayoutError(Exception):
 @dataclass(frozen=True, slots=True)
 class Layout:
     hidden: frozenset[str] = frozenset()
-    shown: frozenset[str] = frozenset()  # shown although the terminal's width would hide it (the feed pane)
+    shown: frozenset[str] = frozenset()  # shown although the terminal's width would leave it out
 
     def toggled(self, pane: str, visible: bool) -> Layout:
         """The layout after the operator's key for `pane`, which is `visible` now."""

@@ -88,8 +88,8 @@ class MainScreen(Screen[None]):
             self.notify(str(exc), title="Layout", severity="warning", markup=False)
 
     def action_toggle_pane(self, pane: str) -> None:
-        """A number key: hide the pane if it shows, show it if not (the feed pane even on a narrow terminal);
-        the layout is saved for the next run."""
+        """A number key: hide the pane if it shows, show it if not (even one the terminal's width would leave
+        out); the layout is saved for the next run."""
         widget = self.query_one(f"#{PANES[pane]}")
         self._apply(self._layout.toggled(pane, widget.display))
         try:
@@ -101,7 +101,7 @@ class MainScreen(Screen[None]):
         self._layout = layout
         for pane in PANES:
             self.set_class(pane in layout.hidden, f"-hide-{pane}")
-        self.set_class("feed" in layout.shown, "-show-feed")
+            self.set_class(pane in layout.shown, f"-show-{pane}")
         self.set_class(all(pane in layout.hidden for pane in DETAILS), "-hide-details")
 
     def action_zoom(self) -> None:

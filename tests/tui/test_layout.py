@@ -85,3 +85,19 @@ def test_zoomed_balances_snapshot(make_config, snap_compare) -> None:
         await pilot.press("z")
 
     assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=(110, 24), run_before=run_before)
+
+
+def test_80_by_24_snapshot(make_config, snap_compare) -> None:
+    """A small terminal: the engine pane gives way, the table scrolls sideways, nothing is cut mid-number."""
+    assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=(80, 24), run_before=settled)
+
+
+def test_200_by_60_snapshot(make_config, snap_compare) -> None:
+    """A large terminal: table and panes at 200x60; the feed pane, which joins from 160 columns, is hidden here
+    because its URL has a new port each run."""
+
+    async def run_before(pilot) -> None:
+        await settled(pilot)
+        await pilot.press("5")
+
+    assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=(200, 60), run_before=run_before)
