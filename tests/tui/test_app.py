@@ -280,3 +280,12 @@ def test_main_screen_snapshot_with_no_color(make_config, snap_compare, monkeypat
     monkeypatch.setenv("NO_COLOR", "1")
     app = BalanceApp(make_config(ui={"theme": "balance-high-contrast"}), clock=FrozenClock())
     assert snap_compare(app, terminal_size=(110, 24), run_before=settled)
+
+
+def test_help_snapshot(make_config, snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await settled(pilot)
+        await pilot.press("question_mark")
+        await eventually(lambda: pilot.app.screen.query("HelpPanel"), what="the help panel")
+
+    assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=(130, 40), run_before=run_before)

@@ -13,7 +13,9 @@ from textual.widgets import DataTable, Input, RadioButton, Static
 
 from balance_tui.kraken.assets import asset_code
 from balance_tui.store import books
+from balance_tui.store.engine import database_url
 from balance_tui.store.identity import Operator
+from balance_tui.store.migrate import open_store
 from balance_tui.store.tables import AdjustmentKind
 from balance_tui.tui.adjust_form import AdjustForm
 from balance_tui.tui.app import BalanceApp
@@ -21,6 +23,7 @@ from balance_tui.tui.books_screen import BooksScreen
 from balance_tui.tui.sessions_screen import SessionsScreen
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
+from tests.tui.conftest import settled
 
 
 async def ready(app: BalanceApp) -> None:
@@ -266,3 +269,34 @@ def test_adjust_form_snapshot(make_config, snap_compare) -> None:
             field.cursor_blink = False  # a blinking cursor would be caught on or off
 
     assert snap_compare(_books_app(make_config), terminal_size=(110, 30), run_before=run_before)
+
+
+def test_adjust_form_refusal_snapshot(make_config, snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await ready(pilot.app)
+        form = await fill(pilot, pilot.app, asset="BTC", amount="1e5", reason="typed in a hurry")
+        await pilot.press("ctrl+s")
+        await eventually(lambda: str(form.query_one("#error", Static).content).startswith("amount:"), what="refusal")
+
+    assert snap_compare(_books_app(make_config), terminal_size=(110, 30), run_before=run_before)
+
+
+def _read_only_app(make_config) -> BalanceApp:
+    """A watcher's console on a store that exists (a read-only console never creates one) and has no session."""
+    config = make_config(store={"read_only": True})
+    open_store(database_url(config.database_url)).dispose()
+    return BalanceApp(config, clock=FrozenClock())
+
+
+def test_read_only_main_screen_snapshot(make_config, snap_compare) -> None:
+    assert snap_compare(_read_only_app(make_config), terminal_size=(110, 24), run_before=settled)
+
+
+def test_read_only_books_snapshot(make_config, snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await settled(pilot)
+        await pilot.press("b")
+        heading = pilot.app.screen.query_one("#books-session", Static)
+        await eventually(lambda: "no trading session yet" in str(heading.content), what="the heading")
+
+    assert snap_compare(_read_only_app(make_config), terminal_size=(110, 24), run_before=run_before)
