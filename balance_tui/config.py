@@ -189,8 +189,8 @@ class ValidationConfig(_Section):
     inconsistency_threshold: Amount = Field(gt=0)
     inconsistency_fresh_s: Seconds = Field(gt=0)
     ceiling: Amount = Field(gt=0)
-    ceilings: dict[str, Amount]
-    low_balance: dict[str, Amount]
+    ceilings: dict[str, Annotated[Amount, Field(gt=0)]]  # per asset, like ceiling
+    low_balance: dict[str, Annotated[Amount, Field(ge=0)]]  # a floor below zero could never fire
 
 
 class UIConfig(_Section):

@@ -85,6 +85,8 @@ def test_an_unknown_section_is_refused(tmp_path: Path) -> None:
             {"guard": {"minimums": {"BTC": "-0.0001"}}},
             r"\[guard.minimums\] BTC: Input should be greater than or equal to 0 \(got '-0.0001'\)",
         ),
+        ({"validation": {"ceilings": {"BTC": "0"}}}, r"\[validation.ceilings\] BTC: Input should be greater than 0"),
+        ({"validation": {"low_balance": {"USD": "-5"}}}, r"\[validation.low_balance\] USD: Input should be greater"),
         ({"validation": {"disabled": ["no_such_rule"]}}, r"\[validation.disabled\] 0: Input should be"),
         ({"rest": {"tier": "gold"}}, r"\[rest\] tier: Input should be 'starter', 'intermediate' or 'pro'"),
     ],
