@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import platformdirs
+from rich.segment import Segments
 from textual import events, on, work
 from textual.actions import SkipAction
 from textual.app import App, SystemCommand
@@ -112,6 +113,16 @@ class BalanceApp(App[None]):
             self.register_theme(theme)
         self.theme = config.ui.theme  # load_config checked it, and the [keymap] ids (balance_tui.ui_names)
         self.set_keymap(dict(config.keymap))
+
+    def _fatal_error(self) -> None:
+        """Textual's crash report, without the local variables it prints by default: a frame that signs a
+        request holds the raw API key and signature, and the report goes to the terminal unredacted."""
+        from rich.traceback import Traceback
+
+        self.bell()
+        report = Traceback(show_locals=False, width=None)
+        self._exit_renderables.append(Segments(self.console.render(report, self.console.options)))
+        self._close_messages_no_wait()
 
     def get_default_screen(self) -> MainScreen:
         return MainScreen()

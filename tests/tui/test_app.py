@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -289,3 +291,26 @@ def test_help_snapshot(make_config, snap_compare) -> None:
         await eventually(lambda: pilot.app.screen.query("HelpPanel"), what="the help panel")
 
     assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=(130, 40), run_before=run_before)
+
+
+async def test_a_crash_report_shows_no_local_values(make_config, capfd: pytest.CaptureFixture[str]) -> None:
+    """Textual's report prints every frame's locals; one that signs a request holds the raw key."""
+
+    canary = f"CANARY-{uuid.uuid4().hex}"  # made at run time: the report's source lines cannot hold it
+
+    class Crashing(BalanceApp):
+        CSS_PATH = Path(inspect.getfile(BalanceApp)).parent / BalanceApp.CSS_PATH
+
+        def action_crash(self) -> None:
+            api_sign = canary  # as KrakenRest._signed holds the signature
+            raise RuntimeError(f"failed after signing ({len(api_sign)} chars)")
+
+    app = Crashing(make_config())
+    with pytest.raises(RuntimeError, match="failed after signing"):
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            app.call_later(app.action_crash)
+            await pilot.pause(0.5)
+    report = capfd.readouterr().err  # Textual prints its report there on the way out
+    assert "RuntimeError" in report and "failed after signing" in report
+    assert canary not in report
