@@ -92,6 +92,8 @@ def _main(argv: list[str] | None) -> int:
         if args.command in STORE_COMMANDS:
             _log_to_stderr()
             return _store_command(config, args)
+        if args.command == "serve":
+            return _serve(loaded, config, args)
         if args.fresh and not _fresh_start(config):
             return EXIT_REFUSED
         return _run_tui(config, credentials, mouse=not args.no_mouse)
@@ -293,6 +295,66 @@ def _run_tui(config: Config, credentials: Credentials | None, *, mouse: bool) ->
     return app.return_code or 0
 
 
+def _serve(loaded: LoadedConfig, config: Config, args: argparse.Namespace) -> int:
+    """`serve`: the console in a browser, one console process per tab (balance_tui/serve.py)."""
+    from balance_tui.serve import ConsoleServer, UnknownHost, console_command, loopback_problem, serve
+    from balance_tui.store.engine import database_url
+    from balance_tui.store.migrate import open_store
+
+    where = f"serve --host {args.host}"
+    try:
+        problem = loopback_problem(args.host)
+    except UnknownHost as exc:
+        return _fail(f"{where}: {exc}", EXIT_CONFIG)
+    if problem is not None and not args.public:
+        return _fail(
+            f"{where}: {problem}, and the console has no login of its own: add --public to serve it beyond this "
+            f"machine, or keep loopback and tunnel (ssh -L {args.port or 8000}:127.0.0.1:{args.port or 8000} HOST)",
+            EXIT_CONFIG,
+        )
+    read_only = config.store.read_only or not args.allow_write
+    _log_to_stderr()
+    # The store once, here: one that cannot be opened stops the server before a tab shows the error, and
+    # a new one is migrated (as every writable command does) so read-only consoles can open it.
+    open_store(database_url(config.database_url), read_only=config.store.read_only).dispose()
+    command = console_command(loaded.path, read_only=read_only)
+    server = ConsoleServer(command, host=args.host, port=args.port, public=args.public)
+
+    def started(url: str, port: int) -> None:
+        if problem is not None:
+            who = "can adjust balances" if not read_only else "sees the balances"
+            print(
+                f"balance-tui: warning: serving on {url} ({problem}) with no login and no TLS: anyone who can "
+                f"reach it {who}; prefer loopback and an SSH tunnel, or a reverse proxy with both",
+                file=sys.stderr,
+                flush=True,
+            )
+        if not read_only:
+            writes = "consoles that may write (--allow-write), recorded as this server's account"
+        elif config.store.read_only:
+            writes = "read-only consoles"
+        else:
+            writes = "read-only consoles (--allow-write lets them adjust)"
+        lines = [
+            f"Balance Console served on {url}: {writes}",
+            "  Each browser tab runs its own console process on this config and store:",
+            f"    {command}",
+        ]
+        if problem is None:
+            target = f"[{args.host}]" if ":" in args.host else args.host
+            lines.append(f"  From another machine: ssh -L {port}:{target}:{port} THIS-HOST, then open {url}")
+        lines.append("Ctrl+C stops it and every console it started.")
+        print("\n".join(lines), flush=True)
+
+    try:
+        return asyncio.run(serve(server, started=started))
+    except OSError as exc:  # asyncio words it "error while attempting to bind on address ...": the errno says it
+        reason = os.strerror(exc.errno) if exc.errno else exc
+        return _fail(f"serve --port {args.port}: cannot listen on {args.host}: {reason}", EXIT_CONFIG)
+    except KeyboardInterrupt:  # a second Ctrl+C while the consoles were stopping
+        return 128 + signal.SIGINT
+
+
 def _run_simulator(args: argparse.Namespace) -> int:
     from balance_tui.sim import Faults, FaultSpecError
 
@@ -417,6 +479,15 @@ def _points(text: str) -> int:
     return int(text)
 
 
+def _port_option(parser: argparse.ArgumentParser, command: str, default: int, what: str) -> None:
+    parser.add_argument(
+        "--port",
+        type=_whole_number(f"{command} --port", "a port is 0-65535 (0 picks a free one)", 0, 65535),
+        default=default,
+        help=f"{what} (default {default}; 0 picks a free one)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     # SUPPRESS: a subcommand's copy of --config must not reset one given before the subcommand.
     common = argparse.ArgumentParser(add_help=False)
@@ -509,13 +580,28 @@ def _parser() -> argparse.ArgumentParser:
         help="only samples of the last N hours (default all)",
     )
 
-    sim = commands.add_parser("sim", help="run the simulated Kraken exchange on its own")
-    sim.add_argument(
-        "--port",
-        type=_whole_number("sim --port", "a port is 0-65535 (0 picks a free one)", 0, 65535),
-        default=8765,
-        help="loopback port (default 8765; 0 picks a free one)",
+    serve = commands.add_parser(
+        "serve", parents=[common], help="serve the console to a browser (textual-serve), one console per tab"
     )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; one that is not loopback needs --public)",
+    )
+    _port_option(serve, "serve", 8000, "port")
+    serve.add_argument(
+        "--public",
+        action="store_true",
+        help="allow a --host that is not loopback: there is no login, so anyone who reaches it sees the console",
+    )
+    serve.add_argument(
+        "--allow-write",
+        action="store_true",
+        help="let the served consoles write (adjust balances, own the trading session); read-only by default",
+    )
+
+    sim = commands.add_parser("sim", help="run the simulated Kraken exchange on its own")
+    _port_option(sim, "sim", 8765, "loopback port")
     sim.add_argument(
         "--seed",
         type=_whole_number("sim --seed", "expected a whole number, e.g. 7"),

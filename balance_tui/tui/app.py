@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import select
 import signal
 import sys
 import uuid
@@ -389,8 +390,11 @@ class BalanceApp(App[None]):
             self.action_show_help_panel()
 
     def _exit_if_terminal_lost(self) -> None:
-        """A dropped SSH session may leave no terminal without a SIGHUP; quit rather than run on unseen."""
-        if not sys.stdin.isatty():
+        """A dropped SSH session may leave no terminal without a SIGHUP; quit rather than run on unseen.
+
+        Served to a browser (`balance-tui serve`), stdin is the server's pipe, never a terminal: the server
+        is gone (killed; a clean stop quits its consoles) once that pipe has hung up."""
+        if _hung_up(sys.stdin.fileno()) if self.is_web else not sys.stdin.isatty():
             self._terminal_lost()
 
     def _terminal_lost(self) -> None:
@@ -404,3 +408,10 @@ class BalanceApp(App[None]):
         await self._stop_backend()
         logging.shutdown()
         os._exit(128 + signal.SIGHUP)
+
+
+def _hung_up(fd: int) -> bool:
+    """The other end of the pipe `fd` has gone (or `fd` is closed); nothing is read from it."""
+    poller = select.poll()
+    poller.register(fd, 0)  # POLLHUP, POLLERR and POLLNVAL are reported whatever is asked for
+    return any(events & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, events in poller.poll(0))
