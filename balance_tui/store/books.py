@@ -160,10 +160,20 @@ def undo(
         original = db.get(BalanceAdjustment, adjustment_id)
     if original is None:
         raise InvalidInput(f"there is no adjustment #{adjustment_id} to undo")
-    if original.kind == AdjustmentKind.UNDO:
-        raise InvalidInput(f"adjustment #{adjustment_id} is itself an undo; make a new adjustment instead")
+    if refusal := undo_refusal(original, undone_by=None):
+        raise InvalidInput(refusal)
     request = _Request(AdjustmentKind.UNDO, original.asset, -original.delta, reason, key, adjustment_id)
     return _submit(engine, session_id, request, operator, now, expected_version)
+
+
+def undo_refusal(adjustment: BalanceAdjustment, *, undone_by: int | None) -> str:
+    """Why `undo` refuses this adjustment, in its words, for a caller that has the list at hand (the
+    console's books): an undo is not undone, nor is an adjustment twice. Empty when it may be undone."""
+    if adjustment.kind == AdjustmentKind.UNDO:
+        return f"adjustment #{adjustment.id} is itself an undo; make a new adjustment instead"
+    if undone_by is not None:
+        return f"adjustment #{adjustment.id} was already undone by #{undone_by}"
+    return ""
 
 
 def read_balance(engine: Engine, session_id: int, asset: str) -> BalanceView:
@@ -319,8 +329,7 @@ def _apply(
     if status != SessionStatus.ACTIVE:
         state = "does not exist" if status is None else f"is {status}"
         raise SessionError(f"trading session {session_id} {state}: adjustments go to the active session")
-    if places(amount) > decimals:
-        raise InvalidInput(f"{asset} allows at most {decimals} decimal places; {amount:f} has {places(amount)}")
+    _check_places(asset, amount, decimals)
     try:
         canonical(amount)
     except ValueError as exc:
@@ -336,10 +345,7 @@ def _apply(
             current_version=current.version,
         )
     before = current.total
-    if request.kind is AdjustmentKind.SET:
-        after, delta = amount, EXACT.subtract(amount, before)
-    else:
-        after, delta = EXACT.add(before, amount), amount
+    after, delta = _result(request.kind, before, amount)
     _check_result(asset, before, after, delta, current.reserved)
 
     first = row is None  # the session's first figure of this asset: the row opens at zero
@@ -407,6 +413,27 @@ def _conflict_message(current: BalanceView, expected_version: int) -> str:
         f"It is now {canonical(current.total)} ({canonical(current.available)} available). "
         "Nothing was written; confirm again against the new value."
     )
+
+
+def resulting_total(current: BalanceView, amount: Decimal, kind: AdjustmentKind, decimals: int) -> Decimal:
+    """What `adjust` would leave from `current`, or the `InvalidInput` it would raise, in its words: for a
+    form that checks as the operator types. Nothing is read or written; the write checks all again."""
+    _check_places(current.asset, amount, decimals)
+    after, delta = _result(kind, current.total, amount)
+    _check_result(current.asset, current.total, after, delta, current.reserved)
+    return after
+
+
+def _result(kind: AdjustmentKind, before: Decimal, amount: Decimal) -> tuple[Decimal, Decimal]:
+    """The balance after, and the delta, of setting to or adding `amount`."""
+    if kind is AdjustmentKind.SET:
+        return amount, EXACT.subtract(amount, before)
+    return EXACT.add(before, amount), amount
+
+
+def _check_places(asset: str, amount: Decimal, decimals: int) -> None:
+    if places(amount) > decimals:
+        raise InvalidInput(f"{asset} allows at most {decimals} decimal places; {amount:f} has {places(amount)}")
 
 
 def _check_amount(amount: Decimal) -> None:

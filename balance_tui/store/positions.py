@@ -123,6 +123,12 @@ def open_positions(engine: Engine, session_id: int) -> list[Position]:
         )
 
 
+def session_positions(engine: Engine, session_id: int) -> list[Position]:
+    """Every position of the session, open and closed, in the order they were opened."""
+    with reading(engine) as db:
+        return list(db.exec(select(Position).where(Position.session_id == session_id).order_by(col(Position.id))).all())
+
+
 def _active(db: Session, session_id: int, status: str | None) -> tuple[TradingSession, int]:
     """The session and its base currency's places, given its status as `locked_session_status` read it."""
     if status != SessionStatus.ACTIVE:

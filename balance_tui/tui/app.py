@@ -9,7 +9,7 @@ import select
 import signal
 import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from functools import partial
 from pathlib import Path
@@ -30,8 +30,7 @@ from balance_tui.backend import Backend, open_backend
 from balance_tui.config import APP_NAME, Config
 from balance_tui.core import Clock, SystemClock
 from balance_tui.kraken.credentials import Credentials
-from balance_tui.store import books, sessions
-from balance_tui.store.books import BalanceView
+from balance_tui.store import books, positions, sessions
 from balance_tui.store.errors import StoreError
 from balance_tui.store.identity import Operator
 from balance_tui.store.sessions import SessionOverview
@@ -40,7 +39,7 @@ from balance_tui.store.watch import watch_adjustments
 from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest, Figures
 from balance_tui.tui.asset_screen import AssetScreen, read_asset
 from balance_tui.tui.balances_table import BalancesTable
-from balance_tui.tui.books_screen import BooksScreen
+from balance_tui.tui.books_screen import Books, BooksScreen
 from balance_tui.tui.formatting import amount
 from balance_tui.tui.ledger_screen import LedgerScreen, read_ledger
 from balance_tui.tui.main_screen import MainScreen
@@ -204,9 +203,9 @@ class BalanceApp(App[None]):
         backend = self.backend
         if backend is None:
             return "the console is still starting" if not self.backend_error else self.backend_error
-        if action == "adjust" and backend.read_only:
+        if action in ("adjust", "undo") and backend.read_only:
             return "this console is read-only (--read-only or [store] read_only): it writes nothing"
-        if action == "adjust" and backend.session is None:
+        if action in ("adjust", "undo") and backend.session is None:
             return "this console has no trading session of its own to adjust"
         return ""
 
@@ -218,9 +217,9 @@ class BalanceApp(App[None]):
 
     def action_books(self) -> None:
         if not isinstance(self.screen, BooksScreen):
-            self.push_screen(BooksScreen(self._read_books, read_only=bool(self._unavailable("adjust"))))
+            self.push_screen(BooksScreen(self._read_books, self._undo, read_only=bool(self._unavailable("adjust"))))
 
-    async def _read_books(self) -> tuple[TradingSession | None, list[BalanceView], list[BalanceAdjustment]]:
+    async def _read_books(self) -> Books:
         """This console's session; for a read-only console, the exchange's latest session, as it stands."""
         backend = self.backend
         assert backend is not None  # check_action: the books open once the backend is ready
@@ -229,10 +228,11 @@ class BalanceApp(App[None]):
             latest = await asyncio.to_thread(sessions.latest, backend.store, backend.config.exchange.name, 1)
             session = latest[0] if latest else None
         if session is None or session.id is None:
-            return None, [], []
+            return Books(None, [], [], [])
         balances = await asyncio.to_thread(books.read_balances, backend.store, session.id)
         adjustments = await asyncio.to_thread(books.adjustments, backend.store, session_id=session.id)
-        return session, balances, adjustments
+        held = await asyncio.to_thread(positions.session_positions, backend.store, session.id)
+        return Books(session, balances, adjustments, held)
 
     def action_sessions(self) -> None:
         if not isinstance(self.screen, SessionsScreen):
@@ -287,29 +287,44 @@ class BalanceApp(App[None]):
     async def _read_balance(self, asset: str) -> Figures:
         backend, session = self._owned()
         tracked = await asyncio.to_thread(books.read_balance, backend.store, session.id, asset)
-        return Figures(tracked, backend.manager.get_balance(asset))
+        decimals = await asyncio.to_thread(books.asset_decimals, backend.store)
+        return Figures(tracked, backend.manager.get_balance(asset), decimals.get(asset))
 
-    async def _adjust(self, request: AdjustRequest) -> str | None:
+    async def _adjust(self, request: AdjustRequest) -> StoreError | None:
         """Write one adjustment and announce it, or say why not: the form shows the reason and stays open."""
+        return await self._write(
+            books.adjust,
+            asset=request.asset,
+            amount=request.amount,
+            kind=request.kind,
+            reason=request.reason,
+            expected_version=books.confirmed_version(request.kind, request.seen),
+        )
+
+    async def _undo(self, adjustment_id: int, reason: str) -> str | None:
+        """Write the reversing entry of an adjustment and announce it, or say why not (the confirm shows it)."""
+        refused = await self._write(books.undo, adjustment_id=adjustment_id, reason=reason)
+        return None if refused is None else str(refused)
+
+    async def _write(self, write: Callable[..., books.AdjustmentResult], **fields: object) -> StoreError | None:
+        """One write to the books by this console's operator, announced once; the store's refusal otherwise."""
         backend, session = self._owned()
         key = uuid.uuid4().hex
         self._own_keys.add(key)  # before writing: the store's watch may report it before the write returns
         try:
             result = await asyncio.to_thread(
-                books.adjust,
-                backend.store,
-                session_id=session.id,
-                asset=request.asset,
-                amount=request.amount,
-                kind=request.kind,
-                reason=request.reason,
-                operator=Operator.current(),
-                idempotency_key=key,
-                now=backend.manager.clock.now(),
-                expected_version=books.confirmed_version(request.kind, request.seen),
+                partial(
+                    write,
+                    backend.store,
+                    session_id=session.id,
+                    operator=Operator.current(),
+                    idempotency_key=key,
+                    now=backend.manager.clock.now(),
+                    **fields,
+                )
             )
         except StoreError as exc:
-            return str(exc)
+            return exc
         self._announce([result.adjustment])
         return None
 
@@ -337,10 +352,11 @@ class BalanceApp(App[None]):
     def _announce(self, adjustments: list[BalanceAdjustment]) -> None:
         """One notice per adjustment, whoever wrote it; the books on screen follow."""
         for adjustment in adjustments:
+            undoes = f" (undoes #{adjustment.reverses_id})" if adjustment.reverses_id is not None else ""
             self.notify(
                 f"#{adjustment.id} {adjustment.asset} {amount(adjustment.before)} -> {amount(adjustment.after)}"
-                f" by {adjustment.operator}: {adjustment.reason}",
-                title="Balance adjusted",
+                f" by {adjustment.operator}: {adjustment.reason}{undoes}",
+                title="Balance adjusted" if not undoes else "Adjustment undone",
                 markup=False,
             )
         if adjustments:

@@ -1,67 +1,105 @@
-"""The bot's books for a session: the tracked balances and the adjustments made to them."""
+"""The bot's books for a session: the tracked balances, the adjustments made to them, and its positions.
+
+`u` undoes the selected adjustment: a confirm asks for a reason, and the store writes the reversing entry.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from sqlalchemy.exc import SQLAlchemyError
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Input, Label, Static
 
-from balance_tui.store.books import BalanceView
+from balance_tui.store.books import BalanceView, undo_refusal
 from balance_tui.store.errors import StoreError
-from balance_tui.store.tables import BalanceAdjustment, TradingSession
+from balance_tui.store.tables import BalanceAdjustment, Position, TradingSession
 from balance_tui.tui.formatting import amount
 from balance_tui.tui.header import ConsoleHeader
 from balance_tui.tui.row_table import RowTable, cells
 
 SHOWN_ADJUSTMENTS = 50
 
-Books = tuple[TradingSession | None, list[BalanceView], list[BalanceAdjustment]]
+
+@dataclass(frozen=True, slots=True)
+class Books:
+    session: TradingSession | None
+    balances: list[BalanceView]
+    adjustments: list[BalanceAdjustment]
+    positions: list[Position]
+
+
+Undo = Callable[[int, str], Awaitable[str | None]]  # adjustment id, reason -> an error to show, or None once written
+
+
+def undone_by(adjustments: list[BalanceAdjustment]) -> dict[int, int]:
+    """Which adjustment undid which: original id -> the id of its undo."""
+    return {a.reverses_id: a.id for a in adjustments if a.reverses_id is not None and a.id is not None}
 
 
 class BooksScreen(Screen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,b", "app.pop_screen", "Back", id="books.back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,b", "app.pop_screen", "Back", id="books.back"),
+        Binding("u", "undo", "Undo adjustment", id="books.undo"),
+    ]
 
-    def __init__(self, load: Callable[[], Awaitable[Books]], *, read_only: bool = False) -> None:
-        """`load` reads the books; `read_only`: they cannot be adjusted from this console."""
+    def __init__(self, load: Callable[[], Awaitable[Books]], undo: Undo, *, read_only: bool = False) -> None:
+        """`load` reads the books, `undo` reverses an adjustment; `read_only`: they cannot be changed here."""
         super().__init__()
         self._load = load
+        self._undo = undo
         self._read_only = read_only
+        self._adjustments: dict[int, BalanceAdjustment] = {}
+        self._undone_by: dict[int, int] = {}
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader()
         yield Static("reading the books", id="books-session", classes="heading", markup=False)
         yield Static("tracked balances", classes="heading")
         yield RowTable(id="tracked")
-        yield Static("adjustments, newest first", classes="heading")
+        undo = "" if self._read_only else "  (u undoes the selected one)"
+        yield Static(f"adjustments, newest first{undo}", classes="heading")
         yield RowTable(id="adjustments")
+        yield Static("positions of the session", classes="heading")
+        yield RowTable(id="positions")
         yield Footer()
 
     def on_mount(self) -> None:
         tracked = self.query_one("#tracked", RowTable)
-        for label, width in (("Asset", 8), ("Total", 22), ("Reserved", 18), ("Available", 22), ("Ver", 4),
-                             ("Updated by", 14), ("Reason", 30)):  # fmt: skip
+        # Each table fits 110 columns: no sideways scrolling for the figures an operator came to read.
+        for label, width in (("Asset", 8), ("Total", 18), ("Reserved", 14), ("Available", 18), ("Ver", 4),
+                             ("Updated by", 10), ("Reason", 20)):  # fmt: skip
             tracked.add_column(label, width=width)
         adjustments = self.query_one("#adjustments", RowTable)
-        for label, width in (("#", 5), ("When (UTC)", 19), ("Asset", 8), ("Before", 18), ("After", 18),
-                             ("Operator", 14), ("Reason", 30)):  # fmt: skip
+        for label, width in (("#", 4), ("Kind", 12), ("When (UTC)", 19), ("Asset", 6), ("Before", 12),
+                             ("After", 12), ("Operator", 10), ("Reason", 16)):  # fmt: skip
             adjustments.add_column(label, width=width)
+        positions = self.query_one("#positions", RowTable)
+        for label, width in (("Symbol", 10), ("Side", 6), ("Size", 18), ("Entry price", 18), ("Status", 7),
+                             ("Opened (UTC)", 19)):  # fmt: skip
+            positions.add_column(label, width=width)
         self.reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A read-only console shows `u` disabled; pressing it says why (the app's `on_key`)."""
+        return None if action == "undo" and self._read_only else True
 
     @work(exclusive=True, group="books", exit_on_error=False, description="read the books")
     async def reload(self) -> None:
         """Read the books again (after any adjustment); a failed read is said in the heading."""
         heading = self.query_one("#books-session", Static)
         try:
-            session, balances, adjustments = await self._load()
+            books = await self._load()
         except (StoreError, SQLAlchemyError) as exc:  # shown; the screen stays
             heading.update(f"cannot read the books: {exc}")
             return
+        session = books.session
         if session is None:
             heading.update("no trading session yet: the books open with the first console that runs one")
         else:
@@ -69,21 +107,112 @@ class BooksScreen(Screen[None]):
                 f"session #{session.id} ({session.status}) since {session.started_at:%Y-%m-%d %H:%M} UTC"
                 + ("  ·  read-only: this console writes nothing" if self._read_only else "")
             )
-        self.show(balances, adjustments)
+        self.show(books)
 
-    def show(self, balances: list[BalanceView], adjustments: list[BalanceAdjustment]) -> None:
-        """Replace both tables: a handful of rows, read after every change, so no diffing is needed."""
+    def show(self, books: Books) -> None:
+        """Replace the tables: a handful of rows, read after every change, so no diffing is needed."""
         tracked = self.query_one("#tracked", RowTable)
         tracked.clear()
-        for b in balances:
+        for b in books.balances:
             tracked.add_row(
                 *cells(b.asset, amount(b.total), amount(b.reserved), amount(b.available), str(b.version),
                         b.updated_by, b.update_reason)
             )  # fmt: skip
+        self._adjustments = {a.id: a for a in books.adjustments if a.id is not None}
+        self._undone_by = undone_by(books.adjustments)
         table = self.query_one("#adjustments", RowTable)
         table.clear()
-        for a in reversed(adjustments[-SHOWN_ADJUSTMENTS:]):
+        for a in reversed(books.adjustments[-SHOWN_ADJUSTMENTS:]):
             table.add_row(
-                *cells(str(a.id), f"{a.created_at:%Y-%m-%d %H:%M:%S}", a.asset, amount(a.before), amount(a.after),
-                        a.operator, a.reason)
+                *cells(str(a.id), self._kind(a), f"{a.created_at:%Y-%m-%d %H:%M:%S}", a.asset, amount(a.before),
+                        amount(a.after), a.operator, a.reason),
+                key=str(a.id),
             )  # fmt: skip
+        positions = self.query_one("#positions", RowTable)
+        positions.clear()
+        for p in books.positions:
+            positions.add_row(
+                *cells(p.symbol, p.side, amount(p.size), amount(p.entry_price), p.status,
+                        f"{p.opened_at:%Y-%m-%d %H:%M:%S}")
+            )  # fmt: skip
+
+    def _kind(self, adjustment: BalanceAdjustment) -> str:
+        if adjustment.reverses_id is not None:
+            return f"undo of #{adjustment.reverses_id}"
+        if (by := self._undone_by.get(adjustment.id or 0)) is not None:
+            return f"undone #{by}"
+        return str(adjustment.kind)
+
+    def action_undo(self) -> None:
+        """Undo the selected adjustment, once the operator gives a reason; what the store would refuse (an undo,
+        an adjustment undone already) is said at once, in the store's words."""
+        table = self.query_one("#adjustments", RowTable)
+        if table.row_count == 0:
+            self.notify("there is no adjustment to undo", title="Undo", severity="warning", markup=False)
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        adjustment = self._adjustments.get(int(key or 0))
+        if adjustment is None or adjustment.id is None:
+            return
+        if refusal := undo_refusal(adjustment, undone_by=self._undone_by.get(adjustment.id)):
+            self.notify(refusal, title="Undo: refused", severity="warning", markup=False)
+            return
+        self.app.push_screen(UndoConfirm(adjustment, self._undo))
+
+
+class UndoConfirm(ModalScreen[bool]):
+    """Confirm an undo with a reason (required); the store's refusal is shown here and the modal stays."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="undo.cancel"),
+        Binding("ctrl+s", "confirm", "Undo", priority=True, id="undo.confirm"),
+    ]
+
+    def __init__(self, adjustment: BalanceAdjustment, undo: Undo) -> None:
+        super().__init__()
+        self._adjustment = adjustment
+        self._undo = undo
+
+    def compose(self) -> ComposeResult:
+        a = self._adjustment
+        change = f"{'+' if a.delta < 0 else ''}{amount(-a.delta)} {a.asset}"
+        with Vertical(id="undo-form"):
+            yield Label(f"Undo adjustment #{a.id}?")
+            yield Static(
+                f"{a.asset} {amount(a.before)} -> {amount(a.after)} by {a.operator} at {a.created_at:%Y-%m-%d %H:%M:%S}"
+                f" UTC: {a.reason}\nThe undo is a new entry of {change} on the balance as it stands now;"
+                f" #{a.id} itself stays.",
+                id="undo-what",
+                markup=False,
+            )
+            yield Input(placeholder="reason (required; recorded with your user, SSH origin and terminal)", id="reason")
+            yield Static("", id="undo-error", markup=False)
+            with Horizontal(id="buttons"):
+                yield Button("Undo  ctrl+s", variant="warning", id="confirm", disabled=True)
+                yield Button("Cancel  esc", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#reason", Input).focus()
+
+    @on(Input.Changed, "#reason")
+    def _reason_changed(self, event: Input.Changed) -> None:
+        self.query_one("#confirm", Button).disabled = not event.value.strip()
+        self.query_one("#undo-error", Static).update("")
+
+    @on(Button.Pressed, "#confirm")
+    async def action_confirm(self) -> None:
+        reason = self.query_one("#reason", Input).value.strip()
+        error = self.query_one("#undo-error", Static)
+        if not reason:
+            error.update("reason: say why; it is recorded with the undo")
+            return
+        assert self._adjustment.id is not None
+        refusal = await self._undo(self._adjustment.id, reason)
+        if refusal is None:
+            self.dismiss(True)
+        else:
+            error.update(refusal)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from balance_tui.store import books, positions
 from balance_tui.store.errors import AdjustmentConflict, IdempotencyMismatch, InvalidInput, SessionError
 from balance_tui.store.maintenance import verify
+from balance_tui.store.money import canonical
 from balance_tui.store.tables import AdjustmentKind, PositionSide
 from tests.store.support import ALICE, BOB, T0, row_counts
 
@@ -223,16 +224,20 @@ def test_an_undo_is_a_reversing_entry_and_the_original_stays(migrated: Engine, s
     )
     assert [a.delta for a in books.adjustments(migrated, session_id=session_id)] == [D(250), D(1), D(-250)]
     before = row_counts(migrated)
-    with pytest.raises(InvalidInput, match=f"#{original.id} was already undone by #{undo.id}"):
+    with pytest.raises(InvalidInput, match=f"#{original.id} was already undone by #{undo.id}") as twice:
         books.undo(
             migrated, session_id=session_id, adjustment_id=original.id, reason="again", operator=BOB,
             idempotency_key="undo-2", now=T0,
         )  # fmt: skip
-    with pytest.raises(InvalidInput, match="is itself an undo"):
+    with pytest.raises(InvalidInput, match="is itself an undo") as of_an_undo:
         books.undo(
             migrated, session_id=session_id, adjustment_id=undo.id, reason="redo", operator=BOB,
             idempotency_key="undo-3", now=T0,
         )  # fmt: skip
+    # What the console says before asking for a reason is the store's refusal, word for word.
+    assert books.undo_refusal(original, undone_by=undo.id) == str(twice.value)
+    assert books.undo_refusal(undo, undone_by=None) == str(of_an_undo.value)
+    assert books.undo_refusal(original, undone_by=None) == ""
     assert row_counts(migrated) == before
     assert verify(migrated).ok
 
@@ -254,3 +259,31 @@ def test_the_database_itself_refuses_to_rewrite_the_audit_trail(
         conn.execute(text(statement))
     assert row_counts(migrated) == before
     assert books.adjustments(migrated)[0].delta == D(10)
+
+
+@pytest.mark.parametrize(
+    ("amount", "kind", "result"),
+    [
+        ("250.5", SET, "250.5"),
+        ("-0.25", DELTA, "999.75"),
+        ("1000", SET, "this changes nothing: USD is already 1000"),
+        ("-1001", DELTA, "USD would become -1: a balance cannot go below zero"),
+        ("0.00001", DELTA, "USD allows at most 4 decimal places; 0.00001 has 5"),
+    ],
+)
+def test_what_a_form_previews_is_what_adjust_writes_or_refuses(
+    migrated: Engine, session_id: int, amount: str, kind: AdjustmentKind, result: str
+) -> None:
+    seen = books.read_balance(migrated, session_id, "USD")
+    decimals = books.asset_decimals(migrated)["USD"]
+    try:
+        preview = canonical(books.resulting_total(seen, D(amount), kind, decimals))
+    except InvalidInput as exc:
+        preview = str(exc)
+    try:
+        written = canonical(
+            adjust(migrated, session_id, "USD", amount, kind, expected_version=seen.version).balance.total
+        )
+    except InvalidInput as exc:
+        written = str(exc)
+    assert preview == written == result

@@ -43,6 +43,7 @@ def test_closing_books_the_pnl_and_releases_the_reserve(
     assert (usd.total, usd.reserved, usd.available) == (D(1000) + D(pnl), D(0), D(1000) + D(pnl))
     assert usd.updated_by == "bot" and f"P&L {pnl}" in usd.update_reason
     assert positions.open_positions(migrated, session_id) == []
+    assert [(p.id, p.status) for p in positions.session_positions(migrated, session_id)] == [(position.id, "closed")]
     assert verify(migrated).ok
 
 

@@ -5,21 +5,22 @@ from __future__ import annotations
 import asyncio
 import os
 import pwd
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from textual.notifications import Notify
-from textual.widgets import DataTable, Input, RadioButton, Static
+from textual.widgets import Button, DataTable, Input, RadioButton, Static
 
 from balance_tui.kraken.assets import asset_code
-from balance_tui.store import books
+from balance_tui.store import books, positions
 from balance_tui.store.engine import database_url
 from balance_tui.store.identity import Operator
 from balance_tui.store.migrate import open_store
-from balance_tui.store.tables import AdjustmentKind
+from balance_tui.store.tables import AdjustmentKind, PositionSide
 from balance_tui.tui.adjust_form import AdjustForm
 from balance_tui.tui.app import BalanceApp
-from balance_tui.tui.books_screen import BooksScreen
+from balance_tui.tui.books_screen import BooksScreen, UndoConfirm
 from balance_tui.tui.sessions_screen import SessionsScreen
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
@@ -44,6 +45,17 @@ async def fill(pilot, app: BalanceApp, *, asset: str, amount: str, reason: str, 
     return form
 
 
+def noticed() -> tuple[list[Notify], Callable[[object], None]]:
+    """The notices an app posts, and the message hook that collects them."""
+    notices: list[Notify] = []
+
+    def hook(message: object) -> None:
+        if isinstance(message, Notify):
+            notices.append(message)
+
+    return notices, hook
+
+
 def written(app: BalanceApp) -> list:
     return books.adjustments(app.backend.store, session_id=app.backend.session.id)
 
@@ -60,11 +72,7 @@ async def test_the_form_reads_kraken_names_and_knows_every_listed_asset(make_con
 
 
 async def test_an_adjustment_from_the_keyboard_is_written_attested_and_announced_once(make_config) -> None:
-    notices: list[Notify] = []
-
-    def hook(message: object) -> None:
-        if isinstance(message, Notify):
-            notices.append(message)
+    notices, hook = noticed()
 
     app = BalanceApp(make_config())
     async with app.run_test(size=(120, 32), message_hook=hook, notifications=True) as pilot:
@@ -98,9 +106,10 @@ async def test_a_bad_amount_is_refused_in_the_form_and_nothing_is_written(make_c
             form = await fill(pilot, app, asset="USD", amount=amount, reason=reason)
             await pilot.press("ctrl+s")
             await pilot.pause()
-            assert isinstance(app.screen, AdjustForm)
-            error = str(form.query_one("#error", Static).content)
-            assert error.startswith("reason:" if amount == "12.5" else "amount:"), error
+            assert isinstance(app.screen, AdjustForm) and form.query_one("#save", Button).disabled
+            field = "reason" if amount == "12.5" else "amount"
+            error = form.query_one(f"#{field}-check", Static)  # said under the field that is wrong
+            assert error.display and error.has_class("invalid") and str(error.content).startswith(f"{field}:"), field
             await pilot.press("escape")
         assert written(app) == []
         await pilot.press("q")
@@ -118,23 +127,153 @@ async def test_a_change_made_meanwhile_is_a_conflict_until_confirmed(make_config
             reason="found in a drawer", operator=other, idempotency_key="k-alice", now=datetime.now(UTC),
         )  # fmt: skip
         await pilot.press("ctrl+s")
-        await eventually(lambda: "alice" in str(form.query_one("#error", Static).content), what="the conflict")
+        error = form.query_one("#error", Static)
+        await eventually(lambda: "alice" in str(error.content), what="the conflict")
+        conflict = str(error.content)
+        assert (
+            "alice at " in conflict and "found in a drawer" in conflict and "It is now 40" in conflict
+        )  # who/when/what
+        assert form.query_one("#reload", Button).display and form.query_one("#save", Button).disabled
+        await pilot.press("ctrl+s")  # saving again, unreviewed, writes nothing: the choice is to reload
+        await pilot.pause()
         assert [a.operator for a in written(app)] == ["alice"]  # nothing of ours yet
+        assert "alice" in str(error.content)
+        await pilot.press("ctrl+r")
         await eventually(
             lambda: "last by alice" in str(form.query_one("#current", Static).content), what="the fresh figure"
         )
+        check = form.query_one("#amount-check", Static)
+        await eventually(lambda: "books 40 -> 100 EUR" in str(check.content), what="the change against it")
+        assert str(error.content) == "" and not form.query_one("#reload", Button).display
+        assert not form.query_one("#save", Button).disabled
         await pilot.press("ctrl+s")  # confirmed against what alice left
         await eventually(lambda: not isinstance(app.screen, AdjustForm), what="the form to close")
         assert [a.after for a in written(app)] == [Decimal("40"), Decimal("100")]
         await pilot.press("q")
 
 
-async def test_another_consoles_adjustment_arrives_within_a_second(make_config) -> None:
-    notices: list[Notify] = []
+async def test_the_form_checks_as_you_type_and_shows_what_the_change_leaves(make_config) -> None:
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(app)
+        form = await fill(pilot, app, asset="BTC", amount="", reason="")
+        check, save = form.query_one("#amount-check", Static), form.query_one("#save", Button)
+        assert str(check.content) == "BTC takes up to 10 decimals" and save.disabled
+        form.query_one("#amount", Input).focus()
+        await pilot.press(*"0.25")  # typed, key by key
+        await pilot.pause()
+        assert str(check.content) == "BTC takes up to 10 decimals  ·  books 0 -> 0.25 BTC"
+        assert save.disabled  # no reason yet
+        form.query_one("#reason", Input).focus()
+        await pilot.press("x", "backspace")
+        await pilot.pause()
+        assert str(form.query_one("#reason-check", Static).content).startswith("reason: required")
+        await pilot.press(*"found")
+        await pilot.pause()
+        assert not save.disabled and not form.query_one("#reason-check", Static).display
+        for typed, says in (
+            ("0.12345678901", "amount: BTC allows at most 10 decimal places; 0.12345678901 has 11"),
+            ("1e5", "amount: '1e5' is not an amount"),
+            ("-1", "amount: BTC would become -1: a balance cannot go below zero"),
+        ):
+            form.query_one("#amount", Input).value = typed
+            await pilot.pause()
+            assert str(check.content).startswith(says) and check.has_class("invalid") and save.disabled, typed
+        form.query_one("#amount", Input).value = "0.75"
+        form.query_one("#set", RadioButton).value = True
+        await pilot.pause()
+        assert str(check.content).endswith("books 0 -> 0.75 BTC") and not save.disabled
+        await pilot.press("ctrl+s")
+        await eventually(lambda: not isinstance(app.screen, AdjustForm), what="the form to close")
+        assert [(a.kind, a.after) for a in written(app)] == [("set", Decimal("0.75"))]
+        await pilot.press("q")
 
-    def hook(message: object) -> None:
-        if isinstance(message, Notify):
-            notices.append(message)
+
+async def test_an_undo_from_the_books_asks_a_reason_and_writes_the_reversing_entry(make_config) -> None:
+    notices, hook = noticed()
+
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 40), message_hook=hook, notifications=True) as pilot:
+        await ready(app)
+        backend = app.backend
+        first = books.adjust(
+            backend.store, session_id=backend.session.id, asset="BTC", amount=Decimal("0.5"),
+            kind=AdjustmentKind.DELTA, reason="cold wallet", operator=Operator("bob", None, None, None),
+            idempotency_key="k-bob", now=datetime.now(UTC),
+        ).adjustment  # fmt: skip
+        await pilot.press("b")
+        await eventually(lambda: isinstance(app.screen, BooksScreen), what="the books")
+        screen = app.screen
+        table = screen.query_one("#adjustments", DataTable)
+        await eventually(lambda: table.row_count == 1, what="the adjustment")
+        table.focus()
+        await pilot.press("u")
+        await eventually(lambda: isinstance(app.screen, UndoConfirm), what="the confirm")
+        confirm = app.screen
+        assert confirm.query_one("#confirm", Button).disabled  # a reason first
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, UndoConfirm) and "reason:" in str(confirm.query_one("#undo-error").content)
+        await pilot.press(*"typed twice")
+        await pilot.press("ctrl+s")
+        await eventually(lambda: app.screen is screen, what="the books again")
+        undo = written(app)[-1]
+        assert (undo.kind, undo.reverses_id, undo.delta, undo.reason) == (
+            "undo",
+            first.id,
+            Decimal("-0.5"),
+            "typed twice",
+        )
+        await eventually(lambda: table.row_count == 2, what="the books to reload")
+        assert [table.get_row_at(i)[1].plain for i in (0, 1)] == [f"undo of #{first.id}", f"undone #{undo.id}"]
+        assert [n.notification.title for n in notices].count("Adjustment undone") == 1
+        # Neither the undo nor what it undid is undone again: the store's words, and no confirm.
+        for row, says in ((0, "is itself an undo"), (1, f"was already undone by #{undo.id}")):
+            table.move_cursor(row=row)
+            await pilot.press("u")
+            await pilot.pause()
+            assert app.screen is screen
+            assert notices[-1].notification.title == "Undo: refused" and says in notices[-1].notification.message
+        assert len(written(app)) == 2
+        await pilot.press("escape", "q")
+
+
+async def test_the_books_show_the_sessions_positions(make_config) -> None:
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(app)
+        backend = app.backend
+        sid = backend.session.id
+        books.adjust(
+            backend.store, session_id=sid, asset="USD", amount=Decimal("1000"), kind=AdjustmentKind.DELTA,
+            reason="float", operator=Operator("bob", None, None, None), idempotency_key="k-usd", now=datetime.now(UTC),
+        )  # fmt: skip
+        for side in (PositionSide.LONG, PositionSide.SHORT):
+            opened = positions.open_position(
+                backend.store, session_id=sid, symbol="BTC/USD", side=side, size=Decimal("0.01"),
+                entry_price=Decimal("50000"), now=datetime(2026, 11, 20, 12, 0, tzinfo=UTC), by="bot",
+            )  # fmt: skip
+        positions.close_position(
+            backend.store, position_id=opened.id, exit_price=Decimal("49000"), now=datetime.now(UTC), by="bot"
+        )
+        await pilot.press("b")
+        await eventually(lambda: isinstance(app.screen, BooksScreen), what="the books")
+        table = app.screen.query_one("#positions", DataTable)
+        await eventually(lambda: table.row_count == 2, what="the positions")
+        assert [c.plain for c in table.get_row_at(0)] == [
+            "BTC/USD",
+            "long",
+            "0.01",
+            "50,000",
+            "open",
+            "2026-11-20 12:00:00",
+        ]
+        assert [c.plain for c in table.get_row_at(1)][:5] == ["BTC/USD", "short", "0.01", "50,000", "closed"]
+        await pilot.press("escape", "q")
+
+
+async def test_another_consoles_adjustment_arrives_within_a_second(make_config) -> None:
+    notices, hook = noticed()
 
     app = BalanceApp(make_config())
     async with app.run_test(size=(120, 32), message_hook=hook, notifications=True) as pilot:
@@ -161,11 +300,7 @@ async def test_read_only_disables_adjusting_says_why_and_still_shows_the_books(m
         await pilot.press("ctrl+s")
         await eventually(lambda: not isinstance(first.screen, AdjustForm), what="the form to close")
         await pilot.press("q")
-    notices: list[Notify] = []
-
-    def hook(message: object) -> None:
-        if isinstance(message, Notify):
-            notices.append(message)
+    notices, hook = noticed()
 
     app = BalanceApp(make_config(store={"read_only": True}))
     async with app.run_test(size=(120, 32), message_hook=hook, notifications=True) as pilot:
@@ -183,6 +318,12 @@ async def test_read_only_disables_adjusting_says_why_and_still_shows_the_books(m
         assert "read-only: this console writes nothing" in str(heading.content)
         tracked = app.screen.query_one("#tracked", DataTable)
         assert tracked.row_count == 1 and tracked.get_row_at(0)[1].plain == "7"
+        assert app.screen.check_action("undo", ()) is None  # shown disabled
+        await pilot.press("u")
+        await pilot.pause()
+        assert not isinstance(app.screen, UndoConfirm)
+        notice = notices[-1].notification
+        assert notice.title == "Undo adjustment: not available" and "read-only" in notice.message
         await pilot.press("escape", "q")
 
 
@@ -276,7 +417,8 @@ def test_adjust_form_refusal_snapshot(make_config, snap_compare) -> None:
         await ready(pilot.app)
         form = await fill(pilot, pilot.app, asset="BTC", amount="1e5", reason="typed in a hurry")
         await pilot.press("ctrl+s")
-        await eventually(lambda: str(form.query_one("#error", Static).content).startswith("amount:"), what="refusal")
+        check = form.query_one("#amount-check", Static)
+        await eventually(lambda: str(check.content).startswith("amount:"), what="refusal")
 
     assert snap_compare(_books_app(make_config), terminal_size=(110, 30), run_before=run_before)
 
@@ -300,3 +442,92 @@ def test_read_only_books_snapshot(make_config, snap_compare) -> None:
         await eventually(lambda: "no trading session yet" in str(heading.content), what="the heading")
 
     assert snap_compare(_read_only_app(make_config), terminal_size=(110, 24), run_before=run_before)
+
+
+async def _with_an_undone_adjustment_and_positions(pilot) -> None:
+    """The books of `_with_one_adjustment`, plus USD to trade with, a position open and one closed, and the
+    first adjustment undone: every kind of row the books show."""
+    await _with_one_adjustment(pilot)
+    app = pilot.app
+    backend = app.backend
+    sid, now, bob = backend.session.id, backend.manager.clock.now(), Operator("bob", None, None, None)
+    books.adjust(
+        backend.store, session_id=sid, asset="USD", amount=Decimal("2000"), kind=AdjustmentKind.DELTA,
+        reason="trading float", operator=bob, idempotency_key="k-2", now=now,
+    )  # fmt: skip
+    for side in (PositionSide.SHORT, PositionSide.LONG):
+        opened = positions.open_position(
+            backend.store, session_id=sid, symbol="BTC/USD", side=side, size=Decimal("0.01"),
+            entry_price=Decimal("50000"), now=now, by="bot",
+        )  # fmt: skip
+        if side is PositionSide.SHORT:
+            positions.close_position(
+                backend.store, position_id=opened.id, exit_price=Decimal("49000"), now=now, by="bot"
+            )
+    books.undo(
+        backend.store, session_id=sid, adjustment_id=1, reason="booked twice", operator=bob, idempotency_key="k-3",
+        now=now,
+    )  # fmt: skip
+    await eventually(lambda: len(app._notifications) >= 2, what="their notices")
+    app.clear_notifications()
+
+
+def test_books_with_positions_and_an_undone_adjustment_snapshot(make_config, snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await _with_an_undone_adjustment_and_positions(pilot)
+        await pilot.press("b")
+        screen = pilot.app.screen
+        await eventually(lambda: screen.query_one("#adjustments", DataTable).row_count == 3, what="adjustments")
+        await eventually(lambda: screen.query_one("#positions", DataTable).row_count == 2, what="positions")
+
+    assert snap_compare(_books_app(make_config), terminal_size=(110, 30), run_before=run_before)
+
+
+def test_undo_confirm_snapshot(make_config, snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await _with_one_adjustment(pilot)
+        await pilot.press("b")
+        table = pilot.app.screen.query_one("#adjustments", DataTable)
+        await eventually(lambda: table.row_count == 1, what="rows")
+        table.focus()
+        await pilot.press("u")
+        await eventually(lambda: isinstance(pilot.app.screen, UndoConfirm), what="the confirm")
+        await pilot.press(*"booked twice")
+        pilot.app.screen.query_one("#reason", Input).cursor_blink = False
+
+    assert snap_compare(_books_app(make_config), terminal_size=(110, 30), run_before=run_before)
+
+
+def test_adjust_form_resulting_balance_snapshot(make_config, snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await _with_one_adjustment(pilot)
+        form = await fill(pilot, pilot.app, asset="BTC", amount="", reason="second cold wallet")
+        form.query_one("#amount", Input).focus()
+        await pilot.press(*"0.25")  # as typed: the change is shown before it is saved
+        check = form.query_one("#amount-check", Static)
+        await eventually(lambda: "books 0.5 -> 0.75 BTC" in str(check.content), what="the resulting balance")
+        for field in form.query(Input):
+            field.cursor_blink = False
+
+    assert snap_compare(_books_app(make_config), terminal_size=(110, 34), run_before=run_before)
+
+
+def test_adjust_form_conflict_snapshot(make_config, snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await _with_one_adjustment(pilot)
+        app = pilot.app
+        backend = app.backend
+        form = await fill(pilot, app, asset="BTC", amount="1", reason="set from the statement", set_to=True)
+        books.adjust(
+            backend.store, session_id=backend.session.id, asset="BTC", amount=Decimal("0.1"),
+            kind=AdjustmentKind.DELTA, reason="found in a drawer", operator=Operator("bob", None, None, None),
+            idempotency_key="k-bob", now=backend.manager.clock.now(),
+        )  # fmt: skip
+        await eventually(lambda: app._notifications, what="bob's notice")
+        app.clear_notifications()
+        await pilot.press("ctrl+s")
+        await eventually(lambda: "bob" in str(form.query_one("#error", Static).content), what="the conflict")
+        for field in form.query(Input):
+            field.cursor_blink = False
+
+    assert snap_compare(_books_app(make_config), terminal_size=(110, 34), run_before=run_before)
