@@ -71,17 +71,22 @@ async def test_the_form_writes_what_was_typed_or_shows_why_not_and_writes_nothin
     form.query_one("#amount", Input).value = amount
     form.query_one("#reason", Input).value = reason
     form.query_one("#set", RadioButton).value = set_to
-    error = form.query_one("#error", Static)
+    lines = [form.query_one(f"#{name}", Static) for name in ("error", "amount-check", "reason-check")]
+
+    def refusal() -> str:
+        """What the form says is wrong: a store refusal, or a field's check (the form checks as you type)."""
+        return " ".join(str(line.content) for line in lines if line.id == "error" or line.has_class("invalid"))
+
     await pilot.press("ctrl+s")
     await eventually(
-        lambda: not app.is_running or not isinstance(app.screen, AdjustForm) or bool(str(error.content)),
+        lambda: not app.is_running or not isinstance(app.screen, AdjustForm) or bool(refusal().strip()),
         what="an answer",
     )
     after = books.adjustments(store)
     assert app.is_running, "the console stopped"
     if isinstance(app.screen, AdjustForm):  # refused: said why, wrote nothing
-        assert after == before, f"refused ({error.content}) yet written"
-        assert not hostile.written_whatever_the_books_hold(asset, amount.strip(), reason, set_to), error.content
+        assert after == before, f"refused ({refusal()}) yet written"
+        assert not hostile.written_whatever_the_books_hold(asset, amount.strip(), reason, set_to), refusal()
         await pilot.press("escape")
         return
     assert not hostile.refused_whatever_the_books_hold(asset, amount.strip(), reason), (asset, amount, reason)
