@@ -47,6 +47,10 @@ BINDING_IDS = frozenset(
         "asset.range_1h",
         "asset.range_24h",
         "asset.range_7d",
+        "issues.focus",
+        "issues.ack",
+        "ack.cancel",
+        "ack.save",
     }
 )
 
