@@ -51,6 +51,10 @@ BINDING_IDS = frozenset(
         "asset.range_1h",
         "asset.range_24h",
         "asset.range_7d",
+        "issues.focus",
+        "issues.ack",
+        "ack.cancel",
+        "ack.save",
     }
 )
 

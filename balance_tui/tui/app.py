@@ -203,7 +203,7 @@ class BalanceApp(App[None]):
         backend = self.backend
         if backend is None:
             return "the console is still starting" if not self.backend_error else self.backend_error
-        if action in ("adjust", "undo") and backend.read_only:
+        if action in ("adjust", "undo", "acknowledge") and backend.read_only:
             return "this console is read-only (--read-only or [store] read_only): it writes nothing"
         if action in ("adjust", "undo") and backend.session is None:
             return "this console has no trading session of its own to adjust"

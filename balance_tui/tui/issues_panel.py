@@ -1,39 +1,280 @@
-"""Validation issues the engine holds open, most severe first, each with how often it fired."""
+"""Validation issues the engine holds open, as a table, most severe first; each can be acknowledged with a note.
+
+An acknowledgement (`store.acks`, with the operator, like an adjustment) covers one occurrence of an issue:
+the issue stays out of the table while it keeps firing, however often (low_balance fires on every update,
+so "its last_seen moved past the ack" would bring it back at once), and shows again once it has cleared and
+fired anew, i.e. once its `first_seen` is after the acknowledgement. The latest acknowledgement of an issue
+key counts (the store keeps all of them).
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import ClassVar
+
+from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import Static
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, Static
 
 from balance_tui.core.validator import ValidationIssue
+from balance_tui.store import acks
+from balance_tui.store.errors import StoreError
+from balance_tui.store.identity import Operator
+from balance_tui.store.tables import ValidationAck
+from balance_tui.tui.row_table import RowTable
 
 SEVERITY_STYLES = {"critical": "$error", "error": "$error", "warning": "$warning", "info": "$text-muted"}
+SEVERITY_RICH = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "dim"}
+# Fixed widths that fit a zoomed pane at 110 columns; the detail under the table has the whole message.
+COLUMNS = (("severity", "Severity", 8), ("rule", "Rule", 21), ("asset", "Asset", 6), ("first", "First", 8),
+           ("last", "Last", 8), ("count", "Count", 5), ("message", "Message", 36))  # fmt: skip
 
 
-class IssuesPanel(Static):
-    can_focus = True  # tab reaches it, and `z` zooms it
+def issue_key(issue: ValidationIssue) -> str:
+    """The store's name for an issue (`validation_acks.issue`): asset and rule, e.g. "USDT:low_balance"."""
+    return f"{issue.asset or 'account'}:{issue.rule}"
+
+
+def unacknowledged(issues: tuple[ValidationIssue, ...], known: Mapping[str, ValidationAck]) -> list[ValidationIssue]:
+    """The issues to show: those with no acknowledgement since they first fired (this occurrence)."""
+    return [i for i in issues if (ack := known.get(issue_key(i))) is None or ack.created_at < i.first_seen]
+
+
+def _cells(issue: ValidationIssue) -> dict[str, Text]:
+    return {
+        "severity": Text(issue.severity.upper(), style=SEVERITY_RICH[issue.severity]),
+        "rule": Text(issue.rule),
+        "asset": Text(issue.asset or "-"),
+        "first": Text(f"{issue.first_seen:%H:%M:%S}"),
+        "last": Text(f"{issue.last_seen:%H:%M:%S}"),
+        "count": Text(str(issue.count).rjust(5)),
+        "message": Text(issue.message),  # Text, not str: messages carry exchange data, never markup
+    }
+
+
+def describe(issue: ValidationIssue, previous: ValidationAck | None) -> Content:
+    """The detail of one issue, shown under the table when the pane is zoomed."""
+    text = Content.from_markup(
+        f"[{SEVERITY_STYLES[issue.severity]}]$severity[/] $rule on $asset: fired $count times,"
+        " first $first, last $last UTC\n$message\n[$text-muted]k acknowledges it with a note ($key)[/]",
+        severity=issue.severity.upper(),
+        rule=str(issue.rule),
+        asset=issue.asset or "the account",
+        count=str(issue.count),
+        first=f"{issue.first_seen:%Y-%m-%d %H:%M:%S}",
+        last=f"{issue.last_seen:%Y-%m-%d %H:%M:%S}",
+        message=issue.message,
+        key=issue_key(issue),
+    )
+    if previous is not None:
+        text += Content.from_markup(
+            "\n[$text-muted]acknowledged before (it cleared since) by $who at $when: $note[/]",
+            who=previous.operator,
+            when=f"{previous.created_at:%Y-%m-%d %H:%M:%S}",
+            note=previous.reason,
+        )
+    return text
+
+
+class IssuesPanel(Vertical):
+    ALLOW_MAXIMIZE = True  # `z` (or enter, or `i` from the main screen) zooms it with the detail
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("k", "acknowledge", "Acknowledge", id="issues.ack",
+                tooltip="acknowledge the selected issue with a note: it leaves the table until it fires anew"),
+    ]  # fmt: skip
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.border_title = "validation"
-        self._shown: tuple[ValidationIssue, ...] | None = None
+        self.can_focus = True  # while no table shows: tab still reaches the pane, and `z` zooms it
+        self._issues: tuple[ValidationIssue, ...] | None = None
+        self._acks: dict[str, ValidationAck] | None = None  # None: not read from the store yet
+        self._shown: dict[str, ValidationIssue] = {}  # by key, in table order
+        self._drawn: dict[str, dict[str, Text]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content.from_markup("[$success]no issues[/]"), id="issues-none")
+        yield RowTable(id="issues-table")
+        yield Static("", id="issue-detail")
+
+    def on_mount(self) -> None:
+        table = self.table
+        for key, label, width in COLUMNS:
+            table.add_column(label, width=width, key=key)
+        table.display = False
+
+    @property
+    def table(self) -> RowTable[Text]:
+        return self.query_one("#issues-table", RowTable)
+
+    @property
+    def selected(self) -> ValidationIssue | None:
+        table = self.table
+        if not self._shown or not table.display:
+            return None
+        return list(self._shown.values())[min(table.cursor_row, len(self._shown) - 1)]
 
     def show(self, issues: tuple[ValidationIssue, ...]) -> None:
-        if issues == self._shown:
+        """One tick's open issues; rows are keyed by issue and only changed cells are redrawn."""
+        if self._acks is None and getattr(self.app, "backend", None) is not None:
+            self._acks = {}
+            self.reload_acks()
+        if issues == self._issues:
             return
-        self._shown = issues
-        self.border_subtitle = f"{len(issues)} open" if issues else ""
-        if not issues:
-            self.update(Content.from_markup("[$success]no issues[/]"))
+        self._issues = issues
+        self._redraw()
+
+    def _redraw(self) -> None:
+        issues = self._issues or ()
+        shown = unacknowledged(issues, self._acks or {})
+        hidden = len(issues) - len(shown)
+        self.border_subtitle = " · ".join(
+            ([f"{len(shown)} open"] if shown else []) + ([f"{hidden} acknowledged"] if hidden else [])
+        )
+        table = self.table
+        keys = [issue_key(i) for i in shown]
+        if keys != list(self._shown):
+            selected = self.selected
+            table.clear()
+            for key, issue in zip(keys, shown, strict=True):
+                table.add_row(*_cells(issue).values(), key=key)
+            self._drawn = {key: _cells(issue) for key, issue in zip(keys, shown, strict=True)}
+            if selected is not None and issue_key(selected) in keys:
+                table.move_cursor(row=keys.index(issue_key(selected)))
+        else:
+            for key, issue in zip(keys, shown, strict=True):
+                cells = _cells(issue)
+                for column, cell in cells.items():
+                    if self._drawn[key][column] != cell:
+                        table.update_cell(key, column, cell)
+                self._drawn[key] = cells
+        self._shown = dict(zip(keys, shown, strict=True))
+        had_focus = self.has_focus or table.has_focus
+        table.display = bool(shown)
+        self.query_one("#issues-none").display = not shown
+        self.can_focus = not shown
+        if had_focus:
+            (table if shown else self).focus()
+        self._describe()
+
+    def _describe(self) -> None:
+        issue = self.selected
+        detail = self.query_one("#issue-detail", Static)
+        if issue is None:
+            detail.update("")
+        else:
+            detail.update(describe(issue, (self._acks or {}).get(issue_key(issue))))
+
+    @on(DataTable.RowHighlighted, "#issues-table")
+    def _highlighted(self) -> None:
+        self._describe()
+
+    @on(DataTable.RowSelected, "#issues-table")
+    def _selected(self) -> None:
+        """Enter on an issue: the pane over the whole screen, with the issue's detail under the table."""
+        if self.screen.maximized is None:
+            self.screen.maximize(self)
+
+    @work(exclusive=True, group="issue-acks", exit_on_error=False, description="read acknowledged issues")
+    async def reload_acks(self) -> None:
+        backend = getattr(self.app, "backend", None)
+        if backend is None:
             return
-        # $-variables are substituted as plain text: messages carry exchange data, never markup.
-        lines = [
-            Content.from_markup(
-                f"[{SEVERITY_STYLES[issue.severity]}]$severity[/] $message  x$count",
-                severity=issue.severity.upper(),
-                message=issue.message,
-                count=str(issue.count),
+        try:
+            known = await asyncio.to_thread(acks.acknowledgements, backend.store)
+        except (StoreError, SQLAlchemyError) as exc:  # said; the pane shows every issue meanwhile
+            self.notify(f"cannot read acknowledged issues: {exc}", title="Validation", severity="error", markup=False)
+            return
+        self._acks = known
+        self._redraw()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Acknowledging writes to the store: a read-only console shows the key disabled and says why."""
+        if action == "acknowledge":
+            unavailable = getattr(self.app, "_unavailable", None)
+            if self.selected is None:
+                return False
+            return None if unavailable is not None and unavailable(action) else True
+        return True
+
+    def action_acknowledge(self) -> None:
+        issue = self.selected
+        if issue is not None:
+            self.app.push_screen(AckForm(issue, self._acknowledge))
+
+    async def _acknowledge(self, issue: ValidationIssue, note: str) -> str | None:
+        """Write the acknowledgement with the operator; an error to show in the form, or None once written."""
+        backend = getattr(self.app, "backend", None)
+        if backend is None:
+            return "the console is still starting"
+        try:
+            ack = await asyncio.to_thread(
+                acks.acknowledge,
+                backend.store,
+                issue=issue_key(issue),
+                reason=note,
+                operator=Operator.current(),
+                now=backend.manager.clock.now(),
             )
-            for issue in issues
-        ]
-        self.update(Content("\n").join(lines))
+        except (StoreError, SQLAlchemyError) as exc:
+            return str(exc)
+        self._acks = {**(self._acks or {}), ack.issue: ack}
+        self._redraw()
+        self.notify(f"{ack.issue} by {ack.operator}: {ack.reason}", title="Issue acknowledged", markup=False)
+        return None
+
+
+Submit = Callable[[ValidationIssue, str], Awaitable[str | None]]
+
+
+class AckForm(ModalScreen[bool]):
+    """Acknowledge one issue: the note is required, and recorded with the operator."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="ack.cancel"),
+        Binding("ctrl+s", "save", "Save", priority=True, id="ack.save"),
+    ]
+
+    def __init__(self, issue: ValidationIssue, submit: Submit) -> None:
+        super().__init__()
+        self._issue = issue
+        self._submit = submit
+
+    def compose(self) -> ComposeResult:
+        issue = self._issue
+        with Vertical(id="form"):
+            yield Label(f"Acknowledge {issue.severity.upper()} {issue.rule} on {issue.asset or 'the account'}")
+            yield Static(issue.message, markup=False, id="ack-message")
+            yield Static("It leaves the table until it clears and fires again.", classes="hint")
+            yield Input(placeholder="note (required; recorded with your user and terminal)", id="note")
+            yield Static("", id="error", markup=False)
+            with Horizontal(id="buttons"):
+                yield Button("Save  ctrl+s", variant="primary", id="save")
+                yield Button("Cancel  esc", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#note", Input).focus()
+
+    @on(Input.Submitted, "#note")
+    @on(Button.Pressed, "#save")
+    async def action_save(self) -> None:
+        note = self.query_one("#note", Input).value.strip()
+        if not note:
+            self.query_one("#error", Static).update("note: say why this issue is fine; it is recorded with you")
+            return
+        error = await self._submit(self._issue, note)
+        if error is None:
+            self.dismiss(True)
+        else:
+            self.query_one("#error", Static).update(error)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -61,6 +61,7 @@ class MainScreen(Screen[None]):
             for number, pane in enumerate(PANES, start=1)
         ),
         Binding("z", "zoom", "Zoom", show=False, id="pane.zoom"),
+        Binding("i", "issues", "Issues", show=False, id="issues.focus"),
     ]
 
     def __init__(self) -> None:
@@ -110,6 +111,14 @@ class MainScreen(Screen[None]):
             self.minimize()
         elif self.focused is not None:
             self.maximize(self.focused)
+
+    def action_issues(self) -> None:
+        """The validation pane over the whole screen, its table focused, the selected issue's detail shown."""
+        panel = self.query_one(IssuesPanel)
+        if not panel.display:
+            self.action_toggle_pane("issues")
+        (panel.table if panel.table.display else panel).focus()
+        self.maximize(panel)
 
     def set_refresh_hz(self, hz: float) -> None:
         self._timer.stop()

@@ -103,8 +103,9 @@ async def test_the_panels_show_the_selected_asset_the_engine_and_open_issues(mak
         engine = app.screen.query_one(EnginePanel)
         await eventually(lambda: engine.border_title == "engine: figures from ws", what="the engine panel")
         issues = app.screen.query_one(IssuesPanel)
-        await eventually(lambda: "USDT free" in str(issues.content), what="the low balance issue")
-        assert "WARNING" in str(issues.content) and issues.border_subtitle == "1 open"
+        await eventually(lambda: issues.selected is not None, what="the low balance issue")
+        row = [cell.plain.strip() for cell in issues.table.get_row_at(0)]
+        assert row[0] == "WARNING" and row[6].startswith("USDT free") and issues.border_subtitle == "1 open"
         await pilot.press("q")
 
 

@@ -106,7 +106,8 @@ async def test_a_hand_built_view_is_drawn_without_a_backend() -> None:
         assert panel.border_title == "engine: figures from ws" and panel.border_subtitle == "session #7 · history saved"
         assert screen.query_one(AssetPanel).border_title == "BTC"
         issues = screen.query_one(IssuesPanel)
-        assert "USD free 1000 below 5000  x2" in str(issues.content) and issues.border_subtitle == "1 open"
+        row = [cell.plain.strip() for cell in issues.table.get_row_at(0)]
+        assert row[5:] == ["2", "USD free 1000 below 5000"] and issues.border_subtitle == "1 open"
 
 
 async def test_a_view_with_no_prices_says_why() -> None:
