@@ -126,12 +126,9 @@ def adjust(
     expected_version: int | None = None,
 ) -> AdjustmentResult:
     """Set a balance to `amount` (kind SET) or add `amount` to it (kind DELTA), in the session given."""
-    if kind not in (AdjustmentKind.SET, AdjustmentKind.DELTA):
-        raise InvalidInput(f"an adjustment sets or adds an amount; {kind!r} is neither (use undo())")
     if kind is AdjustmentKind.SET and expected_version is None:
         raise InvalidInput("setting a balance needs the version the operator confirmed against")
-    _check_amount(amount)
-    request = _Request(kind, require_asset(asset), amount, require_reason(reason), _key(idempotency_key))
+    request = _adjustment(kind, asset, amount, reason, idempotency_key)
     return _submit(engine, session_id, request, operator, now, expected_version)
 
 
@@ -151,10 +148,7 @@ def adjust_in(
     """`adjust` inside a write transaction the caller holds (its own rules and refusals), for a caller that
     must open the session in the same transaction (`sessions.adjust_latest`). Returns the adjustment, its
     balance row (flushed, not committed) and whether the key had been applied already."""
-    if kind not in (AdjustmentKind.SET, AdjustmentKind.DELTA):
-        raise InvalidInput(f"an adjustment sets or adds an amount; {kind!r} is neither (use undo())")
-    _check_amount(amount)
-    request = _Request(kind, require_asset(asset), amount, require_reason(reason), _key(idempotency_key))
+    request = _adjustment(kind, asset, amount, reason, idempotency_key)
     adjustment, row, already = _apply(db, session_id, request, operator, now, expected_version)
     db.flush()
     return adjustment, row, already
@@ -167,6 +161,14 @@ def key_session(db: Session, idempotency_key: str) -> int | None:
         .join(BalanceAdjustment, col(BalanceAdjustment.balance_id) == col(AccountBalance.id))
         .where(BalanceAdjustment.idempotency_key == _key(idempotency_key))
     ).first()
+
+
+def _adjustment(kind: AdjustmentKind, asset: str, amount: Decimal, reason: str, key: str) -> _Request:
+    """A set-to or delta request, its input checked before anything is read or written."""
+    if kind not in (AdjustmentKind.SET, AdjustmentKind.DELTA):
+        raise InvalidInput(f"an adjustment sets or adds an amount; {kind!r} is neither (use undo())")
+    _check_amount(amount)
+    return _Request(kind, require_asset(asset), amount, require_reason(reason), _key(key))
 
 
 def confirmed_version(kind: AdjustmentKind, seen: BalanceView) -> int | None:
