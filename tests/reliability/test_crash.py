@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from select import select as wait_readable
@@ -96,6 +97,7 @@ class Crash:
         self.counts = Counts()
         self.serial = 0
         self.console_pids: set[int] = set()
+        self.console_sessions: list[int] = []  # opened by consoles, all killed
         self.adjust_s = 0.8  # how long an adjust run takes; measured as the test goes
 
     # --- checks after every kill -------------------------------------------------------------------------
@@ -195,14 +197,19 @@ class Crash:
                 assert opened is not None, "the console did not open its session"
             if opened is not None:
                 self.check_opened(before, opened)
-                # killed at a random moment while adjustments run against its session
-                timer = threading.Timer(self.rng.uniform(0.0, 2.5), proc.send_signal, (signal.SIGKILL,))
-                timer.start()
-                for _ in range(MAX_ADJUSTS_PER_CONSOLE if with_adjusts else 0):
-                    if proc.poll() is not None:
-                        break
-                    self.adjust(console_running=True)
-                timer.join()
+                self.console_sessions.append(opened["session"])
+                if self.rng.random() < 0.5:  # killed at a random moment while adjustments run against its session
+                    timer = threading.Timer(self.rng.uniform(0.0, 2.5), proc.send_signal, (signal.SIGKILL,))
+                    timer.start()
+                    for _ in range(MAX_ADJUSTS_PER_CONSOLE if with_adjusts else 0):
+                        if proc.poll() is not None:
+                            break
+                        self.adjust(console_running=True)
+                    timer.join()
+                else:  # or after them, with no adjustment in flight: the next console is the one to find it dead
+                    for _ in range(self.rng.randint(1, 3) if with_adjusts else 0):
+                        self.adjust(console_running=True)
+                    time.sleep(self.rng.uniform(0.0, 1.0))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
         finally:
@@ -236,6 +243,13 @@ class Crash:
             total = sum(db.exec(sql_select(BalanceAdjustment.delta).where(col(BalanceAdjustment.asset) == "USD")).all())
             self.counts.samples = db.exec(sql_select(func.count()).select_from(BalanceSample)).one()
         assert books.read_balance(self.engine, latest.id, "USD").total == total
+        # Every killed console's session was found dead (by the next console or an adjust) and marked
+        # interrupted at its last heartbeat; the last one is still waiting for the next start.
+        sessions.sweep(self.engine, now=datetime.now(UTC))
+        with reading(self.engine) as db:
+            for session_id in self.console_sessions:
+                dead = db.get_one(TradingSession, session_id)
+                assert dead.status == SessionStatus.INTERRUPTED and dead.ended_at == dead.heartbeat_at, dead
 
 
 def _line(proc: subprocess.Popen, *, timeout: float) -> dict | None:
