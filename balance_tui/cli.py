@@ -484,7 +484,10 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("--output", type=Path, metavar="PATH", help="file to write (default: a new timestamped one)")
 
     adjust = commands.add_parser(
-        "adjust", parents=[common], help="change a balance of the active session, with a reason (audited)"
+        "adjust",
+        parents=[common],
+        help="change a balance of the latest trading session, with a reason (audited); with no console running, "
+        "the session is continued for it and closed again",
     )
     adjust.add_argument("asset", help="asset, e.g. USD or BTC")
     adjust.add_argument("amount", help="exact decimal, e.g. 12.5 or -0.25 (with --delta)")

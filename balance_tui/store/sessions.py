@@ -17,6 +17,9 @@ On start (`resume_or_start`):
    last balances as opening balances, and its open positions move over;
 4. otherwise a new session opens, with `opening_balances` if given.
 What was recovered is returned and logged. `retire_for_fresh_start` makes the next start take step 4.
+
+Without a console (`adjust_latest`, for `balance-tui adjust`): steps 3-4 run, the adjustment is applied and
+the session closed again, all in one transaction; the next console continues that closed session.
 """
 
 from __future__ import annotations
