@@ -483,13 +483,22 @@ def _continuable(db: Session, exchange: str, now: datetime, window: timedelta | 
     # Locked (FOR UPDATE) before its balances are read for the carry-over, so no adjustment that saw it
     # active (books.locked_session_status share-locks it) is still in flight. Whatever ended it waited for
     # those already; the lock keeps the carry-over safe however the session was ended.
-    last = db.exec(
-        select(TradingSession)
-        .where(TradingSession.exchange == exchange, TradingSession.status != SessionStatus.ACTIVE)
-        .order_by(col(TradingSession.id).desc())
-        .limit(1)
-        .with_for_update()
-    ).first()
+    # A session that a CLI adjustment (`adjust_latest`) opened and closed while this waited for the lock is
+    # newer than the one locked (PostgreSQL READ COMMITTED re-reads only the locked row): look again until
+    # the newest ended session is the one held.
+    last: TradingSession | None = None
+    while True:
+        newest = db.exec(
+            select(TradingSession)
+            .where(TradingSession.exchange == exchange, TradingSession.status != SessionStatus.ACTIVE)
+            .order_by(col(TradingSession.id).desc())
+            .limit(1)
+            .with_for_update()
+        ).first()
+        if newest is None or (last is not None and newest.id == last.id):
+            last = newest
+            break
+        last = newest
     if last is None or not last.resumable or last.ended_at is None or last.ended_at < now - window:
         return None
     return last

@@ -308,3 +308,44 @@ def test_a_fresh_start_needs_the_word(
     assert sessions.active(migrated, "sim") is None
     opened = sessions.resume_or_start(migrated, exchange="sim", mode="paper", now=datetime.now(UTC))
     assert opened.continued_from is None and opened.balances == ()
+
+
+def test_a_console_starting_during_a_cli_adjustment_continues_the_cli_session(active: int, migrated: Engine) -> None:
+    """The console waits for the CLI's transaction and then continues the session it closed, not the one
+    before (on PostgreSQL the lock wait re-reads only the locked row; the console looks again)."""
+    import threading
+    import time
+
+    from balance_tui.store.engine import writing
+    from balance_tui.store.identity import Operator
+    from balance_tui.store.tables import AdjustmentKind
+
+    sessions.close(migrated, sessions.active(migrated, "sim"), now=datetime.now(UTC))
+    console: list[sessions.OpenedSession] = []
+    start = threading.Thread(
+        target=lambda: console.append(
+            sessions.resume_or_start(migrated, exchange="sim", mode="paper", now=datetime.now(UTC))
+        )
+    )
+    with writing(migrated) as db:
+        done = sessions._adjust_latest(
+            db,
+            exchange="sim",
+            mode="paper",
+            now=datetime.now(UTC),
+            asset="USD",
+            amount=Decimal(5),
+            kind=AdjustmentKind.DELTA,
+            reason="x",
+            operator=Operator.current(),
+            key="during-start",
+            base_currency="USD",
+            resume_window=timedelta(hours=24),
+            lease=timedelta(seconds=30),
+        )
+        start.start()
+        time.sleep(0.5)  # the console is waiting for this transaction
+    start.join()
+    (opened,) = console
+    assert opened.continued_from is not None and opened.continued_from.id == done.session.id != active
+    assert {b.asset: b.total for b in opened.balances} == {"USD": Decimal(1005)}
