@@ -164,39 +164,54 @@ def _db(engine: Engine, config: Config, args: argparse.Namespace) -> int:
 
 
 def _adjust(engine: Engine, config: Config, args: argparse.Namespace) -> int:
+    """`balance-tui adjust`: to the latest trading session, with or without a console running.
+
+    The rule (sessions.adjust_latest, one transaction, so a kill leaves either all of it or none):
+    - a console runs (an active session with a live owner): the adjustment goes to its session, and the
+      console shows it as one made at its own keyboard;
+    - no console runs: the session is opened as a console would open it (continuing the latest session that
+      ended within [store] resume_window_hours, else a new one), the adjustment is applied, and the session is
+      closed at once. The sessions list shows a closed session holding this adjustment, never an `active` one
+      left for a dead pid to be marked interrupted; the next console continues it and starts from the
+      adjusted balances;
+    - refused when [store] resume_from_last_balance is false and no console runs (the next console would not
+      carry the adjustment over): the message says to adjust from the console instead.
+    The output names the session written to and how it was found. `--set` on an asset the session has never
+    held sets it from zero, as a delta does.
+    """
     from balance_tui.kraken.assets import asset_code
-    from balance_tui.store import books, sessions
-    from balance_tui.store.errors import SessionError
+    from balance_tui.store import sessions
     from balance_tui.store.identity import Operator
     from balance_tui.store.money import canonical, parse_amount
     from balance_tui.store.tables import AdjustmentKind
 
     amount, asset = parse_amount(args.amount), asset_code(args.asset)
-    session = sessions.active(engine, config.exchange.name)
-    if session is None or session.id is None:
-        raise SessionError(
-            f"no active trading session on {config.exchange.name}: adjustments belong to the session a console runs"
-        )
-    kind = AdjustmentKind.SET if args.set else AdjustmentKind.DELTA
-    seen = books.read_balance(engine, session.id, asset)
-    result = books.adjust(
+    store = config.store
+    done_in = sessions.adjust_latest(
         engine,
-        session_id=session.id,
+        exchange=config.exchange.name,
+        mode="paper" if config.exchange.name == "sim" else "live",
+        now=datetime.now(UTC),
         asset=asset,
         amount=amount,
-        kind=kind,
+        kind=AdjustmentKind.SET if args.set else AdjustmentKind.DELTA,
         reason=args.reason,
         operator=Operator.current(),
         idempotency_key=args.key or uuid.uuid4().hex,
-        now=datetime.now(UTC),
-        expected_version=books.confirmed_version(kind, seen),
+        base_currency=store.base_currency,
+        resume_window=timedelta(hours=store.resume_window_hours),
+        resume_from_last_balance=store.resume_from_last_balance,
+        lease=timedelta(seconds=store.session_lease_s),
     )
-    done = result.adjustment
+    result, done = done_in.result, done_in.result.adjustment
     state = "already applied" if result.already_applied else "applied"
     print(
         f"{state}: adjustment #{done.id} {done.asset} {canonical(done.before)} -> {canonical(done.after)} "
-        f"(delta {canonical(done.delta)}) by {done.operator} in session {session.id}, key {done.idempotency_key}"
+        f"(delta {canonical(done.delta)}) by {done.operator} in session {done_in.session.id}, "
+        f"key {done.idempotency_key}"
     )
+    if not result.already_applied and not done_in.where.startswith(f"session {done_in.session.id}, run by"):
+        print(f"wrote to {done_in.where}")
     if note := _not_held(engine, config, asset):
         print(f"balance-tui: note: {note}", file=sys.stderr)
     return 0
@@ -540,7 +555,10 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("--output", type=Path, metavar="PATH", help="file to write (default: a new timestamped one)")
 
     adjust = commands.add_parser(
-        "adjust", parents=[common], help="change a balance of the active session, with a reason (audited)"
+        "adjust",
+        parents=[common],
+        help="change a balance of the latest trading session, with a reason (audited); with no console running, "
+        "the session is continued for it and closed again",
     )
     adjust.add_argument("asset", help="asset, e.g. USD or BTC")
     adjust.add_argument("amount", help="exact decimal, e.g. 12.5 or -0.25 (with --delta)")

@@ -126,13 +126,49 @@ def adjust(
     expected_version: int | None = None,
 ) -> AdjustmentResult:
     """Set a balance to `amount` (kind SET) or add `amount` to it (kind DELTA), in the session given."""
-    if kind not in (AdjustmentKind.SET, AdjustmentKind.DELTA):
-        raise InvalidInput(f"an adjustment sets or adds an amount; {kind!r} is neither (use undo())")
     if kind is AdjustmentKind.SET and expected_version is None:
         raise InvalidInput("setting a balance needs the version the operator confirmed against")
-    _check_amount(amount)
-    request = _Request(kind, require_asset(asset), amount, require_reason(reason), _key(idempotency_key))
+    request = _adjustment(kind, asset, amount, reason, idempotency_key)
     return _submit(engine, session_id, request, operator, now, expected_version)
+
+
+def adjust_in(
+    db: Session,
+    session_id: int,
+    *,
+    asset: str,
+    amount: Decimal,
+    kind: AdjustmentKind,
+    reason: str,
+    operator: Operator,
+    idempotency_key: str,
+    now: datetime,
+    expected_version: int | None = None,
+) -> tuple[BalanceAdjustment, AccountBalance, bool]:
+    """`adjust` inside a write transaction the caller holds (its own rules and refusals), for a caller that
+    must open the session in the same transaction (`sessions.adjust_latest`). Returns the adjustment, its
+    balance row (flushed, not committed) and whether the key had been applied already."""
+    request = _adjustment(kind, asset, amount, reason, idempotency_key)
+    adjustment, row, already = _apply(db, session_id, request, operator, now, expected_version)
+    db.flush()
+    return adjustment, row, already
+
+
+def key_session(db: Session, idempotency_key: str) -> int | None:
+    """The session an idempotency key was applied in, or None if it was never used."""
+    return db.exec(
+        select(AccountBalance.session_id)
+        .join(BalanceAdjustment, col(BalanceAdjustment.balance_id) == col(AccountBalance.id))
+        .where(BalanceAdjustment.idempotency_key == _key(idempotency_key))
+    ).first()
+
+
+def _adjustment(kind: AdjustmentKind, asset: str, amount: Decimal, reason: str, key: str) -> _Request:
+    """A set-to or delta request, its input checked before anything is read or written."""
+    if kind not in (AdjustmentKind.SET, AdjustmentKind.DELTA):
+        raise InvalidInput(f"an adjustment sets or adds an amount; {kind!r} is neither (use undo())")
+    _check_amount(amount)
+    return _Request(kind, require_asset(asset), amount, require_reason(reason), _key(key))
 
 
 def confirmed_version(kind: AdjustmentKind, seen: BalanceView) -> int | None:

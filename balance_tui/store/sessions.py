@@ -17,6 +17,9 @@ On start (`resume_or_start`):
    last balances as opening balances, and its open positions move over;
 4. otherwise a new session opens, with `opening_balances` if given.
 What was recovered is returned and logged. `retire_for_fresh_start` makes the next start take step 4.
+
+Without a console (`adjust_latest`, for `balance-tui adjust`): steps 3-4 run, the adjustment is applied and
+the session closed again, all in one transaction; the next console continues that closed session.
 """
 
 from __future__ import annotations
@@ -34,12 +37,15 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from balance_tui.store import books
 from balance_tui.store.books import BalanceView, asset_decimals, new_balance, unknown_asset
 from balance_tui.store.engine import reading, writing
 from balance_tui.store.errors import InvalidInput, SessionError
+from balance_tui.store.identity import Operator
 from balance_tui.store.money import canonical, places
 from balance_tui.store.tables import (
     AccountBalance,
+    AdjustmentKind,
     BalanceAdjustment,
     Position,
     PositionStatus,
@@ -221,6 +227,163 @@ def retire_for_fresh_start(
     return [i for i in ids if i is not None]
 
 
+@dataclass(frozen=True, slots=True)
+class LatestAdjustment:
+    """What `adjust_latest` did: the adjustment and the session it went to, and how that session was found."""
+
+    result: books.AdjustmentResult
+    session: TradingSession
+    where: str  # for the operator: which session, and whether it was opened (and closed) for this adjustment
+
+
+def adjust_latest(
+    engine: Engine,
+    *,
+    exchange: str,
+    mode: str,
+    now: datetime,
+    asset: str,
+    amount: Decimal,
+    kind: AdjustmentKind,
+    reason: str,
+    operator: Operator,
+    idempotency_key: str,
+    base_currency: str = "USD",
+    resume_window: timedelta = DEFAULT_RESUME_WINDOW,
+    resume_from_last_balance: bool = True,
+    lease: timedelta = DEFAULT_LEASE,
+) -> LatestAdjustment:
+    """An adjustment from outside a console (`balance-tui adjust`) to the latest trading session, in one
+    transaction, so that it is all done or nothing is (a kill at any moment leaves no session behind):
+
+    1. a key applied before answers "already applied" with the original, wherever it went; nothing opens;
+    2. an active session whose owner is alive (a console runs) takes it, as an operator's at that console would;
+    3. otherwise the session is opened by `resume_or_start`'s rules (it continues the latest session that
+       ended within `resume_window`, else a new one opens), the adjustment is applied, and the session is
+       closed again at once: a closed session with this one adjustment, which the next console continues,
+       so it starts from the adjusted balance. Nothing is left `active` for a dead pid.
+    Refused (`SessionError`, nothing written) when `resume_from_last_balance` is off: the next console would
+    start from its opening balances and never show the adjustment.
+    """
+    for attempt in (1, 2):
+        try:
+            with writing(engine) as db:
+                return _adjust_latest(
+                    db,
+                    exchange=exchange,
+                    mode=mode,
+                    now=now,
+                    asset=asset,
+                    amount=amount,
+                    kind=kind,
+                    reason=reason,
+                    operator=operator,
+                    key=idempotency_key,
+                    base_currency=base_currency,
+                    resume_window=resume_window if resume_from_last_balance else None,
+                    lease=lease,
+                )
+        except IntegrityError:  # a console opened its session at the same moment (PostgreSQL): attach to it
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _adjust_latest(
+    db: Session,
+    *,
+    exchange: str,
+    mode: str,
+    now: datetime,
+    asset: str,
+    amount: Decimal,
+    kind: AdjustmentKind,
+    reason: str,
+    operator: Operator,
+    key: str,
+    base_currency: str,
+    resume_window: timedelta | None,
+    lease: timedelta,
+) -> LatestAdjustment:
+    def apply(session: TradingSession) -> books.AdjustmentResult:
+        assert session.id is not None
+        expected = None
+        if kind is AdjustmentKind.SET:  # set against the figure there now: no think time passes in between
+            row = books.locked_balance(db, session.id, asset)
+            expected = row.version if row is not None else 0
+        adjustment, balance, already = books.adjust_in(
+            db,
+            session.id,
+            asset=asset,
+            amount=amount,
+            kind=kind,
+            reason=reason,
+            operator=operator,
+            idempotency_key=key,
+            now=now,
+            expected_version=expected,
+        )
+        return books.AdjustmentResult(adjustment, BalanceView.of(balance), already)
+
+    interrupted = _sweep(db, exchange, now, lease)
+    if (applied_in := books.key_session(db, key)) is not None:
+        earlier = db.get_one(TradingSession, applied_in)
+        return LatestAdjustment(apply(earlier), earlier, f"session {applied_in} ({earlier.status})")
+    current = _active(db, exchange)
+    if current is not None:
+        where = f"session {current.id}, run by the console {_owner(current)}"
+        return LatestAdjustment(apply(current), current, where)
+    if resume_window is None:
+        raise SessionError(
+            f"no console is running on {exchange}, and with [store] resume_from_last_balance = false the next "
+            "console starts from its opening balances, so it would never show this adjustment: start the console "
+            "and adjust there (or run this command while it runs)"
+        )
+    opened = _open(
+        db,
+        exchange=exchange,
+        mode=mode,
+        now=now,
+        base_currency=base_currency,
+        resume_window=resume_window,
+        lease=lease,
+        opening_balances={},
+    )
+    session = opened.session
+    result = apply(session)
+    session.status, session.ended_at, session.heartbeat_at = SessionStatus.CLOSED, now, now
+    db.flush()
+    if opened.continued_from is not None:
+        previous = opened.continued_from
+        how = f"continuing session {previous.id} ({previous.status}"
+        if previous.id in interrupted:
+            how += ": its console had died; marked interrupted just now"
+        how += ")"
+    else:
+        how = "a new one: " + _nothing_to_continue(db, exchange, now, resume_window)
+    where = (
+        f"session {session.id}, opened for this adjustment as no console is running on {exchange} ({how}) "
+        "and closed again; the next console continues it"
+    )
+    return LatestAdjustment(result, session, where)
+
+
+def _nothing_to_continue(db: Session, exchange: str, now: datetime, window: timedelta) -> str:
+    last = db.exec(
+        select(TradingSession)
+        .where(TradingSession.exchange == exchange, TradingSession.status != SessionStatus.ACTIVE)
+        .order_by(col(TradingSession.id).desc())
+        .offset(1)  # the first is the one just opened
+        .limit(1)
+    ).first()
+    if last is None:
+        return "no earlier session, balances start at zero"
+    if not last.resumable:
+        return f"session {last.id} was retired by a fresh start, balances start at zero"
+    hours = window.total_seconds() / 3600
+    return f"session {last.id} ended over {hours:g} h ago (resume window), balances start at zero"
+
+
 def _open(
     db: Session,
     *,
@@ -320,13 +483,22 @@ def _continuable(db: Session, exchange: str, now: datetime, window: timedelta | 
     # Locked (FOR UPDATE) before its balances are read for the carry-over, so no adjustment that saw it
     # active (books.locked_session_status share-locks it) is still in flight. Whatever ended it waited for
     # those already; the lock keeps the carry-over safe however the session was ended.
-    last = db.exec(
-        select(TradingSession)
-        .where(TradingSession.exchange == exchange, TradingSession.status != SessionStatus.ACTIVE)
-        .order_by(col(TradingSession.id).desc())
-        .limit(1)
-        .with_for_update()
-    ).first()
+    # A session that a CLI adjustment (`adjust_latest`) opened and closed while this waited for the lock is
+    # newer than the one locked (PostgreSQL READ COMMITTED re-reads only the locked row): look again until
+    # the newest ended session is the one held.
+    last: TradingSession | None = None
+    while True:
+        newest = db.exec(
+            select(TradingSession)
+            .where(TradingSession.exchange == exchange, TradingSession.status != SessionStatus.ACTIVE)
+            .order_by(col(TradingSession.id).desc())
+            .limit(1)
+            .with_for_update()
+        ).first()
+        if newest is None or (last is not None and newest.id == last.id):
+            last = newest
+            break
+        last = newest
     if last is None or not last.resumable or last.ended_at is None or last.ended_at < now - window:
         return None
     return last

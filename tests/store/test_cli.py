@@ -128,9 +128,76 @@ def test_adjusting_an_asset_the_account_does_not_hold_says_so(run: Run, active: 
     assert (code, err) == (0, "")
 
 
-def test_adjust_needs_an_active_session(run: Run, migrated: Engine) -> None:
+def test_adjust_without_a_console_opens_a_session_and_closes_it_again(run: Run, migrated: Engine) -> None:
+    me = pwd.getpwuid(os.getuid()).pw_name
+    code, out, _ = run("adjust", "USD", "5", "--reason", "wire in", "--key", "w1")
+    assert (code, out) == (
+        0,
+        f"applied: adjustment #1 USD 0 -> 5 (delta 5) by {me} in session 1, key w1\n"
+        "wrote to session 1, opened for this adjustment as no console is running on sim (a new one: no earlier "
+        "session, balances start at zero) and closed again; the next console continues it\n",
+    )
+    (only,) = sessions.latest(migrated)
+    assert (only.status, only.ended_at is not None) == ("closed", True)
+    code, out, _ = run("adjust", "USD", "5", "--reason", "wire in", "--key", "w1")  # a retry opens nothing
+    assert code == 0 and out.startswith("already applied: adjustment #1") and "in session 1," in out
+    assert len(sessions.latest(migrated)) == 1
+    code, out, _ = run("db", "verify")
+    assert code == 0, out
+
+
+def test_adjust_without_a_console_continues_the_last_session(run: Run, active: int, migrated: Engine) -> None:
+    sessions.close(migrated, sessions.active(migrated, "sim"), now=datetime.now(UTC))
+    code, out, _ = run("adjust", "USD", "-100", "--reason", "fee")
+    assert code == 0 and "USD 1000 -> 900 (delta -100)" in out and "in session 2," in out
+    assert f"(continuing session {active} (closed))" in out
+    # --set on an asset no session has held: from zero, in the next continuation
+    code, out, _ = run("adjust", "EUR", "7.5", "--set", "--reason", "new account")
+    assert code == 0 and "EUR 0 -> 7.5 (delta 7.5)" in out and "continuing session 2 (closed)" in out
+    newest = sessions.overview(migrated)[0]
+    assert newest.session.status == "closed" and newest.session.continues_id == 2
+    assert {b.asset: b.total for b in newest.balances} == {"EUR": Decimal("7.5"), "USD": Decimal(900)}
+    assert sessions.active(migrated, "sim") is None
+    code, out, _ = run("db", "verify")
+    assert code == 0, out
+
+
+def test_adjust_while_a_console_runs_goes_to_its_session(run: Run, active: int, migrated: Engine) -> None:
+    code, out, _ = run("adjust", "USD", "1", "--reason", "x")
+    assert code == 0 and f"in session {active}," in out and "wrote to" not in out
+    assert sessions.active(migrated, "sim").id == active  # still the console's, still active
+
+
+def test_adjust_marks_a_dead_consoles_session_interrupted_and_continues_it(
+    run: Run, active: int, migrated: Engine
+) -> None:
+    from sqlalchemy import update
+
+    from balance_tui.store.engine import writing
+    from balance_tui.store.tables import TradingSession
+
+    with writing(migrated) as db:  # its owner is a pid that no longer exists
+        db.exec(update(TradingSession).where(TradingSession.id == active).values(owner_pid=2**22 + 1))
+    code, out, _ = run("adjust", "USD", "1", "--reason", "x")
+    assert code == 0 and "USD 1000 -> 1001" in out
+    assert f"continuing session {active} (interrupted: its console had died; marked interrupted just now)" in out
+    assert [s.status for s in sessions.latest(migrated)] == ["closed", "interrupted"]
+
+
+def test_adjust_refuses_when_the_next_console_would_not_carry_it_over(
+    make_config: Callable[..., Config], store_url: str, migrated: Engine, run: Run
+) -> None:
+    make_config(store={"database_url": store_url, "resume_from_last_balance": False})
+    before = row_counts(migrated)
     code, _, err = run("adjust", "USD", "5", "--reason", "x")
-    assert code == 1 and "no active trading session on sim" in err
+    assert code == 1 and "resume_from_last_balance = false" in err and "start the console and adjust there" in err
+    assert row_counts(migrated) == before
+
+
+def test_a_refused_adjustment_without_a_console_leaves_no_session(run: Run, migrated: Engine) -> None:
+    code, _, err = run("adjust", "USD", "-5", "--reason", "x")
+    assert code == 1 and "cannot go below zero" in err
+    assert sessions.latest(migrated) == []
 
 
 def test_the_same_key_for_another_adjustment_is_refused(run: Run, active: int, migrated: Engine) -> None:
@@ -241,3 +308,44 @@ def test_a_fresh_start_needs_the_word(
     assert sessions.active(migrated, "sim") is None
     opened = sessions.resume_or_start(migrated, exchange="sim", mode="paper", now=datetime.now(UTC))
     assert opened.continued_from is None and opened.balances == ()
+
+
+def test_a_console_starting_during_a_cli_adjustment_continues_the_cli_session(active: int, migrated: Engine) -> None:
+    """The console waits for the CLI's transaction and then continues the session it closed, not the one
+    before (on PostgreSQL the lock wait re-reads only the locked row; the console looks again)."""
+    import threading
+    import time
+
+    from balance_tui.store.engine import writing
+    from balance_tui.store.identity import Operator
+    from balance_tui.store.tables import AdjustmentKind
+
+    sessions.close(migrated, sessions.active(migrated, "sim"), now=datetime.now(UTC))
+    console: list[sessions.OpenedSession] = []
+    start = threading.Thread(
+        target=lambda: console.append(
+            sessions.resume_or_start(migrated, exchange="sim", mode="paper", now=datetime.now(UTC))
+        )
+    )
+    with writing(migrated) as db:
+        done = sessions._adjust_latest(
+            db,
+            exchange="sim",
+            mode="paper",
+            now=datetime.now(UTC),
+            asset="USD",
+            amount=Decimal(5),
+            kind=AdjustmentKind.DELTA,
+            reason="x",
+            operator=Operator.current(),
+            key="during-start",
+            base_currency="USD",
+            resume_window=timedelta(hours=24),
+            lease=timedelta(seconds=30),
+        )
+        start.start()
+        time.sleep(0.5)  # the console is waiting for this transaction
+    start.join()
+    (opened,) = console
+    assert opened.continued_from is not None and opened.continued_from.id == done.session.id != active
+    assert {b.asset: b.total for b in opened.balances} == {"USD": Decimal(1005)}
