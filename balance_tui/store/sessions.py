@@ -309,7 +309,7 @@ def _adjust_latest(
         assert session.id is not None
         expected = None
         if kind is AdjustmentKind.SET:  # set against the figure there now: no think time passes in between
-            row = books.locked_balance(db, session.id, asset)
+            row = books.locked_balance(db, session.id, books.require_asset(asset))  # checked before any query
             expected = row.version if row is not None else 0
         adjustment, balance, already = books.adjust_in(
             db,
