@@ -2,9 +2,10 @@
 trend's arrow with its rate per hour, and its volatility.
 
 Where it sits: a row of its own under the details (asset, engine, validation), as wide as the screen, one
-line per asset (scrolling past HISTORY_ROWS). It is shown by default only on terminals at least 50 rows
-tall (BalanceApp's `-tall` vertical breakpoint), where the balances table leaves the room; on shorter ones
-`6` shows it and the table gives up the lines. `6` hides it again anywhere, and the layout is remembered.
+line per asset (scrolling past HISTORY_ROWS, or past 6 on a short terminal so the table keeps some rows).
+It is shown by default only on terminals at least 50 rows tall (BalanceApp's `-tall` vertical breakpoint),
+where the balances table leaves the room; on shorter ones `6` shows it and the table gives up the lines.
+`6` hides it again anywhere, and the layout is remembered.
 
 Cheap per tick: the view carries one `AssetHistoryView` per asset, the same object while that asset's
 history stands still (its engine revision), and each line is rendered once per new object; the pane
@@ -27,9 +28,9 @@ from balance_tui.tui.asset_panel import MIN_TREND_SAMPLES
 from balance_tui.tui.formatting import rate
 from balance_tui.tui.view import AssetHistoryView
 
-SPARK_WIDTH = 32  # cells: the latest SPARK_POINTS changes are bucketed into this many
+SPARK_WIDTH = 24  # cells: the latest SPARK_POINTS changes are bucketed into this many
 ASSET_WIDTH = 6
-RATE_WIDTH = 24
+RATE_WIDTH = 22
 HISTORY_ROWS = 14  # lines shown before the pane scrolls (app.tcss max-height is this plus the border)
 BLOCKS = "▁▂▃▄▅▆▇█"
 ARROWS = {
@@ -58,7 +59,8 @@ def spark(totals: Sequence[Decimal], width: int = SPARK_WIDTH) -> str:
 
 
 def history_line(row: AssetHistoryView) -> Content:
-    """asset, sparkline, arrow and rate per hour, volatility; a trend only after MIN_TREND_SAMPLES changes."""
+    """asset, sparkline, arrow and rate per hour, ± volatility; a trend only after MIN_TREND_SAMPLES changes.
+    The widths are such that a whole line fits 80 columns (the pane's subtitle says what ± is)."""
     cells = spark([e.total for e in row.history])
     head = Content.assemble(
         (row.asset.ljust(ASSET_WIDTH), "bold"), " " * (1 + SPARK_WIDTH - len(cells)), (cells, "$primary"), "  "
@@ -73,7 +75,7 @@ def history_line(row: AssetHistoryView) -> Content:
         (arrow, style),
         " ",
         f"{rate(trend.slope_per_hour, sign=True)}/h".ljust(RATE_WIDTH),
-        f"  volatility {rate(trend.volatility)}",
+        f"  ± {rate(trend.volatility)}",
     )
 
 
@@ -85,6 +87,7 @@ class HistoryPanel(VerticalScroll):
         self._shown: Mapping[str, AssetHistoryView] | None = None
         self._lines: dict[str, tuple[AssetHistoryView, Content]] = {}  # the last line drawn for each asset
         self.border_title = "history"
+        self.border_subtitle = "trend per hour · ± volatility"
 
     def compose(self) -> ComposeResult:
         yield Static("no assets yet", id="history-rows", markup=False)

@@ -58,12 +58,12 @@ async def test_a_hand_built_view_draws_one_line_per_asset_with_its_arrow(monkeyp
         lines = panel.text.splitlines()
         assert [line.split()[0] for line in lines] == ["BTC", "ETH", "USD", "XRP"]
         assert [line.split()[1:] for line in lines] == [
-            ["▁▂▄▅▇█", "↑", "+0.5/h", "volatility", "0.01"],
-            ["█▇▅▄▂▁", "↓", "-2/h", "volatility", "0.25"],
-            ["▁▁▁▁▁▁", "→", "+0/h", "volatility", "0"],
+            ["▁▂▄▅▇█", "↑", "+0.5/h", "±", "0.01"],
+            ["█▇▅▄▂▁", "↓", "-2/h", "±", "0.25"],
+            ["▁▁▁▁▁▁", "→", "+0/h", "±", "0"],
             ["▁█", "·", "2", "changes"],  # too few for a trend
         ]
-        assert panel.border_title == "history"
+        assert panel.border_title == "history" and "± volatility" in str(panel.border_subtitle)
 
         # Only the row that changed is rendered again; the same rows are not rendered at all.
         rendered: list[str] = []
