@@ -25,6 +25,7 @@ BINDING_IDS = frozenset(
         "pane.engine",
         "pane.issues",
         "pane.feed",
+        "pane.history",
         "pane.zoom",
         "app.pause",
         "app.refresh_rate",

@@ -91,6 +91,7 @@ class BalanceHistory:
         self.stable_threshold = stable_threshold
         self._clock = clock or SystemClock()
         self._entries: dict[str, deque[HistoryEntry]] = {}
+        self._revisions: dict[str, int] = {}  # per asset, counts every entry added or dropped
 
     def record(
         self,
@@ -122,6 +123,7 @@ class BalanceHistory:
         else:
             index = bisect.bisect_right(entries, entry.at, key=_at)
             entries.insert(index, entry)
+        self._revisions[asset] = self._revisions.get(asset, 0) + 1
         if len(entries) > self.max_entries_per_asset:
             entries.popleft()
             if index == 0:  # it was the oldest, so it is the one dropped
@@ -138,6 +140,12 @@ class BalanceHistory:
         entries = self._pruned(asset)
         start = 0 if limit is None else max(0, len(entries) - limit)
         return tuple(itertools.islice(entries, start, None))
+
+    def revision(self, asset: str) -> int:
+        """A number that changes whenever `asset`'s entries do (one added, or dropped by age or count): a reader
+        caching what it drew from them compares it instead of the entries. O(1) but for the entries it prunes."""
+        self._pruned(asset)
+        return self._revisions.get(asset, 0)
 
     def analyze_balance_trend(self, asset: str, analysis_hours: float = 24) -> TrendAnalysis | None:
         """Fit the last `analysis_hours` of `asset`; None with fewer than two distinct sample times.
@@ -181,8 +189,10 @@ class BalanceHistory:
         """The asset's entries, with those older than the retention dropped (a deque: both ends are O(1))."""
         entries = self._entries.setdefault(asset, deque())
         cutoff = self._clock.now() - self.retention
-        while entries and entries[0].at < cutoff:
-            entries.popleft()
+        if entries and entries[0].at < cutoff:
+            while entries and entries[0].at < cutoff:
+                entries.popleft()
+            self._revisions[asset] = self._revisions.get(asset, 0) + 1
         return entries
 
 

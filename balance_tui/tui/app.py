@@ -63,6 +63,8 @@ class BalanceApp(App[None]):
         (160, "-wide"),
         (190, "-wider"),
     ]
+    # By terminal height: from 50 rows the main screen's history pane shows by default.
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (50, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "toggle_help", "Keys", id="app.help"),  # early: a narrow footer keeps it

@@ -15,8 +15,15 @@ import tomli_w
 
 from balance_tui.config import APP_NAME
 
-# Pane name -> widget id, in the order of their number keys (1-5).
-PANES = {"balances": "balances-pane", "asset": "asset", "engine": "engine", "issues": "issues", "feed": "feed-pane"}
+# Pane name -> widget id, in the order of their number keys (1-6).
+PANES = {
+    "balances": "balances-pane",
+    "asset": "asset",
+    "engine": "engine",
+    "issues": "issues",
+    "feed": "feed-pane",
+    "history": "history",
+}
 DETAILS = ("asset", "engine", "issues")  # the row under the table: hidden when all three are
 
 

@@ -20,6 +20,7 @@ from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.feed_panel import FeedPanel
 from balance_tui.tui.formatting import amount
 from balance_tui.tui.header import ConsoleHeader
+from balance_tui.tui.history_panel import HistoryPanel
 from balance_tui.tui.issues_panel import IssuesPanel
 from balance_tui.tui.layout import DETAILS, PANES, Layout, LayoutError, layout_path, load_layout, save_layout
 from balance_tui.tui.view import FeedResynced, SessionLost, View, announcements
@@ -77,6 +78,7 @@ class MainScreen(Screen[None]):
             yield AssetPanel(id="asset")
             yield EnginePanel(id="engine")
             yield IssuesPanel(id="issues")
+        yield HistoryPanel(id="history")  # under the details; shown by default on tall screens (app.tcss)
         yield FeedPanel(id="feed-pane")  # docked right on wide screens (app.tcss)
         yield FeedBar(id="feed")
         yield Footer()
@@ -157,6 +159,7 @@ class MainScreen(Screen[None]):
         self.query_one(AssetPanel).show(view.selection)
         self.query_one(EnginePanel).show(view)
         self.query_one(IssuesPanel).show(view.issues)
+        self.query_one(HistoryPanel).show(view.history)
 
     @on(SessionLost)
     def _session_lost(self) -> None:

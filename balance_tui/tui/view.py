@@ -11,7 +11,7 @@ messages to post.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -29,6 +29,8 @@ from balance_tui.core.history import BalanceHistory, HistoryEntry, TrendAnalysis
 from balance_tui.core.validator import ValidationIssue
 
 SPARK_POINTS = 120  # recent changes read for the selected asset's sparkline; the table shows the exact figure
+TREND_EVERY_S = 5.0  # the history pane refits a changing asset's trend at most this often: a fit is O(history)
+TREND_CHEAP = 100  # a fit over fewer samples than this is cheap: it is redone at every change
 NO_CACHE = CacheStats(size=0, max_entries=0, hits=0, misses=0, evictions=0, expirations=0)
 
 
@@ -123,6 +125,56 @@ class SelectionView:
 
 
 @dataclass(frozen=True, slots=True)
+class AssetHistoryView:
+    """One asset's row in the history pane: its recent changes and its trend.
+
+    `revision` is the engine's (BalanceHistory.revision): while it stands still this object is carried over
+    from the previous view unchanged, so the pane redraws a row only when `is not` its last one.
+    """
+
+    asset: str
+    revision: int = 0
+    history: tuple[HistoryEntry, ...] = ()  # the latest SPARK_POINTS, oldest first
+    trend: TrendAnalysis | None = None
+    fitted_at: float = 0.0  # monotonic time of the fit in `trend`
+
+    @staticmethod
+    def read(
+        history: BalanceHistory, assets: Iterable[str], monotonic: float, previous: Mapping[str, AssetHistoryView]
+    ) -> Mapping[str, AssetHistoryView]:
+        """Every asset's row; O(1) per asset whose history stood still. A changed one reads its last
+        SPARK_POINTS again, and its fit once TREND_EVERY_S have passed since the last (at once while there
+        is none or it had fewer than TREND_CHEAP samples).
+        `previous` itself comes back when no row changed."""
+        rows: dict[str, AssetHistoryView] = {}
+        changed = False
+        for asset in assets:
+            revision, last = history.revision(asset), previous.get(asset)
+            if last is not None and last.revision == revision:
+                rows[asset] = last
+                continue
+            changed = True
+            entries = history.get_asset_history(asset, SPARK_POINTS)
+            if (
+                last is not None
+                and last.trend is not None
+                and last.trend.samples >= TREND_CHEAP
+                and monotonic - last.fitted_at < TREND_EVERY_S
+            ):
+                rows[asset] = AssetHistoryView(asset, revision, entries, last.trend, last.fitted_at)
+            else:
+                rows[asset] = AssetHistoryView(
+                    asset, revision, entries, history.analyze_balance_trend(asset), monotonic
+                )
+        if not changed and len(rows) == len(previous):
+            return previous
+        return MappingProxyType(rows)
+
+
+NO_HISTORY: Mapping[str, AssetHistoryView] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
 class View:
     now: datetime  # when it was read: every age on screen is measured from it
     balances: Mapping[str, Balance] = field(default_factory=lambda: MappingProxyType({}))
@@ -135,6 +187,9 @@ class View:
     store: StoreView = StoreView()
     issues: tuple[ValidationIssue, ...] = ()  # open validation issues, most severe first
     selection: SelectionView = SelectionView()
+    history: Mapping[str, AssetHistoryView] = field(
+        default_factory=lambda: NO_HISTORY
+    )  # every asset held, by name (the history pane)
 
     @staticmethod
     def read(backend: Backend, selected: str | None, previous: View | None = None) -> View:
@@ -179,6 +234,9 @@ class View:
         selection = SelectionView.read(
             manager.history, selected, balances, None if previous is None else previous.selection
         )
+        history = AssetHistoryView.read(
+            manager.history, sorted(balances), monotonic, NO_HISTORY if previous is None else previous.history
+        )
         # After the balances, so the cache hits shown count this tick's reads (in cache mode they are hits).
         status, stats = manager.get_status(), manager.get_statistics()
         session = backend.session
@@ -215,6 +273,7 @@ class View:
             ),
             issues=manager.validator.active_issues,
             selection=selection,
+            history=history,
         )
 
     def reselect(self, backend: Backend, asset: str | None) -> View:

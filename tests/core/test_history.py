@@ -198,3 +198,18 @@ def test_history_stays_ordered_bounded_and_within_retention(ops: list[tuple[str,
         assert times == sorted(times)
         assert len(times) <= 5
         assert all(at >= clock.now() - timedelta(hours=1) for at in times)
+
+
+def test_the_revision_changes_with_every_entry_added_or_dropped_and_only_then() -> None:
+    history, clock = make(retention=timedelta(hours=2))
+    assert history.revision("BTC") == 0
+    hourly(history, clock, (0, "1"), (1, "2"))
+    seen = history.revision("BTC")
+    history.get_asset_history("BTC")
+    history.analyze_balance_trend("BTC")
+    assert history.revision("BTC") == seen  # reading is not a change
+    history.record("ETH", D(5), D(0), "ws")
+    assert history.revision("BTC") == seen  # nor is another asset's
+    clock.advance(3600 * 1.5)  # the first entry ages out
+    assert history.revision("BTC") != seen
+    assert [e.total for e in history.get_asset_history("BTC")] == [2]
