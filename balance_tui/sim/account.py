@@ -11,7 +11,7 @@ first credit (a deposit, a buy) and holds zero until then.
 
 import random
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
@@ -150,12 +150,13 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _check_scripted(asset: str, amount: Decimal, kind: str) -> None:
-    """A scripted deposit or withdrawal names a listed asset and a positive amount at its precision."""
-    if asset not in ASSETS:
+def _check_scripted(assets: Mapping[str, Asset], asset: str, amount: Decimal, kind: str) -> None:
+    """A scripted deposit or withdrawal names an asset the account can hold (a listed one or one of its dormant
+    ones) and a positive amount at its precision."""
+    if asset not in assets:
         raise ValueError(f"the simulator lists no asset {asset!r} (WS v2 names: {', '.join(ASSETS)})")
-    if amount <= 0 or ASSETS[asset].quantize(amount) != amount:
-        raise ValueError(f"a {asset} {kind} must be positive, to at most {ASSETS[asset].decimals} decimals")
+    if amount <= 0 or assets[asset].quantize(amount) != amount:
+        raise ValueError(f"a {asset} {kind} must be positive, to at most {assets[asset].decimals} decimals")
 
 
 class DemoAccount:
@@ -256,13 +257,13 @@ class DemoAccount:
     def deposit(self, asset: str, amount: Decimal) -> list[LedgerEntry]:
         """Credit a scripted deposit to the asset's spot wallet, opening it if the account never held the asset
         (for scenarios and tests)."""
-        _check_scripted(asset, amount, "deposit")
+        _check_scripted(self.assets, asset, amount, "deposit")
         return self._funding(asset, amount, Decimal(0), "deposit")
 
     def withdraw(self, asset: str, amount: Decimal) -> list[LedgerEntry]:
         """Debit a scripted withdrawal from the asset's spot wallet (for scenarios and tests). Fee-free, unlike
         the account's own withdrawals, so a scenario can empty a wallet exactly."""
-        _check_scripted(asset, amount, "withdrawal")
+        _check_scripted(self.assets, asset, amount, "withdrawal")
         if amount > (available := self.available(asset)):
             raise ValueError(f"cannot withdraw {amount:f} {asset}: {available:f} is available (balance minus hold)")
         return self._funding(asset, -amount, Decimal(0), "withdrawal")

@@ -147,6 +147,22 @@ def test_a_deposit_opens_the_wallet_of_an_asset_never_held() -> None:
     assert (account.totals()["LINK"], account.holds()["LINK"]) == (opened, 0)
 
 
+def test_scripted_funding_moves_a_dormant_asset_too() -> None:
+    """benchmarks/console.py spreads its updates over many assets: the dormant ones take deposits too."""
+    account = DemoAccount(7, dormant=3)
+    before = account.totals()["D00002"]
+    precision = account.assets["D00002"].decimals
+
+    [entry] = account.deposit("D00002", Decimal("0.25"))
+    [back] = account.withdraw("D00002", Decimal("0.25"))
+
+    assert (entry.asset, entry.type, entry.balance) == ("D00002", "deposit", before + Decimal("0.25"))
+    assert (back.type, back.balance) == ("withdrawal", before)
+    assert entry.balance.as_tuple().exponent == -precision
+    with pytest.raises(ValueError, match="no asset 'D00004'"):
+        account.deposit("D00004", Decimal(1))
+
+
 def test_a_scripted_withdrawal_takes_at_most_what_is_available() -> None:
     account = DemoAccount(7)
     btc = account.totals()["BTC"]
