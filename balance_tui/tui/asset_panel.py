@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import Sparkline, Static
 
 from balance_tui.tui.formatting import amount, trend_text
-from balance_tui.tui.view import SelectionView
+from balance_tui.view import SelectionView
 
 MIN_TREND_SAMPLES = 5  # fewer changes than this say nothing about a direction
 

@@ -14,7 +14,7 @@ from textual.widgets import Input, Label
 
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.formatting import amount
-from balance_tui.tui.view import View
+from balance_tui.view import View
 
 TITLE = "balances"
 

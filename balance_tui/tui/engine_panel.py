@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from balance_tui.core.breaker import BreakerState
 from balance_tui.tui.formatting import age
-from balance_tui.tui.view import StoreView, View
+from balance_tui.view import StoreView, View
 
 # The circuit breaker's states in an operator's words: "closed" reads as "not working" to most people.
 BREAKER_WORDS = {

@@ -8,7 +8,7 @@ from textual.widgets import Static
 
 from balance_tui.core import FeedState
 from balance_tui.tui.formatting import age
-from balance_tui.tui.view import FeedView
+from balance_tui.view import FeedView
 
 STATE_CLASSES = {
     FeedState.LIVE: "-live",

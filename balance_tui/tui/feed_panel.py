@@ -13,7 +13,7 @@ from textual.widgets import Static
 from balance_tui.core import FeedState
 from balance_tui.core.health import FeedEvent, FeedEventKind
 from balance_tui.tui.formatting import age
-from balance_tui.tui.view import FeedView
+from balance_tui.view import FeedView
 
 LABEL = 11  # the width of the figures' labels ("reconnects ")
 REASON_LINES = 3  # a long reason wraps onto this many lines at most: the cause of an outage is never cut off

@@ -26,7 +26,7 @@ from textual.widgets import Static
 from balance_tui.core.history import TrendDirection
 from balance_tui.tui.asset_panel import MIN_TREND_SAMPLES
 from balance_tui.tui.formatting import rate
-from balance_tui.tui.view import AssetHistoryView
+from balance_tui.view import AssetHistoryView
 
 SPARK_WIDTH = 24  # cells: the latest SPARK_POINTS changes are bucketed into this many
 ASSET_WIDTH = 6

@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from balance_tui.core.health import BlindChange
+from balance_tui.tui.announcements import FeedResynced, SessionLost, announcements
 from balance_tui.tui.asset_panel import AssetPanel
 from balance_tui.tui.balances_pane import BalancesPane
 from balance_tui.tui.balances_table import CENT, BalancesTable
@@ -23,7 +24,7 @@ from balance_tui.tui.header import ConsoleHeader
 from balance_tui.tui.history_panel import HistoryPanel
 from balance_tui.tui.issues_panel import IssuesPanel
 from balance_tui.tui.layout import DETAILS, PANES, Layout, LayoutError, layout_path, load_layout, save_layout
-from balance_tui.tui.view import FeedResynced, SessionLost, View, announcements
+from balance_tui.view import View
 
 SHOWN_CHANGES = 5
 

@@ -15,7 +15,7 @@ from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.engine_panel import EnginePanel
 from balance_tui.tui.feed_panel import FeedPanel, event_line
 from balance_tui.tui.main_screen import MainScreen
-from balance_tui.tui.view import EngineView, FeedView, StoreView, View
+from balance_tui.view import EngineView, FeedView, StoreView, View
 from tests.integration.conftest import eventually
 from tests.tui.test_view import NOW, NoBackendApp, a_view
 

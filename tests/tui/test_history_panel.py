@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal as D
 
+from balance_tui import view
 from balance_tui.core.history import BalanceHistory, HistoryEntry, TrendAnalysis, TrendDirection
-from balance_tui.tui import history_panel, view
+from balance_tui.tui import history_panel
 from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.history_panel import SPARK_WIDTH, HistoryPanel, spark
 from balance_tui.tui.main_screen import MainScreen
-from balance_tui.tui.view import TREND_EVERY_S, AssetHistoryView, View
+from balance_tui.view import TREND_EVERY_S, AssetHistoryView, View
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
 from tests.tui.conftest import settled

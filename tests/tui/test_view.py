@@ -17,6 +17,7 @@ from balance_tui.core.events import Source, WalletBalance
 from balance_tui.core.health import BlindChange
 from balance_tui.core.validator import Rule, Severity, ValidationIssue
 from balance_tui.tui import app as app_module
+from balance_tui.tui.announcements import FeedResynced, SessionLost, announcements
 from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.asset_panel import AssetPanel
 from balance_tui.tui.balances_table import BalancesTable
@@ -25,17 +26,7 @@ from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.issues_panel import IssuesPanel
 from balance_tui.tui.main_screen import MainScreen
 from balance_tui.tui.themes import VARIABLE_DEFAULTS
-from balance_tui.tui.view import (
-    EngineView,
-    FeedResynced,
-    FeedView,
-    PricesView,
-    SelectionView,
-    SessionLost,
-    StoreView,
-    View,
-    announcements,
-)
+from balance_tui.view import EngineView, FeedView, PricesView, SelectionView, StoreView, View
 from tests.integration.conftest import eventually
 from tests.tui.conftest import Notices
 

@@ -1,12 +1,9 @@
-"""What the main screen shows, read from the backend once per tick into one frozen value.
+"""What the console shows, read from the backend once per tick into one frozen value.
 
 `View.read` is the only place the main screen's widgets get their facts from: they draw a `View` (or the
-part they need) and never see the engine. A test can build a `View` by hand, without the simulator: every
-field but `now` has a default that reads as "nothing known yet".
-
-What happened between two ticks (a resync found changes made while the feed was down; another console took
-the session over) is not drawn from the view but announced once: `announcements(previous, view)` gives the
-messages to post.
+part they need) and never see the engine. It knows nothing of Textual, so the headless recorder reads the
+same value the console draws, and replay draws what the recorder kept. A test can build a `View` by hand,
+without the simulator: every field but `now` has a default that reads as "nothing known yet".
 """
 
 from __future__ import annotations
@@ -16,8 +13,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
-
-from textual.message import Message
 
 from balance_tui.backend import Backend
 from balance_tui.core import Balance, FeedState
@@ -280,27 +275,3 @@ class View:
         """This view with another asset selected: the table's cursor moved as it took this view's rows
         (its first rows, or the selected row gone), and the panel follows it in the same tick."""
         return replace(self, selection=SelectionView.read(backend.manager.history, asset, self.balances, None))
-
-
-class FeedResynced(Message):
-    """The feed came back, and its resync snapshot found balances that moved while it could not see them."""
-
-    def __init__(self, changes: tuple[BlindChange, ...]) -> None:
-        super().__init__()
-        self.changes = changes
-
-
-class SessionLost(Message):
-    """Another console took this console's trading session over: this one no longer writes to it."""
-
-
-def announcements(previous: View | None, view: View) -> list[Message]:
-    """What happened since `previous`, once each. Blind changes compare by identity: each resync makes a
-    new tuple, so a second resync that finds the same changes is announced again."""
-    found: list[Message] = []
-    if view.store.session_lost and (previous is None or not previous.store.session_lost):
-        found.append(SessionLost())
-    changes = view.feed.blind_changes
-    if changes and (previous is None or changes is not previous.feed.blind_changes):
-        found.append(FeedResynced(changes))
-    return found
