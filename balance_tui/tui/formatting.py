@@ -14,7 +14,9 @@ def amount(value: Decimal) -> str:
 
 
 def signed(value: Decimal) -> str:
-    """An amount that moved a balance: exact, with its sign either way (+0.5, -400)."""
+    """An amount that moved a balance: exact, with its sign either way (+0.5, -400); no move reads 0, not 0.0000."""
+    if not value:
+        return "0"
     return f"+{amount(value)}" if value > 0 else amount(value)
 
 

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Static
 from balance_tui.store.errors import StoreError
 from balance_tui.store.money import EXACT
 from balance_tui.store.sessions import SessionOverview
-from balance_tui.tui.formatting import amount
+from balance_tui.tui.formatting import amount, signed
 from balance_tui.tui.header import ConsoleHeader
 from balance_tui.tui.row_table import RowTable, cells
 
@@ -84,7 +84,7 @@ class SessionsScreen(Screen[None]):
         table.clear()
         for b in overview.balances:
             table.add_row(
-                *cells(b.asset, amount(b.opening), amount(b.total), amount(EXACT.subtract(b.total, b.opening)))
+                *cells(b.asset, amount(b.opening), amount(b.total), signed(EXACT.subtract(b.total, b.opening)))
             )
 
 

@@ -351,10 +351,10 @@ async def test_the_sessions_screen_lists_each_session_with_its_books(make_config
         assert oldest[:2] == ["1", "closed"] and oldest[8] == "1"
         balances = app.screen.query_one("#session-balances", DataTable)
         await eventually(lambda: balances.row_count == 1, what="the newest session's balances")
-        assert [c.plain for c in balances.get_row_at(0)] == ["USD", "7", "10", "3"]
+        assert [c.plain for c in balances.get_row_at(0)] == ["USD", "7", "10", "+3"]
         await pilot.press("down")
         await eventually(
-            lambda: [c.plain for c in balances.get_row_at(0)] == ["USD", "0", "7", "7"], what="the older session"
+            lambda: [c.plain for c in balances.get_row_at(0)] == ["USD", "0", "7", "+7"], what="the older session"
         )
         await pilot.press("escape")
         assert not isinstance(app.screen, SessionsScreen)

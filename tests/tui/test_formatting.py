@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from balance_tui.tui.formatting import age, amount
+from balance_tui.tui.formatting import age, amount, signed
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,10 @@ def test_amounts_keep_every_digit_and_never_use_exponents(value: str, shown: str
 )
 def test_ages_are_short(seconds: float | None, shown: str) -> None:
     assert age(None if seconds is None else timedelta(seconds=seconds)) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [("0.5", "+0.5"), ("-400", "-400"), ("0.0", "0"), ("0E-10", "0"), ("-0.00", "0")]
+)
+def test_a_move_has_its_sign_and_no_move_reads_zero(value: str, shown: str) -> None:
+    assert signed(Decimal(value)) == shown
