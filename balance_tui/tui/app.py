@@ -22,6 +22,7 @@ from textual.actions import SkipAction
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import DataTable, HelpPanel, Input
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
@@ -38,6 +39,7 @@ from balance_tui.store.tables import BalanceAdjustment, SessionStatus, TradingSe
 from balance_tui.store.watch import watch_adjustments
 from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest, Figures
 from balance_tui.tui.asset_screen import AssetScreen, read_asset
+from balance_tui.tui.badges import Badge, view_badges
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.books_screen import Books, BooksScreen
 from balance_tui.tui.formatting import amount
@@ -45,6 +47,7 @@ from balance_tui.tui.ledger_screen import LedgerScreen, read_ledger
 from balance_tui.tui.main_screen import MainScreen
 from balance_tui.tui.sessions_screen import SessionsScreen
 from balance_tui.tui.themes import VARIABLE_DEFAULTS, bundled_themes
+from balance_tui.view import View
 
 TTY_CHECK_S = 5.0
 REFRESH_RATES = (2, 4, 6, 8, 10)  # what `r` cycles through, within [ui] refresh_hz's bounds
@@ -80,6 +83,8 @@ class BalanceApp(App[None]):
         Binding("enter", "asset", "Asset", show=False, priority=True, id="app.asset"),
     ]
 
+    badges: var[tuple[Badge, ...]] = var(())  # every screen's header shows them (tui/badges.py)
+
     class Adjusted(Message):
         """Adjustments written by any console (this one too), as the store reports them."""
 
@@ -104,6 +109,7 @@ class BalanceApp(App[None]):
         self.paused = False  # repainting stopped by the operator; the feed and the books carry on
         self.refresh_hz = config.ui.refresh_hz
         self._where = "starting"  # what the console is connected to, for the header
+        self._view_badges: tuple[Badge, ...] = ()  # the feed's state and the figures' source, as last drawn
         self._backend_worker: Worker[None] | None = None
         self._ending = SessionStatus.CLOSED  # `interrupted` once the terminal is lost
         self._own_keys: set[str] = set()  # idempotency keys of the adjustments this console wrote: it announces them
@@ -392,14 +398,23 @@ class BalanceApp(App[None]):
                 screen.set_refresh_hz(self.refresh_hz)
         self._show_state()
 
+    def show_view_badges(self, view: View) -> None:
+        """The main screen drew `view`: the badges it implies follow."""
+        badges = view_badges(view)
+        if badges != self._view_badges:
+            self._view_badges = badges
+            self._show_state()
+
     def _show_state(self) -> None:
-        """The header's second line: where the console is connected, then its badges."""
-        badges = [f"{self.refresh_hz} Hz"]
-        if self.backend is not None and self.backend.read_only:
-            badges.insert(0, "READ-ONLY")
-        if self.paused:
-            badges.insert(0, "PAUSED")
-        self.sub_title = f"{self._where} · {' · '.join(badges)}"
+        """The header: where the console is connected, then its badges, one line each."""
+        self.sub_title = self._where
+        shown = (
+            (self.paused, Badge("PAUSED", "warning")),
+            (self.backend is not None and self.backend.read_only, Badge("READ-ONLY", "accent")),
+            *((True, badge) for badge in self._view_badges),
+            (True, Badge(f"{self.refresh_hz} Hz", "muted")),
+        )
+        self.badges = tuple(badge for on, badge in shown if on)
 
     def action_toggle_help(self) -> None:
         if self.screen.query(HelpPanel):

@@ -156,6 +156,7 @@ class MainScreen(Screen[None]):
         if str(total.content) != text:
             total.update(text)
         self.query_one(FeedBar).show(view.feed, view.now)
+        self.app.show_view_badges(view)  # in the header of every screen
         self.query_one(FeedPanel).show(view.feed, view.now)
         self.query_one(AssetPanel).show(view.selection)
         self.query_one(EnginePanel).show(view)
