@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from textual.content import Content
 
 from balance_tui.core import FeedState
 from balance_tui.core.events import Source
@@ -139,3 +140,17 @@ async def test_a_silent_feed_shows_stale_before_it_is_given_up(make_config) -> N
         await eventually(lambda: backend.manager.health.reconnects >= 1, timeout=5, what="the reconnect")
         await eventually(lambda: badges(app)[:1] == ["LIVE"], timeout=10, what="live again")
         await pilot.press("q")
+
+
+async def test_on_a_narrow_terminal_the_bar_wraps_to_give_the_whole_reason() -> None:
+    """At 80 columns there is no feed pane: a feed that is not live may take three lines to say why."""
+    long = "cannot connect to wss://ws-auth.kraken.com/v2: [Errno 111] Connect call failed ('127.0.0.1', 8765)"
+    view = VIEWS["reconnecting"]()
+    app = ThemedApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await painted(app, replace(view, feed=replace(view.feed, error=long)))(pilot)
+        bar = app.screen.query_one(FeedBar)
+        shown = Content(str(bar.content)).wrap(bar.content_region.width)[: bar.content_region.height]
+        assert bar.content_region.height > 1 and long in " ".join(line.plain.rstrip() for line in shown)
+        await painted(app, VIEWS["live"]())(pilot)
+        assert bar.content_region.height == 1  # live: one line, the details cut rather than the table
