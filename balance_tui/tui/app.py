@@ -56,10 +56,10 @@ REFRESH_RATES = (2, 4, 6, 8, 10)  # what `r` cycles through, within [ui] refresh
 class BalanceApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "Balance Console"
-    # Room for the main screen's feed pane as a right column beside the whole balances table (-wide), and
-    # for a wider one (-wider).
-    # Screen classes by terminal width (app.tcss): under 110 columns the table scrolls sideways and the
-    # details row gives up the engine pane; from 160 the feed pane joins.
+    # Room for the main screen's feed pane as a right column beside the balances table (-wide), and for a
+    # wider one (-wider).
+    # Screen classes by terminal width (app.tcss): under 110 columns the details row gives up the engine
+    # pane; from 160 the feed pane joins. The table fits its own columns to whatever width it gets.
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
         (0, "-narrow"),
         (110, "-medium"),

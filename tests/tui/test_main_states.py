@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import get_args
 
 import pytest
+from textual.color import Color
 from textual.content import Content
 
 from balance_tui.core import FeedState
 from balance_tui.core.events import Source
 from balance_tui.tui.app import BalanceApp
-from balance_tui.tui.badges import BadgeBar
+from balance_tui.tui.badges import Badge, BadgeBar, Tone
 from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.themes import bundled_themes
 from balance_tui.view import EngineView, View
@@ -154,3 +156,18 @@ async def test_on_a_narrow_terminal_the_bar_wraps_to_give_the_whole_reason() -> 
         assert bar.content_region.height > 1 and long in " ".join(line.plain.rstrip() for line in shown)
         await painted(app, VIEWS["live"]())(pilot)
         assert bar.content_region.height == 1  # live: one line, the details cut rather than the table
+
+
+async def test_every_tone_is_a_theme_colour_so_a_new_badge_needs_no_stylesheet() -> None:
+    app = ThemedApp()
+    async with app.run_test(size=(120, 10)) as pilot:
+        await pilot.pause()
+        app.badges = tuple(Badge(tone.upper(), tone) for tone in get_args(Tone))
+        await pilot.pause()
+        labels = list(app.screen.query_one(BadgeBar).children)
+        assert [str(label.content) for label in labels] == [tone.upper() for tone in get_args(Tone)]
+        variables = app.theme_variables
+        expected = {tone: "balance-stale" if tone == "stale" else tone for tone in get_args(Tone)}
+        expected["muted"] = "panel-lighten-2"
+        for label, tone in zip(labels, get_args(Tone), strict=True):
+            assert label.styles.background == Color.parse(variables[expected[tone]]), tone
