@@ -15,6 +15,7 @@ from balance_tui.core import FeedState
 from balance_tui.core.events import Source
 from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.badges import Badge, BadgeBar, Tone
+from balance_tui.tui.books_screen import BooksScreen
 from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.themes import bundled_themes
 from balance_tui.view import EngineView, View
@@ -171,3 +172,17 @@ async def test_every_tone_is_a_theme_colour_so_a_new_badge_needs_no_stylesheet()
         expected["muted"] = "panel-lighten-2"
         for label, tone in zip(labels, get_args(Tone), strict=True):
             assert label.styles.background == Color.parse(variables[expected[tone]]), tone
+
+
+async def test_the_feed_badge_follows_the_feed_on_every_screen(make_config) -> None:
+    """The books are open when the feed drops: their header says so too."""
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the snapshot")
+        await pilot.press("b")
+        await eventually(lambda: isinstance(app.screen, BooksScreen), what="the books")
+        await eventually(lambda: "LIVE" in badges(app), what="the live badge on the books")
+        app.backend.simulator.faults.refuse_handshakes(1000, 503)
+        await app.backend.simulator.drop_clients()
+        await eventually(lambda: "RECONNECTING" in badges(app), what="the outage on the books")
+        await pilot.press("q")
