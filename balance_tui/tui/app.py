@@ -163,8 +163,9 @@ class BalanceApp(App[None]):
             try:
                 self.post_message(self.BackendReady(backend))
                 await backend.run()
-                # The feed stopped for good and says why; keep the backend (and its session) open until quit.
-                await asyncio.Event().wait()
+                # The feed stopped for good and says why; the engine carries on over REST (the figures,
+                # validation), and the backend (and its session) stays open until quit.
+                await backend.manager.run()
             finally:
                 backend.ending = self._ending
 

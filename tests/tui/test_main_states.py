@@ -13,8 +13,11 @@ from textual.content import Content
 
 from balance_tui.core import FeedState
 from balance_tui.core.events import Source
+from balance_tui.kraken.credentials import Credentials
+from balance_tui.sim import Simulator
 from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.badges import Badge, BadgeBar, Tone
+from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.books_screen import BooksScreen
 from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.themes import bundled_themes
@@ -186,3 +189,29 @@ async def test_the_feed_badge_follows_the_feed_on_every_screen(make_config) -> N
         await app.backend.simulator.drop_clients()
         await eventually(lambda: "RECONNECTING" in badges(app), what="the outage on the books")
         await pilot.press("q")
+
+
+async def test_a_feed_refused_for_good_leaves_the_figures_from_rest(make_config) -> None:
+    """On the real simulator: the WebSocket handshake is refused with 403 (never retried); the console says
+    FAILED with the reason and still shows every balance, read over REST."""
+    async with Simulator(seed=3, updates_per_second=0) as exchange:
+        exchange.faults.refuse_handshakes(1, 403)
+        config = make_config(
+            exchange={
+                "name": "kraken",
+                "rest_url": exchange.rest_url,
+                "ws_private_url": exchange.ws_private_url,
+                "ws_public_url": exchange.ws_public_url,
+            },
+            engine={"fallback_poll_s": 1.0},
+        )
+        app = BalanceApp(config, Credentials.of(exchange.api_key, exchange.api_secret))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await eventually(lambda: "FAILED" in badges(app), what="the failed badge")
+            bar = str(app.screen.query_one(FeedBar).content)
+            assert bar.startswith(f"● FAILED  {exchange.ws_private_url} refused the connection with HTTP 403")
+            table = app.screen.query_one(BalancesTable)
+            await eventually(lambda: table.counts.held == len(exchange.account.totals()), what="the balances")
+            assert {table.figures(asset)["source"] for asset in exchange.account.totals()} == {"rest"}
+            await eventually(lambda: badges(app) == ["FAILED", "FROM REST", "4 Hz"], what="the source badge")
+            await pilot.press("q")
