@@ -36,6 +36,7 @@ from balance_tui.store.identity import Operator
 from balance_tui.store.sessions import SessionOverview
 from balance_tui.store.tables import BalanceAdjustment, SessionStatus, TradingSession
 from balance_tui.store.watch import watch_adjustments
+from balance_tui.tui import availability
 from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest, Figures
 from balance_tui.tui.asset_screen import AssetScreen, read_asset
 from balance_tui.tui.balances_table import BalancesTable
@@ -192,34 +193,21 @@ class BalanceApp(App[None]):
                 await worker.wait()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Adjusting needs a session this console owns and a store it may write; the books need a backend.
-        Otherwise the key is shown disabled, and pressing it says why (`on_key`)."""
+        """The asset key is the main screen's; the rest follow `availability`: a key that cannot run now is
+        shown disabled, and pressing it says why (`on_key`)."""
         if action == "asset" and not isinstance(self.screen, MainScreen):
             return False
-        if action in ("adjust", "books", "sessions", "ledger", "asset"):
-            return None if self._unavailable(action) else True
-        return True
-
-    def _unavailable(self, action: str) -> str:
-        """Why `action` cannot run now, in words; empty when it can."""
-        backend = self.backend
-        if backend is None:
-            return "the console is still starting" if not self.backend_error else self.backend_error
-        if action in ("adjust", "undo", "acknowledge") and backend.read_only:
-            return "this console is read-only (--read-only or [store] read_only): it writes nothing"
-        if action in ("adjust", "undo") and backend.session is None:
-            return "this console has no trading session of its own to adjust"
-        return ""
+        return availability.check(self, action)
 
     def on_key(self, event: events.Key) -> None:
         """A disabled key says why, rather than doing nothing."""
         active = self.screen.active_bindings.get(event.key)
-        if active is not None and not active.enabled and (why := self._unavailable(active.binding.action)):
+        if active is not None and not active.enabled and (why := availability.unavailable(self, active.binding.action)):
             self.notify(why, title=f"{active.binding.description}: not available", severity="warning", markup=False)
 
     def action_books(self) -> None:
         if not isinstance(self.screen, BooksScreen):
-            self.push_screen(BooksScreen(self._read_books, self._undo, read_only=bool(self._unavailable("adjust"))))
+            self.push_screen(BooksScreen(self._read_books, self._undo))
 
     async def _read_books(self) -> Books:
         """This console's session; for a read-only console, the exchange's latest session, as it stands."""
@@ -275,7 +263,7 @@ class BalanceApp(App[None]):
             ("sessions", "Trading sessions", "past sessions: how each ended, opening and closing balances"),
             ("ledger", "Ledger", "every deposit, withdrawal and trade of the session, filtered by asset and type"),
         ):
-            if not self._unavailable(action):
+            if not availability.unavailable(self, action):
                 yield SystemCommand(title, help, getattr(self, f"action_{action}"))
         if self.backend is not None:
             for asset in sorted(self.backend.manager.get_all_balances()):

@@ -20,6 +20,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from balance_tui.store.books import BalanceView, undo_refusal
 from balance_tui.store.errors import StoreError
 from balance_tui.store.tables import BalanceAdjustment, Position, TradingSession
+from balance_tui.tui import availability
 from balance_tui.tui.formatting import amount
 from balance_tui.tui.header import ConsoleHeader
 from balance_tui.tui.row_table import RowTable, cells
@@ -49,14 +50,18 @@ class BooksScreen(Screen[None]):
         Binding("u", "undo", "Undo adjustment", id="books.undo"),
     ]
 
-    def __init__(self, load: Callable[[], Awaitable[Books]], undo: Undo, *, read_only: bool = False) -> None:
-        """`load` reads the books, `undo` reverses an adjustment; `read_only`: they cannot be changed here."""
+    def __init__(self, load: Callable[[], Awaitable[Books]], undo: Undo) -> None:
+        """`load` reads the books, `undo` reverses an adjustment."""
         super().__init__()
         self._load = load
         self._undo = undo
-        self._read_only = read_only
         self._adjustments: dict[int, BalanceAdjustment] = {}
         self._undone_by: dict[int, int] = {}
+
+    @property
+    def _read_only(self) -> bool:
+        """The books cannot be changed from this console (`availability` says why)."""
+        return bool(availability.unavailable(self.app, "undo"))
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader()
@@ -88,7 +93,7 @@ class BooksScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A read-only console shows `u` disabled; pressing it says why (the app's `on_key`)."""
-        return None if action == "undo" and self._read_only else True
+        return availability.check(self.app, action) if action == "undo" else True
 
     @work(exclusive=True, group="books", exit_on_error=False, description="read the books")
     async def reload(self) -> None:

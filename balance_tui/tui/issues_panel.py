@@ -28,6 +28,7 @@ from balance_tui.store import acks
 from balance_tui.store.errors import StoreError
 from balance_tui.store.identity import Operator
 from balance_tui.store.tables import ValidationAck
+from balance_tui.tui import availability
 from balance_tui.tui.row_table import RowTable
 
 SEVERITY_STYLES = {"critical": "$error", "error": "$error", "warning": "$warning", "info": "$text-muted"}
@@ -123,7 +124,7 @@ class IssuesPanel(Vertical):
 
     def show(self, issues: tuple[ValidationIssue, ...]) -> None:
         """One tick's open issues; rows are keyed by issue and only changed cells are redrawn."""
-        if self._acks is None and getattr(self.app, "backend", None) is not None:
+        if self._acks is None and self.app.backend is not None:
             self._acks = {}
             self.reload_acks()
         if issues == self._issues:
@@ -184,7 +185,7 @@ class IssuesPanel(Vertical):
 
     @work(exclusive=True, group="issue-acks", exit_on_error=False, description="read acknowledged issues")
     async def reload_acks(self) -> None:
-        backend = getattr(self.app, "backend", None)
+        backend = self.app.backend
         if backend is None:
             return
         try:
@@ -198,10 +199,7 @@ class IssuesPanel(Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Acknowledging writes to the store: a read-only console shows the key disabled and says why."""
         if action == "acknowledge":
-            unavailable = getattr(self.app, "_unavailable", None)
-            if self.selected is None:
-                return False
-            return None if unavailable is not None and unavailable(action) else True
+            return False if self.selected is None else availability.check(self.app, action)
         return True
 
     def action_acknowledge(self) -> None:
@@ -211,7 +209,7 @@ class IssuesPanel(Vertical):
 
     async def _acknowledge(self, issue: ValidationIssue, note: str) -> str | None:
         """Write the acknowledgement with the operator; an error to show in the form, or None once written."""
-        backend = getattr(self.app, "backend", None)
+        backend = self.app.backend
         if backend is None:
             return "the console is still starting"
         try:
