@@ -41,6 +41,7 @@ from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest, Figures
 from balance_tui.tui.asset_screen import AssetScreen, read_asset
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.books_screen import Books, BooksScreen
+from balance_tui.tui.commands import REFRESH_RATES, palette_commands
 from balance_tui.tui.formatting import amount
 from balance_tui.tui.ledger_screen import LedgerScreen, read_ledger
 from balance_tui.tui.main_screen import MainScreen
@@ -48,7 +49,6 @@ from balance_tui.tui.sessions_screen import SessionsScreen
 from balance_tui.tui.themes import VARIABLE_DEFAULTS, bundled_themes
 
 TTY_CHECK_S = 5.0
-REFRESH_RATES = (2, 4, 6, 8, 10)  # what `r` cycles through, within [ui] refresh_hz's bounds
 
 
 class BalanceApp(App[None]):
@@ -255,20 +255,8 @@ class BalanceApp(App[None]):
             self.push_screen(AssetScreen(asset, partial(read_asset, self.backend)))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """Every screen and action in the palette too, each only where its key would work."""
-        yield from super().get_system_commands(screen)
-        for action, title, help in (
-            ("books", "Books", "the bot's tracked balances and adjustments"),
-            ("adjust", "Adjust a balance", "change the bot's tracked balance, with a reason"),
-            ("sessions", "Trading sessions", "past sessions: how each ended, opening and closing balances"),
-            ("ledger", "Ledger", "every deposit, withdrawal and trade of the session, filtered by asset and type"),
-        ):
-            if not availability.unavailable(self, action):
-                yield SystemCommand(title, help, getattr(self, f"action_{action}"))
-        if self.backend is not None:
-            for asset in sorted(self.backend.manager.get_all_balances()):
-                help = "its balance over 1 h, 24 h or 7 d, trend, wallets, open orders and ledger"
-                yield SystemCommand(f"Asset {asset}", help, partial(self.open_asset, asset))
+        """Every screen and action in the palette too, each only where its key would work (tui/commands.py)."""
+        return palette_commands(self, screen)
 
     def action_adjust(self) -> None:
         asset = self.screen.query_one(BalancesTable).selected_asset if isinstance(self.screen, MainScreen) else ""
@@ -374,10 +362,13 @@ class BalanceApp(App[None]):
     def action_refresh_rate(self) -> None:
         """The next rate of REFRESH_RATES (2-10 Hz): slower over a thin link, faster to watch a burst."""
         faster = [hz for hz in REFRESH_RATES if hz > self.refresh_hz]
-        self.refresh_hz = faster[0] if faster else REFRESH_RATES[0]
+        self.set_refresh_hz(faster[0] if faster else REFRESH_RATES[0])
+
+    def set_refresh_hz(self, hz: int) -> None:
+        self.refresh_hz = hz
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen):
-                screen.set_refresh_hz(self.refresh_hz)
+                screen.set_refresh_hz(hz)
         self._show_state()
 
     def _show_state(self) -> None:
