@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import platformdirs
 from rich.segment import Segments
+from sqlalchemy.exc import SQLAlchemyError
 from textual import events, on, work
 from textual.actions import SkipAction
 from textual.app import App, SystemCommand
@@ -30,12 +31,12 @@ from balance_tui.backend import Backend, open_backend
 from balance_tui.config import APP_NAME, Config
 from balance_tui.core import Clock, SystemClock
 from balance_tui.kraken.credentials import Credentials
-from balance_tui.store import books, positions, sessions
+from balance_tui.store import acks, books, positions, sessions
 from balance_tui.store.errors import StoreError
 from balance_tui.store.identity import Operator
 from balance_tui.store.sessions import SessionOverview
-from balance_tui.store.tables import BalanceAdjustment, SessionStatus, TradingSession
-from balance_tui.store.watch import watch_adjustments
+from balance_tui.store.tables import BalanceAdjustment, SessionStatus, TradingSession, ValidationAck
+from balance_tui.store.watch import Seen, watch_store
 from balance_tui.tui import availability
 from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest, Figures
 from balance_tui.tui.asset_screen import AssetScreen, read_asset
@@ -43,6 +44,7 @@ from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.books_screen import Books, BooksScreen
 from balance_tui.tui.commands import REFRESH_RATES, palette_commands
 from balance_tui.tui.formatting import amount
+from balance_tui.tui.issues_panel import IssuesPanel
 from balance_tui.tui.ledger_screen import LedgerScreen, read_ledger
 from balance_tui.tui.main_screen import MainScreen
 from balance_tui.tui.sessions_screen import SessionsScreen
@@ -87,6 +89,15 @@ class BalanceApp(App[None]):
         def __init__(self, adjustments: list[BalanceAdjustment]) -> None:
             super().__init__()
             self.adjustments = adjustments
+
+    class Acknowledged(Message):
+        """Acknowledgements of validation issues, by any console (this one too), as the store reports them;
+        `announce` is False for those read at start."""
+
+        def __init__(self, acks: list[ValidationAck], *, announce: bool = True) -> None:
+            super().__init__()
+            self.acks = acks
+            self.announce = announce
 
     class BackendReady(Message):
         """The backend worker has everything running; the UI may start reading it."""
@@ -314,15 +325,34 @@ class BalanceApp(App[None]):
 
     @work(exclusive=True, group="store-watch", exit_on_error=False, description="follow other consoles")
     async def _watch_store(self) -> None:
-        """Adjustments from any console reach this one: LISTEN/NOTIFY on PostgreSQL, a poll on SQLite."""
+        """Adjustments and acknowledgements from any console reach this one: LISTEN/NOTIFY on PostgreSQL, a
+        poll on SQLite. The acknowledgements are read first, then watched from the last one read: none is
+        missed in between."""
         backend = self.backend
         if backend is None:
             return
         seen = await asyncio.to_thread(books.adjustments, backend.store)
-        async for change in watch_adjustments(backend.store, after_id=seen[-1].id if seen else 0):
-            after = min(change.adjustment_ids, default=1) - 1
-            new = await asyncio.to_thread(books.adjustments, backend.store, after_id=after)
-            self.post_message(self.Adjusted([a for a in new if a.id in change.adjustment_ids]))
+        try:
+            known = list((await asyncio.to_thread(acks.acknowledgements, backend.store)).values())
+        except (StoreError, SQLAlchemyError) as exc:  # said; the issues pane shows every issue meanwhile
+            self.notify(f"cannot read acknowledged issues: {exc}", title="Validation", severity="error", markup=False)
+            known = []
+        self.post_message(self.Acknowledged(known, announce=False))
+        after = Seen(seen[-1].id if seen else 0, max((a.id or 0 for a in known), default=0))
+        async for change in watch_store(backend.store, after=after):
+            if change.adjustment_ids:
+                since = min(change.adjustment_ids) - 1
+                new = await asyncio.to_thread(books.adjustments, backend.store, after_id=since)
+                self.post_message(self.Adjusted([a for a in new if a.id in change.adjustment_ids]))
+            if change.ack_ids:
+                since = min(change.ack_ids) - 1
+                added = await asyncio.to_thread(acks.acknowledgements_after, backend.store, since)
+                self.post_message(self.Acknowledged([a for a in added if a.id in change.ack_ids]))
+
+    def on_balance_app_acknowledged(self, message: Acknowledged) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.query_one(IssuesPanel).acknowledged(message.acks, announce=message.announce)
 
     def on_balance_app_adjusted(self, message: Adjusted) -> None:
         self._announce([a for a in message.adjustments if a.idempotency_key not in self._own_keys])

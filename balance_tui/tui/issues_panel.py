@@ -10,12 +10,12 @@ key counts (the store keeps all of them).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import ClassVar
 
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -96,7 +96,7 @@ class IssuesPanel(Vertical):
         self.border_title = "validation"
         self.can_focus = True  # while no table shows: tab still reaches the pane, and `z` zooms it
         self._issues: tuple[ValidationIssue, ...] | None = None
-        self._acks: dict[str, ValidationAck] | None = None  # None: not read from the store yet
+        self._acks: dict[str, ValidationAck] | None = None  # None: not read from the store yet (`acknowledged`)
         self._shown: dict[str, ValidationIssue] = {}  # by key, in table order
         self._drawn: dict[str, dict[str, Text]] = {}
 
@@ -124,9 +124,6 @@ class IssuesPanel(Vertical):
 
     def show(self, issues: tuple[ValidationIssue, ...]) -> None:
         """One tick's open issues; rows are keyed by issue and only changed cells are redrawn."""
-        if self._acks is None and self.app.backend is not None:
-            self._acks = {}
-            self.reload_acks()
         if issues == self._issues:
             return
         self._issues = issues
@@ -183,16 +180,18 @@ class IssuesPanel(Vertical):
         if self.screen.maximized is None:
             self.screen.maximize(self)
 
-    @work(exclusive=True, group="issue-acks", exit_on_error=False, description="read acknowledged issues")
-    async def reload_acks(self) -> None:
-        backend = self.app.backend
-        if backend is None:
-            return
-        try:
-            known = await asyncio.to_thread(acks.acknowledgements, backend.store)
-        except (StoreError, SQLAlchemyError) as exc:  # said; the pane shows every issue meanwhile
-            self.notify(f"cannot read acknowledged issues: {exc}", title="Validation", severity="error", markup=False)
-            return
+    def acknowledged(self, written: Iterable[ValidationAck], *, announce: bool = True) -> None:
+        """Acknowledgements written by any console (this one too), once each whichever way it arrives: the
+        write's own result or the store's watch. Each new one is announced, unless `announce` is False (those
+        read at start); the latest of an issue counts."""
+        known = dict(self._acks or {})
+        for ack in written:
+            latest = known.get(ack.issue)
+            if latest is not None and (latest.id or 0) >= (ack.id or 0):
+                continue
+            known[ack.issue] = ack
+            if announce:
+                self.notify(f"{ack.issue} by {ack.operator}: {ack.reason}", title="Issue acknowledged", markup=False)
         self._acks = known
         self._redraw()
 
@@ -223,9 +222,7 @@ class IssuesPanel(Vertical):
             )
         except (StoreError, SQLAlchemyError) as exc:
             return str(exc)
-        self._acks = {**(self._acks or {}), ack.issue: ack}
-        self._redraw()
-        self.notify(f"{ack.issue} by {ack.operator}: {ack.reason}", title="Issue acknowledged", markup=False)
+        self.acknowledged([ack])
         return None
 
 

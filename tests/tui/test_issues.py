@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -117,6 +118,43 @@ async def test_a_read_only_console_cannot_acknowledge_and_says_why(make_config) 
         assert not isinstance(app.screen, AckForm)
         (notice,) = notices.titled("Acknowledge")
         assert notice.title == "Acknowledge: not available" and "read-only" in notice.message
+        await pilot.press("q")
+
+
+BOB = Operator("bob", None, "10.0.0.7", "pts/3")
+
+
+async def test_an_acknowledgement_in_another_console_reaches_this_one_live(make_config, store_url: str) -> None:
+    config = make_config(validation=LOW_USDT, store={"database_url": store_url})
+    app, notices = BalanceApp(config), Notices()
+    async with app.run_test(size=(120, 30), message_hook=notices.hook, notifications=True) as pilot:
+        panel = await _issue_shown(app)
+        other = open_store(store_url)  # another console's store, as it writes an acknowledgement
+        try:
+            now = app.backend.manager.clock.now()
+            await asyncio.to_thread(
+                acks.acknowledge, other, issue="USDT:low_balance", reason="bob knows", operator=BOB, now=now
+            )
+        finally:
+            other.dispose()
+        await eventually(lambda: not panel.table.display, what="the issue to leave the table")
+        assert panel.border_subtitle == "1 acknowledged"
+        (notice,) = notices.titled("Issue acknowledged")
+        assert notice.message == "USDT:low_balance by bob: bob knows"
+        await pilot.press("q")
+
+
+async def test_an_acknowledgement_of_this_console_is_announced_once(make_config) -> None:
+    """Its write and the store's watch both report it; the notice is one."""
+    config = make_config(validation=LOW_USDT)
+    app, notices = BalanceApp(config), Notices()
+    async with app.run_test(size=(120, 30), message_hook=notices.hook, notifications=True) as pilot:
+        panel = await _issue_shown(app)
+        assert await panel._acknowledge(panel.selected, "mine") is None
+        acks.acknowledge(app.backend.store, issue="BTC:held_mismatch", reason="later", operator=BOB, now=T0)
+        # The watch reports in id order: once it told of the later one, it has told of this one too.
+        await eventually(lambda: len(notices.titled("Issue acknowledged")) == 2, what="the later one's notice")
+        assert [n.message.split(":")[0] for n in notices.titled("Issue acknowledged")] == ["USDT", "BTC"]
         await pilot.press("q")
 
 
