@@ -41,8 +41,8 @@ BINDING_IDS = frozenset(
         "adjust.reload",
         "books.back",
         "books.undo",
-        "undo.cancel",
-        "undo.confirm",
+        "note.cancel",
+        "note.confirm",
         "app.ledger",
         "ledger.back",
         "ledger.filter",
@@ -54,8 +54,6 @@ BINDING_IDS = frozenset(
         "asset.range_7d",
         "issues.focus",
         "issues.ack",
-        "ack.cancel",
-        "ack.save",
     }
 )
 

@@ -10,7 +10,8 @@ key counts (the store keeps all of them).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import ClassVar
 
 from rich.text import Text
@@ -18,10 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.widgets import DataTable, Static
 
 from balance_tui.core.validator import ValidationIssue
 from balance_tui.store import acks
@@ -29,6 +29,7 @@ from balance_tui.store.errors import StoreError
 from balance_tui.store.identity import Operator
 from balance_tui.store.tables import ValidationAck
 from balance_tui.tui import availability
+from balance_tui.tui.note_form import Note, NoteForm
 from balance_tui.tui.row_table import RowTable
 
 SEVERITY_STYLES = {"critical": "$error", "error": "$error", "warning": "$warning", "info": "$text-muted"}
@@ -58,6 +59,18 @@ def _cells(issue: ValidationIssue) -> dict[str, Text]:
         "count": Text(str(issue.count).rjust(5)),
         "message": Text(issue.message),  # Text, not str: messages carry exchange data, never markup
     }
+
+
+def ack_note(issue: ValidationIssue) -> Note:
+    """What the acknowledgement's modal says: the issue, and what acknowledging it does."""
+    return Note(
+        title=f"Acknowledge {issue.severity.upper()} {issue.rule} on {issue.asset or 'the account'}",
+        subject=issue.message,
+        hint="It leaves the table until it clears and fires again.",
+        name="note",
+        missing="note: say why this issue is fine; it is recorded with you",
+        confirm="Save",
+    )
 
 
 def describe(issue: ValidationIssue, previous: ValidationAck | None) -> Content:
@@ -204,7 +217,7 @@ class IssuesPanel(Vertical):
     def action_acknowledge(self) -> None:
         issue = self.selected
         if issue is not None:
-            self.app.push_screen(AckForm(issue, self._acknowledge))
+            self.app.push_screen(NoteForm(ack_note(issue), partial(self._acknowledge, issue)))
 
     async def _acknowledge(self, issue: ValidationIssue, note: str) -> str | None:
         """Write the acknowledgement with the operator; an error to show in the form, or None once written."""
@@ -224,52 +237,3 @@ class IssuesPanel(Vertical):
             return str(exc)
         self.acknowledged([ack])
         return None
-
-
-Submit = Callable[[ValidationIssue, str], Awaitable[str | None]]
-
-
-class AckForm(ModalScreen[bool]):
-    """Acknowledge one issue: the note is required, and recorded with the operator."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="ack.cancel"),
-        Binding("ctrl+s", "save", "Save", priority=True, id="ack.save"),
-    ]
-
-    def __init__(self, issue: ValidationIssue, submit: Submit) -> None:
-        super().__init__()
-        self._issue = issue
-        self._submit = submit
-
-    def compose(self) -> ComposeResult:
-        issue = self._issue
-        with Vertical(id="form"):
-            yield Label(f"Acknowledge {issue.severity.upper()} {issue.rule} on {issue.asset or 'the account'}")
-            yield Static(issue.message, markup=False, id="ack-message")
-            yield Static("It leaves the table until it clears and fires again.", classes="hint")
-            yield Input(placeholder="note (required; recorded with your user and terminal)", id="note")
-            yield Static("", id="error", markup=False)
-            with Horizontal(id="buttons"):
-                yield Button("Save  ctrl+s", variant="primary", id="save")
-                yield Button("Cancel  esc", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#note", Input).focus()
-
-    @on(Input.Submitted, "#note")
-    @on(Button.Pressed, "#save")
-    async def action_save(self) -> None:
-        note = self.query_one("#note", Input).value.strip()
-        if not note:
-            self.query_one("#error", Static).update("note: say why this issue is fine; it is recorded with you")
-            return
-        error = await self._submit(self._issue, note)
-        if error is None:
-            self.dismiss(True)
-        else:
-            self.query_one("#error", Static).update(error)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(False)

@@ -15,7 +15,8 @@ from balance_tui.store.identity import Operator
 from balance_tui.store.migrate import open_store
 from balance_tui.store.tables import ValidationAck
 from balance_tui.tui.app import BalanceApp
-from balance_tui.tui.issues_panel import AckForm, IssuesPanel, issue_key, unacknowledged
+from balance_tui.tui.issues_panel import IssuesPanel, issue_key, unacknowledged
+from balance_tui.tui.note_form import NoteForm
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
 from tests.tui.conftest import Notices, settled
@@ -70,16 +71,16 @@ async def test_an_issue_acknowledged_with_a_note_is_recorded_with_the_operator_a
             panel.query_one("#issue-detail", Static).content
         )
         await pilot.press("k")
-        await eventually(lambda: isinstance(app.screen, AckForm), what="the acknowledgement form")
+        await eventually(lambda: isinstance(app.screen, NoteForm), what="the acknowledgement form")
         form = app.screen
         await pilot.press("ctrl+s")  # no note: refused in the form, nothing written
         await pilot.pause()
-        assert isinstance(app.screen, AckForm)
+        assert isinstance(app.screen, NoteForm)
         assert str(form.query_one("#error", Static).content).startswith("note: say why")
         assert acks.acknowledgements(app.backend.store) == {}
         form.query_one("#note", Input).value = "the test account holds little USDT"
         await pilot.press("ctrl+s")
-        await eventually(lambda: not isinstance(app.screen, AckForm), what="the form to close")
+        await eventually(lambda: not isinstance(app.screen, NoteForm), what="the form to close")
         await eventually(lambda: not table.display, what="the issue to leave the table")
         assert panel.border_subtitle == "1 acknowledged"
         assert "no issues" in str(panel.query_one("#issues-none", Static).content)
@@ -115,7 +116,7 @@ async def test_a_read_only_console_cannot_acknowledge_and_says_why(make_config) 
         assert panel.check_action("acknowledge", ()) is None  # shown disabled
         await pilot.press("k")
         await pilot.pause()
-        assert not isinstance(app.screen, AckForm)
+        assert not isinstance(app.screen, NoteForm)
         (notice,) = notices.titled("Acknowledge")
         assert notice.title == "Acknowledge: not available" and "read-only" in notice.message
         await pilot.press("q")
@@ -174,7 +175,7 @@ def test_ack_form_refusing_an_empty_note_snapshot(make_config, snap_compare) -> 
     async def run_before(pilot) -> None:
         await _zoomed_issue(pilot)
         await pilot.press("k")
-        await eventually(lambda: isinstance(pilot.app.screen, AckForm), what="the form")
+        await eventually(lambda: isinstance(pilot.app.screen, NoteForm), what="the form")
         await pilot.press("ctrl+s")
         form = pilot.app.screen
         await eventually(lambda: str(form.query_one("#error", Static).content) != "", what="the refusal")
