@@ -3,7 +3,8 @@
 The commands are read from the keys active on the screen the palette opens over, so the rule is the keys'
 own (`check_action`, `availability`): a key shown disabled, or not bound there, has no command. Each help
 line names the key, as the operator may remap it (`[keymap]`). A few commands are the variants a key steps
-through (each refresh rate, each sort column), offered where that key is; theme and screenshot have no key.
+through (each refresh rate, each sort column) and an asset's screen by name, offered where that key is,
+and found by typing (not listed before: they would crowd out the rest); theme and screenshot have no key.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def palette_commands(app: BalanceApp, screen: Screen[object]) -> Iterator[System
             if hz != app.refresh_hz:
                 yield SystemCommand(
                     f"Refresh rate {hz} Hz", f"repaint {hz} times a second (key {shown}: the next rate)",
-                    partial(app.set_refresh_hz, hz),
+                    partial(app.set_refresh_hz, hz), discover=False,
                 )  # fmt: skip
     if "balances.sort" in keys:
         table = screen.query_one(BalancesTable)
@@ -79,11 +80,11 @@ def palette_commands(app: BalanceApp, screen: Screen[object]) -> Iterator[System
         for column, label, *_ in COLUMNS:
             again = ", the other way round" if column == table.sort_order.column else ""
             help = f"a click on its header does it too (key {shown}: the next column)"
-            yield SystemCommand(f"Sort by {label}{again}", help, partial(table.sort_by, column))
+            yield SystemCommand(f"Sort by {label}{again}", help, partial(table.sort_by, column), discover=False)
     if app.backend is not None:
         for asset in sorted(app.backend.manager.get_all_balances()):
             help = "its balance over 1 h, 24 h or 7 d, trend, wallets, open orders and ledger (key enter on its row)"
-            yield SystemCommand(f"Asset {asset}", help, partial(app.open_asset, asset))
+            yield SystemCommand(f"Asset {asset}", help, partial(app.open_asset, asset), discover=False)
     theme = "the console's colours, until it quits ([ui] theme in the config sets them for good; no key)"
     yield SystemCommand("Theme", theme, app.action_change_theme)
     yield SystemCommand(

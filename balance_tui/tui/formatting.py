@@ -43,7 +43,7 @@ def no_trend_yet(changes: int, trend: TrendAnalysis | None) -> str:
         needs.append(str(MIN_TREND_SAMPLES))
     if span < MIN_TREND_SPAN:
         needs.append(f"{MIN_TREND_SPAN // timedelta(minutes=1)}\N{NO-BREAK SPACE}min")  # kept on one line
-    over = f" over {age(span)}" if span else ""
+    over = f" over {age(span)}" if span >= timedelta(seconds=1) else ""  # not "over 0s"
     return f"{changes} change{'' if changes == 1 else 's'}{over}; a trend after {' over '.join(needs)}"
 
 

@@ -6,6 +6,7 @@ from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 
 from balance_tui.tui.app import BalanceApp
+from balance_tui.tui.asset_screen import AssetScreen
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.books_screen import BooksScreen
 from balance_tui.tui.history_panel import HistoryPanel
@@ -101,3 +102,23 @@ async def test_the_help_line_names_the_key_as_remapped(make_config) -> None:
         app = await ready(pilot)
         assert offered(app)["Pause or resume"].endswith("(key P)")
         assert offered(app)["Dust: show or hide"].endswith("(key D)")
+
+
+async def test_an_asset_is_found_by_typing_not_listed_before(make_config) -> None:
+    async with BalanceApp(make_config()).run_test(size=(120, 30)) as pilot:
+        app = await ready(pilot)
+        await pilot.press("ctrl+p")
+        await eventually(lambda: isinstance(app.screen, CommandPalette), what="the palette")
+        hits = app.screen.query_one(CommandList)
+        await eventually(lambda: hits.option_count > 0, what="the commands listed")
+        listed = [str(hits.get_option_at_index(i).prompt).split("\n")[0] for i in range(hits.option_count)]
+        assert {"Books", "Sort by the next column", "Refresh rate: the next one"} <= set(listed)
+        variants = {f"Asset {asset}" for asset in app.backend.manager.get_all_balances()} | {
+            "Sort by Total",
+            "Refresh rate 10 Hz",
+        }
+        assert not variants & set(listed)
+        await pilot.press("escape")
+        await eventually(lambda: not isinstance(app.screen, CommandPalette), what="the palette to close")
+        await run_command(pilot, "asset btc", "Asset BTC")
+        assert isinstance(app.screen, AssetScreen) and app.screen.asset == "BTC"
