@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 from textual.app import SystemCommand
 from textual.binding import ActiveBinding
 from textual.dom import DOMNode
+from textual.markup import escape
 from textual.screen import Screen
+from textual.types import IgnoreReturnCallbackType
 
 from balance_tui.tui.balances_table import COLUMNS, BalancesTable
 from balance_tui.tui.layout import PANES
@@ -28,7 +30,7 @@ REFRESH_RATES = (2, 4, 6, 8, 10)  # what `r` cycles through, within [ui] refresh
 
 # Binding id -> the command's title and what it does (its help line adds the key).
 COMMANDS: dict[str, tuple[str, str]] = {
-    "app.quit": ("Quit", "close this console's trading session and leave"),
+    "app.quit": ("Quit", "stop the feed, end this console's trading session (if it has one) and leave"),
     "app.help": ("Keys", "show or hide every key of this screen, with what it does"),
     "app.books": ("Books", "the bot's tracked balances, adjustments and positions"),
     "app.adjust": ("Adjust a balance", "change the bot's tracked balance, with a reason"),
@@ -53,11 +55,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sessions.back": ("Back", "to the main screen"),
     "ledger.back": ("Back", "to the main screen"),
     "ledger.filter": ("Filter the ledger", "by asset and type"),
+    "ledger.clear": ("Clear the filter", "every entry again"),
     "asset.back": ("Back", "to the main screen"),
     "asset.range_1h": ("Range: the last hour", "the chart and the ledger over the last hour"),
     "asset.range_24h": ("Range: the last day", "the chart and the ledger over the last 24 hours"),
     "asset.range_7d": ("Range: the last week", "the chart and the ledger over the last 7 days"),
 }
+
+# The binding ids with no command of their own: the forms' keys (their buttons name them), a second key for
+# quitting (named in Quit's help), and enter on an asset (each asset is a command by name).
+NO_COMMAND = frozenset(
+    {"adjust.save", "adjust.cancel", "adjust.reload", "note.confirm", "note.cancel", "app.interrupt", "app.asset"}
+)
 
 
 def palette_commands(app: BalanceApp, screen: Screen[object]) -> Iterator[SystemCommand]:
@@ -65,12 +74,12 @@ def palette_commands(app: BalanceApp, screen: Screen[object]) -> Iterator[System
     keys = _working_keys(app, screen)
     for binding_id, (active, shown) in keys.items():
         title, what = COMMANDS[binding_id]
-        yield SystemCommand(title, f"{what} (key {shown})", partial(app.run_action, active.binding.action, active.node))
+        yield _command(title, f"{what} (key {shown})", partial(app.run_action, active.binding.action, active.node))
     if "app.refresh_rate" in keys:
         shown = keys["app.refresh_rate"][1]
         for hz in REFRESH_RATES:
             if hz != app.refresh_hz:
-                yield SystemCommand(
+                yield _command(
                     f"Refresh rate {hz} Hz", f"repaint {hz} times a second (key {shown}: the next rate)",
                     partial(app.set_refresh_hz, hz), discover=False,
                 )  # fmt: skip
@@ -80,17 +89,22 @@ def palette_commands(app: BalanceApp, screen: Screen[object]) -> Iterator[System
         for column, label, *_ in COLUMNS:
             again = ", the other way round" if column == table.sort_order.column else ""
             help = f"a click on its header does it too (key {shown}: the next column)"
-            yield SystemCommand(f"Sort by {label}{again}", help, partial(table.sort_by, column), discover=False)
+            yield _command(f"Sort by {label}{again}", help, partial(table.sort_by, column), discover=False)
     if app.backend is not None:
         for asset in sorted(app.backend.manager.get_all_balances()):
             help = "its balance over 1 h, 24 h or 7 d, trend, wallets, open orders and ledger (key enter on its row)"
-            yield SystemCommand(f"Asset {asset}", help, partial(app.open_asset, asset), discover=False)
+            yield _command(f"Asset {asset}", help, partial(app.open_asset, asset), discover=False)
     theme = "the console's colours, until it quits ([ui] theme in the config sets them for good; no key)"
-    yield SystemCommand("Theme", theme, app.action_change_theme)
-    yield SystemCommand(
+    yield _command("Theme", theme, app.action_change_theme)
+    yield _command(
         "Screenshot", "an SVG of this screen, in the data directory (no key)",
         lambda: app.set_timer(0.1, app.deliver_screenshot),
     )  # fmt: skip
+
+
+def _command(title: str, help: str, callback: IgnoreReturnCallbackType, *, discover: bool = True) -> SystemCommand:
+    """The palette reads a help line as markup: `[ui]` would vanish, so it is escaped."""
+    return SystemCommand(title, escape(help), callback, discover)
 
 
 def _working_keys(app: BalanceApp, screen: Screen[object]) -> dict[str, tuple[ActiveBinding, str]]:

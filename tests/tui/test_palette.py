@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from textual.command import CommandList, CommandPalette
+from textual.content import Content
 from textual.pilot import Pilot
 
+from balance_tui import ui_names
 from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.asset_screen import AssetScreen
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.books_screen import BooksScreen
+from balance_tui.tui.commands import COMMANDS, NO_COMMAND
 from balance_tui.tui.history_panel import HistoryPanel
 from balance_tui.tui.main_screen import MainScreen
 from tests.integration.conftest import eventually
+
+
+def test_every_binding_has_a_command_or_says_why_not() -> None:
+    assert COMMANDS.keys() | NO_COMMAND == ui_names.binding_ids()
+    assert not COMMANDS.keys() & NO_COMMAND
 
 
 def offered(app: BalanceApp) -> dict[str, str]:
@@ -60,6 +68,8 @@ async def test_the_main_screen_offers_its_keys_each_naming_it(make_config) -> No
         assert "Refresh rate 4 Hz" not in commands
         assert {"Sort by Total", "Sort by Value", "Sort by Asset, the other way round"} <= commands.keys()
         assert {"Theme", "Screenshot"} <= commands.keys()
+        # The palette reads help as markup: what looks like a tag is shown as written.
+        assert "[ui] dust_below" in Content.from_markup(commands["Dust: show or hide"]).plain
         # No filter to clear (esc): no command for it; the other screens' keys are not offered here.
         assert "Clear the filter" not in commands and "Undo the selected adjustment" not in commands
 
