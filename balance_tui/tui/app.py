@@ -37,6 +37,7 @@ from balance_tui.store.sessions import SessionOverview
 from balance_tui.store.tables import BalanceAdjustment, SessionStatus, TradingSession
 from balance_tui.store.watch import watch_adjustments
 from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest, Figures
+from balance_tui.tui.announcements import announcements
 from balance_tui.tui.asset_screen import AssetScreen, read_asset
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.books_screen import Books, BooksScreen
@@ -45,6 +46,7 @@ from balance_tui.tui.ledger_screen import LedgerScreen, read_ledger
 from balance_tui.tui.main_screen import MainScreen
 from balance_tui.tui.sessions_screen import SessionsScreen
 from balance_tui.tui.themes import VARIABLE_DEFAULTS, bundled_themes
+from balance_tui.view import View
 
 TTY_CHECK_S = 5.0
 REFRESH_RATES = (2, 4, 6, 8, 10)  # what `r` cycles through, within [ui] refresh_hz's bounds
@@ -139,6 +141,15 @@ class BalanceApp(App[None]):
 
     def on_mount(self) -> None:
         self._show_state()
+        self.start()
+        if not self.is_headless:
+            self.set_interval(TTY_CHECK_S, self._exit_if_terminal_lost)
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGHUP, self._terminal_lost)
+            loop.add_signal_handler(signal.SIGTERM, lambda: self.call_later(self.action_quit))
+
+    def start(self) -> None:
+        """Start what the main screen reads: the backend (a replay reads its recording instead)."""
         self._backend_worker = self.run_worker(
             self._run_backend(),
             name="backend",
@@ -146,11 +157,14 @@ class BalanceApp(App[None]):
             exit_on_error=False,
             description="exchange feed and store",
         )
-        if not self.is_headless:
-            self.set_interval(TTY_CHECK_S, self._exit_if_terminal_lost)
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGHUP, self._terminal_lost)
-            loop.add_signal_handler(signal.SIGTERM, lambda: self.call_later(self.action_quit))
+
+    def read_view(self, selected: str | None, previous: View | None) -> View | None:
+        """What the main screen paints this tick; None until the backend is ready."""
+        return None if self.backend is None else View.read(self.backend, selected, previous)
+
+    def announcements(self, previous: View | None, view: View) -> list[Message]:
+        """What happened between two ticks, for the main screen to announce once."""
+        return announcements(previous, view)
 
     async def _run_backend(self) -> None:
         async with open_backend(self.config, self._credentials, clock=self.clock) as backend:
