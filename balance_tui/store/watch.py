@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from balance_tui.store import books
 from balance_tui.store.engine import postgresql_connect_args, reading
 from balance_tui.store.tables import BalanceAdjustment
 
@@ -46,7 +47,7 @@ def watch_adjustments(
 
 
 async def _poll(engine: Engine, after_id: int | None, interval: float) -> AsyncIterator[StoreChange]:
-    last = after_id if after_id is not None else await asyncio.to_thread(_max_id, engine)
+    last = after_id if after_id is not None else await asyncio.to_thread(books.last_adjustment_id, engine)
     while True:
         ids = await asyncio.to_thread(_ids_after, engine, last)
         if ids:
@@ -67,7 +68,7 @@ async def _listen(engine: Engine, after_id: int | None, reconnect_delay: float) 
                 await connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                 # Listening first, then catching up: a commit in between is seen twice, never missed.
                 if last is None:
-                    last = await asyncio.to_thread(_max_id, engine)
+                    last = await asyncio.to_thread(books.last_adjustment_id, engine)
                 else:
                     ids = await asyncio.to_thread(_ids_after, engine, last)
                     last = max((last, *ids))
@@ -93,11 +94,6 @@ async def _channel(connection: psycopg.AsyncConnection) -> str:
     row = await cursor.fetchone()
     assert row is not None
     return row[0]
-
-
-def _max_id(engine: Engine) -> int:
-    with reading(engine) as db:
-        return db.exec(select(func.coalesce(func.max(BalanceAdjustment.id), 0))).one()
 
 
 def _ids_after(engine: Engine, after_id: int) -> tuple[int, ...]:
