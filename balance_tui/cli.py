@@ -36,12 +36,14 @@ from balance_tui.kraken.credentials import Credentials
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+    from textual.app import App
 
     from balance_tui.sim import Faults
 
 EXIT_CONFIG = 78  # EX_CONFIG: a bad config value or command-line value; nothing started
 # The store refused (bad input, conflict, failed check) or cannot be opened: the message says why, nothing was written.
 EXIT_REFUSED = 1
+EXIT_NO_INPUT = 66  # EX_NOINPUT: a file to read is missing, unreadable or not one this version reads
 
 
 class BadArgument(Exception):
@@ -72,6 +74,8 @@ def _main(argv: list[str] | None) -> int:
         config = loaded.config
         if args.read_only:
             config = config.model_copy(update={"store": config.store.model_copy(update={"read_only": True})})
+        if args.command == "replay":  # the recording is all it reads: no credentials, no store
+            return _replay(config, args.file, mouse=not args.no_mouse)
         credentials = load_credentials(config) if config.exchange.name == "kraken" else None
     except ConfigError as exc:
         return _fail(exc, EXIT_CONFIG)
@@ -297,13 +301,31 @@ def _fresh_start(config: Config) -> bool:
 
 def _run_tui(config: Config, credentials: Credentials | None, *, mouse: bool) -> int:
     from balance_tui.tui.app import BalanceApp
+
+    return _run_app(lambda: BalanceApp(config, credentials), mouse=mouse)
+
+
+def _replay(config: Config, path: Path, *, mouse: bool) -> int:
+    """`replay FILE`: the console on a recording; a file it cannot replay is one line naming it."""
+    from balance_tui.recording import Recording, RecordingError
+    from balance_tui.tui.replay import ReplayApp
+
+    try:
+        recording = Recording.open(path)
+    except RecordingError as exc:
+        return _fail(exc, EXIT_NO_INPUT)
+    with recording:
+        return _run_app(lambda: ReplayApp(config, recording), mouse=mouse)
+
+
+def _run_app(build: Callable[[], App[None]], *, mouse: bool) -> int:
     from balance_tui.tui.themes import ThemeError
 
     log_file = Path(platformdirs.user_log_dir(APP_NAME)) / "balance-tui.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     _log_to(logging.FileHandler(log_file), logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        app = BalanceApp(config, credentials)
+        app = build()
     except ThemeError as exc:  # a theme file that cannot be used (load_config checked the name)
         return _fail(exc, EXIT_CONFIG)
     app.run(mouse=mouse)
@@ -617,6 +639,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let the served consoles write (adjust balances, own the trading session); read-only by default",
     )
+
+    replay = commands.add_parser(
+        "replay",
+        parents=[common],
+        help="open the console on a recording: play, pause, step and jump through it (read-only)",
+    )
+    replay.add_argument("file", type=Path, metavar="FILE", help="a recording file")
 
     sim = commands.add_parser("sim", help="run the simulated Kraken exchange on its own")
     _port_option(sim, "sim", 8765, "loopback port")

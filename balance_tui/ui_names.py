@@ -56,6 +56,17 @@ BINDING_IDS = frozenset(
         "issues.ack",
         "ack.cancel",
         "ack.save",
+        "replay.play",
+        "replay.back",
+        "replay.forward",
+        "replay.minute_back",
+        "replay.minute_forward",
+        "replay.go",
+        "replay.faster",
+        "replay.slower",
+        "replay.start",
+        "replay.end",
+        "replay.jump_cancel",
     }
 )
 

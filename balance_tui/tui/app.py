@@ -67,6 +67,7 @@ class BalanceApp(App[None]):
     ]
     # By terminal height: from 50 rows the main screen's history pane shows by default.
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (50, "-tall")]
+    replaying: ClassVar[bool] = False  # a recording, not the backend (balance_tui/tui/replay.py)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "toggle_help", "Keys", id="app.help"),  # early: a narrow footer keeps it
@@ -413,6 +414,8 @@ class BalanceApp(App[None]):
             badges.insert(0, "READ-ONLY")
         if self.paused:
             badges.insert(0, "PAUSED")
+        if self.replaying:
+            badges.insert(0, "REPLAY")
         self.sub_title = f"{self._where} · {' · '.join(badges)}"
 
     def action_toggle_help(self) -> None:
