@@ -56,12 +56,6 @@ class ReplayScreen(MainScreen):
     """The main screen with the time bar above the footer. The feed pane ends above the bar, so the panes
     have the sizes they had live in a terminal one row shorter."""
 
-    DEFAULT_CSS = """
-    ReplayScreen #feed-pane {
-        margin: 1 0 2 0;
-    }
-    """
-
     def __init__(self, time_bar: TimeBar) -> None:
         super().__init__()
         self._time_bar = time_bar
@@ -73,6 +67,8 @@ class ReplayScreen(MainScreen):
 
 class ReplayApp(BalanceApp):
     replaying = True
+    # App CSS, not the screen's DEFAULT_CSS: it must win over app.tcss's margin for the pane.
+    CSS = "ReplayScreen #feed-pane { margin: 1 0 2 0; }"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "play", "Play/pause", show=False, id="replay.play"),
         Binding("comma", "step(-1)", "Previous frame", show=False, key_display=",", id="replay.back"),

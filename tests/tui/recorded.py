@@ -3,13 +3,19 @@ by the test, a `Recorder` ticked after each move."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from balance_tui.backend import Backend
 from balance_tui.config import Config
 from balance_tui.recording import Recorder
+from balance_tui.store import books
+from balance_tui.store.identity import Operator
+from balance_tui.store.tables import AdjustmentKind
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually, running
 
@@ -29,10 +35,29 @@ def caught_up(backend: Backend, clock: FrozenClock) -> bool:
     return totals == sim.account.totals() and bool(quotes) and all(q and q.seen_at == clock.now() for q in quotes)
 
 
-async def step(backend: Backend, clock: FrozenClock, *, wait: bool = True) -> datetime:
-    """The recorded time moves on a step and the simulator with it; waits until the engine has it all."""
+async def adjust(backend: Backend, asset: str, amount: Decimal, reason: str) -> None:
+    """An operator's adjustment to the backend's session, written as another console writes one."""
+    session = backend.session
+    assert session is not None and session.id is not None
+    await asyncio.to_thread(
+        books.adjust,
+        backend.store,
+        session_id=session.id,
+        asset=asset,
+        amount=amount,
+        kind=AdjustmentKind.DELTA,
+        reason=reason,
+        operator=Operator.current(),
+        idempotency_key=uuid.uuid4().hex,
+        now=backend.manager.clock.now(),
+    )
+
+
+async def step(backend: Backend, clock: FrozenClock, *, seconds: float = STEP_S, wait: bool = True) -> datetime:
+    """The recorded time moves on `seconds` and the simulator with it; waits until the engine has it all
+    (unless told not to: a silent feed brings nothing)."""
     assert backend.simulator is not None
-    clock.advance(STEP_S)
+    clock.advance(seconds)
     await backend.simulator.step()
     if wait:
         await eventually(lambda: caught_up(backend, clock), what=f"the engine at {clock.now():%H:%M:%S}")

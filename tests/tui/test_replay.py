@@ -17,9 +17,6 @@ from textual.widgets import Input, Static
 from balance_tui.backend import Backend
 from balance_tui.cli import EXIT_NO_INPUT
 from balance_tui.recording import Recording
-from balance_tui.store import books
-from balance_tui.store.identity import Operator
-from balance_tui.store.tables import AdjustmentKind
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.replay import READ_ONLY, UNAVAILABLE, ReplayApp
@@ -28,7 +25,7 @@ from balance_tui.tui.time_bar import TimeBar
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
 from tests.tui.conftest import Notices
-from tests.tui.recorded import STEP_S, record
+from tests.tui.recorded import STEP_S, adjust, record
 
 STEPS = 30  # five recorded minutes
 DEPOSIT_STEP, ADJUST_STEP = 10, 20
@@ -52,20 +49,7 @@ async def _events(i: int, backend: Backend) -> None:
         await sim.drop_clients()
         await sim.deposit("EUR", Decimal("250"))
     if i == ADJUST_STEP:
-        session = backend.session
-        assert session is not None and session.id is not None
-        await asyncio.to_thread(
-            books.adjust,
-            backend.store,
-            session_id=session.id,
-            asset="USD",
-            amount=Decimal("12.5"),
-            kind=AdjustmentKind.DELTA,
-            reason="fee refund",
-            operator=Operator.current(),
-            idempotency_key="replay-test",
-            now=backend.manager.clock.now(),
-        )
+        await adjust(backend, "USD", Decimal("12.5"), "fee refund")
 
 
 @pytest.fixture
