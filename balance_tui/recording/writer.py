@@ -13,14 +13,18 @@ import json
 import logging
 import os
 import sqlite3
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
+import platformdirs
 from sqlalchemy.exc import SQLAlchemyError
 
 from balance_tui import __version__
 from balance_tui.backend import Backend
+from balance_tui.config import APP_NAME
 from balance_tui.recording.events import EventKind, adjustment_text, new_feed_events
 from balance_tui.recording.format import (
     DELTA,
@@ -40,16 +44,24 @@ from balance_tui.store.errors import StoreError
 from balance_tui.view import View
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
+DEFAULT_NAME = "recording.sqlite"  # in the data directory's recordings/
 KEYFRAME_EVERY = timedelta(seconds=60)  # a seek decodes at most this much of deltas
 RETENTION_EVERY = timedelta(seconds=60)
 FLUSH_EVERY_S = 1.0
 MB = 1024 * 1024
 
 
+def default_path() -> Path:
+    """Where `balance-tui record` writes without --out (and `replay` reads without a FILE)."""
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "recordings" / DEFAULT_NAME
+
+
 class Recorder:
     """Records `backend` into `path` until cancelled: `await Recorder(backend, path).run()`.
 
+    Use it beside a live console as well as alone: it only reads the backend.
     A recording that exists is continued (a restart under systemd keeps one file); each run starts with a
     keyframe. `keep_hours` and `max_mb` bound it: whole segments (a keyframe and its deltas) go from the
     oldest, so what is left always replays. A test drives it by hand: `async with recorder:` then `tick()`
@@ -67,18 +79,20 @@ class Recorder:
         self._file: _File | None = None
 
     async def run(self) -> None:
-        """Read a view every 1/refresh_hz s and write what changed every second, until cancelled; the file
-        is then flushed and closed (ended_at set)."""
-        every = 1 / self.backend.config.ui.refresh_hz
-        async with self:
-            loop = asyncio.get_running_loop()
-            flushed = loop.time()
-            while True:
-                self.tick()
-                if loop.time() - flushed >= FLUSH_EVERY_S:
-                    await self.flush()
-                    flushed = loop.time()
-                await asyncio.sleep(every)
+        """Read a view every 1/refresh_hz s and write what changed every second, until cancelled. If the
+        recorder is not open yet it is opened here and, once cancelled, flushed and closed (ended_at set)."""
+        if self._file is None:
+            async with self:
+                await self.run()
+            return
+        every, loop = 1 / self.backend.config.ui.refresh_hz, asyncio.get_running_loop()
+        flushed = loop.time()
+        while True:
+            self.tick()
+            if loop.time() - flushed >= FLUSH_EVERY_S:
+                await self.flush()
+                flushed = loop.time()
+            await asyncio.sleep(every)
 
     def tick(self) -> View:
         """Read the view the console would draw now, queue it, and return it."""
@@ -106,7 +120,7 @@ class Recorder:
         assert thread is not None
         batch, self._pending = self._pending, []
         try:
-            await asyncio.shield(asyncio.wrap_future(thread.submit(file.close, batch)))
+            await asyncio.shield(self._in_thread(file.close, batch))
         finally:
             thread.shutdown()
             self._file = self._thread = None
@@ -116,9 +130,13 @@ class Recorder:
             raise RuntimeError("the recorder is not open: use `async with recorder:` or `await recorder.run()`")
         return self._file
 
-    async def _in_thread(self, function, *args):  # type: ignore[no-untyped-def]
+    async def _in_thread(self, function: Callable[..., T], *args: object) -> T:
+        """`function(*args)` on the recorder's thread; a file that cannot be written says so, naming it."""
         assert self._thread is not None
-        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+        except (sqlite3.Error, OSError) as exc:
+            raise RecordingError(f"{self.path}: cannot be written: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
 class _File:
@@ -136,6 +154,8 @@ class _File:
 
     @classmethod
     def open(cls, path: Path, backend: Backend, keep: timedelta, max_bytes: int) -> _File:
+        if path.is_dir():
+            raise RecordingError(f"{path}: is a directory: name a file to record to")
         path.parent.mkdir(parents=True, exist_ok=True)
         existed = path.exists() and path.stat().st_size > 0
         if existed:

@@ -15,6 +15,7 @@ from balance_tui.core.events import HoldAmounts, Source, WalletBalance
 from balance_tui.core.health import BlindChange, FeedEvent, FeedEventKind
 from balance_tui.core.history import EntryKind, HistoryEntry, TrendAnalysis, TrendDirection
 from balance_tui.core.validator import Rule, Severity, ValidationIssue
+from balance_tui.recording.format import encode
 from balance_tui.view import AssetHistoryView, EngineView, FeedView, PricesView, SelectionView, StoreView, View
 
 NOW = datetime(2026, 11, 21, 12, 0, 0, 250000, tzinfo=UTC)
@@ -110,3 +111,8 @@ def full_view() -> View:
 def unset_fields(value: object, default: object) -> list[str]:
     """The fields of a dataclass left at their default (`View`'s parts looked into one level down)."""
     return [f.name for f in fields(value) if getattr(value, f.name) == getattr(default, f.name)]  # type: ignore[arg-type]
+
+
+def timeless(view: View) -> dict[str, object]:
+    """A view's encoded form but for `now`: what a replay between two frames shares with the first."""
+    return encode(view) | {"now": None}
