@@ -185,21 +185,25 @@ class ReplayApp(BalanceApp):
     def _moved(self, before: datetime) -> None:
         """After the cursor played or stepped on from `before`: announce what it passed, redraw the bar."""
         self._announce_recorded(self.cursor.passed(before))
-        self.time_bar.show()
+        self._show_cursor()
 
     def _repaint(self) -> None:
         """A key moved the cursor or changed the speed: show it now, not at the next tick. The seconds the
         balances table fades a change over are painted first, so it highlights what changed in them as it
         did live, not everything that differs from where the cursor was."""
-        self.time_bar.show()
+        self._show_cursor()
         main = self.screen_stack[0]
-        main.query_one(ConsoleClock).refresh()
         if isinstance(main, MainScreen):
             at = self.cursor.at
             for back in range(FADE_STEPS, 0, -1):
                 if (earlier := at - back * FADE_STEP) >= self.cursor.start:
                     main.paint(self.recording.view_at(earlier))
             main.refresh_view()
+
+    def _show_cursor(self) -> None:
+        """The time bar and the header's clock (which would wait for its own 1 s timer) at the cursor."""
+        self.time_bar.show()
+        self.screen_stack[0].query_one(ConsoleClock).refresh()
 
     def _announce_recorded(self, events: list[RecordedEvent]) -> None:
         """One notice per adjustment or recorder start and stop, one per resync for its blind changes."""

@@ -16,7 +16,7 @@ from textual.widgets import Input, Static
 
 from balance_tui.backend import Backend
 from balance_tui.cli import EXIT_NO_INPUT
-from balance_tui.recording import Recording
+from balance_tui.recording import Recording, default_path
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.replay import READ_ONLY, UNAVAILABLE, ReplayApp
@@ -262,12 +262,13 @@ async def test_a_file_replay_cannot_read_is_one_line_naming_it(recording, tmp_pa
     with sqlite3.connect(newer) as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'format_version'")
     for path, says in (
+        (None, "no such recording"),  # where `record` writes by default: nothing recorded yet
         (tmp_path / "missing.rec", "no such recording"),
         (text, "not a balance-tui recording"),
         (tmp_path / "store.db", "not a balance-tui recording"),  # a SQLite file, but the store's
         (newer, "recording format 99"),
     ):
-        done = await asyncio.to_thread(run_cli, "replay", str(path))
+        done = await asyncio.to_thread(run_cli, "replay", *([] if path is None else [str(path)]))
         assert done.returncode == EXIT_NO_INPUT and not done.stdout
         (line,) = done.stderr.splitlines()
-        assert line.startswith(f"balance-tui: {path}: ") and says in line, line
+        assert line.startswith(f"balance-tui: {path or default_path()}: ") and says in line, line
