@@ -67,8 +67,12 @@ class ReplayScreen(MainScreen):
 
 class ReplayApp(BalanceApp):
     replaying = True
-    # App CSS, not the screen's DEFAULT_CSS: it must win over app.tcss's margin for the pane.
-    CSS = "ReplayScreen #feed-pane { margin: 1 0 2 0; }"
+    # App CSS, not the screen's DEFAULT_CSS: it must win over app.tcss's margin for the pane. Under 110
+    # columns the time bar leaves out what was recorded (the header says it) for the progress bar.
+    CSS = """
+    ReplayScreen #feed-pane { margin: 1 0 2 0; }
+    ReplayScreen.-narrow #replay-label { display: none; }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "play", "Play/pause", show=False, id="replay.play"),
         Binding("comma", "step(-1)", "Previous frame", show=False, key_display=",", id="replay.back"),

@@ -53,7 +53,8 @@ class TimeBar(Horizontal):
     TimeBar.-jumping #jump-label, TimeBar.-jumping #jump, TimeBar.-jumping #jump-error {
         display: block;
     }
-    TimeBar.-jumping #replay-state, TimeBar.-jumping ProgressBar, TimeBar.-jumping #replay-span {
+    TimeBar.-jumping #replay-state, TimeBar.-jumping ProgressBar, TimeBar.-jumping #replay-span,
+    TimeBar.-jumping #replay-label {
         display: none;
     }
     """
@@ -78,6 +79,7 @@ class TimeBar(Horizontal):
         yield Static("", id="replay-state", markup=False)
         yield ProgressBar(show_eta=False, show_percentage=False, id="replay-progress")
         yield Static("", id="replay-span", markup=False)
+        yield Static(self._label, id="replay-label", markup=False)  # what was recorded; not under 110 columns
         yield Label("go to", id="jump-label")
         yield Input(placeholder="HH:MM, HH:MM:SS, ISO time, +5m, -1h", id="jump", select_on_focus=False)
         yield Static("", id="jump-error", markup=False)
@@ -92,9 +94,7 @@ class TimeBar(Horizontal):
         self.query_one("#replay-state", Static).update(state)
         span = (cursor.end - cursor.start).total_seconds()
         self.query_one(ProgressBar).update(total=span or 1, progress=(cursor.at - cursor.start).total_seconds())
-        self.query_one("#replay-span", Static).update(
-            f"{clock_time(cursor.start)} → {clock_time(cursor.end)}  {self._label}"
-        )
+        self.query_one("#replay-span", Static).update(f"{clock_time(cursor.start)} → {clock_time(cursor.end)}")
 
     @property
     def jumping(self) -> bool:

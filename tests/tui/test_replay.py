@@ -272,3 +272,14 @@ async def test_a_file_replay_cannot_read_is_one_line_naming_it(recording, tmp_pa
         assert done.returncode == EXIT_NO_INPUT and not done.stdout
         (line,) = done.stderr.splitlines()
         assert line.startswith(f"balance-tui: {path or default_path()}: ") and says in line, line
+
+
+async def test_the_replay_keys_take_a_keymap(make_config, recording) -> None:
+    app = ReplayApp(make_config(keymap={"replay.play": "o", "replay.forward": "n"}), Recording.open(recording))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        assert app.cursor.at == app.recording.times[1]
+        await pilot.press("space")  # no longer bound
+        assert not app.cursor.playing
+        await pilot.press("o")
+        assert app.cursor.playing
