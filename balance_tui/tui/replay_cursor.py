@@ -26,10 +26,6 @@ class JumpError(ValueError):
     """A time to jump to that cannot be read or is not in the recording; the message says which."""
 
 
-def clock_time(at: datetime) -> str:
-    return f"{at:%H:%M:%S}"
-
-
 def parse_jump(text: str, at: datetime, start: datetime, end: datetime) -> datetime:
     """The instant `text` names, from the cursor `at`: a time of day (on the recording's day nearest the
     cursor that holds it), an ISO date and time (UTC unless it says otherwise), or a step from the cursor.
@@ -78,7 +74,8 @@ class ReplayCursor:
         self.playing = False
         self.speed = SPEEDS[0]
 
-    # The Clock protocol (balance_tui.core.clock): the replay's time is the cursor's.
+    # The Clock protocol (balance_tui.core.clock): the replay's time is the cursor's. Only `now` is read (the
+    # header); `monotonic` is the recording's seconds from its start, back when the cursor goes back.
 
     def now(self) -> datetime:
         return self.at

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, ProgressBar, Static
 
-from balance_tui.tui.replay_cursor import ReplayCursor, clock_time
+from balance_tui.tui.replay_cursor import ReplayCursor
 
 
 class TimeBar(Horizontal):
@@ -94,7 +94,8 @@ class TimeBar(Horizontal):
         self.query_one("#replay-state", Static).update(state)
         span = (cursor.end - cursor.start).total_seconds()
         self.query_one(ProgressBar).update(total=span or 1, progress=(cursor.at - cursor.start).total_seconds())
-        self.query_one("#replay-span", Static).update(f"{clock_time(cursor.start)} → {clock_time(cursor.end)}")
+        shown = "%H:%M:%S" if cursor.start.date() == cursor.end.date() else "%m-%d %H:%M"
+        self.query_one("#replay-span", Static).update(f"{cursor.start:{shown}} → {cursor.end:{shown}}")
 
     @property
     def jumping(self) -> bool:
