@@ -56,12 +56,13 @@ async def painted(pilot: Pilot) -> list[str]:
     """The screen once it has stopped changing (the compositor has caught up with the last paint)."""
     await pilot.pause()
     last = screen_text(pilot.app)
-    while True:
+    for _ in range(100):
         await pilot.pause(0.05)
         now = screen_text(pilot.app)
         if now == last:
             return now
         last = now
+    raise AssertionError("the screen kept changing for 5 s")
 
 
 async def capture(pilot: Pilot, recorder: Recorder) -> list[str]:
