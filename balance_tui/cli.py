@@ -36,12 +36,15 @@ from balance_tui.kraken.credentials import Credentials
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+    from textual.app import App
 
     from balance_tui.sim import Faults
 
 EXIT_CONFIG = 78  # EX_CONFIG: a bad config value or command-line value; nothing started
 # The store refused (bad input, conflict, failed check) or cannot be opened: the message says why, nothing was written.
 EXIT_REFUSED = 1
+EXIT_NO_INPUT = 66  # EX_NOINPUT: a file to read is missing, unreadable or not one this version reads
+MAX_RECORDING_MB = 1_000_000
 
 
 class BadArgument(Exception):
@@ -72,6 +75,8 @@ def _main(argv: list[str] | None) -> int:
         config = loaded.config
         if args.read_only:
             config = config.model_copy(update={"store": config.store.model_copy(update={"read_only": True})})
+        if args.command == "replay":  # the recording is all it reads: no credentials, no store
+            return _replay(config, args.file, mouse=not args.no_mouse)
         credentials = load_credentials(config) if config.exchange.name == "kraken" else None
     except ConfigError as exc:
         return _fail(exc, EXIT_CONFIG)
@@ -89,6 +94,8 @@ def _main(argv: list[str] | None) -> int:
 
             _log_to_stderr()
             return _interruptible(watch_jsonl(config, credentials))
+        if args.command == "record":
+            return _record(config, credentials, args)
         if args.command in STORE_COMMANDS:
             _log_to_stderr()
             return _store_command(config, args)
@@ -108,6 +115,19 @@ def _fail(error: object, code: int) -> int:
     for line in str(error).splitlines():
         print(f"balance-tui: {line}", file=sys.stderr)
     return code
+
+
+def _record(config: Config, credentials: Credentials | None, args: argparse.Namespace) -> int:
+    from balance_tui.headless import record
+    from balance_tui.recording import RecordingError, default_path
+
+    _log_to_stderr()
+    try:
+        return asyncio.run(
+            record(config, credentials, args.out or default_path(), keep_hours=args.keep_hours, max_mb=args.max_mb)
+        )
+    except RecordingError as exc:
+        return _fail(f"record: {exc}", EXIT_REFUSED)
 
 
 def _store_origin(loaded: LoadedConfig) -> str:
@@ -297,13 +317,31 @@ def _fresh_start(config: Config) -> bool:
 
 def _run_tui(config: Config, credentials: Credentials | None, *, mouse: bool) -> int:
     from balance_tui.tui.app import BalanceApp
+
+    return _run_app(lambda: BalanceApp(config, credentials), mouse=mouse)
+
+
+def _replay(config: Config, path: Path | None, *, mouse: bool) -> int:
+    """`replay [FILE]`: the console on a recording; a file it cannot replay is one line naming it."""
+    from balance_tui.recording import Recording, RecordingError, default_path
+    from balance_tui.tui.replay import ReplayApp
+
+    try:
+        recording = Recording.open(path or default_path())
+    except RecordingError as exc:
+        return _fail(exc, EXIT_NO_INPUT)
+    with recording:
+        return _run_app(lambda: ReplayApp(config, recording), mouse=mouse)
+
+
+def _run_app(build: Callable[[], App[None]], *, mouse: bool) -> int:
     from balance_tui.tui.themes import ThemeError
 
     log_file = Path(platformdirs.user_log_dir(APP_NAME)) / "balance-tui.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     _log_to(logging.FileHandler(log_file), logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        app = BalanceApp(config, credentials)
+        app = build()
     except ThemeError as exc:  # a theme file that cannot be used (load_config checked the name)
         return _fail(exc, EXIT_CONFIG)
     app.run(mouse=mouse)
@@ -469,6 +507,17 @@ def _updates_per_second(text: str) -> float:
     return value
 
 
+def _megabytes(text: str) -> float:
+    """`record --max-mb`: a size above 0, at most a terabyte."""
+    try:
+        value = float(text)  # a size, not money
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_RECORDING_MB):
+        raise BadArgument(f"record --max-mb {text}: expected megabytes above 0 and at most {MAX_RECORDING_MB}")
+    return value
+
+
 def _whole_number(option: str, expected: str, low: int | None = None, high: int | None = None) -> Callable[[str], int]:
     """An argparse type for a whole number as TOML writes one (ASCII digits, an optional '-'; not int()'s
     '١٢', '1_000' or ' 7 '), from `low` to `high` where given."""
@@ -545,6 +594,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--jsonl", action="store_true", required=True, help="JSON lines on stdout (required)")
 
+    record = commands.add_parser(
+        "record",
+        parents=[common],
+        help="record what the console would show (balances, feed health and events, issues, adjustments) "
+        "until SIGTERM or Ctrl+C, with no terminal; replay shows it",
+    )
+    record.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="recording to write, continued if it exists (default: recordings/recording.sqlite in the data dir)",
+    )
+    record.add_argument(
+        "--keep-hours",
+        type=_duration("record --keep-hours", "hours", MAX_DURATION_HOURS),
+        default=168.0,
+        metavar="H",
+        help="drop what is older than this (default 168, a week)",
+    )
+    record.add_argument(
+        "--max-mb",
+        type=_megabytes,
+        default=500.0,
+        metavar="M",
+        help="keep the file under this many megabytes, dropping the oldest first (default 500)",
+    )
+
     db = commands.add_parser("db", parents=[common], help="the store: migrate, verify or back it up")
     db_actions = db.add_subparsers(dest="action", metavar="ACTION", required=True)
     db_actions.add_parser("migrate", parents=[common], help="bring the schema to the newest revision")
@@ -616,6 +692,19 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-write",
         action="store_true",
         help="let the served consoles write (adjust balances, own the trading session); read-only by default",
+    )
+
+    replay = commands.add_parser(
+        "replay",
+        parents=[common],
+        help="open the console on a recording: play, pause, step and jump through it (read-only)",
+    )
+    replay.add_argument(
+        "file",
+        type=Path,
+        nargs="?",
+        metavar="FILE",
+        help="a recording (default: where `record` writes without --out, recordings/recording.sqlite in the data dir)",
     )
 
     sim = commands.add_parser("sim", help="run the simulated Kraken exchange on its own")

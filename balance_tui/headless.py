@@ -1,11 +1,13 @@
-"""Headless commands on the same wiring as the TUI: `status --once` and `watch --jsonl`."""
+"""Headless commands on the same wiring as the TUI: `status --once`, `watch --jsonl` and `record`."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from contextlib import suppress
+from pathlib import Path
 from typing import Any, TextIO
 
 from balance_tui.backend import Backend, open_backend
@@ -81,6 +83,49 @@ async def watch_jsonl(config: Config, credentials: Credentials | None, out: Text
         health = backend.manager.health
     if reader_gone.is_set():
         raise BrokenPipeError  # the reader went away, as with `| head`: the CLI ends quietly
+    print(f"balance-tui: feed {health.state.value}: {health.error}", file=sys.stderr)
+    return EXIT_UNHEALTHY
+
+
+async def record(
+    config: Config,
+    credentials: Credentials | None,
+    path: Path,
+    *,
+    keep_hours: float,
+    max_mb: float,
+    out: TextIO = sys.stdout,
+) -> int:
+    """What the console would show, into `path`, until SIGTERM (0) or SIGINT (130); 2 if the feed stops for
+    good. An observer, as `watch` is: it never opens, owns or ends the trading session."""
+    from balance_tui.recording import Recorder
+
+    loop = asyncio.get_running_loop()
+    stopped_by: asyncio.Future[int] = loop.create_future()
+    async with open_backend(config, credentials, own_session=False) as backend:
+        async with Recorder(backend, path, keep_hours=keep_hours, max_mb=max_mb) as recorder:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, lambda sig=sig: stopped_by.done() or stopped_by.set_result(sig))
+            out.write(
+                f"balance-tui: recording {backend.exchange_label} to {path} (keeping {keep_hours:g} h, at most "
+                f"{max_mb:g} MB); SIGTERM or Ctrl+C stops it\n"
+            )
+            out.flush()
+            feed = asyncio.create_task(backend.run())
+            recording = asyncio.create_task(recorder.run())
+            try:
+                await asyncio.wait({feed, recording, stopped_by}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+                for task in (feed, recording):
+                    task.cancel()
+                await asyncio.gather(feed, recording, return_exceptions=True)
+        health = backend.manager.health
+    if stopped_by.done():
+        return EXIT_OK if stopped_by.result() == signal.SIGTERM else 128 + signal.SIGINT
+    if not recording.cancelled() and (error := recording.exception()) is not None:
+        raise error
     print(f"balance-tui: feed {health.state.value}: {health.error}", file=sys.stderr)
     return EXIT_UNHEALTHY
 

@@ -104,19 +104,19 @@ class SelectionView:
     @property
     def key(self) -> tuple[object, ...]:
         """Changes whenever anything drawn from this does (history entries are immutable)."""
-        return (self.asset, self.history[-1] if self.history else None, len(self.history), self.balance)
+        last = self.history[-1] if self.history else None
+        return (self.asset, last, len(self.history), self.balance, self.trend)
 
     @staticmethod
-    def read(
-        history: BalanceHistory, asset: str | None, balances: Mapping[str, Balance], previous: SelectionView | None
-    ) -> SelectionView:
-        """The trend is a fit over the whole window: it is kept from `previous` while `key` is unchanged."""
+    def of(rows: Mapping[str, AssetHistoryView], asset: str | None, balances: Mapping[str, Balance]) -> SelectionView:
+        """From the asset's row of the history pane: the panel and the pane show the same entries and fit,
+        and a recording (which holds the pane) gives back the panel the live console drew."""
         if asset is None:
             return SelectionView()
-        selection = SelectionView(asset, balances.get(asset), history.get_asset_history(asset, SPARK_POINTS))
-        if previous is not None and previous.key == selection.key:
-            return replace(selection, trend=previous.trend)
-        return replace(selection, trend=history.analyze_balance_trend(asset))
+        row = rows.get(asset)
+        if row is None:
+            return SelectionView(asset, balances.get(asset))
+        return SelectionView(asset, balances.get(asset), row.history, row.trend)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +188,8 @@ class View:
 
     @staticmethod
     def read(backend: Backend, selected: str | None, previous: View | None = None) -> View:
-        """Everything the main screen draws, in one pass over the backend; `previous` saves recomputing
-        the selected asset's trend while its history stands still."""
+        """Everything the main screen draws, in one pass over the backend; `previous` saves rereading
+        and refitting the history of the assets that stood still."""
         manager, config = backend.manager, backend.config
         now = manager.clock.now()
         balances = manager.get_all_balances()  # a fresh dict: only this view holds it
@@ -225,9 +225,6 @@ class View:
             holds_at=manager.holds_at,
             blind_changes=health.blind_changes,
             events=health.events.recent(),
-        )
-        selection = SelectionView.read(
-            manager.history, selected, balances, None if previous is None else previous.selection
         )
         history = AssetHistoryView.read(
             manager.history, sorted(balances), monotonic, NO_HISTORY if previous is None else previous.history
@@ -267,11 +264,11 @@ class View:
                 session_lost=backend.session_lost,
             ),
             issues=manager.validator.active_issues,
-            selection=selection,
+            selection=SelectionView.of(history, selected, balances),
             history=history,
         )
 
-    def reselect(self, backend: Backend, asset: str | None) -> View:
-        """This view with another asset selected: the table's cursor moved as it took this view's rows
-        (its first rows, or the selected row gone), and the panel follows it in the same tick."""
-        return replace(self, selection=SelectionView.read(backend.manager.history, asset, self.balances, None))
+    def reselect(self, asset: str | None) -> View:
+        """This view with `asset` selected: the table's cursor moved as it took this view's rows (its first
+        rows, or the selected row gone), and the panel follows it in the same tick; a replay selects too."""
+        return replace(self, selection=SelectionView.of(self.history, asset, self.balances))

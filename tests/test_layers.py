@@ -45,7 +45,7 @@ def test_layer_imports_only_what_design_allows(layer: str) -> None:
 def test_the_engine_and_headless_paths_load_without_textual() -> None:
     code = (
         "import sys, balance_tui.core, balance_tui.kraken.stream, balance_tui.store.sessions, "
-        "balance_tui.sim, balance_tui.backend, balance_tui.headless; "
+        "balance_tui.sim, balance_tui.backend, balance_tui.headless, balance_tui.recording; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

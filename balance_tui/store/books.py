@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -238,6 +238,12 @@ def adjustments(
         query = query.join(AccountBalance).where(AccountBalance.session_id == session_id)
     with reading(engine) as db:
         return list(db.exec(query.limit(limit)).all())
+
+
+def last_adjustment_id(engine: Engine) -> int:
+    """The newest adjustment's id, 0 if there is none: a watcher starting now reads those after it."""
+    with reading(engine) as db:
+        return db.exec(select(func.coalesce(func.max(BalanceAdjustment.id), 0))).one()
 
 
 def asset_decimals(engine: Engine) -> dict[str, int]:

@@ -40,6 +40,7 @@ from balance_tui.store.tables import BalanceAdjustment, SessionStatus, TradingSe
 from balance_tui.store.watch import Seen, watch_store
 from balance_tui.tui import availability
 from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest, Figures
+from balance_tui.tui.announcements import announcements
 from balance_tui.tui.asset_screen import AssetScreen, read_asset
 from balance_tui.tui.badges import Badge, view_badges
 from balance_tui.tui.balances_table import BalancesTable
@@ -71,6 +72,7 @@ class BalanceApp(App[None]):
     ]
     # By terminal height: from 50 rows the main screen's history pane shows by default.
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (50, "-tall")]
+    replaying: ClassVar[bool] = False  # a recording, not the backend (balance_tui/tui/replay.py)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "toggle_help", "Keys", id="app.help"),  # early: a narrow footer keeps it
@@ -157,6 +159,15 @@ class BalanceApp(App[None]):
 
     def on_mount(self) -> None:
         self._show_state()
+        self.start()
+        if not self.is_headless:
+            self.set_interval(TTY_CHECK_S, self._exit_if_terminal_lost)
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGHUP, self._terminal_lost)
+            loop.add_signal_handler(signal.SIGTERM, lambda: self.call_later(self.action_quit))
+
+    def start(self) -> None:
+        """Start what the main screen reads: the backend (a replay reads its recording instead)."""
         self._backend_worker = self.run_worker(
             self._run_backend(),
             name="backend",
@@ -164,11 +175,14 @@ class BalanceApp(App[None]):
             exit_on_error=False,
             description="exchange feed and store",
         )
-        if not self.is_headless:
-            self.set_interval(TTY_CHECK_S, self._exit_if_terminal_lost)
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGHUP, self._terminal_lost)
-            loop.add_signal_handler(signal.SIGTERM, lambda: self.call_later(self.action_quit))
+
+    def read_view(self, selected: str | None, previous: View | None) -> View | None:
+        """What the main screen paints this tick; None until the backend is ready."""
+        return None if self.backend is None else View.read(self.backend, selected, previous)
+
+    def announcements(self, previous: View | None, view: View) -> list[Message]:
+        """What happened between two ticks, for the main screen to announce once."""
+        return announcements(previous, view)
 
     async def _run_backend(self) -> None:
         async with open_backend(self.config, self._credentials, clock=self.clock) as backend:
@@ -419,6 +433,7 @@ class BalanceApp(App[None]):
         """The header: where the console is connected, then its badges, one line each."""
         self.sub_title = self._where
         shown = (
+            (self.replaying, Badge("REPLAY", "secondary")),
             (self.paused, Badge("PAUSED", "warning")),
             (self.backend is not None and self.backend.read_only, Badge("READ-ONLY", "accent")),
             *((True, badge) for badge in self._view_badges),

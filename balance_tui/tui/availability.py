@@ -1,8 +1,8 @@
 """What the console cannot do now, and why: the one rule its keys (`check_action`), its footer, its palette
 and the notice of a disabled key all follow.
 
-A reason is a `Rule`: the actions it stops, when (a question about the backend) and in what words. A new
-reason (a replay whose recording is read-only, say) is one more entry in `RULES`.
+A reason is a `Rule`: the actions it stops, when (a question about the backend) and in what words; a new
+reason is one more entry in `RULES`. A replay has no backend: what it cannot do is in `ON_A_RECORDING`.
 """
 
 from __future__ import annotations
@@ -34,15 +34,29 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+_NOT_RECORDED = "replay: a recording holds what the main screen showed, not the store's {}"
+ON_A_RECORDING = {
+    **dict.fromkeys(WRITES, "replay: a recording is read-only"),
+    "books": _NOT_RECORDED.format("books"),
+    "sessions": _NOT_RECORDED.format("trading sessions"),
+    "ledger": _NOT_RECORDED.format("ledger"),
+    "asset": "replay: the asset screen reads the store's history and the open orders; a recording holds neither",
+    "pause": "replay: space plays and pauses the recording",
+}
+
+
 class Console(Protocol):
     """What the rule reads of the app (BalanceApp)."""
 
     backend: Backend | None
     backend_error: str  # why the backend stopped, once it has
+    replaying: bool  # a recording, not the backend (tui/replay.py)
 
 
 def unavailable(console: Console, action: str) -> str:
     """Why `action` cannot run now, in words; empty when it can (and for actions no rule is about)."""
+    if console.replaying:
+        return ON_A_RECORDING.get(action, "")
     if action not in NEEDS_BACKEND:
         return ""
     backend = console.backend

@@ -23,9 +23,10 @@ from balance_tui.core import Balance
 from balance_tui.tui.formatting import age, amount
 from balance_tui.tui.row_table import RowTable
 
-# (key, label, narrowest width, right-aligned). Each column is as wide as its widest cell yet, never narrower
-# than this: a cell is measured only when its text changes, and a figure wider than its column widens it (the
-# table is laid out again), so no amount ever loses a digit.
+# (key, label, narrowest width, right-aligned). Each column is as wide as its widest cell now, never narrower
+# than this: a figure wider than its column widens it (the table is laid out again), so no amount ever loses a
+# digit. The widths follow the rows alone, not what was shown before, so a replay that jumps to an instant lays
+# the table out as the live console did then.
 COLUMNS = (
     ("asset", "Asset", 6, False),
     ("total", "Total", 10, True),
@@ -104,7 +105,7 @@ class BalancesTable(RowTable[Text]):
         self._seen: dict[str, tuple[Balance, Decimal | None]] = {}  # every asset held: to notice changes
         self._changes: dict[str, Change] = {}  # assets whose total moved in the last FADE_STEPS steps
         self._last: tuple[Mapping[str, Balance], datetime, Mapping[str, Decimal | None]] | None = None
-        self._widths = {key: max(width, len(label) + 1) for key, label, width, _ in COLUMNS}  # +1: the sort arrow
+        self._widths = self._needed_widths()
         self.shown_columns: tuple[str, ...] = ()  # in COLUMNS' order; the others gave way for want of room
 
     def on_mount(self) -> None:
@@ -263,8 +264,7 @@ class BalancesTable(RowTable[Text]):
             self.remove_row(asset)
             del self._shown[asset], self._painted[asset], self._keys[asset]
             reorder = True
-        column, widths, shown = self.sort_order.column, self._widths, self.shown_columns
-        too_wide = False
+        column, shown = self.sort_order.column, self.shown_columns
         for asset in visible:
             balance, value = balances[asset], values.get(asset)
             cells = _cells(balance, now, value)
@@ -272,16 +272,11 @@ class BalancesTable(RowTable[Text]):
             before = self._shown.get(asset)
             if before is None:
                 self.add_row(*self._styled(cells, painted), key=asset)
-                too_wide = too_wide or any(
-                    len(cell) > widths[key] for key, cell in zip(COLUMN_KEYS, cells, strict=True)
-                )
                 reorder = True
             else:
                 was = self._painted[asset]
                 for i, (old, new) in enumerate(zip(before, cells, strict=True)):
                     key = COLUMN_KEYS[i]
-                    if old != new and len(new) > widths[key]:
-                        too_wide = True
                     if key in shown and (old != new or (was != painted and key in HIGHLIGHTED)):
                         self.update_cell(asset, key, self._cell(new, i, painted))
             self._shown[asset] = cells
@@ -292,11 +287,15 @@ class BalancesTable(RowTable[Text]):
                 reorder = True
         if reorder or force:
             self._reorder(selected, force)
-        if too_wide:
-            for cells in self._shown.values():
-                for key, cell in zip(COLUMN_KEYS, cells, strict=True):
-                    widths[key] = max(widths[key], len(cell))
+        widths = self._needed_widths()
+        if widths != self._widths:
+            self._widths = widths
             self._lay_out()
+
+    def _needed_widths(self) -> dict[str, int]:
+        """Each column as wide as its label (and sort arrow), its narrowest width and its widest cell now."""
+        widest = [max(map(len, column), default=0) for column in zip(*self._shown.values(), strict=True)]
+        return {key: max(width, len(label) + 1, *widest[i : i + 1]) for i, (key, label, width, _) in enumerate(COLUMNS)}
 
     def _visible(self, balances: Mapping[str, Balance], values: Mapping[str, Decimal | None]) -> dict[str, None]:
         """The assets the filter names, less the dust unless it is shown, in `balances`' order (a set's order

@@ -60,13 +60,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "asset.range_1h": ("Range: the last hour", "the chart and the ledger over the last hour"),
     "asset.range_24h": ("Range: the last day", "the chart and the ledger over the last 24 hours"),
     "asset.range_7d": ("Range: the last week", "the chart and the ledger over the last 7 days"),
+    "replay.play": ("Play or pause the recording", "at the speed shown in the time bar"),
+    "replay.back": ("Previous frame", "the recording one recorded change back"),
+    "replay.forward": ("Next frame", "the recording one recorded change on"),
+    "replay.minute_back": ("A minute back", "the recording as it stood a minute earlier"),
+    "replay.minute_forward": ("A minute on", "the recording as it stood a minute later"),
+    "replay.go": ("Go to a time", "HH:MM, HH:MM:SS, an ISO time, or +5m / -1h from here"),
+    "replay.faster": ("Faster", "1x, 2x, 5x, 10x, 30x, 60x"),
+    "replay.slower": ("Slower", "60x, 30x, 10x, 5x, 2x, 1x"),
+    "replay.start": ("Start of the recording", "its first frame"),
+    "replay.end": ("End of the recording", "its last frame"),
 }
 
 # The binding ids with no command of their own: the forms' keys (their buttons name them), a second key for
 # quitting (named in Quit's help), and enter on an asset (each asset is a command by name).
 NO_COMMAND = frozenset(
-    {"adjust.save", "adjust.cancel", "adjust.reload", "note.confirm", "note.cancel", "app.interrupt", "app.asset"}
-)
+    {"adjust.save", "adjust.cancel", "adjust.reload", "note.confirm", "note.cancel", "app.interrupt", "app.asset",
+     "replay.jump_cancel"}
+)  # fmt: skip
 
 
 def palette_commands(app: BalanceApp, screen: Screen[object]) -> Iterator[SystemCommand]:

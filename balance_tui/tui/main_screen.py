@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from balance_tui.core.health import BlindChange
-from balance_tui.tui.announcements import FeedResynced, SessionLost, announcements
+from balance_tui.tui.announcements import FeedResynced, SessionLost
 from balance_tui.tui.asset_panel import AssetPanel
 from balance_tui.tui.balances_pane import BalancesPane
 from balance_tui.tui.balances_table import CENT, BalancesTable
@@ -131,24 +131,24 @@ class MainScreen(Screen[None]):
         self._timer = self.set_interval(1 / hz, self.refresh_view)
 
     def refresh_view(self) -> None:
-        """Runs at ui.refresh_hz: reads the backend once into a View, repaints only what changed, and
-        announces what happened since the last tick."""
-        backend = self.app.backend
-        if self.app.paused:
-            return
-        if backend is None:
-            if self.app.backend_error:
-                self.query_one(FeedBar).show_problem(self.app.backend_error)
+        """Runs at ui.refresh_hz: reads the app's view once (the backend's, or a recording's at the replay
+        cursor), repaints only what changed, and announces what happened since the last tick."""
+        app = self.app
+        if app.paused:
             return
         table = self.query_one(BalancesTable)
-        view = View.read(backend, table.selected_asset, self._view)
+        view = app.read_view(table.selected_asset, self._view)
+        if view is None:
+            if app.backend_error:
+                self.query_one(FeedBar).show_problem(app.backend_error)
+            return
         self.paint(view)
         if table.selected_asset != view.selection.asset:
             # The cursor moved as the table took its rows (its first ones, or the selected row gone).
-            view = view.reselect(backend, table.selected_asset)
+            view = view.reselect(table.selected_asset)
             self.query_one(AssetPanel).show(view.selection)
         previous, self._view = self._view, view
-        for message in announcements(previous, view):
+        for message in app.announcements(previous, view):
             self.post_message(message)
 
     def paint(self, view: View) -> None:

@@ -54,6 +54,9 @@ class NoBackendApp(App[None]):
     def get_default_screen(self) -> MainScreen:
         return MainScreen()
 
+    def read_view(self, selected: str | None, previous: View | None) -> View | None:
+        return None  # nothing to read at each tick: a test paints the View it built
+
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(VARIABLE_DEFAULTS)
 

@@ -1,0 +1,128 @@
+"""`Recording`: a recording file read back as the views the console drew, at any instant.
+
+Opening reads only the frames' times (an index); `view_at` decodes from the keyframe at or before the
+instant, or carries on from the last view it gave when that is on the way (playing forward decodes each
+delta once), so a seek costs at most one keyframe interval of deltas.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from array import array
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import overload
+
+from balance_tui.recording.events import EventKind, RecordedEvent
+from balance_tui.recording.format import KEYFRAME, apply, from_micros, micros, unpack
+from balance_tui.recording.meta import RecordingError, RecordingMeta, connect, read_meta
+from balance_tui.view import View
+
+
+class FrameTimes(Sequence[datetime]):
+    """Every frame's time, ascending; kept as integers (8 bytes a frame), made datetimes when asked."""
+
+    def __init__(self, at_us: array[int]) -> None:
+        self._at_us = at_us
+
+    def __len__(self) -> int:
+        return len(self._at_us)
+
+    @overload
+    def __getitem__(self, index: int) -> datetime: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[datetime]: ...
+    def __getitem__(self, index: int | slice) -> datetime | Sequence[datetime]:
+        if isinstance(index, slice):
+            return FrameTimes(self._at_us[index])
+        return from_micros(self._at_us[index])
+
+
+class Recording:
+    """Open with `Recording.open(path)`; close when done (or use it as a context manager)."""
+
+    def __init__(self, path: Path, db: sqlite3.Connection) -> None:
+        self.path, self._db = path, db
+        self.meta: RecordingMeta = read_meta(path, db)
+        try:
+            rows = db.execute("SELECT id, at_us, kind = ? FROM frames ORDER BY id", (KEYFRAME,)).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise RecordingError(f"{path}: cannot be read: {exc}") from None
+        first_key = next((i for i, row in enumerate(rows) if row[2]), None)
+        if first_key is None:
+            raise RecordingError(f"{path}: holds no frames yet")
+        rows = rows[first_key:]  # deltas before the first keyframe (a prune in progress) cannot be read
+        self._ids = array("q", (row[0] for row in rows))
+        self._at_us = array("q", (row[1] for row in rows))
+        self._keys = array("q", (i for i, row in enumerate(rows) if row[2]))  # positions of keyframes
+        self.times: Sequence[datetime] = FrameTimes(self._at_us)
+        self._cached: tuple[int, View] | None = None  # the position and view of the last frame decoded
+
+    @classmethod
+    def open(cls, path: Path | str) -> Recording:
+        path = Path(path)
+        db = connect(path)
+        try:
+            return cls(path, db)
+        except BaseException:
+            db.close()
+            raise
+
+    @property
+    def start(self) -> datetime:
+        return self.times[0]
+
+    @property
+    def end(self) -> datetime:
+        return self.times[-1]
+
+    def view_at(self, at: datetime) -> View:
+        """What the console drew at `at`: the last frame at or before it (the first, before the start),
+        with `now` = `at` so every age keeps counting."""
+        position = max(bisect_right(self._at_us, micros(at)) - 1, 0)
+        return replace(self._frame(position), now=at)
+
+    def events_between(self, after: datetime, until: datetime) -> list[RecordedEvent]:
+        """Events in (after, until], oldest first."""
+        rows = self._db.execute(
+            "SELECT at_us, kind, asset, text FROM events WHERE at_us > ? AND at_us <= ? ORDER BY at_us, id",
+            (micros(after), micros(until)),
+        ).fetchall()
+        return [RecordedEvent(from_micros(at_us), EventKind(kind), asset, text) for at_us, kind, asset, text in rows]
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _frame(self, position: int) -> View:
+        key = self._keys[bisect_right(self._keys, position) - 1]
+        if self._cached is not None and key <= self._cached[0] <= position:
+            start, view = self._cached
+        else:
+            start, view = key, View(now=from_micros(self._at_us[key]))
+            view = apply(view, self._payloads(key, key)[0])
+        if start < position:
+            for payload in self._payloads(start + 1, position):
+                view = apply(view, payload)
+        self._cached = (position, view)
+        return view
+
+    def _payloads(self, first: int, last: int) -> list[dict]:  # type: ignore[type-arg]
+        """The payloads of the frames at positions first..last, in order."""
+        try:
+            rows = self._db.execute(
+                "SELECT payload FROM frames WHERE id >= ? AND id <= ? ORDER BY id", (self._ids[first], self._ids[last])
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise RecordingError(f"{self.path}: cannot be read: {exc}") from None
+        if len(rows) != last - first + 1:
+            raise RecordingError(f"{self.path}: frames were pruned while it was open: open it again")
+        return [unpack(row[0]) for row in rows]

@@ -1,0 +1,84 @@
+"""A view survives the recording format: whole (a keyframe) and as what changed since the last (a delta)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, replace
+from datetime import timedelta
+from decimal import Decimal as D
+from types import MappingProxyType
+
+from balance_tui.core.history import HistoryEntry
+from balance_tui.recording.format import apply, diff, encode, is_still, keyframe, pack, unpack
+from balance_tui.view import AssetHistoryView, View
+from tests.recording.views import BTC, NOW, full_view, history, unset_fields
+
+
+def test_the_hand_built_view_sets_every_field() -> None:
+    view, empty = full_view(), View(now=NOW)
+    assert unset_fields(view, empty) == ["now"]
+    for f in fields(view):
+        part = getattr(view, f.name)
+        if hasattr(part, "__dataclass_fields__"):
+            assert unset_fields(part, type(part)()) == [], f.name
+
+
+def test_a_keyframe_gives_the_view_back_exactly() -> None:
+    view = full_view()
+    stored = unpack(pack(keyframe(view)))  # through JSON text and back
+    back = apply(View(now=view.now), stored)
+    assert back == view
+    assert encode(back) == encode(view)
+    assert back.balances["BTC"].hold.credit_used.as_tuple() == D("0E-8").as_tuple()  # the exponent kept
+    assert back.now.utcoffset() == timedelta(0) and back.now == NOW
+    assert isinstance(back.balances, MappingProxyType) and isinstance(back.balances["BTC"].wallets[0], tuple)
+
+
+def test_a_delta_holds_only_what_changed_and_a_grown_history_only_its_new_entries() -> None:
+    old = full_view()
+    btc_row = old.history["BTC"]
+    grown = AssetHistoryView("BTC", 10, (btc_row.history + history(2, start=120))[-120:], None, 1240.0)
+    moved = BTC._replace(total=D("1.6"), updated_at=NOW)
+    new = replace(
+        old,
+        now=NOW + timedelta(seconds=1),
+        balances=MappingProxyType({"BTC": moved}),  # USD gone
+        feed=replace(old.feed, messages=1240),
+        history=MappingProxyType({"BTC": grown, "USD": old.history["USD"]}),
+    )
+    delta = unpack(pack(diff(old, new)))
+    assert set(delta) == {"now", "parts", "mappings", "grow"}
+    assert delta["parts"] == {"feed": {"messages": 1240}}
+    assert delta["mappings"] == {
+        "balances": {
+            "put": {"BTC": json.loads(json.dumps(delta["mappings"]["balances"]["put"]["BTC"]))},
+            "del": ["USD"],
+        }
+    }
+    assert len(delta["grow"]["BTC"]["add"]) == 2 and "history" not in delta["mappings"]
+    back = apply(old, delta)
+    assert back == new and encode(back) == encode(new)
+    # What the delta left alone is the very object the old view held: the panes redraw only what changed.
+    assert back.feed.events is old.feed.events and back.history["USD"] is old.history["USD"]
+    assert back.engine is old.engine and back.history["BTC"].history[0] is old.history["BTC"].history[2]
+
+
+def test_a_history_that_did_not_only_grow_is_recorded_whole() -> None:
+    old = full_view()
+    rewritten = AssetHistoryView("USD", 3, (HistoryEntry(NOW, D(5), D(0), "rest"),), None, 100.0)
+    new = replace(old, history=MappingProxyType({**old.history, "USD": rewritten}))
+    delta = diff(old, new)
+    assert "grow" not in delta and list(delta["mappings"]["history"]["put"]) == ["USD"]
+    assert apply(old, delta) == new
+
+
+def test_only_time_passing_is_still() -> None:
+    view = full_view()
+    assert is_still(diff(view, replace(view, now=NOW + timedelta(seconds=5))))
+    assert not is_still(diff(view, replace(view, total=D(1))))
+
+
+def test_a_payload_is_compressed_only_when_that_pays() -> None:
+    big, small = keyframe(full_view()), {"now": NOW.isoformat()}
+    assert isinstance(pack(big), bytes) and unpack(pack(big)) == json.loads(json.dumps(big))
+    assert isinstance(pack(small), str) and unpack(pack(small)) == small

@@ -1,0 +1,148 @@
+"""The recorder against the real simulator, read back: a replayed instant is what the live console read then."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import timedelta
+from decimal import Decimal as D
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from balance_tui.recording import EventKind, Recorder, Recording, RecordingError
+from balance_tui.recording.format import encode
+from balance_tui.store import books
+from balance_tui.store.identity import Operator
+from balance_tui.store.tables import AdjustmentKind
+from balance_tui.view import View
+from tests.conftest import FrozenClock
+from tests.integration.conftest import eventually, running
+from tests.recording.views import timeless
+
+
+async def test_every_recorded_instant_replays_as_the_live_view_read_then(make_config, tmp_path: Path) -> None:
+    """A busy simulator on the wall clock, the recorder ticking and flushing as it does by itself."""
+    path = tmp_path / "live.rec"
+    async with running(make_config(sim={"updates_per_second": 50.0})) as backend:
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        live: list[View] = []
+        async with Recorder(backend, path) as recorder:
+            for i in range(60):
+                live.append(recorder.tick())
+                if i % 10 == 9:
+                    await recorder.flush()
+                await asyncio.sleep(0.05)
+    with Recording.open(path) as recording:
+        assert recording.meta.ended_at is not None and recording.meta.exchange_label == "simulator (loopback)"
+        assert recording.start == live[0].now and recording.end <= live[-1].now
+        assert 1 < len(recording.times) <= len(live)  # a view only time changed is no frame
+        changed = {view.now for last, view in pairwise(live) if timeless(last) != timeless(view)}
+        assert changed <= set(recording.times)
+        for view in live:
+            assert encode(recording.view_at(view.now)) == encode(view)
+
+
+async def test_a_seek_from_a_keyframe_is_the_same_as_playing_from_the_start(make_config, tmp_path: Path) -> None:
+    """Five minutes of the console's clock in a few seconds: five keyframes with deltas between them."""
+    path, clock = tmp_path / "seek.rec", FrozenClock()
+    async with running(make_config(feed={"stale_after_s": 3600.0}), clock=clock) as backend:
+        sim = backend.simulator
+        assert sim is not None
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        async with Recorder(backend, path) as recorder:
+            for i in range(300):
+                if i % 3 == 0:
+                    await sim.step()
+                    await eventually(lambda: backend.manager.health.sequence == 1 + sim.updates_sent, what="the step")
+                recorder.tick()
+                clock.advance(1)
+            await recorder.flush()
+    with Recording.open(path) as played, Recording.open(path) as sought:
+        keyframes = sqlite3.connect(path).execute("SELECT count(*) FROM frames WHERE kind = 'keyframe'").fetchone()
+        assert keyframes == (5,)
+        folded = [played.view_at(t) for t in played.times]  # each from the one before: every delta applied once
+        for t, view in reversed(list(zip(played.times, folded, strict=True))):  # each a seek, newest first
+            assert encode(sought.view_at(t)) == encode(view)
+            assert sought.view_at(t) == view
+        between = played.view_at(played.times[10] + timedelta(milliseconds=500))
+        assert between.now == played.times[10] + timedelta(milliseconds=500)
+        assert timeless(between) == timeless(folded[10])
+        before = played.view_at(played.start - timedelta(hours=1))
+        assert timeless(before) == timeless(folded[0])
+
+
+async def test_adjustments_and_feed_events_are_recorded_as_events(make_config, tmp_path: Path) -> None:
+    path, clock = tmp_path / "events.rec", FrozenClock()
+    async with running(make_config(), clock=clock) as backend:
+        sim, session = backend.simulator, backend.session
+        assert sim is not None and session is not None and session.id is not None
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        async with Recorder(backend, path) as recorder:
+            recorder.tick()
+            clock.advance(1)
+            await recorder.flush()
+            books.adjust(
+                backend.store,
+                session_id=session.id,
+                asset="USD",
+                amount=D("12.5"),
+                kind=AdjustmentKind.DELTA,
+                reason="fee refund",
+                operator=Operator("alice"),
+                idempotency_key="refund-1",
+                now=clock.now(),
+            )
+            await sim.drop_clients()
+            await eventually(lambda: backend.manager.health.reconnects == 1, what="the reconnect")
+            await eventually(lambda: backend.manager.health.state.value == "live", what="live again")
+            clock.advance(1)
+            recorder.tick()
+            await recorder.flush()
+    with Recording.open(path) as recording:
+        events = recording.events_between(recording.start - timedelta(hours=1), clock.now())
+    kinds = [e.kind for e in events]
+    assert kinds[0] is EventKind.RECORDING and events[0].text == "recording started"
+    (adjustment,) = [e for e in events if e.kind is EventKind.ADJUSTMENT]
+    assert adjustment.asset == "USD" and adjustment.text.startswith("alice adjusted USD ")
+    assert adjustment.text.endswith("(+12.5): fee refund")
+    feed = [e.text for e in events if e.kind is EventKind.FEED]
+    assert any(text.startswith("closed") for text in feed) and any(text.startswith("connected") for text in feed)
+    assert events[-1].text == "recording stopped"
+
+
+def test_a_file_that_is_not_a_recording_is_refused_by_name(tmp_path: Path) -> None:
+    missing, text, other = tmp_path / "missing.rec", tmp_path / "notes.txt", tmp_path / "other.db"
+    text.write_text("hello\n" * 100)
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    for path, reason in (
+        (missing, "no such recording"),
+        (text, "not a balance-tui recording"),
+        (other, "not a balance-tui recording (no meta table)"),
+        (tmp_path, "no such recording (it is a directory)"),
+    ):
+        with pytest.raises(RecordingError) as caught:
+            Recording.open(path)
+        assert str(caught.value).startswith(f"{path}: ") and reason in str(caught.value)
+
+
+async def test_a_newer_format_is_refused_saying_which_versions(make_config, tmp_path: Path) -> None:
+    path = tmp_path / "newer.rec"
+    async with running(make_config()) as backend:
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        async with Recorder(backend, path) as recorder:
+            recorder.tick()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'format_version'")
+        db.execute("UPDATE meta SET value = '9.0.0' WHERE key = 'app_version'")
+    with pytest.raises(
+        RecordingError,
+        match=r"recording format 99 \(written by balance-tui 9\.0\.0\) is newer than "
+        r"this version reads \(format 1 and older\)",
+    ):
+        Recording.open(path)
+    async with running(make_config()) as backend:
+        with pytest.raises(RecordingError, match="recording format 99"):
+            async with Recorder(backend, path):
+                pass
