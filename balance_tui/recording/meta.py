@@ -56,7 +56,9 @@ def read_meta(path: Path, db: sqlite3.Connection | None = None) -> RecordingMeta
     try:
         version = int(rows["format_version"])
     except (KeyError, ValueError):
-        raise RecordingError(f"{path}: not a balance-tui recording (no format version in its meta)") from None
+        version = 0
+    if version < 1:
+        raise RecordingError(f"{path}: not a balance-tui recording (no format version in its meta)")
     if version > FORMAT_VERSION:
         raise RecordingError(
             f"{path}: recording format {version} (written by balance-tui {rows.get('app_version', '?')}) is newer "

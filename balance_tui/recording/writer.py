@@ -158,14 +158,20 @@ class _File:
             raise RecordingError(f"{path}: is a directory: name a file to record to")
         path.parent.mkdir(parents=True, exist_ok=True)
         existed = path.exists() and path.stat().st_size > 0
-        if existed:
-            read_meta(path)  # a file that is not a recording, or of another format, is refused here
+        # A file that is not a recording, or of a newer format, is refused here; one of an older format is
+        # left as it is: frames of two formats in one file would be read with the wrong one.
+        if existed and (version := read_meta(path).format_version) != FORMAT_VERSION:
+            raise RecordingError(
+                f"{path}: a recording of format {version}; this version writes format {FORMAT_VERSION}: "
+                "record to another file (--out)"
+            )
         lock = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(lock)
             raise RecordingError(f"{path}: another recorder is writing it") from None
+        db = None
         try:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             if not existed:
@@ -178,7 +184,9 @@ class _File:
             file = cls(db, lock, backend, keep, max_bytes)
             file._start(existed)
         except BaseException:
-            os.close(lock)
+            if db is not None:
+                db.close()
+            os.close(lock)  # after sqlite's descriptor, as in close()
             raise
         return file
 
