@@ -48,8 +48,11 @@ def read_meta(path: Path, db: sqlite3.Connection | None = None) -> RecordingMeta
         try:
             rows = dict(db.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
-            reason = "no meta table" if "no such table" in str(exc) else exc
-            raise RecordingError(f"{path}: not a balance-tui recording ({reason})") from None
+            if "no such table" in str(exc):
+                raise RecordingError(f"{path}: not a balance-tui recording (no meta table)") from None
+            if "not a database" in str(exc):
+                raise RecordingError(f"{path}: not a balance-tui recording ({exc})") from None
+            raise RecordingError(f"{path}: cannot be read: {exc}") from None
     finally:
         if own:
             db.close()

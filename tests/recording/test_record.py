@@ -146,3 +146,24 @@ async def test_a_newer_format_is_refused_saying_which_versions(make_config, tmp_
         with pytest.raises(RecordingError, match="recording format 99"):
             async with Recorder(backend, path):
                 pass
+
+
+async def test_a_damaged_recording_says_it_cannot_be_read(make_config, tmp_path: Path) -> None:
+    path, garbled = tmp_path / "damaged.rec", tmp_path / "garbled.rec"
+    async with running(make_config(sim={"updates_per_second": 50.0})) as backend:
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        async with Recorder(backend, path) as recorder:
+            for _ in range(40):
+                recorder.tick()
+                await asyncio.sleep(0.02)
+    garbled.write_bytes(path.read_bytes())
+    with sqlite3.connect(garbled) as db:  # a payload SQLite reads back fine, but not a frame
+        db.execute("UPDATE frames SET payload = X'789c0000' WHERE id = (SELECT max(id) FROM frames)")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 :] = b"\xff" * (len(data) - len(data) // 2)  # the second half overwritten
+    path.write_bytes(data)
+    for damaged in (path, garbled):
+        with pytest.raises(RecordingError) as caught, Recording.open(damaged) as recording:
+            recording.view_at(recording.end)
+        assert str(caught.value).startswith(f"{damaged}: cannot be read: ")
+    assert "is damaged" in str(caught.value)
