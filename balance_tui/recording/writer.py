@@ -215,7 +215,7 @@ class _File:
             for view in views:
                 self._frame(view)
             self._adjustments()
-            if views and (self.pruned_at is None or views[-1].now - self.pruned_at >= RETENTION_EVERY):
+            if views and not _within(self.pruned_at, views[-1].now, RETENTION_EVERY):
                 self._prune(views[-1].now)
                 self.pruned_at = views[-1].now
 
@@ -234,7 +234,7 @@ class _File:
 
     def _frame(self, view: View) -> None:
         last = self.last
-        if last is None or self.keyframe_at is None or view.now - self.keyframe_at >= KEYFRAME_EVERY:
+        if last is None or not _within(self.keyframe_at, view.now, KEYFRAME_EVERY):
             kind, payload = KEYFRAME, keyframe(view)
             self.keyframe_at = view.now
         else:
@@ -296,6 +296,11 @@ class _File:
     def _used_bytes(self) -> int:
         pragma = {name: self.db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count")}
         return (pragma["page_count"] - pragma["freelist_count"]) * self.db.execute("PRAGMA page_size").fetchone()[0]
+
+
+def _within(since: datetime | None, now: datetime, every: timedelta) -> bool:
+    """`now` is less than `every` after `since`; not if the clock was stepped back before `since`."""
+    return since is not None and timedelta(0) <= now - since < every
 
 
 def _config_summary(backend: Backend) -> dict[str, object]:

@@ -167,3 +167,26 @@ async def test_a_damaged_recording_says_it_cannot_be_read(make_config, tmp_path:
             recording.view_at(recording.end)
         assert str(caught.value).startswith(f"{damaged}: cannot be read: ")
     assert "is damaged" in str(caught.value)
+
+
+async def test_a_clock_stepped_back_keeps_the_frames_in_time_order_from_a_new_keyframe(
+    make_config, tmp_path: Path
+) -> None:
+    path, clock = tmp_path / "stepped.rec", FrozenClock()
+    async with running(make_config(feed={"stale_after_s": 3600.0}), clock=clock) as backend:
+        sim = backend.simulator
+        assert sim is not None
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        async with Recorder(backend, path) as recorder:
+            for i in range(20):
+                if i == 10:
+                    clock.at -= timedelta(hours=2)  # the wall clock stepped back (NTP), monotonic time went on
+                await sim.step()
+                await eventually(lambda: backend.manager.health.sequence == 1 + sim.updates_sent, what="the step")
+                recorder.tick()
+                clock.advance(1)
+    with sqlite3.connect(path) as db:
+        kinds = [kind for (kind,) in db.execute("SELECT kind FROM frames ORDER BY id")]
+    assert kinds == ["keyframe"] + ["delta"] * 9 + ["keyframe"] + ["delta"] * 9
+    with Recording.open(path) as recording:
+        assert list(recording.times) == sorted(recording.times) and len(recording.times) == 20
