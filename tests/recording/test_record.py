@@ -19,6 +19,7 @@ from balance_tui.store.tables import AdjustmentKind
 from balance_tui.view import View
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually, running
+from tests.recording.stepping import frozen, record
 from tests.recording.views import timeless
 
 
@@ -46,19 +47,9 @@ async def test_every_recorded_instant_replays_as_the_live_view_read_then(make_co
 
 async def test_a_seek_from_a_keyframe_is_the_same_as_playing_from_the_start(make_config, tmp_path: Path) -> None:
     """Five minutes of the console's clock in a few seconds: five keyframes with deltas between them."""
-    path, clock = tmp_path / "seek.rec", FrozenClock()
-    async with running(make_config(feed={"stale_after_s": 3600.0}), clock=clock) as backend:
-        sim = backend.simulator
-        assert sim is not None
-        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
-        async with Recorder(backend, path) as recorder:
-            for i in range(300):
-                if i % 3 == 0:
-                    await sim.step()
-                    await eventually(lambda: backend.manager.health.sequence == 1 + sim.updates_sent, what="the step")
-                recorder.tick()
-                clock.advance(1)
-            await recorder.flush()
+    path = tmp_path / "seek.rec"
+    async with frozen(make_config) as (backend, clock), Recorder(backend, path) as recorder:
+        await record(backend, clock, recorder, 300, step_every=3)
     with Recording.open(path) as played, Recording.open(path) as sought:
         keyframes = sqlite3.connect(path).execute("SELECT count(*) FROM frames WHERE kind = 'keyframe'").fetchone()
         assert keyframes == (5,)
@@ -172,19 +163,11 @@ async def test_a_damaged_recording_says_it_cannot_be_read(make_config, tmp_path:
 async def test_a_clock_stepped_back_keeps_the_frames_in_time_order_from_a_new_keyframe(
     make_config, tmp_path: Path
 ) -> None:
-    path, clock = tmp_path / "stepped.rec", FrozenClock()
-    async with running(make_config(feed={"stale_after_s": 3600.0}), clock=clock) as backend:
-        sim = backend.simulator
-        assert sim is not None
-        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
-        async with Recorder(backend, path) as recorder:
-            for i in range(20):
-                if i == 10:
-                    clock.at -= timedelta(hours=2)  # the wall clock stepped back (NTP), monotonic time went on
-                await sim.step()
-                await eventually(lambda: backend.manager.health.sequence == 1 + sim.updates_sent, what="the step")
-                recorder.tick()
-                clock.advance(1)
+    path = tmp_path / "stepped.rec"
+    async with frozen(make_config) as (backend, clock), Recorder(backend, path) as recorder:
+        await record(backend, clock, recorder, 10, step_every=1)
+        clock.at -= timedelta(hours=2)  # the wall clock stepped back (NTP), monotonic time went on
+        await record(backend, clock, recorder, 10, step_every=1)
     with sqlite3.connect(path) as db:
         kinds = [kind for (kind,) in db.execute("SELECT kind FROM frames ORDER BY id")]
     assert kinds == ["keyframe"] + ["delta"] * 9 + ["keyframe"] + ["delta"] * 9
