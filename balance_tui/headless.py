@@ -115,6 +115,7 @@ async def record(
             recording = asyncio.create_task(recorder.run())
             try:
                 await asyncio.wait({feed, recording, stopped_by}, return_when=asyncio.FIRST_COMPLETED)
+                recorder.tick()  # how it ended (a feed that stopped for good says why), as the console shows it
             finally:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +14,8 @@ import pytest
 
 from balance_tui.cli import EXIT_CONFIG, EXIT_REFUSED
 from balance_tui.recording import EventKind, Recording, RecordingError, default_path
+from balance_tui.sim import Simulator
+from tests.conftest import write_config
 from tests.test_headless import run, sim_config
 
 
@@ -99,3 +103,40 @@ def test_a_file_that_is_not_a_recording_is_left_alone(tmp_path: Path) -> None:
     assert result.returncode == EXIT_REFUSED
     assert result.stderr == f"balance-tui: record: {notes}: not a balance-tui recording (file is not a database)\n"
     assert notes.read_text() == "not a recording\n"
+
+
+async def test_record_exits_2_with_the_reason_when_the_feed_stops_for_good(tmp_path: Path) -> None:
+    """Restart=on-failure then starts it again; what it recorded until then is a closed recording."""
+    path = tmp_path / "refused.rec"
+    async with Simulator(seed=3, updates_per_second=0) as sim:
+        sim.faults.refuse_handshakes(100, 401)
+        exchange = {"name": "kraken", "rest_url": sim.rest_url, "ws_private_url": sim.ws_private_url}
+        config = write_config(
+            tmp_path / "c.toml",
+            {
+                "exchange": {**exchange, "ws_public_url": sim.ws_public_url},
+                "store": {"database_url": f"sqlite:///{tmp_path / 's.db'}"},
+            },
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "balance_tui",
+            "--config",
+            str(config),
+            "record",
+            "--out",
+            str(path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret},
+        )
+        _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2, err
+    last = err.decode().splitlines()[-1]
+    assert last.startswith("balance-tui: feed failed: ") and last.endswith("refused the connection with HTTP 401")
+    with Recording.open(path) as recording:
+        assert recording.meta.ended_at is not None
+        assert recording.view_at(recording.end).feed.state.value == "failed"
+        texts = [e.text for e in recording.events_between(recording.start.replace(year=2000), recording.meta.ended_at)]
+    assert texts[0] == "recording started" and texts[-1] == "recording stopped"
