@@ -15,6 +15,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -227,7 +228,8 @@ class _File:
                 self.db.execute("BEGIN IMMEDIATE")
                 self._event(now, EventKind.RECORDING, None, "recording stopped")
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('ended_at', ?)", (encode_time(now),))
-            self.db.execute("PRAGMA journal_mode = DELETE")  # a finished recording is one file
+            with suppress(sqlite3.OperationalError):  # a replay has it open: it stays WAL, as good
+                self.db.execute("PRAGMA journal_mode = DELETE")  # a finished recording is one file
         finally:
             self.db.close()
             os.close(self.lock)  # after sqlite's own descriptor: closing one drops a process's POSIX locks

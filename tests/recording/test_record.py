@@ -173,3 +173,13 @@ async def test_a_clock_stepped_back_keeps_the_frames_in_time_order_from_a_new_ke
     assert kinds == ["keyframe"] + ["delta"] * 9 + ["keyframe"] + ["delta"] * 9
     with Recording.open(path) as recording:
         assert list(recording.times) == sorted(recording.times) and len(recording.times) == 20
+
+
+async def test_the_recorder_closes_cleanly_while_a_replay_has_the_file_open(make_config, tmp_path: Path) -> None:
+    path = tmp_path / "watched.rec"
+    async with frozen(make_config) as (backend, clock), Recorder(backend, path) as recorder:
+        await record(backend, clock, recorder, 10, step_every=1)
+        watching = Recording.open(path)  # a replay of the recording as it is written
+    with watching, Recording.open(path) as after:
+        assert len(watching.times) == 10 and len(after.times) == 10 and after.meta.ended_at is not None
+        assert watching.view_at(after.end) == after.view_at(after.end)
