@@ -82,8 +82,8 @@ def _theme(name: str) -> str:
 
 
 def _binding_id(name: str) -> str:
-    if name not in ui_names.BINDING_IDS:
-        raise ValueError(f"no binding has this id; ids: {', '.join(sorted(ui_names.BINDING_IDS))}")
+    if name not in (known := ui_names.binding_ids()):
+        raise ValueError(f"no binding has this id; ids: {', '.join(sorted(known))}")
     return name
 
 

@@ -29,16 +29,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import fcntl
 import multiprocessing
 import os
-import pty
-import struct
-import subprocess
-import sys
 import tempfile
-import termios
-import threading
 import time
 from decimal import Decimal
 from multiprocessing.connection import Connection as Pipe
@@ -47,6 +40,7 @@ from typing import Any
 
 from stream_ingest import CLIENT_CPU, CLOCK_TICKS, SENDER_CPU, _busy_ticks, _process_ticks, pin, spread
 
+from balance_tui.pty_console import PtyConsole
 from balance_tui.tui.formatting import amount
 
 SEED = 7
@@ -123,43 +117,13 @@ async def _drive(sim: Any, others: list[str], steps: list[Decimal], rate: float,
 # -- the console, in a pseudo-terminal -------------------------------------------------------------------
 
 
-class Terminal:
-    """`balance-tui` on the slave side of a pty (as tests/test_terminal.py runs it); every read of the master
-    side is kept with the time it returned."""
+class Terminal(PtyConsole):
+    """The console in a pty, pinned to the client's CPU; every read of it is kept with when it returned."""
 
     def __init__(self, config: Path, env: dict[str, str]) -> None:
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "balance_tui", "--config", str(config)],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            start_new_session=True,
-            env={**os.environ, **env, "TERM": "xterm-256color"},
-        )
-        os.close(slave)
+        super().__init__("--config", str(config), size=SIZE, env=env)
         if hasattr(os, "sched_setaffinity") and CLIENT_CPU in os.sched_getaffinity(0):
             os.sched_setaffinity(self.process.pid, {CLIENT_CPU})
-        self.master = master
-        self.output = bytearray()
-        self.times: list[float] = []  # when each read returned
-        self.ends: list[int] = []  # len(output) after it
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            self.output.extend(chunk)
-            self.times.append(time.monotonic())
-            self.ends.append(len(self.output))
 
     def first(self, text: bytes, timeout: float = START_TIMEOUT_S) -> float:
         """Seconds from start to the read that completed the first `text` in the output."""
@@ -190,14 +154,7 @@ class Terminal:
             return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            os.write(self.master, b"q")
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        os.close(self.master)
+        super().close(quit_with="q")
 
 
 def marker_text(balance: str) -> bytes:

@@ -7,17 +7,12 @@ defect it guards against (websockets' 10 s close and open defaults), so a loaded
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
-import os
-import pty
 import re
 import signal
 import socket
-import struct
 import subprocess
 import sys
-import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,56 +21,21 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, create_engine, select
 
+from balance_tui.pty_console import PtyConsole
 from balance_tui.store.tables import SessionStatus, TradingSession
 from tests.conftest import write_config
 
 EXIT_BOUND_S = 5.0
 
 
-class Terminal:
-    """`balance-tui` on the slave side of a pty; everything it draws is read off the master side."""
-
-    def __init__(self, *args: str, size: tuple[int, int] = (120, 40)) -> None:
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "balance_tui", *args],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            start_new_session=True,
-            env={**os.environ, "TERM": "xterm-256color"},
-        )
-        os.close(slave)
-        self.master = master
-        self.output = bytearray()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            self.output.extend(chunk)
-
-    def press(self, keys: str) -> None:
-        os.write(self.master, keys.encode())
+class Terminal(PtyConsole):
+    """The console in a pty, as tests type at it and wait for it."""
 
     def wait_exit(self, timeout: float = 30) -> float:
         """Seconds until the process exited."""
         start = time.monotonic()
         self.process.wait(timeout=timeout)
         return time.monotonic() - start
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        os.close(self.master)
 
 
 def until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:

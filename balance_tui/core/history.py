@@ -20,6 +20,10 @@ from balance_tui.core.clock import Clock, SystemClock
 from balance_tui.core.model import ZERO
 
 _HOUR = timedelta(hours=1)
+# What a fit needs before its direction and rate are stated: a slope per hour read from a few seconds (or a
+# few changes) says nothing. Below either, the fit is still made (`TrendAnalysis.stated` is False).
+MIN_TREND_SAMPLES = 5
+MIN_TREND_SPAN = timedelta(minutes=5)
 
 
 class EntryKind(StrEnum):
@@ -64,6 +68,7 @@ class TrendAnalysis:
     - `volatility`: the root mean square of the residuals about the line, in asset units: how far the
       balance typically strays from its trend. Flows are removed first, so a deposit is not volatility.
     - `trend_direction`: STABLE when |slope| is at most `stable_threshold` x |mean balance| per hour.
+    - `samples` and `span` (from the first sample fitted to the last): what the fit stands on.
     """
 
     trend_direction: TrendDirection
@@ -71,6 +76,12 @@ class TrendAnalysis:
     slope_per_hour: Decimal
     volatility: Decimal
     samples: int
+    span: timedelta
+
+    @property
+    def stated(self) -> bool:
+        """Enough to say a direction and a rate: MIN_TREND_SAMPLES samples over at least MIN_TREND_SPAN."""
+        return self.samples >= MIN_TREND_SAMPLES and self.span >= MIN_TREND_SPAN
 
 
 class BalanceHistory:
@@ -183,6 +194,7 @@ class BalanceHistory:
             slope_per_hour=slope,
             volatility=(residuals / n).sqrt(),
             samples=len(window),
+            span=window[-1].at - window[0].at,
         )
 
     def _pruned(self, asset: str) -> deque[HistoryEntry]:

@@ -29,6 +29,10 @@ from balance_tui.kraken.rest import KrakenError, KrakenRest
 log = logging.getLogger(__name__)
 
 NAMED_CHANGES = 5  # assets named in the event that reports what moved while the feed was down
+# A silent balances feed shows STALE after stale_after_s (FeedHealth.observed_state: the screen, and the REST
+# fallback, go by that) and is given up after this many times as long: giving up at once would reconnect
+# before anyone could see it was stale.
+GIVE_UP_AFTER_STALE = 2
 
 
 class BalanceStream(Feed):
@@ -43,7 +47,7 @@ class BalanceStream(Feed):
         stale_after_s: float = 5.0,
         budget: ReconnectBudget | None = None,
     ) -> None:
-        super().__init__(ws_url, manager.health, manager.clock, stale_after_s, budget)
+        super().__init__(ws_url, manager.health, manager.clock, GIVE_UP_AFTER_STALE * stale_after_s, budget)
         self.health: FeedHealth
         self._manager = manager
         self._rest = rest

@@ -37,3 +37,10 @@ def acknowledgements(engine: Engine) -> dict[str, ValidationAck]:
     latest = select(func.max(ValidationAck.id)).group_by(col(ValidationAck.issue))
     with reading(engine) as db:
         return {ack.issue: ack for ack in db.exec(select(ValidationAck).where(col(ValidationAck.id).in_(latest))).all()}
+
+
+def acknowledgements_after(engine: Engine, after_id: int) -> list[ValidationAck]:
+    """The acknowledgements after an id, in id order: what another console wrote since (`store.watch`)."""
+    query = select(ValidationAck).where(col(ValidationAck.id) > after_id).order_by(col(ValidationAck.id))
+    with reading(engine) as db:
+        return list(db.exec(query).all())

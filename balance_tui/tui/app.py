@@ -17,11 +17,13 @@ from typing import ClassVar
 
 import platformdirs
 from rich.segment import Segments
+from sqlalchemy.exc import SQLAlchemyError
 from textual import events, on, work
 from textual.actions import SkipAction
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import DataTable, HelpPanel, Input
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
@@ -30,33 +32,37 @@ from balance_tui.backend import Backend, open_backend
 from balance_tui.config import APP_NAME, Config
 from balance_tui.core import Clock, SystemClock
 from balance_tui.kraken.credentials import Credentials
-from balance_tui.store import books, positions, sessions
+from balance_tui.store import acks, books, positions, sessions
 from balance_tui.store.errors import StoreError
 from balance_tui.store.identity import Operator
 from balance_tui.store.sessions import SessionOverview
-from balance_tui.store.tables import BalanceAdjustment, SessionStatus, TradingSession
-from balance_tui.store.watch import watch_adjustments
+from balance_tui.store.tables import BalanceAdjustment, SessionStatus, TradingSession, ValidationAck
+from balance_tui.store.watch import Seen, watch_store
+from balance_tui.tui import availability
 from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest, Figures
 from balance_tui.tui.asset_screen import AssetScreen, read_asset
+from balance_tui.tui.badges import Badge, view_badges
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.books_screen import Books, BooksScreen
+from balance_tui.tui.commands import REFRESH_RATES, palette_commands
 from balance_tui.tui.formatting import amount
+from balance_tui.tui.issues_panel import IssuesPanel
 from balance_tui.tui.ledger_screen import LedgerScreen, read_ledger
 from balance_tui.tui.main_screen import MainScreen
 from balance_tui.tui.sessions_screen import SessionsScreen
 from balance_tui.tui.themes import VARIABLE_DEFAULTS, bundled_themes
+from balance_tui.view import View
 
 TTY_CHECK_S = 5.0
-REFRESH_RATES = (2, 4, 6, 8, 10)  # what `r` cycles through, within [ui] refresh_hz's bounds
 
 
 class BalanceApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "Balance Console"
-    # Room for the main screen's feed pane as a right column beside the whole balances table (-wide), and
-    # for a wider one (-wider).
-    # Screen classes by terminal width (app.tcss): under 110 columns the table scrolls sideways and the
-    # details row gives up the engine pane; from 160 the feed pane joins.
+    # Room for the main screen's feed pane as a right column beside the balances table (-wide), and for a
+    # wider one (-wider).
+    # Screen classes by terminal width (app.tcss): under 110 columns the details row gives up the engine
+    # pane; from 160 the feed pane joins. The table fits its own columns to whatever width it gets.
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
         (0, "-narrow"),
         (110, "-medium"),
@@ -80,12 +86,23 @@ class BalanceApp(App[None]):
         Binding("enter", "asset", "Asset", show=False, priority=True, id="app.asset"),
     ]
 
+    badges: var[tuple[Badge, ...]] = var(())  # every screen's header shows them (tui/badges.py)
+
     class Adjusted(Message):
         """Adjustments written by any console (this one too), as the store reports them."""
 
         def __init__(self, adjustments: list[BalanceAdjustment]) -> None:
             super().__init__()
             self.adjustments = adjustments
+
+    class Acknowledged(Message):
+        """Acknowledgements of validation issues, by any console (this one too), as the store reports them;
+        `announce` is False for those read at start."""
+
+        def __init__(self, acks: list[ValidationAck], *, announce: bool = True) -> None:
+            super().__init__()
+            self.acks = acks
+            self.announce = announce
 
     class BackendReady(Message):
         """The backend worker has everything running; the UI may start reading it."""
@@ -104,6 +121,7 @@ class BalanceApp(App[None]):
         self.paused = False  # repainting stopped by the operator; the feed and the books carry on
         self.refresh_hz = config.ui.refresh_hz
         self._where = "starting"  # what the console is connected to, for the header
+        self._view_badges: tuple[Badge, ...] = ()  # the feed's state and the figures' source, as last drawn
         self._backend_worker: Worker[None] | None = None
         self._ending = SessionStatus.CLOSED  # `interrupted` once the terminal is lost
         self._own_keys: set[str] = set()  # idempotency keys of the adjustments this console wrote: it announces them
@@ -157,8 +175,9 @@ class BalanceApp(App[None]):
             try:
                 self.post_message(self.BackendReady(backend))
                 await backend.run()
-                # The feed stopped for good and says why; keep the backend (and its session) open until quit.
-                await asyncio.Event().wait()
+                # The feed stopped for good and says why; the engine carries on over REST (the figures,
+                # validation), and the backend (and its session) stays open until quit.
+                await backend.manager.run()
             finally:
                 backend.ending = self._ending
 
@@ -192,34 +211,21 @@ class BalanceApp(App[None]):
                 await worker.wait()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Adjusting needs a session this console owns and a store it may write; the books need a backend.
-        Otherwise the key is shown disabled, and pressing it says why (`on_key`)."""
+        """The asset key is the main screen's; the rest follow `availability`: a key that cannot run now is
+        shown disabled, and pressing it says why (`on_key`)."""
         if action == "asset" and not isinstance(self.screen, MainScreen):
             return False
-        if action in ("adjust", "books", "sessions", "ledger", "asset"):
-            return None if self._unavailable(action) else True
-        return True
-
-    def _unavailable(self, action: str) -> str:
-        """Why `action` cannot run now, in words; empty when it can."""
-        backend = self.backend
-        if backend is None:
-            return "the console is still starting" if not self.backend_error else self.backend_error
-        if action in ("adjust", "undo", "acknowledge") and backend.read_only:
-            return "this console is read-only (--read-only or [store] read_only): it writes nothing"
-        if action in ("adjust", "undo") and backend.session is None:
-            return "this console has no trading session of its own to adjust"
-        return ""
+        return availability.check(self, action)
 
     def on_key(self, event: events.Key) -> None:
         """A disabled key says why, rather than doing nothing."""
         active = self.screen.active_bindings.get(event.key)
-        if active is not None and not active.enabled and (why := self._unavailable(active.binding.action)):
+        if active is not None and not active.enabled and (why := availability.unavailable(self, active.binding.action)):
             self.notify(why, title=f"{active.binding.description}: not available", severity="warning", markup=False)
 
     def action_books(self) -> None:
         if not isinstance(self.screen, BooksScreen):
-            self.push_screen(BooksScreen(self._read_books, self._undo, read_only=bool(self._unavailable("adjust"))))
+            self.push_screen(BooksScreen(self._read_books, self._undo))
 
     async def _read_books(self) -> Books:
         """This console's session; for a read-only console, the exchange's latest session, as it stands."""
@@ -267,20 +273,8 @@ class BalanceApp(App[None]):
             self.push_screen(AssetScreen(asset, partial(read_asset, self.backend)))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """Every screen and action in the palette too, each only where its key would work."""
-        yield from super().get_system_commands(screen)
-        for action, title, help in (
-            ("books", "Books", "the bot's tracked balances and adjustments"),
-            ("adjust", "Adjust a balance", "change the bot's tracked balance, with a reason"),
-            ("sessions", "Trading sessions", "past sessions: how each ended, opening and closing balances"),
-            ("ledger", "Ledger", "every deposit, withdrawal and trade of the session, filtered by asset and type"),
-        ):
-            if not self._unavailable(action):
-                yield SystemCommand(title, help, getattr(self, f"action_{action}"))
-        if self.backend is not None:
-            for asset in sorted(self.backend.manager.get_all_balances()):
-                help = "its balance over 1 h, 24 h or 7 d, trend, wallets, open orders and ledger"
-                yield SystemCommand(f"Asset {asset}", help, partial(self.open_asset, asset))
+        """Every screen and action in the palette too, each only where its key would work (tui/commands.py)."""
+        return palette_commands(self, screen)
 
     def action_adjust(self) -> None:
         asset = self.screen.query_one(BalancesTable).selected_asset if isinstance(self.screen, MainScreen) else ""
@@ -338,15 +332,34 @@ class BalanceApp(App[None]):
 
     @work(exclusive=True, group="store-watch", exit_on_error=False, description="follow other consoles")
     async def _watch_store(self) -> None:
-        """Adjustments from any console reach this one: LISTEN/NOTIFY on PostgreSQL, a poll on SQLite."""
+        """Adjustments and acknowledgements from any console reach this one: LISTEN/NOTIFY on PostgreSQL, a
+        poll on SQLite. The acknowledgements are read first, then watched from the last one read: none is
+        missed in between."""
         backend = self.backend
         if backend is None:
             return
         seen = await asyncio.to_thread(books.adjustments, backend.store)
-        async for change in watch_adjustments(backend.store, after_id=seen[-1].id if seen else 0):
-            after = min(change.adjustment_ids, default=1) - 1
-            new = await asyncio.to_thread(books.adjustments, backend.store, after_id=after)
-            self.post_message(self.Adjusted([a for a in new if a.id in change.adjustment_ids]))
+        try:
+            known = list((await asyncio.to_thread(acks.acknowledgements, backend.store)).values())
+        except (StoreError, SQLAlchemyError) as exc:  # said; the issues pane shows every issue meanwhile
+            self.notify(f"cannot read acknowledged issues: {exc}", title="Validation", severity="error", markup=False)
+            known = []
+        self.post_message(self.Acknowledged(known, announce=False))
+        after = Seen(seen[-1].id if seen else 0, max((a.id or 0 for a in known), default=0))
+        async for change in watch_store(backend.store, after=after):
+            if change.adjustment_ids:
+                since = min(change.adjustment_ids) - 1
+                new = await asyncio.to_thread(books.adjustments, backend.store, after_id=since)
+                self.post_message(self.Adjusted([a for a in new if a.id in change.adjustment_ids]))
+            if change.ack_ids:
+                since = min(change.ack_ids) - 1
+                added = await asyncio.to_thread(acks.acknowledgements_after, backend.store, since)
+                self.post_message(self.Acknowledged([a for a in added if a.id in change.ack_ids]))
+
+    def on_balance_app_acknowledged(self, message: Acknowledged) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.query_one(IssuesPanel).acknowledged(message.acks, announce=message.announce)
 
     def on_balance_app_adjusted(self, message: Adjusted) -> None:
         self._announce([a for a in message.adjustments if a.idempotency_key not in self._own_keys])
@@ -386,20 +399,32 @@ class BalanceApp(App[None]):
     def action_refresh_rate(self) -> None:
         """The next rate of REFRESH_RATES (2-10 Hz): slower over a thin link, faster to watch a burst."""
         faster = [hz for hz in REFRESH_RATES if hz > self.refresh_hz]
-        self.refresh_hz = faster[0] if faster else REFRESH_RATES[0]
+        self.set_refresh_hz(faster[0] if faster else REFRESH_RATES[0])
+
+    def set_refresh_hz(self, hz: int) -> None:
+        self.refresh_hz = hz
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen):
-                screen.set_refresh_hz(self.refresh_hz)
+                screen.set_refresh_hz(hz)
         self._show_state()
 
+    def show_view_badges(self, view: View) -> None:
+        """The main screen drew `view`: the badges it implies follow."""
+        badges = view_badges(view)
+        if badges != self._view_badges:
+            self._view_badges = badges
+            self._show_state()
+
     def _show_state(self) -> None:
-        """The header's second line: where the console is connected, then its badges."""
-        badges = [f"{self.refresh_hz} Hz"]
-        if self.backend is not None and self.backend.read_only:
-            badges.insert(0, "READ-ONLY")
-        if self.paused:
-            badges.insert(0, "PAUSED")
-        self.sub_title = f"{self._where} · {' · '.join(badges)}"
+        """The header: where the console is connected, then its badges, one line each."""
+        self.sub_title = self._where
+        shown = (
+            (self.paused, Badge("PAUSED", "warning")),
+            (self.backend is not None and self.backend.read_only, Badge("READ-ONLY", "accent")),
+            *((True, badge) for badge in self._view_badges),
+            (True, Badge(f"{self.refresh_hz} Hz", "muted")),
+        )
+        self.badges = tuple(badge for on, badge in shown if on)
 
     def action_toggle_help(self) -> None:
         if self.screen.query(HelpPanel):

@@ -7,10 +7,8 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Sparkline, Static
 
-from balance_tui.tui.formatting import amount, trend_text
+from balance_tui.tui.formatting import amount, no_trend_yet, trend_text
 from balance_tui.view import SelectionView
-
-MIN_TREND_SAMPLES = 5  # fewer changes than this say nothing about a direction
 
 
 class AssetPanel(Vertical):
@@ -35,9 +33,7 @@ class AssetPanel(Vertical):
         # Floats only to scale the bars: the figures themselves are shown exactly elsewhere.
         self.query_one(Sparkline).data = [float(entry.total) for entry in history]
         self.query_one("#trend", Static).update(
-            f"{len(history)} change{'' if len(history) == 1 else 's'}; a trend after {MIN_TREND_SAMPLES}"
-            if trend is None or trend.samples < MIN_TREND_SAMPLES
-            else trend_text(trend)
+            trend_text(trend) if trend is not None and trend.stated else no_trend_yet(len(history), trend)
         )
         wallets = "" if balance is None else "  ".join(f"{w.type}/{w.id} {amount(w.balance)}" for w in balance.wallets)
         self.query_one("#wallets", Static).update(Content(wallets))

@@ -25,9 +25,8 @@ from balance_tui.core.history import TrendAnalysis
 from balance_tui.core.orders import OpenOrder
 from balance_tui.store.errors import StoreError
 from balance_tui.store.history import History, Ledger, bucket_width, history, ledger
-from balance_tui.tui.asset_panel import MIN_TREND_SAMPLES
 from balance_tui.tui.chart import BalanceChart
-from balance_tui.tui.formatting import amount, trend_text
+from balance_tui.tui.formatting import amount, no_trend_yet, trend_text
 from balance_tui.tui.header import ConsoleHeader
 from balance_tui.tui.ledger_screen import COLUMNS, entry_rows
 from balance_tui.tui.row_table import RowTable, fill
@@ -66,6 +65,7 @@ class AssetDetail:
     balance: Balance | None  # now, from the engine
     trend: TrendAnalysis | None  # the engine's fit over the history it keeps in memory
     trend_hours: float
+    changes: int  # in that history
     orders: tuple[OrderHold, ...]  # open orders on a pair with the asset, and what each holds
 
 
@@ -79,7 +79,8 @@ async def read_asset(backend: Backend, asset: str, hours: int) -> AssetDetail:
     orders = tuple(item for item in manager.orders.listed() if asset in (item[0].base, item[0].quote))
     stored = await asyncio.to_thread(history, backend.store, asset, since=since, until=until, points=POINTS)
     entries = await asyncio.to_thread(ledger, backend.store, since=since, until=until, asset=asset, limit=SHOWN_ENTRIES)
-    return AssetDetail(asset, hours, until, stored, entries, balance, trend, trend_hours, orders)
+    changes = len(manager.history.get_asset_history(asset))
+    return AssetDetail(asset, hours, until, stored, entries, balance, trend, trend_hours, changes, orders)
 
 
 class AssetScreen(Screen[None]):
@@ -143,9 +144,9 @@ class AssetScreen(Screen[None]):
         self.query_one("#asset-trend", Static).update(
             f"trend over the last {detail.trend_hours:g} h the engine keeps: "
             + (
-                f"fewer than {MIN_TREND_SAMPLES} changes, no trend yet"
-                if trend is None or trend.samples < MIN_TREND_SAMPLES
-                else f"{trend_text(trend)}  ({trend.samples} changes)"
+                f"{trend_text(trend)}  ({trend.samples} changes)"
+                if trend is not None and trend.stated
+                else no_trend_yet(detail.changes, trend)
             )
         )
         self.query_one("#asset-wallets", Static).update(_wallets(detail.balance))

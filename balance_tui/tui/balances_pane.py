@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import Input, Label
+from textual.widgets import DataTable, Input, Label, Static
 
-from balance_tui.tui.balances_table import BalancesTable
+from balance_tui.tui.balances_table import COLUMNS, EXTRA, BalancesTable
 from balance_tui.tui.formatting import amount
 from balance_tui.view import View
 
 TITLE = "balances"
+LABELS = {key: label.lower() for key, label, *_ in COLUMNS}  # in the row's detail line
 
 
 class BalancesPane(Vertical):
@@ -44,6 +45,7 @@ class BalancesPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield BalancesTable(id="balances", dust_below=self._dust_below)
+        yield Static("", id="row-detail", markup=False)
         with Horizontal(id="filter-bar"):
             yield Label("filter /")
             yield Input(placeholder="part of an asset name: enter keeps the filter, esc clears it", id="filter")
@@ -61,6 +63,26 @@ class BalancesPane(Vertical):
         self._quote = view.prices.quote
         self.table.sync(view.balances, view.now, view.values)
         self._update_title()
+        self._show_detail()
+
+    @on(DataTable.RowHighlighted, "#balances")
+    @on(BalancesTable.ColumnsChanged)
+    def _show_detail(self) -> None:
+        """The selected row's figures in the columns that gave way for want of room, under the table: an
+        amount is never out of sight. Hidden while every column shows."""
+        table, detail = self.table, self.query_one("#row-detail", Static)
+        dropped = tuple(key for key in table.dropped_columns if key not in EXTRA)
+        asset = table.selected_asset
+        figures = {} if asset is None else table.figures(asset)
+        detail.display = bool(dropped)
+        text = "  ".join(
+            [asset or "", *(f"{LABELS[key]} {figures[key]}{self._unit(key)}" for key in dropped if key in figures)]
+        )
+        if str(detail.content) != text:
+            detail.update(text)
+
+    def _unit(self, key: str) -> str:
+        return f" {self._quote}" if key == "value" and self._quote else ""
 
     @property
     def filter_bar(self) -> Horizontal:

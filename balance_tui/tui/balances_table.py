@@ -16,26 +16,37 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual import on
+from textual.message import Message
 from textual.widgets import DataTable
 
 from balance_tui.core import Balance
 from balance_tui.tui.formatting import age, amount
 from balance_tui.tui.row_table import RowTable
 
-# (key, label, width, right-aligned). Fixed widths: measuring content on every update costs frames.
+# (key, label, narrowest width, right-aligned). Each column is as wide as its widest cell yet, never narrower
+# than this: a cell is measured only when its text changes, and a figure wider than its column widens it (the
+# table is laid out again), so no amount ever loses a digit.
 COLUMNS = (
-    ("asset", "Asset", 8, False),
-    ("total", "Total", 22, True),
-    ("held", "Held", 18, True),
-    ("free", "Free", 22, True),
-    ("value", "Value", 14, True),
+    ("asset", "Asset", 6, False),
+    ("total", "Total", 10, True),
+    ("held", "Held", 10, True),
+    ("free", "Free", 10, True),
+    ("value", "Value", 10, True),
     ("source", "Source", 7, False),  # ws, rest, cache, store; and the sort arrow in the header
     ("age", "Age", 4, True),  # 59s, 59m, 23h, 9d
+    ("updated", "Updated", 8, False),  # UTC, to the second
+    ("wallets", "Wallets", 7, False),  # spot/main, earn/bonded, ...
 )
 COLUMN_KEYS = tuple(key for key, *_ in COLUMNS)
+# When the columns are wider than the table, these give way first to last; the asset and its total always
+# show. The last two are for wide terminals only: the others' figures, when they give way, are shown for the
+# selected row under the table (BalancesPane).
+DROPPED_FIRST = ("wallets", "updated", "held", "source", "age", "value", "free")
+EXTRA = ("updated", "wallets")
+PADDING = 2  # DataTable's cell padding, both sides
 CENT = Decimal("0.01")
 # The direction a column sorts in first: amounts biggest first, names A to Z, ages youngest first.
-FIRST_DESCENDING = {"asset": False, "total": True, "held": True, "free": True, "value": True}
+FIRST_DESCENDING = {"asset": False, "total": True, "held": True, "free": True, "value": True, "updated": True}
 ARROWS = {False: "▲", True: "▼"}
 FADE_STEPS = 3
 FADE_STEP = timedelta(seconds=1)
@@ -72,6 +83,9 @@ class Counts:
 
 
 class BalancesTable(RowTable[Text]):
+    class ColumnsChanged(Message):
+        """The table was laid out again: other columns show, or wider."""
+
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         f"balances-table--{way}-{step}" for way in ("up", "down") for step in range(FADE_STEPS)
     }
@@ -90,10 +104,53 @@ class BalancesTable(RowTable[Text]):
         self._seen: dict[str, tuple[Balance, Decimal | None]] = {}  # every asset held: to notice changes
         self._changes: dict[str, Change] = {}  # assets whose total moved in the last FADE_STEPS steps
         self._last: tuple[Mapping[str, Balance], datetime, Mapping[str, Decimal | None]] | None = None
+        self._widths = {key: max(width, len(label) + 1) for key, label, width, _ in COLUMNS}  # +1: the sort arrow
+        self.shown_columns: tuple[str, ...] = ()  # in COLUMNS' order; the others gave way for want of room
 
     def on_mount(self) -> None:
-        for i, (key, _, width, _) in enumerate(COLUMNS):
-            self.add_column(_aligned(self._label(key), i), width=width, key=key)
+        self._lay_out()
+
+    def on_resize(self) -> None:
+        if self._fitting() != self.shown_columns:
+            self._lay_out()
+
+    @property
+    def dropped_columns(self) -> tuple[str, ...]:
+        return tuple(key for key in COLUMN_KEYS if key not in self.shown_columns)
+
+    def figures(self, asset: str) -> dict[str, str]:
+        """The text of every cell of `asset`'s row, by column, shown or not (empty: no such row)."""
+        cells = self._shown.get(asset, ())
+        return dict(zip(COLUMN_KEYS, cells, strict=True)) if cells else {}
+
+    def _fitting(self) -> tuple[str, ...]:
+        """The columns that fit the table's width (one cell kept for the scroll bar), dropping DROPPED_FIRST in
+        order; before the table has a width, all of them."""
+        room = self.size.width - 1
+        shown = list(COLUMN_KEYS)
+        for key in DROPPED_FIRST:
+            if room <= 0 or sum(self._widths[k] + PADDING for k in shown) <= room:
+                break
+            shown.remove(key)
+        return tuple(shown)
+
+    def _lay_out(self) -> None:
+        """The columns again, for a new width or a wider figure: every row is drawn again in them; the cursor
+        stays on its asset."""
+        selected = self.selected_asset
+        self.shown_columns = self._fitting()
+        self.clear(columns=True)
+        self._shown.clear()
+        self._painted.clear()
+        self._keys.clear()
+        self._order = []
+        for key in self.shown_columns:
+            self.add_column(self._aligned(self._label(key), key), width=self._widths[key], key=key)
+        if self._last is not None:
+            self._paint(*self._last, reorder=True, force=True)
+            if selected in self._order:
+                self.move_cursor(row=self._order.index(selected))
+        self.post_message(self.ColumnsChanged())
 
     @property
     def selected_asset(self) -> str | None:
@@ -124,7 +181,10 @@ class BalancesTable(RowTable[Text]):
             self._set_sort(Sort(column, FIRST_DESCENDING.get(column, False)))
 
     def cycle_sort(self) -> None:
-        self.sort_by(COLUMN_KEYS[(COLUMN_KEYS.index(self.sort_order.column) + 1) % len(COLUMN_KEYS)])
+        """The next column shown (after one that gave way: the first)."""
+        shown = self.shown_columns
+        at = shown.index(self.sort_order.column) if self.sort_order.column in shown else -1
+        self.sort_by(shown[(at + 1) % len(shown)])
 
     def reverse_sort(self) -> None:
         self._set_sort(Sort(self.sort_order.column, not self.sort_order.descending))
@@ -147,8 +207,8 @@ class BalancesTable(RowTable[Text]):
 
     def _set_sort(self, order: Sort) -> None:
         self.sort_order = order
-        for i, key in enumerate(COLUMN_KEYS):
-            self.columns[key].label = _aligned(self._label(key), i)  # DataTable.sort below redraws the header
+        for key in self.shown_columns:
+            self.columns[key].label = self._aligned(self._label(key), key)  # DataTable.sort below redraws the header
         self._repaint(force=True)
 
     def _label(self, key: str) -> str:
@@ -203,7 +263,8 @@ class BalancesTable(RowTable[Text]):
             self.remove_row(asset)
             del self._shown[asset], self._painted[asset], self._keys[asset]
             reorder = True
-        column = self.sort_order.column
+        column, widths, shown = self.sort_order.column, self._widths, self.shown_columns
+        too_wide = False
         for asset in visible:
             balance, value = balances[asset], values.get(asset)
             cells = _cells(balance, now, value)
@@ -211,12 +272,17 @@ class BalancesTable(RowTable[Text]):
             before = self._shown.get(asset)
             if before is None:
                 self.add_row(*self._styled(cells, painted), key=asset)
+                too_wide = too_wide or any(
+                    len(cell) > widths[key] for key, cell in zip(COLUMN_KEYS, cells, strict=True)
+                )
                 reorder = True
             else:
                 was = self._painted[asset]
                 for i, (old, new) in enumerate(zip(before, cells, strict=True)):
-                    key = COLUMNS[i][0]
-                    if old != new or (was != painted and key in HIGHLIGHTED):
+                    key = COLUMN_KEYS[i]
+                    if old != new and len(new) > widths[key]:
+                        too_wide = True
+                    if key in shown and (old != new or (was != painted and key in HIGHLIGHTED)):
                         self.update_cell(asset, key, self._cell(new, i, painted))
             self._shown[asset] = cells
             self._painted[asset] = painted
@@ -226,6 +292,11 @@ class BalancesTable(RowTable[Text]):
                 reorder = True
         if reorder or force:
             self._reorder(selected, force)
+        if too_wide:
+            for cells in self._shown.values():
+                for key, cell in zip(COLUMN_KEYS, cells, strict=True):
+                    widths[key] = max(widths[key], len(cell))
+            self._lay_out()
 
     def _visible(self, balances: Mapping[str, Balance], values: Mapping[str, Decimal | None]) -> dict[str, None]:
         """The assets the filter names, less the dust unless it is shown, in `balances`' order (a set's order
@@ -256,11 +327,17 @@ class BalancesTable(RowTable[Text]):
         return change, step
 
     def _styled(self, cells: tuple[str, ...], painted: tuple[Change, int] | None) -> list[Text]:
-        return [self._cell(cell, i, painted) for i, cell in enumerate(cells)]
+        shown = self.shown_columns
+        return [self._cell(cell, i, painted) for i, cell in enumerate(cells) if COLUMN_KEYS[i] in shown]
+
+    def _aligned(self, value: str, key: str) -> Text:
+        """Padded to the column's width; a Text, since a plain str cell would be read as markup."""
+        right = COLUMNS[COLUMN_KEYS.index(key)][3]
+        return Text(value.rjust(self._widths[key]) if right else value)
 
     def _cell(self, value: str, column: int, painted: tuple[Change, int] | None) -> Text:
-        text = _aligned(value, column)
-        if painted is not None and COLUMNS[column][0] in painted[0].columns:
+        text = self._aligned(value, COLUMN_KEYS[column])
+        if painted is not None and COLUMN_KEYS[column] in painted[0].columns:
             change, step = painted
             style = self.get_component_rich_style(
                 f"balances-table--{'up' if change.up else 'down'}-{step}", partial=True, default=Style()
@@ -298,8 +375,10 @@ def _sort_key(column: str, balance: Balance, value: Decimal | None) -> object:
             return value
         case "source":
             return balance.source.value
-        case "age":
+        case "age" | "updated":
             return balance.updated_at
+        case "wallets":
+            return _wallets(balance)
     return balance.asset
 
 
@@ -312,10 +391,10 @@ def _cells(balance: Balance, now: datetime, value: Decimal | None) -> tuple[str,
         "-" if value is None else amount(value.quantize(CENT)),  # a valuation, not a balance: to the cent
         balance.source.value,
         age(now - balance.updated_at),
+        f"{balance.updated_at:%H:%M:%S}",
+        _wallets(balance),
     )
 
 
-def _aligned(value: str, column: int) -> Text:
-    """Padded to the fixed width; a Text, since a plain str cell would be read as markup."""
-    _, _, width, right = COLUMNS[column]
-    return Text(value.rjust(width) if right else value)
+def _wallets(balance: Balance) -> str:
+    return ", ".join(f"{wallet.type}/{wallet.id}" for wallet in balance.wallets)

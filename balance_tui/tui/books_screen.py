@@ -7,21 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 from sqlalchemy.exc import SQLAlchemyError
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.screen import Screen
+from textual.widgets import Footer, Static
 
 from balance_tui.store.books import BalanceView, undo_refusal
 from balance_tui.store.errors import StoreError
 from balance_tui.store.tables import BalanceAdjustment, Position, TradingSession
+from balance_tui.tui import availability
 from balance_tui.tui.formatting import amount
 from balance_tui.tui.header import ConsoleHeader
+from balance_tui.tui.note_form import Note, NoteForm
 from balance_tui.tui.row_table import RowTable, cells
 
 SHOWN_ADJUSTMENTS = 50
@@ -38,6 +40,21 @@ class Books:
 Undo = Callable[[int, str], Awaitable[str | None]]  # adjustment id, reason -> an error to show, or None once written
 
 
+def undo_note(a: BalanceAdjustment) -> Note:
+    """What the undo's modal says: the adjustment, and the entry the undo will be."""
+    change = f"{'+' if a.delta < 0 else ''}{amount(-a.delta)} {a.asset}"
+    return Note(
+        title=f"Undo adjustment #{a.id}?",
+        subject=f"{a.asset} {amount(a.before)} -> {amount(a.after)} by {a.operator} at {a.created_at:%Y-%m-%d %H:%M:%S}"
+        f" UTC: {a.reason}",
+        hint=f"The undo is a new entry of {change} on the balance as it stands now; #{a.id} itself stays.",
+        name="reason",
+        missing="reason: say why; it is recorded with the undo",
+        confirm="Undo",
+        warning=True,
+    )
+
+
 def undone_by(adjustments: list[BalanceAdjustment]) -> dict[int, int]:
     """Which adjustment undid which: original id -> the id of its undo."""
     return {a.reverses_id: a.id for a in adjustments if a.reverses_id is not None and a.id is not None}
@@ -49,14 +66,18 @@ class BooksScreen(Screen[None]):
         Binding("u", "undo", "Undo adjustment", id="books.undo"),
     ]
 
-    def __init__(self, load: Callable[[], Awaitable[Books]], undo: Undo, *, read_only: bool = False) -> None:
-        """`load` reads the books, `undo` reverses an adjustment; `read_only`: they cannot be changed here."""
+    def __init__(self, load: Callable[[], Awaitable[Books]], undo: Undo) -> None:
+        """`load` reads the books, `undo` reverses an adjustment."""
         super().__init__()
         self._load = load
         self._undo = undo
-        self._read_only = read_only
         self._adjustments: dict[int, BalanceAdjustment] = {}
         self._undone_by: dict[int, int] = {}
+
+    @property
+    def _read_only(self) -> bool:
+        """The books cannot be changed from this console (`availability` says why)."""
+        return bool(availability.unavailable(self.app, "undo"))
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader()
@@ -88,7 +109,7 @@ class BooksScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A read-only console shows `u` disabled; pressing it says why (the app's `on_key`)."""
-        return None if action == "undo" and self._read_only else True
+        return availability.check(self.app, action) if action == "undo" else True
 
     @work(exclusive=True, group="books", exit_on_error=False, description="read the books")
     async def reload(self) -> None:
@@ -157,62 +178,4 @@ class BooksScreen(Screen[None]):
         if refusal := undo_refusal(adjustment, undone_by=self._undone_by.get(adjustment.id)):
             self.notify(refusal, title="Undo: refused", severity="warning", markup=False)
             return
-        self.app.push_screen(UndoConfirm(adjustment, self._undo))
-
-
-class UndoConfirm(ModalScreen[bool]):
-    """Confirm an undo with a reason (required); the store's refusal is shown here and the modal stays."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="undo.cancel"),
-        Binding("ctrl+s", "confirm", "Undo", priority=True, id="undo.confirm"),
-    ]
-
-    def __init__(self, adjustment: BalanceAdjustment, undo: Undo) -> None:
-        super().__init__()
-        self._adjustment = adjustment
-        self._undo = undo
-
-    def compose(self) -> ComposeResult:
-        a = self._adjustment
-        change = f"{'+' if a.delta < 0 else ''}{amount(-a.delta)} {a.asset}"
-        with Vertical(id="undo-form"):
-            yield Label(f"Undo adjustment #{a.id}?")
-            yield Static(
-                f"{a.asset} {amount(a.before)} -> {amount(a.after)} by {a.operator} at {a.created_at:%Y-%m-%d %H:%M:%S}"
-                f" UTC: {a.reason}\nThe undo is a new entry of {change} on the balance as it stands now;"
-                f" #{a.id} itself stays.",
-                id="undo-what",
-                markup=False,
-            )
-            yield Input(placeholder="reason (required; recorded with your user, SSH origin and terminal)", id="reason")
-            yield Static("", id="undo-error", markup=False)
-            with Horizontal(id="buttons"):
-                yield Button("Undo  ctrl+s", variant="warning", id="confirm", disabled=True)
-                yield Button("Cancel  esc", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#reason", Input).focus()
-
-    @on(Input.Changed, "#reason")
-    def _reason_changed(self, event: Input.Changed) -> None:
-        self.query_one("#confirm", Button).disabled = not event.value.strip()
-        self.query_one("#undo-error", Static).update("")
-
-    @on(Button.Pressed, "#confirm")
-    async def action_confirm(self) -> None:
-        reason = self.query_one("#reason", Input).value.strip()
-        error = self.query_one("#undo-error", Static)
-        if not reason:
-            error.update("reason: say why; it is recorded with the undo")
-            return
-        assert self._adjustment.id is not None
-        refusal = await self._undo(self._adjustment.id, reason)
-        if refusal is None:
-            self.dismiss(True)
-        else:
-            error.update(refusal)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(False)
+        self.app.push_screen(NoteForm(undo_note(adjustment), partial(self._undo, adjustment.id)))

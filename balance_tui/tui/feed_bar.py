@@ -23,13 +23,14 @@ class FeedBar(Static):
         super().__init__("● starting", markup=False, **kwargs)  # type: ignore[arg-type]
 
     def show(self, feed: FeedView, now: datetime) -> None:
-        """The reason first when the feed is not live, so a narrow terminal cuts the details, not the cause."""
+        """The countdown and the reason first when the feed is not live, so a narrow terminal cuts the details,
+        not the cause."""
         state = feed.state
         parts = [f"● {state.value.upper()}"]
-        if feed.error and state is not FeedState.LIVE:
-            parts.append(feed.error)
         if feed.retry_at is not None:
             parts.append(f"retry in {age(feed.retry_at - now)}")
+        if feed.error and state is not FeedState.LIVE:
+            parts.append(feed.error)
         parts += [
             f"system {feed.system or '-'}",
             f"last msg {age(None if feed.last_message_at is None else now - feed.last_message_at)} ago",

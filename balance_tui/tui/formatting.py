@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from balance_tui.core.history import TrendAnalysis
+from balance_tui.core.history import MIN_TREND_SAMPLES, MIN_TREND_SPAN, TrendAnalysis
 
 
 def amount(value: Decimal) -> str:
@@ -32,6 +32,19 @@ def trend_text(trend: TrendAnalysis) -> str:
         f"{trend.trend_direction.value} {rate(trend.slope_per_hour, sign=True)}/h  "
         f"R² {trend.trend_strength:.2f}  volatility {rate(trend.volatility)}"
     )
+
+
+def no_trend_yet(changes: int, trend: TrendAnalysis | None) -> str:
+    """What there is while no trend is stated (`TrendAnalysis.stated`), and what one waits for:
+    "6 changes over 12s; a trend after 5 min" (or "after 5" changes, or "after 5 over 5 min")."""
+    samples, span = (0, timedelta(0)) if trend is None else (trend.samples, trend.span)
+    needs = []
+    if samples < MIN_TREND_SAMPLES:
+        needs.append(str(MIN_TREND_SAMPLES))
+    if span < MIN_TREND_SPAN:
+        needs.append(f"{MIN_TREND_SPAN // timedelta(minutes=1)}\N{NO-BREAK SPACE}min")  # kept on one line
+    over = f" over {age(span)}" if span >= timedelta(seconds=1) else ""  # not "over 0s"
+    return f"{changes} change{'' if changes == 1 else 's'}{over}; a trend after {' over '.join(needs)}"
 
 
 def age(delta: timedelta | None) -> str:

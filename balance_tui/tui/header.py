@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
+from textual.containers import Horizontal
 from textual.widgets import Header
 from textual.widgets._header import HeaderClock, HeaderIcon, HeaderTitle
+
+from balance_tui.tui.badges import BadgeBar
 
 
 class ConsoleClock(HeaderClock):
@@ -13,6 +16,7 @@ class ConsoleClock(HeaderClock):
 
     DEFAULT_CSS = """
     ConsoleClock {
+        dock: none;
         width: 14;
     }
     """
@@ -22,7 +26,17 @@ class ConsoleClock(HeaderClock):
 
 
 class ConsoleHeader(Header):
+    DEFAULT_CSS = """
+    ConsoleHeader #header-right {
+        dock: right;
+        width: auto;
+        height: 1;
+    }
+    """
+
     def compose(self) -> ComposeResult:
         yield HeaderIcon().data_bind(Header.icon)
         yield HeaderTitle()
-        yield ConsoleClock()
+        with Horizontal(id="header-right"):  # one dock: two widgets docked on the same side would overlap
+            yield BadgeBar()
+            yield ConsoleClock()

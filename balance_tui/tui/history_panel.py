@@ -24,8 +24,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from balance_tui.core.history import TrendDirection
-from balance_tui.tui.asset_panel import MIN_TREND_SAMPLES
-from balance_tui.tui.formatting import rate
+from balance_tui.tui.formatting import no_trend_yet, rate
 from balance_tui.view import AssetHistoryView
 
 SPARK_WIDTH = 24  # cells: the latest SPARK_POINTS changes are bucketed into this many
@@ -59,16 +58,15 @@ def spark(totals: Sequence[Decimal], width: int = SPARK_WIDTH) -> str:
 
 
 def history_line(row: AssetHistoryView) -> Content:
-    """asset, sparkline, arrow and rate per hour, ± volatility; a trend only after MIN_TREND_SAMPLES changes.
+    """asset, sparkline, arrow and rate per hour, ± volatility; a trend only once it is `stated`.
     The widths are such that a whole line fits 80 columns (the pane's subtitle says what ± is)."""
     cells = spark([e.total for e in row.history])
     head = Content.assemble(
         (row.asset.ljust(ASSET_WIDTH), "bold"), " " * (1 + SPARK_WIDTH - len(cells)), (cells, "$primary"), "  "
     )
     trend = row.trend
-    if trend is None or trend.samples < MIN_TREND_SAMPLES:
-        count = len(row.history)
-        return head + Content.styled(f"·  {count} change{'' if count == 1 else 's'}", "$text-muted")
+    if trend is None or not trend.stated:
+        return head + Content.styled(f"·  {no_trend_yet(len(row.history), trend)}", "$text-muted")
     arrow, style = ARROWS[trend.trend_direction]
     return Content.assemble(
         head,

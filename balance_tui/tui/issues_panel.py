@@ -10,24 +10,26 @@ key counts (the store keeps all of them).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import ClassVar
 
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.widgets import DataTable, Static
 
 from balance_tui.core.validator import ValidationIssue
 from balance_tui.store import acks
 from balance_tui.store.errors import StoreError
 from balance_tui.store.identity import Operator
 from balance_tui.store.tables import ValidationAck
+from balance_tui.tui import availability
+from balance_tui.tui.note_form import Note, NoteForm
 from balance_tui.tui.row_table import RowTable
 
 SEVERITY_STYLES = {"critical": "$error", "error": "$error", "warning": "$warning", "info": "$text-muted"}
@@ -57,6 +59,18 @@ def _cells(issue: ValidationIssue) -> dict[str, Text]:
         "count": Text(str(issue.count).rjust(5)),
         "message": Text(issue.message),  # Text, not str: messages carry exchange data, never markup
     }
+
+
+def ack_note(issue: ValidationIssue) -> Note:
+    """What the acknowledgement's modal says: the issue, and what acknowledging it does."""
+    return Note(
+        title=f"Acknowledge {issue.severity.upper()} {issue.rule} on {issue.asset or 'the account'}",
+        subject=issue.message,
+        hint="It leaves the table until it clears and fires again.",
+        name="note",
+        missing="note: say why this issue is fine; it is recorded with you",
+        confirm="Save",
+    )
 
 
 def describe(issue: ValidationIssue, previous: ValidationAck | None) -> Content:
@@ -95,7 +109,7 @@ class IssuesPanel(Vertical):
         self.border_title = "validation"
         self.can_focus = True  # while no table shows: tab still reaches the pane, and `z` zooms it
         self._issues: tuple[ValidationIssue, ...] | None = None
-        self._acks: dict[str, ValidationAck] | None = None  # None: not read from the store yet
+        self._acks: dict[str, ValidationAck] | None = None  # None: not read from the store yet (`acknowledged`)
         self._shown: dict[str, ValidationIssue] = {}  # by key, in table order
         self._drawn: dict[str, dict[str, Text]] = {}
 
@@ -123,9 +137,6 @@ class IssuesPanel(Vertical):
 
     def show(self, issues: tuple[ValidationIssue, ...]) -> None:
         """One tick's open issues; rows are keyed by issue and only changed cells are redrawn."""
-        if self._acks is None and getattr(self.app, "backend", None) is not None:
-            self._acks = {}
-            self.reload_acks()
         if issues == self._issues:
             return
         self._issues = issues
@@ -182,36 +193,35 @@ class IssuesPanel(Vertical):
         if self.screen.maximized is None:
             self.screen.maximize(self)
 
-    @work(exclusive=True, group="issue-acks", exit_on_error=False, description="read acknowledged issues")
-    async def reload_acks(self) -> None:
-        backend = getattr(self.app, "backend", None)
-        if backend is None:
-            return
-        try:
-            known = await asyncio.to_thread(acks.acknowledgements, backend.store)
-        except (StoreError, SQLAlchemyError) as exc:  # said; the pane shows every issue meanwhile
-            self.notify(f"cannot read acknowledged issues: {exc}", title="Validation", severity="error", markup=False)
-            return
+    def acknowledged(self, written: Iterable[ValidationAck], *, announce: bool = True) -> None:
+        """Acknowledgements written by any console (this one too), once each whichever way it arrives: the
+        write's own result or the store's watch. Each new one is announced, unless `announce` is False (those
+        read at start); the latest of an issue counts."""
+        known = dict(self._acks or {})
+        for ack in written:
+            latest = known.get(ack.issue)
+            if latest is not None and (latest.id or 0) >= (ack.id or 0):
+                continue
+            known[ack.issue] = ack
+            if announce:
+                self.notify(f"{ack.issue} by {ack.operator}: {ack.reason}", title="Issue acknowledged", markup=False)
         self._acks = known
         self._redraw()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Acknowledging writes to the store: a read-only console shows the key disabled and says why."""
         if action == "acknowledge":
-            unavailable = getattr(self.app, "_unavailable", None)
-            if self.selected is None:
-                return False
-            return None if unavailable is not None and unavailable(action) else True
+            return False if self.selected is None else availability.check(self.app, action)
         return True
 
     def action_acknowledge(self) -> None:
         issue = self.selected
         if issue is not None:
-            self.app.push_screen(AckForm(issue, self._acknowledge))
+            self.app.push_screen(NoteForm(ack_note(issue), partial(self._acknowledge, issue)))
 
     async def _acknowledge(self, issue: ValidationIssue, note: str) -> str | None:
         """Write the acknowledgement with the operator; an error to show in the form, or None once written."""
-        backend = getattr(self.app, "backend", None)
+        backend = self.app.backend
         if backend is None:
             return "the console is still starting"
         try:
@@ -225,56 +235,5 @@ class IssuesPanel(Vertical):
             )
         except (StoreError, SQLAlchemyError) as exc:
             return str(exc)
-        self._acks = {**(self._acks or {}), ack.issue: ack}
-        self._redraw()
-        self.notify(f"{ack.issue} by {ack.operator}: {ack.reason}", title="Issue acknowledged", markup=False)
+        self.acknowledged([ack])
         return None
-
-
-Submit = Callable[[ValidationIssue, str], Awaitable[str | None]]
-
-
-class AckForm(ModalScreen[bool]):
-    """Acknowledge one issue: the note is required, and recorded with the operator."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="ack.cancel"),
-        Binding("ctrl+s", "save", "Save", priority=True, id="ack.save"),
-    ]
-
-    def __init__(self, issue: ValidationIssue, submit: Submit) -> None:
-        super().__init__()
-        self._issue = issue
-        self._submit = submit
-
-    def compose(self) -> ComposeResult:
-        issue = self._issue
-        with Vertical(id="form"):
-            yield Label(f"Acknowledge {issue.severity.upper()} {issue.rule} on {issue.asset or 'the account'}")
-            yield Static(issue.message, markup=False, id="ack-message")
-            yield Static("It leaves the table until it clears and fires again.", classes="hint")
-            yield Input(placeholder="note (required; recorded with your user and terminal)", id="note")
-            yield Static("", id="error", markup=False)
-            with Horizontal(id="buttons"):
-                yield Button("Save  ctrl+s", variant="primary", id="save")
-                yield Button("Cancel  esc", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#note", Input).focus()
-
-    @on(Input.Submitted, "#note")
-    @on(Button.Pressed, "#save")
-    async def action_save(self) -> None:
-        note = self.query_one("#note", Input).value.strip()
-        if not note:
-            self.query_one("#error", Static).update("note: say why this issue is fine; it is recorded with you")
-            return
-        error = await self._submit(self._issue, note)
-        if error is None:
-            self.dismiss(True)
-        else:
-            self.query_one("#error", Static).update(error)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(False)

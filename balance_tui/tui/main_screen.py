@@ -57,11 +57,14 @@ def total_line(view: View) -> str:
 
 class MainScreen(Screen[None]):
     ALLOW_IN_MAXIMIZED_VIEW = "ConsoleHeader, Footer"
+    # The number keys in the order of PANES; each id a literal, as ui_names reads them.
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(
-            Binding(str(number), f"toggle_pane('{pane}')", f"{pane.title()} pane", show=False, id=f"pane.{pane}")
-            for number, pane in enumerate(PANES, start=1)
-        ),
+        Binding("1", "toggle_pane('balances')", "Balances pane", show=False, id="pane.balances"),
+        Binding("2", "toggle_pane('asset')", "Asset pane", show=False, id="pane.asset"),
+        Binding("3", "toggle_pane('engine')", "Engine pane", show=False, id="pane.engine"),
+        Binding("4", "toggle_pane('issues')", "Issues pane", show=False, id="pane.issues"),
+        Binding("5", "toggle_pane('feed')", "Feed pane", show=False, id="pane.feed"),
+        Binding("6", "toggle_pane('history')", "History pane", show=False, id="pane.history"),
         Binding("z", "zoom", "Zoom", show=False, id="pane.zoom"),
         Binding("i", "issues", "Issues", show=False, id="issues.focus"),
     ]
@@ -156,6 +159,7 @@ class MainScreen(Screen[None]):
         if str(total.content) != text:
             total.update(text)
         self.query_one(FeedBar).show(view.feed, view.now)
+        self.app.show_view_badges(view)  # in the header of every screen
         self.query_one(FeedPanel).show(view.feed, view.now)
         self.query_one(AssetPanel).show(view.selection)
         self.query_one(EnginePanel).show(view)

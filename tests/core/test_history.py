@@ -5,10 +5,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from balance_tui.core.history import BalanceHistory, EntryKind, TrendAnalysis, TrendDirection
+from balance_tui.core.history import MIN_TREND_SPAN, BalanceHistory, EntryKind, TrendAnalysis, TrendDirection
 from tests.conftest import FrozenClock
 
 D = Decimal
+H3 = timedelta(hours=3)
 
 
 def make(**kwargs: object) -> tuple[BalanceHistory, FrozenClock]:
@@ -88,13 +89,13 @@ def test_a_flow_must_have_its_kinds_sign(kind: EntryKind, flow: Decimal) -> None
 def test_a_steadily_rising_balance_reads_increasing() -> None:
     history, clock = make()
     hourly(history, clock, (0, "100"), (1, "102"), (2, "104"), (3, "106"))
-    assert history.analyze_balance_trend("BTC") == TrendAnalysis(TrendDirection.INCREASING, D(1), D(2), D(0), 4)
+    assert history.analyze_balance_trend("BTC") == TrendAnalysis(TrendDirection.INCREASING, D(1), D(2), D(0), 4, H3)
 
 
 def test_a_steadily_falling_balance_reads_decreasing() -> None:
     history, clock = make()
     hourly(history, clock, (0, "106"), (1, "104"), (2, "102"), (3, "100"))
-    assert history.analyze_balance_trend("BTC") == TrendAnalysis(TrendDirection.DECREASING, D(1), D(-2), D(0), 4)
+    assert history.analyze_balance_trend("BTC") == TrendAnalysis(TrendDirection.DECREASING, D(1), D(-2), D(0), 4, H3)
 
 
 def test_the_slope_is_against_time_not_sample_index() -> None:
@@ -112,7 +113,7 @@ def test_slope_strength_and_volatility_of_a_noisy_series() -> None:
     history, clock = make()
     hourly(history, clock, (0, "1"), (1, "3"), (2, "2"), (3, "4"))
     assert history.analyze_balance_trend("BTC") == TrendAnalysis(
-        TrendDirection.INCREASING, D("0.64"), D("0.8"), D("0.45").sqrt(), 4
+        TrendDirection.INCREASING, D("0.64"), D("0.8"), D("0.45").sqrt(), 4, H3
     )
 
 
@@ -125,7 +126,7 @@ def test_a_deposit_step_is_not_a_trend() -> None:
     history.record("BTC", D(150), D(0), "ws", kind=EntryKind.DEPOSIT, flow=D(50))
     clock.advance(3600)
     history.record("BTC", D(150), D(0), "ws")
-    assert history.analyze_balance_trend("BTC") == TrendAnalysis(TrendDirection.STABLE, D(0), D(0), D(0), 4)
+    assert history.analyze_balance_trend("BTC") == TrendAnalysis(TrendDirection.STABLE, D(0), D(0), D(0), 4, H3)
 
 
 def test_the_same_step_unmarked_reads_as_a_rise() -> None:
@@ -146,7 +147,7 @@ def test_a_withdrawal_leaves_the_trading_trend_visible() -> None:
     history.record("BTC", D(52), D(0), "ws", kind=EntryKind.WITHDRAWAL, flow=D(-50))
     clock.advance(3600)
     history.record("BTC", D(53), D(0), "ws")
-    assert history.analyze_balance_trend("BTC") == TrendAnalysis(TrendDirection.INCREASING, D(1), D(1), D(0), 4)
+    assert history.analyze_balance_trend("BTC") == TrendAnalysis(TrendDirection.INCREASING, D(1), D(1), D(0), 4, H3)
 
 
 @pytest.mark.parametrize(("end", "direction"), [("1000.5", TrendDirection.STABLE), ("1002", TrendDirection.INCREASING)])
@@ -213,3 +214,38 @@ def test_the_revision_changes_with_every_entry_added_or_dropped_and_only_then() 
     clock.advance(3600 * 1.5)  # the first entry ages out
     assert history.revision("BTC") != seen
     assert [e.total for e in history.get_asset_history("BTC")] == [2]
+
+
+def seconds_apart(history: BalanceHistory, clock: FrozenClock, seconds: float, *totals: str) -> None:
+    for total in totals:
+        history.record("BTC", D(total), D(0), "ws")
+        clock.advance(seconds)
+
+
+def test_a_fit_over_seconds_is_made_but_not_stated() -> None:
+    # Ten changes 1.2 s apart rising by 1: a slope of 3,000 an hour (to 27 places), read from 10.8 s of data.
+    history, clock = make()
+    seconds_apart(history, clock, 1.2, *(str(100 + i) for i in range(10)))
+    trend = history.analyze_balance_trend("BTC")
+    assert trend is not None and trend.samples == 10
+    assert trend.span == timedelta(seconds=10.8) and round(trend.slope_per_hour) == 3000
+    assert not trend.stated
+
+
+def test_a_fit_is_stated_once_it_spans_the_minimum() -> None:
+    history, clock = make()
+    step = MIN_TREND_SPAN.total_seconds() / 4
+    seconds_apart(history, clock, step - 1, "100", "101", "102", "103", "104")
+    short = history.analyze_balance_trend("BTC")
+    assert short is not None and short.samples == 5 and short.span < MIN_TREND_SPAN and not short.stated
+    history, clock = make()
+    seconds_apart(history, clock, step, "100", "101", "102", "103", "104")
+    trend = history.analyze_balance_trend("BTC")
+    assert trend is not None and trend.span == MIN_TREND_SPAN and trend.stated
+
+
+def test_a_long_span_of_too_few_changes_is_not_stated() -> None:
+    history, clock = make()
+    hourly(history, clock, (0, "100"), (1, "102"), (2, "104"), (3, "106"))
+    trend = history.analyze_balance_trend("BTC")
+    assert trend is not None and trend.span == H3 and trend.samples == 4 and not trend.stated

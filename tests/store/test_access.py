@@ -17,7 +17,7 @@ from balance_tui.store.errors import ReadOnlyStoreError, SchemaError
 from balance_tui.store.history import HistoryWriter
 from balance_tui.store.migrate import open_store
 from balance_tui.store.tables import AdjustmentKind, PositionSide
-from balance_tui.store.watch import watch_adjustments
+from balance_tui.store.watch import Seen, watch_store
 from tests.store.support import ALICE, T0, row_counts
 
 
@@ -115,7 +115,7 @@ def test_a_select_only_role_cannot_write_even_around_the_console(
 
 async def test_a_select_only_role_still_watches(migrated: Engine, select_only_role: str, session_id: int) -> None:
     watching = open_store(select_only_role, read_only=True)
-    changes = watch_adjustments(watching, after_id=0)
+    changes = watch_store(watching, after=Seen())
     try:
         await asyncio.to_thread(adjust, migrated, session_id)
         async with asyncio.timeout(10):
@@ -127,7 +127,7 @@ async def test_a_select_only_role_still_watches(migrated: Engine, select_only_ro
 
 
 def test_a_read_only_console_cannot_migrate_and_says_what_to_do(store_url: str) -> None:
-    with pytest.raises(SchemaError, match=r"at revision none, this console needs 0002.*balance-tui db migrate"):
+    with pytest.raises(SchemaError, match=r"at revision none, this console needs 0003.*balance-tui db migrate"):
         open_store(store_url, read_only=True)
 
 

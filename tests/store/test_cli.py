@@ -50,7 +50,7 @@ def active(migrated: Engine) -> int:
 
 def test_db_migrate_and_verify(run: Run) -> None:
     code, out, _ = run("db", "migrate")
-    assert code == 0 and out.startswith("schema at revision 0002 (newest)")
+    assert code == 0 and out.startswith("schema at revision 0003 (newest)")
     code, out, _ = run("db", "verify")
     assert (code, out) == (0, "ok: checked 0 sessions, 0 balances, 0 adjustments, 0 positions\n")
 

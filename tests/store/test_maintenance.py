@@ -92,7 +92,7 @@ def test_an_old_schema_is_reported(migrated: Engine) -> None:
     with migrated.begin() as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, "0001")
-    assert verify(migrated).problems == ["schema is at revision 0001, expected 0002"]
+    assert verify(migrated).problems == ["schema is at revision 0001, expected 0003"]
 
 
 def test_a_backup_is_a_consistent_copy(migrated: Engine, session_id: int, tmp_path) -> None:

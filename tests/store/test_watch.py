@@ -1,4 +1,5 @@
-"""Several consoles: an adjustment made in one reaches the others (NOTIFY on PostgreSQL, a poll on SQLite)."""
+"""Several consoles: an adjustment or an acknowledgement made in one reaches the others (NOTIFY on PostgreSQL,
+a poll on SQLite)."""
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
@@ -8,10 +9,10 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, insert, text
 
-from balance_tui.store import books
+from balance_tui.store import acks, books
 from balance_tui.store.engine import PG_CONNECT_TIMEOUT_S, create_store_engine
 from balance_tui.store.tables import AdjustmentKind, BalanceAdjustment
-from balance_tui.store.watch import APPLICATION_NAME, StoreChange, watch_adjustments
+from balance_tui.store.watch import APPLICATION_NAME, Seen, StoreChange, watch_store
 from tests.store.support import BOB, T0
 
 WAIT = 10.0  # a hang detector, not a latency target: the poll runs every 50 ms here, NOTIFY arrives at commit
@@ -33,6 +34,12 @@ def adjust(engine: Engine, session_id: int, key: str) -> int:
     return result.adjustment.id
 
 
+def acknowledge(engine: Engine, issue: str) -> int:
+    ack = acks.acknowledge(engine, issue=issue, reason="seen from the other console", operator=BOB, now=T0)
+    assert ack.id is not None
+    return ack.id
+
+
 async def next_change(changes: AsyncIterator[StoreChange]) -> StoreChange:
     async with asyncio.timeout(WAIT):
         return await anext(changes)
@@ -41,7 +48,7 @@ async def next_change(changes: AsyncIterator[StoreChange]) -> StoreChange:
 async def test_an_adjustment_in_one_console_reaches_the_others(
     migrated: Engine, other_console: Engine, session_id: int
 ) -> None:
-    changes = watch_adjustments(migrated, after_id=0, poll_interval=0.05)
+    changes = watch_store(migrated, after=Seen(), poll_interval=0.05)
     try:
         first = await asyncio.to_thread(adjust, other_console, session_id, "one")
         assert await next_change(changes) == StoreChange((first,))
@@ -50,6 +57,35 @@ async def test_an_adjustment_in_one_console_reaches_the_others(
         assert await next_change(changes) == StoreChange((second,))
         [read] = books.adjustments(migrated, after_id=first)
         assert (read.id, read.operator, read.delta) == (second, "bob", Decimal(1))
+    finally:
+        await changes.aclose()
+
+
+async def test_an_acknowledgement_in_one_console_reaches_the_others(
+    migrated: Engine, other_console: Engine, session_id: int
+) -> None:
+    changes = watch_store(migrated, after=Seen(), poll_interval=0.05)
+    try:
+        first = await asyncio.to_thread(acknowledge, other_console, "USDT:low_balance")
+        assert await next_change(changes) == StoreChange((), (first,))
+        adjusted = await asyncio.to_thread(adjust, other_console, session_id, "one")
+        assert await next_change(changes) == StoreChange((adjusted,))
+        second = await asyncio.to_thread(acknowledge, other_console, "BTC:held_mismatch")
+        assert await next_change(changes) == StoreChange((), (second,))
+        [read] = acks.acknowledgements_after(migrated, first)
+        assert (read.id, read.issue, read.operator) == (second, "BTC:held_mismatch", "bob")
+    finally:
+        await changes.aclose()
+
+
+async def test_the_watch_starts_after_what_the_console_has_read(
+    migrated: Engine, other_console: Engine, session_id: int
+) -> None:
+    seen = Seen(adjust(other_console, session_id, "read"), acknowledge(other_console, "USDT:low_balance"))
+    missed = acknowledge(other_console, "BTC:held_mismatch")  # after the console read, before it watched
+    changes = watch_store(migrated, after=seen, poll_interval=0.05)
+    try:
+        assert await next_change(changes) == StoreChange((), (missed,))
     finally:
         await changes.aclose()
 
@@ -68,7 +104,7 @@ def insert_then_roll_back(engine: Engine, balance_id: int) -> None:
 async def test_a_rolled_back_adjustment_is_never_announced(
     migrated: Engine, other_console: Engine, session_id: int
 ) -> None:
-    changes = watch_adjustments(migrated, after_id=0, poll_interval=0.05)
+    changes = watch_store(migrated, after=Seen(), poll_interval=0.05)
     try:
         first = await asyncio.to_thread(adjust, other_console, session_id, "one")
         assert await next_change(changes) == StoreChange((first,))
@@ -93,16 +129,21 @@ def test_the_notification_carries_the_id_only(migrated: Engine, other_console: E
         schema = listener.execute("SELECT current_schema()").fetchone()
         assert schema is not None
         listener.execute(f'LISTEN "balance_tui_adjustments:{schema[0]}"')
+        listener.execute(f'LISTEN "balance_tui_acks:{schema[0]}"')
         adjustment_id = adjust(other_console, session_id, "one")
-        [notification] = list(listener.notifies(timeout=WAIT, stop_after=1))
-    assert notification.payload == str(adjustment_id)
+        ack_id = acknowledge(other_console, "USDT:low_balance")
+        notifications = list(listener.notifies(timeout=WAIT, stop_after=2))
+    assert [(n.channel.split(":")[0], n.payload) for n in notifications] == [
+        ("balance_tui_adjustments", str(adjustment_id)),
+        ("balance_tui_acks", str(ack_id)),
+    ]
 
 
 async def test_after_a_lost_connection_the_watch_catches_up_and_asks_for_a_resync(
     migrated: Engine, other_console: Engine, session_id: int, pg_admin: Engine
 ) -> None:
     postgresql_only(migrated)
-    changes = watch_adjustments(migrated, after_id=0, reconnect_delay=1.0)
+    changes = watch_store(migrated, after=Seen(), reconnect_delay=1.0)
     try:
         first = await asyncio.to_thread(adjust, other_console, session_id, "one")
         assert await next_change(changes) == StoreChange((first,))
@@ -114,11 +155,12 @@ async def test_after_a_lost_connection_the_watch_catches_up_and_asks_for_a_resyn
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE application_name = :name AND query LIKE :listen"
                 ),
-                {"name": APPLICATION_NAME, "listen": f'LISTEN "balance_tui_adjustments:{schema}"'},
+                {"name": APPLICATION_NAME, "listen": f'LISTEN "balance_tui_acks:{schema}"'},  # its last
             ).all()
         assert killed == [(True,)]
         missed = [await asyncio.to_thread(adjust, other_console, session_id, f"missed-{n}") for n in range(3)]
-        assert await next_change(changes) == StoreChange(tuple(missed), resync=True)
+        missed_ack = await asyncio.to_thread(acknowledge, other_console, "USDT:low_balance")
+        assert await next_change(changes) == StoreChange(tuple(missed), (missed_ack,), resync=True)
         after = await asyncio.to_thread(adjust, other_console, session_id, "after")
         assert await next_change(changes) == StoreChange((after,))
     finally:
@@ -129,7 +171,7 @@ async def test_the_watch_gives_up_on_a_silent_server_after_the_connect_timeout(
     silent_port: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     engine = create_store_engine(f"postgresql+psycopg://u@127.0.0.1:{silent_port}/test")
-    changes = watch_adjustments(engine, reconnect_delay=60.0)
+    changes = watch_store(engine, reconnect_delay=60.0)
     waiting = asyncio.ensure_future(anext(changes))
     try:
         async with asyncio.timeout(PG_CONNECT_TIMEOUT_S + 15):  # psycopg's own default is 130 s

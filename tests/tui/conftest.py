@@ -7,6 +7,7 @@ from textual.pilot import Pilot
 
 from balance_tui.tui.balances_table import BalancesTable
 from tests.integration.conftest import eventually
+from tests.store.conftest import store_url  # noqa: F401  (a fixture: SQLite, and PostgreSQL when one is named)
 
 
 class Notices:

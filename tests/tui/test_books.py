@@ -20,7 +20,8 @@ from balance_tui.store.migrate import open_store
 from balance_tui.store.tables import AdjustmentKind, PositionSide
 from balance_tui.tui.adjust_form import AdjustForm
 from balance_tui.tui.app import BalanceApp
-from balance_tui.tui.books_screen import BooksScreen, UndoConfirm
+from balance_tui.tui.books_screen import BooksScreen
+from balance_tui.tui.note_form import NoteForm
 from balance_tui.tui.sessions_screen import SessionsScreen
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
@@ -208,12 +209,11 @@ async def test_an_undo_from_the_books_asks_a_reason_and_writes_the_reversing_ent
         await eventually(lambda: table.row_count == 1, what="the adjustment")
         table.focus()
         await pilot.press("u")
-        await eventually(lambda: isinstance(app.screen, UndoConfirm), what="the confirm")
+        await eventually(lambda: isinstance(app.screen, NoteForm), what="the confirm")
         confirm = app.screen
-        assert confirm.query_one("#confirm", Button).disabled  # a reason first
-        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+s")  # no reason: refused in place
         await pilot.pause()
-        assert isinstance(app.screen, UndoConfirm) and "reason:" in str(confirm.query_one("#undo-error").content)
+        assert isinstance(app.screen, NoteForm) and "reason:" in str(confirm.query_one("#error").content)
         await pilot.press(*"typed twice")
         await pilot.press("ctrl+s")
         await eventually(lambda: app.screen is screen, what="the books again")
@@ -321,7 +321,7 @@ async def test_read_only_disables_adjusting_says_why_and_still_shows_the_books(m
         assert app.screen.check_action("undo", ()) is None  # shown disabled
         await pilot.press("u")
         await pilot.pause()
-        assert not isinstance(app.screen, UndoConfirm)
+        assert not isinstance(app.screen, NoteForm)
         notice = notices[-1].notification
         assert notice.title == "Undo adjustment: not available" and "read-only" in notice.message
         await pilot.press("escape", "q")
@@ -491,9 +491,9 @@ def test_undo_confirm_snapshot(make_config, snap_compare) -> None:
         await eventually(lambda: table.row_count == 1, what="rows")
         table.focus()
         await pilot.press("u")
-        await eventually(lambda: isinstance(pilot.app.screen, UndoConfirm), what="the confirm")
+        await eventually(lambda: isinstance(pilot.app.screen, NoteForm), what="the confirm")
         await pilot.press(*"booked twice")
-        pilot.app.screen.query_one("#reason", Input).cursor_blink = False
+        pilot.app.screen.query_one("#note", Input).cursor_blink = False
 
     assert snap_compare(_books_app(make_config), terminal_size=(110, 30), run_before=run_before)
 

@@ -23,8 +23,10 @@ def entries(*totals: str) -> tuple[HistoryEntry, ...]:
     return tuple(HistoryEntry(NOW + timedelta(minutes=i), D(t), D(0), "ws") for i, t in enumerate(totals))
 
 
-def fit(direction: TrendDirection, slope: str, volatility: str) -> TrendAnalysis:
-    return TrendAnalysis(direction, D("0.9"), D(slope), D(volatility), samples=6)
+def fit(
+    direction: TrendDirection, slope: str, volatility: str, span: timedelta = timedelta(minutes=5)
+) -> TrendAnalysis:
+    return TrendAnalysis(direction, D("0.9"), D(slope), D(volatility), samples=6, span=span)
 
 
 def a_history() -> dict[str, AssetHistoryView]:
@@ -36,6 +38,12 @@ def a_history() -> dict[str, AssetHistoryView]:
             "ETH", 6, entries("6", "5", "4", "3", "2", "1"), fit(TrendDirection.DECREASING, "-2", "0.25")
         ),
         "USD": AssetHistoryView("USD", 6, entries(*["100"] * 6), fit(TrendDirection.STABLE, "0", "0")),
+        "SOL": AssetHistoryView(  # six changes in twelve seconds: +1,800/h says nothing
+            "SOL",
+            6,
+            entries("1", "2", "3", "4", "5", "6"),
+            fit(TrendDirection.INCREASING, "1800", "0", timedelta(seconds=12)),
+        ),
         "XRP": AssetHistoryView("XRP", 2, entries("7", "8")),
     }
 
@@ -57,12 +65,13 @@ async def test_a_hand_built_view_draws_one_line_per_asset_with_its_arrow(monkeyp
         await pilot.pause()
         panel = screen.query_one(HistoryPanel)
         lines = panel.text.splitlines()
-        assert [line.split()[0] for line in lines] == ["BTC", "ETH", "USD", "XRP"]
-        assert [line.split()[1:] for line in lines] == [
-            ["▁▂▄▅▇█", "↑", "+0.5/h", "±", "0.01"],
-            ["█▇▅▄▂▁", "↓", "-2/h", "±", "0.25"],
-            ["▁▁▁▁▁▁", "→", "+0/h", "±", "0"],
-            ["▁█", "·", "2", "changes"],  # too few for a trend
+        assert [line.split()[0] for line in lines] == ["BTC", "ETH", "USD", "SOL", "XRP"]
+        assert [" ".join(line.split()[1:]) for line in lines] == [
+            "▁▂▄▅▇█ ↑ +0.5/h ± 0.01",
+            "█▇▅▄▂▁ ↓ -2/h ± 0.25",
+            "▁▁▁▁▁▁ → +0/h ± 0",
+            "▁▂▄▅▇█ · 6 changes over 12s; a trend after 5 min",  # too short a time for a trend
+            "▁█ · 2 changes; a trend after 5 over 5 min",  # too few changes
         ]
         assert panel.border_title == "history" and "± volatility" in str(panel.border_subtitle)
 
@@ -75,7 +84,7 @@ async def test_a_hand_built_view_draws_one_line_per_asset_with_its_arrow(monkeyp
         xrp = AssetHistoryView("XRP", 3, entries("7", "8", "9"))
         screen.paint(View(now=NOW, history={**history, "XRP": xrp}))
         assert rendered == ["XRP"]
-        assert panel.text.splitlines()[3].split()[1:] == ["▁▅█", "·", "3", "changes"]
+        assert panel.text.splitlines()[4].split()[1:4] == ["▁▅█", "·", "3"]
 
 
 def test_the_view_reads_only_changed_assets_and_refits_at_most_every_few_seconds(monkeypatch) -> None:
@@ -139,7 +148,7 @@ def test_history_pane_snapshot(make_config, snap_compare) -> None:
 
 
 def test_history_pane_with_trends_snapshot(snap_compare) -> None:
-    """A hand-built view: rising, falling, stable and too short to say, each with its arrow."""
+    """A hand-built view: rising, falling, stable, each with its arrow, and two too short to say."""
 
     async def run_before(pilot) -> None:
         await pilot.pause()

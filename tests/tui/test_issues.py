@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,8 @@ from balance_tui.store.identity import Operator
 from balance_tui.store.migrate import open_store
 from balance_tui.store.tables import ValidationAck
 from balance_tui.tui.app import BalanceApp
-from balance_tui.tui.issues_panel import AckForm, IssuesPanel, issue_key, unacknowledged
+from balance_tui.tui.issues_panel import IssuesPanel, issue_key, unacknowledged
+from balance_tui.tui.note_form import NoteForm
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
 from tests.tui.conftest import Notices, settled
@@ -69,16 +71,16 @@ async def test_an_issue_acknowledged_with_a_note_is_recorded_with_the_operator_a
             panel.query_one("#issue-detail", Static).content
         )
         await pilot.press("k")
-        await eventually(lambda: isinstance(app.screen, AckForm), what="the acknowledgement form")
+        await eventually(lambda: isinstance(app.screen, NoteForm), what="the acknowledgement form")
         form = app.screen
         await pilot.press("ctrl+s")  # no note: refused in the form, nothing written
         await pilot.pause()
-        assert isinstance(app.screen, AckForm)
+        assert isinstance(app.screen, NoteForm)
         assert str(form.query_one("#error", Static).content).startswith("note: say why")
         assert acks.acknowledgements(app.backend.store) == {}
         form.query_one("#note", Input).value = "the test account holds little USDT"
         await pilot.press("ctrl+s")
-        await eventually(lambda: not isinstance(app.screen, AckForm), what="the form to close")
+        await eventually(lambda: not isinstance(app.screen, NoteForm), what="the form to close")
         await eventually(lambda: not table.display, what="the issue to leave the table")
         assert panel.border_subtitle == "1 acknowledged"
         assert "no issues" in str(panel.query_one("#issues-none", Static).content)
@@ -114,9 +116,46 @@ async def test_a_read_only_console_cannot_acknowledge_and_says_why(make_config) 
         assert panel.check_action("acknowledge", ()) is None  # shown disabled
         await pilot.press("k")
         await pilot.pause()
-        assert not isinstance(app.screen, AckForm)
+        assert not isinstance(app.screen, NoteForm)
         (notice,) = notices.titled("Acknowledge")
         assert notice.title == "Acknowledge: not available" and "read-only" in notice.message
+        await pilot.press("q")
+
+
+BOB = Operator("bob", None, "10.0.0.7", "pts/3")
+
+
+async def test_an_acknowledgement_in_another_console_reaches_this_one_live(make_config, store_url: str) -> None:
+    config = make_config(validation=LOW_USDT, store={"database_url": store_url})
+    app, notices = BalanceApp(config), Notices()
+    async with app.run_test(size=(120, 30), message_hook=notices.hook, notifications=True) as pilot:
+        panel = await _issue_shown(app)
+        other = open_store(store_url)  # another console's store, as it writes an acknowledgement
+        try:
+            now = app.backend.manager.clock.now()
+            await asyncio.to_thread(
+                acks.acknowledge, other, issue="USDT:low_balance", reason="bob knows", operator=BOB, now=now
+            )
+        finally:
+            other.dispose()
+        await eventually(lambda: not panel.table.display, what="the issue to leave the table")
+        assert panel.border_subtitle == "1 acknowledged"
+        (notice,) = notices.titled("Issue acknowledged")
+        assert notice.message == "USDT:low_balance by bob: bob knows"
+        await pilot.press("q")
+
+
+async def test_an_acknowledgement_of_this_console_is_announced_once(make_config) -> None:
+    """Its write and the store's watch both report it; the notice is one."""
+    config = make_config(validation=LOW_USDT)
+    app, notices = BalanceApp(config), Notices()
+    async with app.run_test(size=(120, 30), message_hook=notices.hook, notifications=True) as pilot:
+        panel = await _issue_shown(app)
+        assert await panel._acknowledge(panel.selected, "mine") is None
+        acks.acknowledge(app.backend.store, issue="BTC:held_mismatch", reason="later", operator=BOB, now=T0)
+        # The watch reports in id order: once it told of the later one, it has told of this one too.
+        await eventually(lambda: len(notices.titled("Issue acknowledged")) == 2, what="the later one's notice")
+        assert [n.message.split(":")[0] for n in notices.titled("Issue acknowledged")] == ["USDT", "BTC"]
         await pilot.press("q")
 
 
@@ -136,7 +175,7 @@ def test_ack_form_refusing_an_empty_note_snapshot(make_config, snap_compare) -> 
     async def run_before(pilot) -> None:
         await _zoomed_issue(pilot)
         await pilot.press("k")
-        await eventually(lambda: isinstance(pilot.app.screen, AckForm), what="the form")
+        await eventually(lambda: isinstance(pilot.app.screen, NoteForm), what="the form")
         await pilot.press("ctrl+s")
         form = pilot.app.screen
         await eventually(lambda: str(form.query_one("#error", Static).content) != "", what="the refusal")

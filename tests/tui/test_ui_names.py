@@ -6,12 +6,15 @@ import importlib
 import inspect
 import pkgutil
 
+import pytest
 from textual.binding import Binding
 from textual.theme import BUILTIN_THEMES
 
 import balance_tui.tui
 from balance_tui import ui_names
 from balance_tui.tui.app import BalanceApp
+from balance_tui.tui.layout import PANES
+from balance_tui.tui.main_screen import MainScreen
 from balance_tui.tui.themes import bundled_themes
 
 
@@ -25,8 +28,23 @@ def tui_binding_ids() -> set[str]:
     return ids
 
 
-def test_the_registry_holds_every_binding_id_the_tui_declares() -> None:
-    assert tui_binding_ids() == ui_names.BINDING_IDS
+def test_the_ids_read_from_the_source_are_every_binding_id_the_tui_declares() -> None:
+    assert tui_binding_ids() == ui_names.binding_ids()
+
+
+def test_a_binding_id_that_is_not_a_literal_is_refused_naming_where(tmp_path) -> None:
+    (tmp_path / "screen.py").write_text(
+        'BINDINGS = [Binding("x", "go", "Go", id="screen.go"), Binding("y", "up", "Up")]\n'
+    )
+    assert ui_names.read_binding_ids(tmp_path) == {"screen.go"}
+    (tmp_path / "panes.py").write_text('BINDINGS = [Binding(k, "go", "Go", id=f"pane.{k}") for k in "12"]\n')
+    with pytest.raises(ValueError, match=r"panes\.py line 1: a Binding id must be a string literal"):
+        ui_names.read_binding_ids(tmp_path)
+
+
+def test_the_number_keys_follow_the_panes_order() -> None:
+    keys = {b.key: b.action for b in MainScreen.BINDINGS if isinstance(b, Binding)}
+    assert [keys[str(n)] for n in range(1, len(PANES) + 1)] == [f"toggle_pane('{pane}')" for pane in PANES]
 
 
 def test_the_registry_holds_every_theme_the_app_offers(make_config) -> None:

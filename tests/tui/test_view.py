@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from textual.app import App
+from textual.reactive import var
 from textual.widgets import Static
 
 from balance_tui.core import Balance, FeedState
@@ -20,6 +21,7 @@ from balance_tui.tui import app as app_module
 from balance_tui.tui.announcements import FeedResynced, SessionLost, announcements
 from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.asset_panel import AssetPanel
+from balance_tui.tui.badges import Badge, view_badges
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.engine_panel import EnginePanel
 from balance_tui.tui.feed_bar import FeedBar
@@ -43,6 +45,11 @@ class NoBackendApp(App[None]):
     clock = SimpleNamespace(now=lambda: NOW)
     backend = None
     backend_error = ""
+    badges: var[tuple[Badge, ...]] = var(())
+
+    def show_view_badges(self, view: View) -> None:
+        """The view's badges alone: the console's others come from its config and keys."""
+        self.badges = view_badges(view)
 
     def get_default_screen(self) -> MainScreen:
         return MainScreen()

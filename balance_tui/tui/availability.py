@@ -1,0 +1,56 @@
+"""What the console cannot do now, and why: the one rule its keys (`check_action`), its footer, its palette
+and the notice of a disabled key all follow.
+
+A reason is a `Rule`: the actions it stops, when (a question about the backend) and in what words. A new
+reason (a replay whose recording is read-only, say) is one more entry in `RULES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from balance_tui.backend import Backend
+
+WRITES = frozenset({"adjust", "undo", "acknowledge"})  # they write to the store
+ADJUSTS = frozenset({"adjust", "undo"})  # they write to the books of this console's own session
+# Everything that reads or writes the backend: none of it runs before the backend is ready.
+NEEDS_BACKEND = WRITES | {"books", "sessions", "ledger", "asset"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    actions: frozenset[str]
+    applies: Callable[[Backend], bool]
+    reason: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        WRITES, lambda b: b.read_only, "this console is read-only (--read-only or [store] read_only): it writes nothing"
+    ),
+    Rule(ADJUSTS, lambda b: b.session is None, "this console has no trading session of its own to adjust"),
+)
+
+
+class Console(Protocol):
+    """What the rule reads of the app (BalanceApp)."""
+
+    backend: Backend | None
+    backend_error: str  # why the backend stopped, once it has
+
+
+def unavailable(console: Console, action: str) -> str:
+    """Why `action` cannot run now, in words; empty when it can (and for actions no rule is about)."""
+    if action not in NEEDS_BACKEND:
+        return ""
+    backend = console.backend
+    if backend is None:
+        return console.backend_error or "the console is still starting"
+    return next((rule.reason for rule in RULES if action in rule.actions and rule.applies(backend)), "")
+
+
+def check(console: Console, action: str) -> bool | None:
+    """For `check_action`: True when `action` can run, None (its key shown disabled) when not."""
+    return None if unavailable(console, action) else True
