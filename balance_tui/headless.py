@@ -96,38 +96,44 @@ async def record(
     max_mb: float,
     out: TextIO = sys.stdout,
 ) -> int:
-    """What the console would show, into `path`, until SIGTERM (0) or SIGINT (130); 2 if the feed stops for
-    good. An observer, as `watch` is: it never opens, owns or ends the trading session."""
+    """What the console would show, into `path`, until SIGTERM (0) or SIGINT (130). An observer, as `watch`
+    is: it never opens, owns or ends the trading session."""
     from balance_tui.recording import Recorder
 
     loop = asyncio.get_running_loop()
     stopped_by: asyncio.Future[int] = loop.create_future()
-    async with open_backend(config, credentials, own_session=False) as backend:
-        async with Recorder(backend, path, keep_hours=keep_hours, max_mb=max_mb) as recorder:
+
+    async def engine(backend: Backend) -> None:
+        await backend.run()
+        # The feed stopped for good and says why; as in the console, the engine carries on over REST.
+        await backend.manager.run()
+
+    async with (
+        open_backend(config, credentials, own_session=False) as backend,
+        Recorder(backend, path, keep_hours=keep_hours, max_mb=max_mb) as recorder,
+    ):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda sig=sig: stopped_by.done() or stopped_by.set_result(sig))
+        out.write(
+            f"balance-tui: recording {backend.exchange_label} to {path} (keeping {keep_hours:g} h, at most "
+            f"{max_mb:g} MB); SIGTERM or Ctrl+C stops it\n"
+        )
+        out.flush()
+        running = asyncio.create_task(engine(backend))
+        recording = asyncio.create_task(recorder.run())
+        try:
+            await asyncio.wait({running, recording, stopped_by}, return_when=asyncio.FIRST_COMPLETED)
+            recorder.tick()  # the view as it stopped is the last frame
+        finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, lambda sig=sig: stopped_by.done() or stopped_by.set_result(sig))
-            out.write(
-                f"balance-tui: recording {backend.exchange_label} to {path} (keeping {keep_hours:g} h, at most "
-                f"{max_mb:g} MB); SIGTERM or Ctrl+C stops it\n"
-            )
-            out.flush()
-            feed = asyncio.create_task(backend.run())
-            recording = asyncio.create_task(recorder.run())
-            try:
-                await asyncio.wait({feed, recording, stopped_by}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    loop.remove_signal_handler(sig)
-                for task in (feed, recording):
-                    task.cancel()
-                await asyncio.gather(feed, recording, return_exceptions=True)
-        health = backend.manager.health
-    if stopped_by.done():
-        return EXIT_OK if stopped_by.result() == signal.SIGTERM else 128 + signal.SIGINT
-    if not recording.cancelled() and (error := recording.exception()) is not None:
-        raise error
-    print(f"balance-tui: feed {health.state.value}: {health.error}", file=sys.stderr)
-    return EXIT_UNHEALTHY
+                loop.remove_signal_handler(sig)
+            for task in (running, recording):
+                task.cancel()
+            await asyncio.gather(running, recording, return_exceptions=True)
+    for task in (recording, running):  # ended before a signal: what went wrong goes up
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
+    return EXIT_OK if stopped_by.result() == signal.SIGTERM else 128 + signal.SIGINT
 
 
 def _no_snapshot_reason(backend: Backend, timeout: float) -> str:

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import json
 import zlib
-from dataclasses import fields, replace
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from types import MappingProxyType
-from typing import Any, get_args, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
 from pydantic import TypeAdapter
 
 from balance_tui.view import AssetHistoryView, View
 
-FORMAT_VERSION = 1  # raise it whenever a file this version writes would be misread by an older reader
+# Raise it whenever a file this version writes would be misread by the one before (a View field or enum
+# value added, renamed or removed: tests/recording/test_format.py notices): that one then refuses it,
+# saying so. A file of an older version is read here as it is: a field new since then takes its default.
+FORMAT_VERSION = 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -46,10 +50,12 @@ CREATE INDEX IF NOT EXISTS events_at ON events (at_us);
 KEYFRAME, DELTA = "keyframe", "delta"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+# Every field of View but `now`, by how a delta records it; taken from the types, so a new field is recorded.
 _HINTS = get_type_hints(View)
-WHOLE = ("total", "missing", "issues")  # recorded whole when changed
-PARTS = ("prices", "feed", "engine", "store", "selection")  # dataclasses: only their changed fields
-MAPPINGS = ("balances", "values", "history")  # by asset: changed entries, and the names of removed ones
+_FIELDS = tuple(f.name for f in fields(View) if f.name != "now")
+MAPPINGS = tuple(n for n in _FIELDS if get_origin(_HINTS[n]) is Mapping)  # by asset: changed and removed keys
+PARTS = tuple(n for n in _FIELDS if is_dataclass(_HINTS[n]))  # dataclasses: only their changed fields
+WHOLE = tuple(n for n in _FIELDS if n not in MAPPINGS + PARTS)  # the rest: whole when changed
 _ABSENT = object()
 _HISTORY_ENTRIES = TypeAdapter(get_type_hints(AssetHistoryView)["history"])
 _DATETIME = TypeAdapter(datetime)

@@ -48,15 +48,20 @@ def read_meta(path: Path, db: sqlite3.Connection | None = None) -> RecordingMeta
         try:
             rows = dict(db.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
-            reason = "no meta table" if "no such table" in str(exc) else exc
-            raise RecordingError(f"{path}: not a balance-tui recording ({reason})") from None
+            if "no such table" in str(exc):
+                raise RecordingError(f"{path}: not a balance-tui recording (no meta table)") from None
+            if "not a database" in str(exc):
+                raise RecordingError(f"{path}: not a balance-tui recording ({exc})") from None
+            raise RecordingError(f"{path}: cannot be read: {exc}") from None
     finally:
         if own:
             db.close()
     try:
         version = int(rows["format_version"])
     except (KeyError, ValueError):
-        raise RecordingError(f"{path}: not a balance-tui recording (no format version in its meta)") from None
+        version = 0
+    if version < 1:
+        raise RecordingError(f"{path}: not a balance-tui recording (no format version in its meta)")
     if version > FORMAT_VERSION:
         raise RecordingError(
             f"{path}: recording format {version} (written by balance-tui {rows.get('app_version', '?')}) is newer "

@@ -15,6 +15,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -158,14 +159,20 @@ class _File:
             raise RecordingError(f"{path}: is a directory: name a file to record to")
         path.parent.mkdir(parents=True, exist_ok=True)
         existed = path.exists() and path.stat().st_size > 0
-        if existed:
-            read_meta(path)  # a file that is not a recording, or of another format, is refused here
+        # A file that is not a recording, or of a newer format, is refused here; one of an older format is
+        # left as it is: frames of two formats in one file would be read with the wrong one.
+        if existed and (version := read_meta(path).format_version) != FORMAT_VERSION:
+            raise RecordingError(
+                f"{path}: a recording of format {version}; this version writes format {FORMAT_VERSION}: "
+                "record to another file (--out)"
+            )
         lock = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(lock)
             raise RecordingError(f"{path}: another recorder is writing it") from None
+        db = None
         try:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             if not existed:
@@ -178,7 +185,9 @@ class _File:
             file = cls(db, lock, backend, keep, max_bytes)
             file._start(existed)
         except BaseException:
-            os.close(lock)
+            if db is not None:
+                db.close()
+            os.close(lock)  # after sqlite's descriptor, as in close()
             raise
         return file
 
@@ -207,7 +216,7 @@ class _File:
             for view in views:
                 self._frame(view)
             self._adjustments()
-            if views and (self.pruned_at is None or views[-1].now - self.pruned_at >= RETENTION_EVERY):
+            if views and not _within(self.pruned_at, views[-1].now, RETENTION_EVERY):
                 self._prune(views[-1].now)
                 self.pruned_at = views[-1].now
 
@@ -219,14 +228,15 @@ class _File:
                 self.db.execute("BEGIN IMMEDIATE")
                 self._event(now, EventKind.RECORDING, None, "recording stopped")
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('ended_at', ?)", (encode_time(now),))
-            self.db.execute("PRAGMA journal_mode = DELETE")  # a finished recording is one file
+            with suppress(sqlite3.OperationalError):  # a replay has it open: it stays WAL, as good
+                self.db.execute("PRAGMA journal_mode = DELETE")  # a finished recording is one file
         finally:
             self.db.close()
             os.close(self.lock)  # after sqlite's own descriptor: closing one drops a process's POSIX locks
 
     def _frame(self, view: View) -> None:
         last = self.last
-        if last is None or self.keyframe_at is None or view.now - self.keyframe_at >= KEYFRAME_EVERY:
+        if last is None or not _within(self.keyframe_at, view.now, KEYFRAME_EVERY):
             kind, payload = KEYFRAME, keyframe(view)
             self.keyframe_at = view.now
         else:
@@ -288,6 +298,11 @@ class _File:
     def _used_bytes(self) -> int:
         pragma = {name: self.db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count")}
         return (pragma["page_count"] - pragma["freelist_count"]) * self.db.execute("PRAGMA page_size").fetchone()[0]
+
+
+def _within(since: datetime | None, now: datetime, every: timedelta) -> bool:
+    """`now` is less than `every` after `since`; not if the clock was stepped back before `since`."""
+    return since is not None and timedelta(0) <= now - since < every
 
 
 def _config_summary(backend: Backend) -> dict[str, object]:

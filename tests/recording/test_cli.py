@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +14,8 @@ import pytest
 
 from balance_tui.cli import EXIT_CONFIG, EXIT_REFUSED
 from balance_tui.recording import EventKind, Recording, RecordingError, default_path
+from balance_tui.sim import Simulator
+from tests.conftest import write_config
 from tests.test_headless import run, sim_config
 
 
@@ -99,3 +103,47 @@ def test_a_file_that_is_not_a_recording_is_left_alone(tmp_path: Path) -> None:
     assert result.returncode == EXIT_REFUSED
     assert result.stderr == f"balance-tui: record: {notes}: not a balance-tui recording (file is not a database)\n"
     assert notes.read_text() == "not a recording\n"
+
+
+async def test_a_feed_that_stops_for_good_is_recorded_as_the_console_shows_it(tmp_path: Path) -> None:
+    """The console stays open on a feed refused for good (the engine carries on over REST): so does `record`,
+    and the recording shows the feed FAILED with its reason."""
+    path = tmp_path / "refused.rec"
+    async with Simulator(seed=3, updates_per_second=0) as sim:
+        sim.faults.refuse_handshakes(100, 401)
+        exchange = {"name": "kraken", "rest_url": sim.rest_url, "ws_private_url": sim.ws_private_url}
+        store = {"database_url": f"sqlite:///{tmp_path / 's.db'}"}
+        config = write_config(
+            tmp_path / "c.toml", {"exchange": {**exchange, "ws_public_url": sim.ws_public_url}, "store": store}
+        )
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "balance_tui", "--config", str(config), "record", "--out", str(path)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret},
+        )
+        try:
+            await asyncio.to_thread(frames_written, path, 1)
+            await asyncio.to_thread(failed_and_polled, path)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err
+    with Recording.open(path) as recording:
+        assert recording.meta.ended_at is not None
+        view = recording.view_at(recording.end)
+        assert view.feed.state.value == "failed" and view.feed.error.endswith("refused the connection with HTTP 401")
+
+
+def failed_and_polled(path: Path, timeout: float = 30) -> None:
+    """Wait until the recording shows the feed failed and balances read over REST."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with Recording.open(path) as recording:
+            view = recording.view_at(recording.end)
+        if view.feed.state.value == "failed" and view.balances:
+            assert {b.source.value for b in view.balances.values()} == {"rest"}
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} never showed the feed failed with balances from REST")
+        time.sleep(0.2)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import fields, replace
+from dataclasses import fields, is_dataclass, replace
 from datetime import timedelta
 from decimal import Decimal as D
+from enum import Enum
 from types import MappingProxyType
+from typing import get_args, get_origin, get_type_hints
 
 from balance_tui.core.history import HistoryEntry
-from balance_tui.recording.format import apply, diff, encode, is_still, keyframe, pack, unpack
+from balance_tui.recording.format import FORMAT_VERSION, apply, diff, encode, is_still, keyframe, pack, unpack
 from balance_tui.view import AssetHistoryView, View
 from tests.recording.views import BTC, NOW, full_view, history, unset_fields
 
@@ -82,3 +85,36 @@ def test_a_payload_is_compressed_only_when_that_pays() -> None:
     big, small = keyframe(full_view()), {"now": NOW.isoformat()}
     assert isinstance(pack(big), bytes) and unpack(pack(big)) == json.loads(json.dumps(big))
     assert isinstance(pack(small), str) and unpack(pack(small)) == small
+
+
+def shape(kind: object, seen: frozenset[object] = frozenset()) -> object:
+    """The names and types of a recorded type's fields, all the way down: what a recording's JSON holds.
+    A NamedTuple is a JSON array, so its fields are listed in order; a dataclass is an object."""
+    if isinstance(kind, type) and kind not in seen:
+        if is_dataclass(kind):
+            hints = get_type_hints(kind)
+            return {f.name: shape(hints[f.name], seen | {kind}) for f in fields(kind)}
+        if hasattr(kind, "_fields"):
+            hints = get_type_hints(kind)
+            return [[name, shape(hints[name], seen | {kind})] for name in kind._fields]  # type: ignore[attr-defined]
+        if issubclass(kind, Enum):
+            return sorted(member.value for member in kind)
+        return kind.__name__
+    if args := get_args(kind):
+        return [str(get_origin(kind)), *(shape(arg, seen) for arg in args)]
+    return str(kind)
+
+
+# What FORMAT_VERSION 1 holds. When this changes, a recording written now would be misread by the version
+# before: raise FORMAT_VERSION (so that version refuses it, saying so), make sure this one still reads
+# older files (a field new since then takes its default; a renamed or removed one needs an upgrade in
+# `apply`), and put the new digest here.
+SHAPE_OF_FORMAT = {1: "337ee9d218ae4f31"}
+
+
+def test_the_view_has_the_shape_its_format_version_says() -> None:
+    digest = hashlib.sha256(json.dumps(shape(View), sort_keys=True).encode()).hexdigest()[:16]
+    assert SHAPE_OF_FORMAT.get(FORMAT_VERSION) == digest, (
+        f"View's shape changed (digest {digest}): raise FORMAT_VERSION (now {FORMAT_VERSION}) if a recording "
+        "written now would be misread by the version before; see SHAPE_OF_FORMAT"
+    )

@@ -19,6 +19,7 @@ from balance_tui.store.tables import AdjustmentKind
 from balance_tui.view import View
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually, running
+from tests.recording.stepping import frozen, record
 from tests.recording.views import timeless
 
 
@@ -46,19 +47,9 @@ async def test_every_recorded_instant_replays_as_the_live_view_read_then(make_co
 
 async def test_a_seek_from_a_keyframe_is_the_same_as_playing_from_the_start(make_config, tmp_path: Path) -> None:
     """Five minutes of the console's clock in a few seconds: five keyframes with deltas between them."""
-    path, clock = tmp_path / "seek.rec", FrozenClock()
-    async with running(make_config(feed={"stale_after_s": 3600.0}), clock=clock) as backend:
-        sim = backend.simulator
-        assert sim is not None
-        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
-        async with Recorder(backend, path) as recorder:
-            for i in range(300):
-                if i % 3 == 0:
-                    await sim.step()
-                    await eventually(lambda: backend.manager.health.sequence == 1 + sim.updates_sent, what="the step")
-                recorder.tick()
-                clock.advance(1)
-            await recorder.flush()
+    path = tmp_path / "seek.rec"
+    async with frozen(make_config) as (backend, clock), Recorder(backend, path) as recorder:
+        await record(backend, clock, recorder, 300, step_every=3)
     with Recording.open(path) as played, Recording.open(path) as sought:
         keyframes = sqlite3.connect(path).execute("SELECT count(*) FROM frames WHERE kind = 'keyframe'").fetchone()
         assert keyframes == (5,)
@@ -146,3 +137,49 @@ async def test_a_newer_format_is_refused_saying_which_versions(make_config, tmp_
         with pytest.raises(RecordingError, match="recording format 99"):
             async with Recorder(backend, path):
                 pass
+
+
+async def test_a_damaged_recording_says_it_cannot_be_read(make_config, tmp_path: Path) -> None:
+    path, garbled = tmp_path / "damaged.rec", tmp_path / "garbled.rec"
+    async with running(make_config(sim={"updates_per_second": 50.0})) as backend:
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        async with Recorder(backend, path) as recorder:
+            for _ in range(40):
+                recorder.tick()
+                await asyncio.sleep(0.02)
+    garbled.write_bytes(path.read_bytes())
+    with sqlite3.connect(garbled) as db:  # a payload SQLite reads back fine, but not a frame
+        db.execute("UPDATE frames SET payload = X'789c0000' WHERE id = (SELECT max(id) FROM frames)")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 :] = b"\xff" * (len(data) - len(data) // 2)  # the second half overwritten
+    path.write_bytes(data)
+    for damaged in (path, garbled):
+        with pytest.raises(RecordingError) as caught, Recording.open(damaged) as recording:
+            recording.view_at(recording.end)
+        assert str(caught.value).startswith(f"{damaged}: cannot be read: ")
+    assert "is damaged" in str(caught.value)
+
+
+async def test_a_clock_stepped_back_keeps_the_frames_in_time_order_from_a_new_keyframe(
+    make_config, tmp_path: Path
+) -> None:
+    path = tmp_path / "stepped.rec"
+    async with frozen(make_config) as (backend, clock), Recorder(backend, path) as recorder:
+        await record(backend, clock, recorder, 10, step_every=1)
+        clock.at -= timedelta(hours=2)  # the wall clock stepped back (NTP), monotonic time went on
+        await record(backend, clock, recorder, 10, step_every=1)
+    with sqlite3.connect(path) as db:
+        kinds = [kind for (kind,) in db.execute("SELECT kind FROM frames ORDER BY id")]
+    assert kinds == ["keyframe"] + ["delta"] * 9 + ["keyframe"] + ["delta"] * 9
+    with Recording.open(path) as recording:
+        assert list(recording.times) == sorted(recording.times) and len(recording.times) == 20
+
+
+async def test_the_recorder_closes_cleanly_while_a_replay_has_the_file_open(make_config, tmp_path: Path) -> None:
+    path = tmp_path / "watched.rec"
+    async with frozen(make_config) as (backend, clock), Recorder(backend, path) as recorder:
+        await record(backend, clock, recorder, 10, step_every=1)
+        watching = Recording.open(path)  # a replay of the recording as it is written
+    with watching, Recording.open(path) as after:
+        assert len(watching.times) == 10 and len(after.times) == 10 and after.meta.ended_at is not None
+        assert watching.view_at(after.end) == after.view_at(after.end)

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
 from balance_tui.recording import Recorder, Recording
 from balance_tui.recording.format import encode
-from balance_tui.view import View
-from tests.conftest import FrozenClock
-from tests.integration.conftest import eventually, running
-
-
-async def record(backend, clock: FrozenClock, recorder: Recorder, seconds: int) -> list[View]:  # type: ignore[no-untyped-def]
-    """A simulator step every 2 s of the console's clock, a tick every second, a flush every 10."""
-    sim, live = backend.simulator, []
-    for i in range(seconds):
-        if i % 2 == 0:
-            await sim.step()
-            await eventually(lambda: backend.manager.health.sequence == 1 + sim.updates_sent, what="the step")
-        live.append(recorder.tick())
-        if i % 10 == 9:
-            await recorder.flush()
-        clock.advance(1)
-    return live
+from tests.recording.stepping import frozen, record
 
 
 def kept(path: Path) -> tuple[str, int, int]:
@@ -37,11 +20,9 @@ def kept(path: Path) -> tuple[str, int, int]:
 
 
 async def test_old_segments_go_and_the_rest_replays_as_it_was_recorded(make_config, tmp_path: Path) -> None:
-    path, clock = tmp_path / "aged.rec", FrozenClock()
-    async with running(make_config(feed={"stale_after_s": 3600.0}), clock=clock) as backend:
-        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
-        async with Recorder(backend, path, keep_hours=3 / 60) as recorder:  # three minutes
-            live = await record(backend, clock, recorder, 600)
+    path = tmp_path / "aged.rec"
+    async with frozen(make_config) as (backend, clock), Recorder(backend, path, keep_hours=3 / 60) as recorder:
+        live = await record(backend, clock, recorder, 600)  # ten minutes, keeping three
     with Recording.open(path) as recording:
         # The segment holding the cutoff stays, so three minutes back still replays: at most a keyframe
         # interval more than asked is kept, checked once a minute.
@@ -55,11 +36,9 @@ async def test_old_segments_go_and_the_rest_replays_as_it_was_recorded(make_conf
 
 
 async def test_a_file_over_its_size_loses_its_oldest_segments_but_never_the_last(make_config, tmp_path: Path) -> None:
-    path, clock = tmp_path / "sized.rec", FrozenClock()
-    async with running(make_config(feed={"stale_after_s": 3600.0}), clock=clock) as backend:
-        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
-        async with Recorder(backend, path, max_mb=0.1) as recorder:
-            live = await record(backend, clock, recorder, 600)
+    path = tmp_path / "sized.rec"
+    async with frozen(make_config) as (backend, clock), Recorder(backend, path, max_mb=0.1) as recorder:
+        live = await record(backend, clock, recorder, 600)
     size = path.stat().st_size
     with Recording.open(path) as recording:
         assert recording.start > live[0].now  # something went

@@ -42,7 +42,9 @@ BTC = Balance(
     Source.REST,
 )
 USD = Balance("USD", D("1000"), (WalletBalance("spot", "main", D("1000")),), Source.REST, ago(1))
-TREND = TrendAnalysis(TrendDirection.INCREASING, D("0.93"), D("0.0125"), D("0.0004"), 120, timedelta(minutes=42))
+TREND = TrendAnalysis(
+    TrendDirection.INCREASING, D("0.93"), D("0.0125"), D("0.0004"), 120, timedelta(minutes=9, microseconds=5)
+)
 
 
 def full_view() -> View:
