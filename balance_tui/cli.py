@@ -200,24 +200,21 @@ def _adjust(engine: Engine, config: Config, args: argparse.Namespace) -> int:
     held sets it from zero, as a delta does.
     """
     from balance_tui.kraken.assets import asset_code
-    from balance_tui.store import sessions
+    from balance_tui.store import books, sessions
     from balance_tui.store.identity import Operator
     from balance_tui.store.money import canonical, parse_amount
     from balance_tui.store.tables import AdjustmentKind
 
     amount, asset = parse_amount(args.amount), asset_code(args.asset)
     store = config.store
+    kind = AdjustmentKind.SET if args.set else AdjustmentKind.DELTA
     done_in = sessions.adjust_latest(
         engine,
+        books.adjustment_request(kind, asset, amount, args.reason, args.key or uuid.uuid4().hex),
         exchange=config.exchange.name,
         mode="paper" if config.exchange.name == "sim" else "live",
         now=datetime.now(UTC),
-        asset=asset,
-        amount=amount,
-        kind=AdjustmentKind.SET if args.set else AdjustmentKind.DELTA,
-        reason=args.reason,
         operator=Operator.current(),
-        idempotency_key=args.key or uuid.uuid4().hex,
         base_currency=store.base_currency,
         resume_window=timedelta(hours=store.resume_window_hours),
         resume_from_last_balance=store.resume_from_last_balance,

@@ -1,4 +1,8 @@
-"""Headless commands on the same wiring as the TUI: `status --once`, `watch --jsonl` and `record`."""
+"""Headless commands on the same wiring as the TUI: `status --once`, `watch --jsonl` and `record`.
+
+The first two print the feed's health as the console's feed panel reads it (`FeedView.read`): state, ping round
+trip, message rates over 1 s and 1 min, reconnects and why, the reconnect budget left, the token's age, channels.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import json
 import signal
 import sys
 from contextlib import suppress
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -15,6 +20,7 @@ from balance_tui.config import Config
 from balance_tui.core import Balance
 from balance_tui.core.health import FeedState
 from balance_tui.kraken.credentials import Credentials
+from balance_tui.view import FeedView
 
 EXIT_OK, EXIT_UNHEALTHY = 0, 2
 
@@ -28,6 +34,32 @@ def balance_record(balance: Balance) -> dict[str, Any]:
         "free": f"{balance.free:f}",
         "source": balance.source.value,
         "time": balance.updated_at.isoformat(),
+    }
+
+
+def feed_record(backend: Backend) -> dict[str, Any]:
+    """The feed's health now, as JSON: times in RFC 3339 UTC, durations in seconds or milliseconds."""
+    clock = backend.manager.clock
+    now = clock.now()
+    feed = FeedView.read(backend, now, clock.monotonic())
+    return {
+        "state": feed.state.value,
+        "system": feed.system or None,
+        "sequence": feed.sequence,
+        "messages": feed.messages,
+        "rate_1s": feed.rate_1s,
+        "rate_1m": None if feed.rate_1m is None else round(feed.rate_1m, 2),
+        "ping_rtt_ms": None if feed.ping_rtt is None else round(feed.ping_rtt * 1000, 1),
+        "reconnects": feed.reconnects,
+        "reconnect_reason": feed.reconnect_reason or None,
+        "budget_left": None if feed.budget_left is None else int(feed.budget_left),
+        "budget_capacity": feed.budget_capacity,
+        "gaps": feed.gaps,
+        "token_age_s": _age(now, feed.token_at),
+        "channels": list(feed.channels),
+        "last_message_at": _time(feed.last_message_at),
+        "holds_source": None if feed.holds_source is None else feed.holds_source.value,
+        "error": feed.error or None,
     }
 
 
@@ -65,13 +97,13 @@ async def watch_jsonl(config: Config, credentials: Credentials | None, out: Text
         if reader_gone.is_set():
             return
         try:
-            out.write(json.dumps(balance_record(balance)) + "\n")
+            out.write(json.dumps({**balance_record(balance), "feed": feed_record(backend)}) + "\n")
             out.flush()
         except BrokenPipeError:
             reader_gone.set()
 
     async with open_backend(config, credentials, own_session=False) as backend:
-        backend.manager.register_callback("balance_update", emit)
+        backend.manager.register_callback("balance_update", emit)  # `emit` reads `backend` from here on
         feed = asyncio.create_task(backend.run())
         gone = asyncio.create_task(reader_gone.wait())
         try:
@@ -144,24 +176,21 @@ def _no_snapshot_reason(backend: Backend, timeout: float) -> str:
 
 
 def _report(backend: Backend, healthy: bool, reason: str) -> dict[str, Any]:
-    manager, health = backend.manager, backend.manager.health
     return {
         "healthy": healthy,
         "reason": reason or None,
         "exchange": backend.exchange_label,
-        "feed": {
-            "state": health.state.value,
-            "system": health.system or None,
-            "sequence": health.sequence,
-            "messages": health.messages,
-            "reconnects": health.reconnects,
-            "gaps": health.gaps,
-            "last_message_at": None if health.last_message_at is None else health.last_message_at.isoformat(),
-            "holds_source": None if manager.holds_source is None else manager.holds_source.value,
-            "error": health.error or None,
-        },
-        "balances": [balance_record(b) for _, b in sorted(manager.get_all_balances().items())],
+        "feed": feed_record(backend),
+        "balances": [balance_record(b) for _, b in sorted(backend.manager.get_all_balances().items())],
     }
+
+
+def _time(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def _age(now: datetime, since: datetime | None) -> float | None:
+    return None if since is None else round((now - since).total_seconds(), 1)
 
 
 def _print_report(report: dict[str, Any], out: TextIO) -> None:
@@ -170,8 +199,22 @@ def _print_report(report: dict[str, Any], out: TextIO) -> None:
         f"{report['exchange']}  feed {feed['state']}  system {feed['system'] or '-'}  "
         f"seq {feed['sequence'] if feed['sequence'] is not None else '-'}  holds {feed['holds_source'] or '-'}\n"
     )
+    out.write(f"{_health_line(feed)}\n")
     out.write(f"{'ASSET':<8} {'TOTAL':>24} {'HELD':>20} {'FREE':>24} SOURCE\n")
     for b in report["balances"]:
         out.write(f"{b['asset']:<8} {b['total']:>24} {b['held']:>20} {b['free']:>24} {b['source']}\n")
     with suppress(BrokenPipeError):
         out.flush()
+
+
+def _health_line(feed: dict[str, Any]) -> str:
+    """The feed panel's figures on one line: `-` for what is not known yet."""
+    ping = "-" if feed["ping_rtt_ms"] is None else f"{feed['ping_rtt_ms']:g} ms"
+    minute = "-" if feed["rate_1m"] is None else f"{feed['rate_1m']:g}/s"
+    budget = "-" if feed["budget_left"] is None else f"{feed['budget_left']}/{feed['budget_capacity']} left"
+    token = "-" if feed["token_age_s"] is None else f"{feed['token_age_s']:g} s old"
+    why = f" (last: {feed['reconnect_reason']})" if feed["reconnect_reason"] else ""
+    return (
+        f"ping {ping}  rate {feed['rate_1s']}/s, {minute} over 1 min  reconnects {feed['reconnects']}{why}  "
+        f"budget {budget}  token {token}  channels {', '.join(feed['channels']) or '-'}"
+    )

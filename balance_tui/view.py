@@ -57,6 +57,40 @@ class FeedView:
     blind_changes: tuple[BlindChange, ...] = ()  # from the last resync; a new resync makes a new tuple
     events: tuple[FeedEvent, ...] = ()  # the last feed events, newest first (the same tuple while none is new)
 
+    @staticmethod
+    def read(backend: Backend, now: datetime, monotonic: float) -> FeedView:
+        """The feed as of `now`: the console's feed panel and the headless commands both read this."""
+        manager, budget = backend.manager, backend.stream.budget
+        health, stale_after = manager.health, timedelta(seconds=backend.config.feed.stale_after_s)
+        state, since = health.observed_state(now, stale_after), health.state_since
+        if state is not health.state and health.last_message_at is not None:
+            since = health.last_message_at + stale_after  # live on the socket, but silent since then
+        return FeedView(
+            state=state,
+            state_since=since,
+            system=health.system,
+            error=health.error,
+            retry_at=health.retry_at,
+            connected_at=health.connected_at,
+            last_message_at=health.last_message_at,
+            messages=health.messages,
+            rate_1s=health.rate.last_second(monotonic),
+            rate_1m=health.rate.mean_per_second(monotonic),
+            ping_rtt=health.ping_rtt,
+            sequence=health.sequence,
+            reconnects=health.reconnects,
+            reconnect_reason=health.reconnect_reason,
+            gaps=health.gaps,
+            token_at=health.token_at,
+            channels=health.channels,
+            budget_left=budget.tokens,
+            budget_capacity=budget.capacity,
+            holds_source=manager.holds_source,
+            holds_at=manager.holds_at,
+            blind_changes=health.blind_changes,
+            events=health.events.recent(),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class PricesView:
@@ -196,36 +230,8 @@ class View:
         quote, prices = config.engine.value_in, backend.prices
         values = {asset: prices.value(asset, b.total, quote) for asset, b in balances.items()}
         total, missing = prices.total_value(balances, quote)
-        health, ticker, budget = manager.health, backend.ticker, backend.stream.budget
-        stale_after, monotonic = timedelta(seconds=config.feed.stale_after_s), manager.clock.monotonic()
-        state, since = health.observed_state(now, stale_after), health.state_since
-        if state is not health.state and health.last_message_at is not None:
-            since = health.last_message_at + stale_after  # live on the socket, but silent since then
-        feed = FeedView(
-            state=state,
-            state_since=since,
-            system=health.system,
-            error=health.error,
-            retry_at=health.retry_at,
-            connected_at=health.connected_at,
-            last_message_at=health.last_message_at,
-            messages=health.messages,
-            rate_1s=health.rate.last_second(monotonic),
-            rate_1m=health.rate.mean_per_second(monotonic),
-            ping_rtt=health.ping_rtt,
-            sequence=health.sequence,
-            reconnects=health.reconnects,
-            reconnect_reason=health.reconnect_reason,
-            gaps=health.gaps,
-            token_at=health.token_at,
-            channels=health.channels,
-            budget_left=budget.tokens,
-            budget_capacity=budget.capacity,
-            holds_source=manager.holds_source,
-            holds_at=manager.holds_at,
-            blind_changes=health.blind_changes,
-            events=health.events.recent(),
-        )
+        ticker, monotonic = backend.ticker, manager.clock.monotonic()
+        feed = FeedView.read(backend, now, monotonic)
         history = AssetHistoryView.read(
             manager.history, sorted(balances), monotonic, NO_HISTORY if previous is None else previous.history
         )

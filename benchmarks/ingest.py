@@ -4,6 +4,7 @@ Feeds `BalancesUpdate` events (exact Decimals, as the WS parser produces them) t
 `BalanceManager.apply`: state, cache, validator, history and a callback, all as the console runs them.
 
     .venv/bin/python benchmarks/ingest.py            # timing on 200,000 updates, memory on 1,000,000
+    .venv/bin/python benchmarks/ingest.py --assets 1000   # an account holding 1,000 assets
 
 The last line is the figure: `N updates/s`. Nothing here is asserted; see benchmarks/README.md.
 """
@@ -22,7 +23,7 @@ from decimal import Decimal
 from balance_tui.core import BalanceManager
 from balance_tui.core.events import AssetSnapshot, BalancesSnapshot, BalancesUpdate, LedgerEntry, WalletBalance
 
-ASSETS = [f"A{i:02d}" for i in range(50)]
+ASSETS = 50  # assets the account holds, by default
 T0 = datetime(2026, 11, 20, tzinfo=UTC)
 
 
@@ -43,10 +44,14 @@ class StepClock:
         self.ticks += self.step
 
 
-def updates(count: int, rng: random.Random) -> Iterator[BalancesUpdate]:
-    totals = {asset: Decimal(rng.randrange(1, 10**6)) / 100 for asset in ASSETS}
+def names(count: int) -> list[str]:
+    return [f"A{i:04d}" for i in range(count)]
+
+
+def updates(assets: list[str], count: int, rng: random.Random) -> Iterator[BalancesUpdate]:
+    totals = {asset: Decimal(rng.randrange(1, 10**6)) / 100 for asset in assets}
     for sequence in range(2, count + 2):
-        asset = rng.choice(ASSETS)
+        asset = rng.choice(assets)
         amount = Decimal(rng.randrange(-(10**4), 10**4)) / 10**4
         totals[asset] = max(totals[asset] + amount, Decimal(0))
         entry = LedgerEntry(
@@ -55,8 +60,8 @@ def updates(count: int, rng: random.Random) -> Iterator[BalancesUpdate]:
         yield BalancesUpdate((entry,), sequence)
 
 
-def start(manager: BalanceManager) -> None:
-    snapshot = tuple(AssetSnapshot(a, Decimal(100), (WalletBalance("spot", "main", Decimal(100)),)) for a in ASSETS)
+def start(manager: BalanceManager, assets: list[str]) -> None:
+    snapshot = tuple(AssetSnapshot(a, Decimal(100), (WalletBalance("spot", "main", Decimal(100)),)) for a in assets)
     manager.apply(BalancesSnapshot(snapshot, 1))
 
 
@@ -72,7 +77,9 @@ def main() -> None:
     parser.add_argument(
         "--step", type=float, default=1.0, help="seconds between updates in the memory run; small: history is full"
     )
+    parser.add_argument("--assets", type=int, default=ASSETS, help="assets the account holds (updates spread evenly)")
     args = parser.parse_args()
+    assets = names(args.assets)
 
     # Memory: stream updates through a fresh engine and see what it keeps.
     clock = StepClock(args.step)
@@ -84,17 +91,17 @@ def main() -> None:
         seen += 1
 
     manager.register_callback("balance_update", count)
-    start(manager)
+    start(manager, assets)
     gc.collect()
     before = rss_mib()
-    for event in updates(args.memory, random.Random(1)):
+    for event in updates(assets, args.memory, random.Random(1)):
         clock.tick()
         manager.apply(event)
     gc.collect()
     grown = rss_mib() - before
-    kept = sum(len(manager.history.get_asset_history(asset)) for asset in ASSETS)
+    kept = sum(len(manager.history.get_asset_history(asset)) for asset in assets)
     print(
-        f"memory: {args.memory:,} updates over {len(ASSETS)} assets, {args.step:g} s apart, "
+        f"memory: {args.memory:,} updates over {len(assets)} assets, {args.step:g} s apart, "
         f"grew RSS by {grown:.1f} MiB ({kept:,} history entries kept)"
     )
 
@@ -102,8 +109,8 @@ def main() -> None:
     clock = StepClock()
     manager = BalanceManager(clock)
     manager.register_callback("balance_update", count)
-    start(manager)
-    events = list(updates(args.timed, random.Random(2)))
+    start(manager, assets)
+    events = list(updates(assets, args.timed, random.Random(2)))
     gc.collect()
     wall, cpu = time.perf_counter(), time.process_time()
     for event in events:

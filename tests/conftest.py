@@ -1,7 +1,9 @@
-"""Fixtures every test shares: no config, colour or theme leaks in from the developer's machine."""
+"""Fixtures every test shares: no config, colour or theme leaks in from the developer's machine; the
+PostgreSQL server the store tests also run on, and a summary line saying when they did not."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,8 +12,18 @@ from typing import Any
 
 import pytest
 import tomli_w
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from balance_tui.config import Config, load_config
+
+PG_URL_ENV = "BALANCE_TUI_TEST_PG_URL"
+PG_SKIPPED = (
+    f"{PG_URL_ENV} is not set: PostgreSQL store, crash and concurrency tests skip; "
+    f"set it (e.g. {PG_URL_ENV}=postgresql+psycopg://postgres@127.0.0.1:5432/test) to run them"
+)
+PG_CONNECT_TIMEOUT_S = 5
 
 
 class FrozenClock:
@@ -91,3 +103,36 @@ def make_config(tmp_path: Path) -> Iterator[Any]:
         return load_config(write_config(tmp_path / "config.toml", data)).config
 
     yield make
+
+
+@pytest.fixture(scope="session")
+def pg_base_url() -> str:
+    """The PostgreSQL server named by BALANCE_TUI_TEST_PG_URL, checked once per run. Unset, the tests that
+    need it skip, saying so; set to a server that does not answer, they are errors (CI set it on purpose)."""
+    url = os.environ.get(PG_URL_ENV)
+    if not url:
+        pytest.skip(PG_SKIPPED)
+    shown = make_url(url).render_as_string(hide_password=True)
+    probe = create_engine(url, connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S})
+    try:
+        with probe.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        failure = f"{PG_URL_ENV}={shown} is set but the server does not answer: {error.orig or error}"
+    else:
+        return url
+    finally:
+        probe.dispose()
+    pytest.fail(failure, pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line nobody misses when the PostgreSQL half of the store tests did not run."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and PG_SKIPPED in report.longrepr[2]
+    ]
+    if skipped:
+        tests = "test" if len(skipped) == 1 else "tests"
+        terminalreporter.write_line(f"PostgreSQL: {len(skipped)} {tests} skipped: {PG_SKIPPED}", yellow=True, bold=True)

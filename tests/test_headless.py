@@ -35,6 +35,12 @@ def sim_config(tmp_path: Path, **sim: object) -> Path:
     )
 
 
+FEED_FIELDS = {
+    "state", "system", "sequence", "messages", "rate_1s", "rate_1m", "ping_rtt_ms", "reconnects", "reconnect_reason",
+    "budget_left", "budget_capacity", "gaps", "token_age_s", "channels", "last_message_at", "holds_source", "error",
+}  # fmt: skip
+
+
 def test_status_once_json_lists_the_simulators_assets(tmp_path: Path) -> None:
     result = run("--config", str(sim_config(tmp_path, seed=5)), "status", "--once", "--json")
     assert result.returncode == 0, result.stderr
@@ -43,12 +49,19 @@ def test_status_once_json_lists_the_simulators_assets(tmp_path: Path) -> None:
     expected = Simulator(seed=5).account.totals()
     assert {b["asset"]: Decimal(b["total"]) for b in report["balances"]} == expected
     assert all(isinstance(b["total"], str) for b in report["balances"])  # exact decimal strings, never floats
+    feed = report["feed"]
+    assert set(feed) == FEED_FIELDS
+    assert "balances" in feed["channels"] and feed["token_age_s"] >= 0 and feed["reconnect_reason"] is None
+    assert 0 <= feed["budget_left"] <= feed["budget_capacity"] and feed["messages"] >= 1
 
 
 def test_status_once_prints_a_table(tmp_path: Path) -> None:
     result = run("--config", str(sim_config(tmp_path)), "status", "--once")
     assert result.returncode == 0, result.stderr
     assert "feed live" in result.stdout and "BTC" in result.stdout
+    health = result.stdout.splitlines()[1]  # the feed panel's figures, on the line under the feed's state
+    assert health.startswith("ping ") and " over 1 min  reconnects 0  budget " in health
+    assert " left  token " in health and " s old  channels balances" in health
 
 
 def test_status_once_exits_2_with_the_reason_when_nothing_answers(tmp_path: Path) -> None:
@@ -91,12 +104,15 @@ def test_watch_prints_a_json_line_per_change(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        lines = [json.loads(process.stdout.readline()) for _ in range(20)]
+        lines = [json.loads(process.stdout.readline()) for _ in range(40)]  # the snapshots, then updates
     finally:
         process.send_signal(2)  # SIGINT, as Ctrl+C
         _, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
-    assert set(lines[0]) == {"asset", "total", "held", "free", "source", "time"}
+    assert set(lines[0]) == {"asset", "total", "held", "free", "source", "time", "feed"}
+    assert all(set(line["feed"]) == FEED_FIELDS and "balances" in line["feed"]["channels"] for line in lines)
+    assert any(line["feed"]["ping_rtt_ms"] is not None for line in lines)  # the pong to the first frame's ping
+    assert [line["feed"]["messages"] for line in lines] == sorted(line["feed"]["messages"] for line in lines)
     assert all(isinstance(line["total"], str) and Decimal(line["total"]) >= 0 for line in lines)
     assert {line["source"] for line in lines} == {"ws"}
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
+from balance_tui.core.exact import EXACT
 from balance_tui.core.model import ZERO, Balance
 
 
@@ -67,9 +68,9 @@ class TradeGuard:
             return TradeDecision(False, reason, quote_asset, amount, age=age)
 
         exchange_minimum = self.minimums.get(quote_asset, ZERO)
-        minimum = exchange_minimum + self.safety_buffer
+        minimum = EXACT.add(exchange_minimum, self.safety_buffer)
         free = balance.free
-        maximum = free * self.max_position_share
+        maximum = EXACT.multiply(free, self.max_position_share)
         shown_max, share = _like(maximum, free), f"{(self.max_position_share * 100).normalize():f}%"
         problems = []
         if amount < minimum:

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from balance_tui.core.clock import Clock, SystemClock
+from balance_tui.core.exact import EXACT
 from balance_tui.core.model import ZERO
 
 _HOUR = timedelta(hours=1)
@@ -143,8 +144,8 @@ class BalanceHistory:
         if index == 0:
             return False
         previous = entries[index - 1].total
-        delta = abs(total - previous)
-        return delta != 0 and delta >= self.change_threshold * abs(previous)
+        delta = abs(EXACT.subtract(total, previous))
+        return delta != 0 and delta >= EXACT.multiply(self.change_threshold, abs(previous))
 
     def get_asset_history(self, asset: str, limit: int | None = None) -> tuple[HistoryEntry, ...]:
         """The latest `limit` entries (all when None), oldest first."""
@@ -173,8 +174,8 @@ class BalanceHistory:
         ys: list[Decimal] = []
         flows = ZERO
         for entry in window:
-            flows += entry.flow
-            ys.append(entry.total - flows)
+            flows = EXACT.add(flows, entry.flow)
+            ys.append(EXACT.subtract(entry.total, flows))
         n = Decimal(len(window))
         mean_x, mean_y = sum(xs, ZERO) / n, sum(ys, ZERO) / n
         sxx = sum(((x - mean_x) ** 2 for x in xs), ZERO)

@@ -32,6 +32,7 @@ from balance_tui.core.events import (
     Source,
     WalletBalance,
 )
+from balance_tui.core.exact import EXACT, total
 from balance_tui.core.guard import TradeDecision, TradeGuard
 from balance_tui.core.health import FeedHealth, FeedState
 from balance_tui.core.history import BalanceHistory, EntryKind
@@ -367,7 +368,8 @@ class BalanceManager:
 
     def _add_flow(self, entry: LedgerEntry) -> None:
         flow, adjusted = self._flows.get(entry.asset, (ZERO, False))
-        self._flows[entry.asset] = (flow + entry.amount - entry.fee, adjusted or entry.type == "adjustment")
+        moved = EXACT.subtract(EXACT.add(flow, entry.amount), entry.fee)
+        self._flows[entry.asset] = (moved, adjusted or entry.type == "adjustment")
 
     def _observe(self, balance: Balance, at: datetime, kind: EntryKind, flow: Decimal) -> None:
         """Everything that follows a change: cache, history, amount rules, subscribers."""
@@ -514,8 +516,8 @@ def _wallets_after(wallets: tuple[WalletBalance, ...], entry: LedgerEntry) -> tu
     key = (entry.wallet_type, entry.wallet_id)
     if len(wallets) == 1 and wallets[0][:2] == key:
         return (WalletBalance(*key, entry.balance),)  # one wallet: it holds the total
-    others = sum((w.balance for w in wallets if w[:2] != key), ZERO)
-    touched = WalletBalance(*key, entry.balance - others)
+    others = total(w.balance for w in wallets if w[:2] != key)
+    touched = WalletBalance(*key, EXACT.subtract(entry.balance, others))
     kept = tuple(touched if w[:2] == key else w for w in wallets)
     return kept if touched in kept else (*kept, touched)
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from balance_tui.core.events import NO_HOLD, HoldAmounts, Source, WalletBalance
+from balance_tui.core.exact import EXACT, total
 
 ZERO = Decimal(0)
 
@@ -32,9 +33,10 @@ class Balance(NamedTuple):
 
     @property
     def spot(self) -> Decimal:
-        return sum((w.balance for w in self.wallets if w.type == "spot"), ZERO)
+        return total(w.balance for w in self.wallets if w.type == "spot")
 
     @property
     def free(self) -> Decimal:
         """Tradable now, as Kraken's `available`: earn wallets and open-order holds are excluded."""
-        return self.spot + self.hold.credit - self.hold.credit_used - self.hold.hold_trade
+        hold = self.hold
+        return EXACT.subtract(EXACT.add(self.spot, hold.credit), EXACT.add(hold.credit_used, hold.hold_trade))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_UP, Decimal
 
 from balance_tui.core.events import ExecutionReport, ExecutionsSnapshot, ExecutionsUpdate
+from balance_tui.core.exact import EXACT
 from balance_tui.core.model import ZERO
 
 CLOSED = frozenset({"filled", "canceled", "expired"})
@@ -30,14 +31,14 @@ class OpenOrder:
 
     def held(self, decimals: Mapping[str, int]) -> tuple[str, Decimal] | None:
         """(asset, amount) this order keeps from being traded, if it rests on the book."""
-        remaining = self.order_qty - self.filled
+        remaining = EXACT.subtract(self.order_qty, self.filled)
         if remaining <= 0:
             return None
         if self.side == "sell":
             return self.base, remaining
         if self.limit_price is None:
             return None
-        cost = remaining * self.limit_price
+        cost = EXACT.multiply(remaining, self.limit_price)
         places = decimals.get(self.quote)
         return self.quote, cost if places is None else cost.quantize(Decimal(1).scaleb(-places), ROUND_UP)
 
@@ -64,7 +65,7 @@ class OpenOrders:
         totals: dict[str, Decimal] = {}
         for order in self._orders.values():
             if (held := order.held(self._decimals)) is not None:
-                totals[held[0]] = totals.get(held[0], ZERO) + held[1]
+                totals[held[0]] = EXACT.add(totals.get(held[0], ZERO), held[1])
         return totals
 
     def _apply(self, report: ExecutionReport) -> None:
@@ -81,7 +82,7 @@ class OpenOrders:
         if report.cum_qty is not None:
             order = replace(order, filled=report.cum_qty)
         elif report.exec_type == "trade" and report.last_qty is not None:
-            order = replace(order, filled=order.filled + report.last_qty)
+            order = replace(order, filled=EXACT.add(order.filled, report.last_qty))
         if report.order_qty is not None or report.limit_price is not None:  # amended or restated terms
             order = replace(
                 order,

@@ -15,12 +15,10 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 from balance_tui.core.clock import Clock
+from balance_tui.core.exact import EXACT
 from balance_tui.core.model import Balance
 
 DIVISION_PRECISION = 40
-# Amounts and prices are bounded (kraken.frames: 30 whole digits, 18 places), so a few hundred digits hold
-# any product or sum of them exactly.
-_EXACT = Context(prec=400, rounding=ROUND_HALF_EVEN)
 _DIVIDE = Context(prec=DIVISION_PRECISION, rounding=ROUND_HALF_EVEN)
 # Bridges tried first for a one-hop valuation, so the route is stable and goes through the deepest markets.
 PREFERRED_BRIDGES = ("USD", "EUR", "BTC", "ETH", "USDT", "USDC")
@@ -93,7 +91,7 @@ class PriceBook:
         if route is None:
             return None
         numerator, denominator = route
-        worth = _EXACT.multiply(amount, numerator)
+        worth = EXACT.multiply(amount, numerator)
         return worth if denominator == ONE else _DIVIDE.divide(worth, denominator)
 
     def total_value(self, balances: Mapping[str, Balance], quote: str = "USD") -> tuple[Decimal, tuple[str, ...]]:
@@ -107,7 +105,7 @@ class PriceBook:
             if worth is None:
                 missing.append(asset)
             else:
-                total = _EXACT.add(total, worth)
+                total = EXACT.add(total, worth)
         return total, tuple(sorted(missing))
 
     def _route(self, asset: str, quote: str) -> tuple[Decimal, Decimal] | None:
@@ -120,7 +118,7 @@ class PriceBook:
             first = self._pair_rate(asset, bridge)
             second = self._pair_rate(bridge, quote) if first is not None else None
             if first is not None and second is not None:
-                return _EXACT.multiply(first[0], second[0]), _EXACT.multiply(first[1], second[1])
+                return EXACT.multiply(first[0], second[0]), EXACT.multiply(first[1], second[1])
         return None
 
     def _pair_rate(self, base: str, quote: str) -> tuple[Decimal, Decimal] | None:
@@ -183,4 +181,4 @@ def _ordered_bridges(names: set[str]) -> list[str]:
 def _mid(bid: Decimal | None, ask: Decimal | None) -> Decimal | None:
     if bid is None or ask is None:
         return None
-    return _EXACT.divide(_EXACT.add(bid, ask), Decimal(2))  # halving a finite decimal is exact
+    return EXACT.divide(EXACT.add(bid, ask), Decimal(2))  # halving a finite decimal is exact

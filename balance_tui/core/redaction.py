@@ -3,14 +3,18 @@
 Masked types keep secrets out of our own messages; this catches the rest (a library logging a frame, an
 exception that quotes a request). Known secret values are registered as they appear (API key and secret
 at start, each WebSocket token when issued) and replaced in the final formatted text, along with anything
-shaped like a credential header or a token field.
+shaped like a credential header or a token field. A value is masked in the forms a library may print it in
+too: URL-encoded (a query string, a form body) and base64-encoded (an auth header, a dumped payload), the
+latter wherever it starts in a longer encoding, in the standard and the URL-safe alphabet.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import threading
+from urllib.parse import quote, quote_plus
 
 MASK = "[redacted]"
 MIN_SECRET_LENGTH = 8  # shorter values would mask ordinary words
@@ -29,8 +33,9 @@ class SecretRegistry:
 
     def add(self, value: str) -> None:
         if len(value) >= MIN_SECRET_LENGTH:
+            forms = {form for form in encoded_forms(value) if len(form) >= MIN_SECRET_LENGTH}
             with self._lock:
-                self._values.add(value)
+                self._values |= forms
 
     def redact(self, text: str) -> str:
         with self._lock:
@@ -40,6 +45,18 @@ class SecretRegistry:
         for pattern in _PATTERNS:
             text = pattern.sub(lambda m: m.group(1) + MASK + (m.group(2) if m.lastindex == 2 else ""), text)
         return text
+
+
+def encoded_forms(value: str) -> set[str]:
+    """`value` itself, URL-encoded, and the base64 characters that stand for its bytes alone when it starts at
+    each of the three byte offsets of a longer base64 text (the characters shared with neighbours are left)."""
+    forms = {value, quote(value), quote(value, safe=""), quote_plus(value)}  # a path keeps "/", a query not
+    raw = value.encode()
+    for offset in range(3):
+        first, last = -(-offset // 3) * 4, (offset + len(raw)) // 3 * 4  # whole 4-character groups of `raw`
+        padded = bytes(offset) + raw
+        forms |= {encode(padded)[first:last].decode() for encode in (base64.b64encode, base64.urlsafe_b64encode)}
+    return forms
 
 
 SECRETS = SecretRegistry()

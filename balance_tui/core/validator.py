@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from balance_tui.core.events import Source
+from balance_tui.core.exact import EXACT
 from balance_tui.core.model import ZERO, Balance
 
 
@@ -237,9 +238,9 @@ class BalanceValidator:
             return
         if now - seen_at > check.fresh_within or now - rest.at > check.fresh_within:
             return
-        difference = abs(total - rest.total)
+        difference = abs(EXACT.subtract(total, rest.total))
         larger = max(abs(total), abs(rest.total))
-        if difference > check.relative_threshold * larger:
+        if difference > EXACT.multiply(check.relative_threshold, larger):
             share = _percent(difference / larger)
             limit = _percent(check.relative_threshold)
             message = f"{asset} WS total {total:f} differs from REST total {rest.total:f} by {share}% (limit {limit}%)"

@@ -6,9 +6,8 @@ import asyncio
 import json
 import logging
 import re
-from decimal import Context, Decimal
+from decimal import Decimal
 from enum import StrEnum
-from functools import reduce
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
@@ -24,6 +23,7 @@ from balance_tui.core.events import (
     Source,
     WalletBalance,
 )
+from balance_tui.core.exact import EXACT, total
 from balance_tui.core.redaction import SECRETS
 from balance_tui.kraken.assets import AssetName, normalise
 from balance_tui.kraken.credentials import Credentials
@@ -33,9 +33,6 @@ from balance_tui.kraken.signing import sign
 
 log = logging.getLogger(__name__)
 
-# Wallets and holds add up exactly: the default context keeps 28 digits and would round an asset's total
-# silently, while an amount may have 48 (30 before the point, 18 after).
-_SUM = Context(prec=100)
 # A monitor never trades or withdraws: these are the only private endpoints it can sign at all.
 READ_ONLY_ENDPOINTS = frozenset({"Balance", "BalanceEx", "GetWebSocketsToken", "Ledgers"})
 MAX_BUDGET_WAIT_S = 10.0  # wait this long for the rate budget; longer, and the call is refused
@@ -223,13 +220,12 @@ class KrakenRest:
             hold = HoldAmounts(*(_amount(entry, field, key) for field in ("hold_trade", "credit", "credit_used")))
             before = holds.get(name.asset, HoldAmounts())
             holds[name.asset] = HoldAmounts(
-                _SUM.add(before.hold_trade, hold.hold_trade),
-                _SUM.add(before.credit, hold.credit),
-                _SUM.add(before.credit_used, hold.credit_used),
+                EXACT.add(before.hold_trade, hold.hold_trade),
+                EXACT.add(before.credit, hold.credit),
+                EXACT.add(before.credit_used, hold.credit_used),
             )
         assets = tuple(
-            AssetSnapshot(asset, reduce(_SUM.add, (w.balance for w in held), Decimal(0)), tuple(held))
-            for asset, held in sorted(wallets.items())
+            AssetSnapshot(asset, total(w.balance for w in held), tuple(held)) for asset, held in sorted(wallets.items())
         )
         return ExtendedBalances(BalancesSnapshot(assets, sequence=0, source=Source.REST), HoldsSnapshot(holds))
 

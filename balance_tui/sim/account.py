@@ -19,7 +19,15 @@ from functools import cached_property
 from typing import Literal, NamedTuple, Self
 
 from balance_tui.core.events import LedgerEntry
-from balance_tui.sim.assets import ASSETS, MAKER_FEE_PERCENT, PAIRS, TAKER_FEE_PERCENT, Asset, Pair, dormant_assets
+from balance_tui.sim.assets import (
+    ASSETS,
+    MAKER_FEE_PERCENT,
+    TAKER_FEE_PERCENT,
+    TRADED_PAIRS,
+    Asset,
+    Pair,
+    dormant_assets,
+)
 from balance_tui.sim.market import Market
 from balance_tui.sim.seeded import fraction, kraken_id, uniform
 
@@ -180,11 +188,11 @@ class DemoAccount:
             if asset.name not in ASSETS:
                 self._wallets[_spot(asset.name)] = asset.quantize(uniform(dust, Decimal("0.0001"), Decimal(1000)))
         self._usual_totals = self.totals()
-        self._trade_ids = {symbol: 1_000_000 + self._rng.randrange(50_000_000) for symbol in PAIRS}
+        self._trade_ids = {symbol: 1_000_000 + self._rng.randrange(50_000_000) for symbol in TRADED_PAIRS}
         self._orders: dict[str, Order] = {}
         self._fills: deque[Execution] = deque(maxlen=_RECENT_FILLS)
         for symbol, side, volume, factor in _OPEN_ORDERS:
-            pair = PAIRS[symbol]
+            pair = TRADED_PAIRS[symbol]
             price = pair.quantize_price(self.market.price(pair) * Decimal(factor))
             order = self._new_order(pair, side, pair.quantize_volume(Decimal(volume)), price)
             self._orders[order.order_id] = order
@@ -238,7 +246,7 @@ class DemoAccount:
         Assets in `untouched` are left alone: no pair, order or funding that involves them is picked."""
         self.market.walk()
         untouched = frozenset(untouched)
-        pairs = [pair for pair in PAIRS.values() if untouched.isdisjoint((pair.base.name, pair.quote.name))]
+        pairs = [pair for pair in TRADED_PAIRS.values() if untouched.isdisjoint((pair.base.name, pair.quote.name))]
         assets = [asset for asset in ASSETS.values() if asset.name not in untouched]
         activity = self._fill_crossed_orders(pairs)
         draw = self._rng.randrange(100)

@@ -116,7 +116,8 @@ def _pair(key: str, altname: str, base: str, quote: str, pair_decimals: int, ord
     )
 
 
-PAIRS: dict[str, Pair] = {
+# The pairs the seeded demo account trades: its random activity picks from these, in this order.
+TRADED_PAIRS: dict[str, Pair] = {
     pair.symbol: pair
     for pair in (
         _pair("XXBTZUSD", "XBTUSD", "BTC", "USD", 1, "0.00005", "0.5"),
@@ -131,7 +132,18 @@ PAIRS: dict[str, Pair] = {
         _pair("USDTZUSD", "USDTUSD", "USDT", "USD", 4, "5", "0.5"),
         _pair("USDCEUR", "USDCEUR", "USDC", "EUR", 4, "5", "0.45"),
         _pair("LINKUSD", "LINKUSD", "LINK", "USD", 5, "0.2", "0.5"),
-        _pair("ZEURZUSD", "EURUSD", "EUR", "USD", 5, "0.5", "0.5"),  # values EUR, and XRP, ADA, USDC through it
+        _pair("ZEURZUSD", "EURUSD", "EUR", "USD", 5, "0.5", "0.5"),
+    )
+}
+# Every pair the exchange lists. XRP, ADA and USDC have USD pairs on Kraken too, so the demo values every asset
+# it holds directly; the account does not trade them, which keeps every seed's activity as it was (tests and
+# the README follow seed 7's).
+PAIRS: dict[str, Pair] = TRADED_PAIRS | {
+    pair.symbol: pair
+    for pair in (
+        _pair("XXRPZUSD", "XRPUSD", "XRP", "USD", 5, "2", "0.5"),
+        _pair("ADAUSD", "ADAUSD", "ADA", "USD", 6, "10", "0.5"),
+        _pair("USDCUSD", "USDCUSD", "USDC", "USD", 4, "5", "0.5"),
     )
 }
 

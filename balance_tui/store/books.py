@@ -103,7 +103,9 @@ class AdjustmentResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Request:
+class AdjustmentRequest:
+    """What an adjustment asks for, its input checked (`adjustment_request`) before anything is read or written."""
+
     kind: AdjustmentKind
     asset: str
     amount: Decimal  # the set-to value or the delta (for an undo: minus the reversed delta)
@@ -128,27 +130,22 @@ def adjust(
     """Set a balance to `amount` (kind SET) or add `amount` to it (kind DELTA), in the session given."""
     if kind is AdjustmentKind.SET and expected_version is None:
         raise InvalidInput("setting a balance needs the version the operator confirmed against")
-    request = _adjustment(kind, asset, amount, reason, idempotency_key)
+    request = adjustment_request(kind, asset, amount, reason, idempotency_key)
     return _submit(engine, session_id, request, operator, now, expected_version)
 
 
 def adjust_in(
     db: Session,
     session_id: int,
+    request: AdjustmentRequest,
     *,
-    asset: str,
-    amount: Decimal,
-    kind: AdjustmentKind,
-    reason: str,
     operator: Operator,
-    idempotency_key: str,
     now: datetime,
     expected_version: int | None = None,
 ) -> tuple[BalanceAdjustment, AccountBalance, bool]:
     """`adjust` inside a write transaction the caller holds (its own rules and refusals), for a caller that
     must open the session in the same transaction (`sessions.adjust_latest`). Returns the adjustment, its
     balance row (flushed, not committed) and whether the key had been applied already."""
-    request = _adjustment(kind, asset, amount, reason, idempotency_key)
     adjustment, row, already = _apply(db, session_id, request, operator, now, expected_version)
     db.flush()
     return adjustment, row, already
@@ -163,12 +160,12 @@ def key_session(db: Session, idempotency_key: str) -> int | None:
     ).first()
 
 
-def _adjustment(kind: AdjustmentKind, asset: str, amount: Decimal, reason: str, key: str) -> _Request:
+def adjustment_request(kind: AdjustmentKind, asset: str, amount: Decimal, reason: str, key: str) -> AdjustmentRequest:
     """A set-to or delta request, its input checked before anything is read or written."""
     if kind not in (AdjustmentKind.SET, AdjustmentKind.DELTA):
         raise InvalidInput(f"an adjustment sets or adds an amount; {kind!r} is neither (use undo())")
     _check_amount(amount)
-    return _Request(kind, require_asset(asset), amount, require_reason(reason), _key(key))
+    return AdjustmentRequest(kind, require_asset(asset), amount, require_reason(reason), _key(key))
 
 
 def confirmed_version(kind: AdjustmentKind, seen: BalanceView) -> int | None:
@@ -198,7 +195,7 @@ def undo(
         raise InvalidInput(f"there is no adjustment #{adjustment_id} to undo")
     if refusal := undo_refusal(original, undone_by=None):
         raise InvalidInput(refusal)
-    request = _Request(AdjustmentKind.UNDO, original.asset, -original.delta, reason, key, adjustment_id)
+    request = AdjustmentRequest(AdjustmentKind.UNDO, original.asset, -original.delta, reason, key, adjustment_id)
     return _submit(engine, session_id, request, operator, now, expected_version)
 
 
@@ -324,7 +321,7 @@ def change(row: AccountBalance, *, total: Decimal, reserved: Decimal, now: datet
 def _submit(
     engine: Engine,
     session_id: int,
-    request: _Request,
+    request: AdjustmentRequest,
     operator: Operator,
     now: datetime,
     expected_version: int | None,
@@ -345,7 +342,7 @@ def _submit(
 def _apply(
     db: Session,
     session_id: int,
-    request: _Request,
+    request: AdjustmentRequest,
     operator: Operator,
     now: datetime,
     expected_version: int | None,
@@ -424,7 +421,7 @@ def _apply(
     return adjustment, row, False
 
 
-def _already_applied(db: Session, existing: BalanceAdjustment, request: _Request) -> AccountBalance:
+def _already_applied(db: Session, existing: BalanceAdjustment, request: AdjustmentRequest) -> AccountBalance:
     requested = existing.after if existing.kind == AdjustmentKind.SET else existing.delta
     same = (existing.kind, existing.asset, requested, existing.reverses_id, existing.reason) == (
         request.kind,

@@ -238,16 +238,12 @@ class LatestAdjustment:
 
 def adjust_latest(
     engine: Engine,
+    request: books.AdjustmentRequest,
     *,
     exchange: str,
     mode: str,
     now: datetime,
-    asset: str,
-    amount: Decimal,
-    kind: AdjustmentKind,
-    reason: str,
     operator: Operator,
-    idempotency_key: str,
     base_currency: str = "USD",
     resume_window: timedelta = DEFAULT_RESUME_WINDOW,
     resume_from_last_balance: bool = True,
@@ -270,15 +266,11 @@ def adjust_latest(
             with writing(engine) as db:
                 return _adjust_latest(
                     db,
+                    request,
                     exchange=exchange,
                     mode=mode,
                     now=now,
-                    asset=asset,
-                    amount=amount,
-                    kind=kind,
-                    reason=reason,
                     operator=operator,
-                    key=idempotency_key,
                     base_currency=base_currency,
                     resume_window=resume_window if resume_from_last_balance else None,
                     lease=lease,
@@ -291,16 +283,12 @@ def adjust_latest(
 
 def _adjust_latest(
     db: Session,
+    request: books.AdjustmentRequest,
     *,
     exchange: str,
     mode: str,
     now: datetime,
-    asset: str,
-    amount: Decimal,
-    kind: AdjustmentKind,
-    reason: str,
     operator: Operator,
-    key: str,
     base_currency: str,
     resume_window: timedelta | None,
     lease: timedelta,
@@ -308,25 +296,16 @@ def _adjust_latest(
     def apply(session: TradingSession) -> books.AdjustmentResult:
         assert session.id is not None
         expected = None
-        if kind is AdjustmentKind.SET:  # set against the figure there now: no think time passes in between
-            row = books.locked_balance(db, session.id, books.require_asset(asset))  # checked before any query
+        if request.kind is AdjustmentKind.SET:  # set against the figure there now: no think time passes in between
+            row = books.locked_balance(db, session.id, request.asset)
             expected = row.version if row is not None else 0
         adjustment, balance, already = books.adjust_in(
-            db,
-            session.id,
-            asset=asset,
-            amount=amount,
-            kind=kind,
-            reason=reason,
-            operator=operator,
-            idempotency_key=key,
-            now=now,
-            expected_version=expected,
+            db, session.id, request, operator=operator, now=now, expected_version=expected
         )
         return books.AdjustmentResult(adjustment, BalanceView.of(balance), already)
 
     interrupted = _sweep(db, exchange, now, lease)
-    if (applied_in := books.key_session(db, key)) is not None:
+    if (applied_in := books.key_session(db, request.key)) is not None:
         earlier = db.get_one(TradingSession, applied_in)
         return LatestAdjustment(apply(earlier), earlier, f"session {applied_in} ({earlier.status})")
     current = _active(db, exchange)

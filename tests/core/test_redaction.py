@@ -1,4 +1,7 @@
+import base64
 import logging
+from collections.abc import Callable
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -53,3 +56,25 @@ def test_the_formatter_masks_tracebacks_too(caplog: pytest.LogCaptureFixture) ->
     text = RedactingFormatter("%(message)s").format(record)
     assert SECRET not in text and SECRET[:8] not in text and SECRET[-8:] not in text
     assert text.count(MASK) == 2
+
+
+KEY = "CanaryKey+0123456789abcdef/="  # '+', '/' and '=' change under URL encoding
+
+
+@pytest.mark.parametrize("prefix", ["", "u", "us", "user:"])
+@pytest.mark.parametrize("encode", [base64.b64encode, base64.urlsafe_b64encode])
+def test_base64_forms_are_masked_wherever_they_start(prefix: str, encode: Callable[[bytes], bytes]) -> None:
+    secrets = SecretRegistry()
+    secrets.add(KEY)
+    encoded = encode(f"{prefix}{KEY}".encode()).decode()  # as in `Authorization: Basic ...`
+    text = secrets.redact(f"Authorization: Basic {encoded}")
+    assert MASK in text
+    assert encoded[8:28] not in text  # characters made of the key's bytes alone, wherever the key starts
+
+
+@pytest.mark.parametrize("encode", [lambda v: quote(v, safe=""), quote_plus, quote])
+def test_url_encoded_forms_are_masked(encode: Callable[[str], str]) -> None:
+    secrets = SecretRegistry()
+    secrets.add(KEY)
+    assert encode(KEY) != KEY
+    assert secrets.redact(f"POST /0/private/Balance?key={encode(KEY)}&x=1") == f"POST /0/private/Balance?key={MASK}&x=1"

@@ -38,3 +38,18 @@ async def test_an_asset_first_held_while_running_is_priced_and_counted(make_conf
         assert prices.price(symbol) == price
         assert prices.total_value(manager.get_all_balances()) == (total_before + D("2.5") * price, missing)
         assert symbol in ticker.health.subscribed and ticker.health.reconnects == 0  # on the live connection
+
+
+async def test_the_demo_values_every_asset_it_holds_through_its_own_usd_pair(make_config) -> None:
+    async with running(make_config(sim={"seed": 5})) as backend:
+        sim, prices, manager = backend.simulator, backend.prices, backend.manager
+        assert sim is not None
+        held = sorted(asset for asset, total in sim.account.totals().items() if total and asset != "USD")
+        assert {"ADA", "USDC", "XRP"} <= set(held)
+        await manager.wait_for_snapshot()
+        await eventually(
+            lambda: all(prices.price(f"{asset}/USD") is not None for asset in held), timeout=10, what="every price"
+        )
+        for asset in held:  # the direct pair's price itself, not a product of two through a bridge
+            assert prices.rate(asset) == sim.account.market.price(PAIRS[f"{asset}/USD"]), asset
+        assert prices.total_value(manager.get_all_balances())[1] == ()  # nothing left out of the total

@@ -5,6 +5,9 @@ Per database (SQLite, and PostgreSQL when BALANCE_TUI_TEST_PG_URL names one), wi
   its history writer recording the simulator's feed) are killed at a random moment, some before their
   session is open; the next console must continue the killed one's session, marked interrupted at its
   last heartbeat;
+- every other round, a console is killed the moment its history writer says it began a flush (after a
+  random number of flushes): the store then holds every sample of the flushes it finished and all or none
+  of the one in flight, never part of it;
 - `balance-tui adjust ... --key K` processes, each with a fresh key recorded before launch, are killed
   after a random delay around the time a run takes, while a console runs (the adjustment goes to its
   session) and while none runs (the CLI opens, adjusts and closes a session in one transaction);
@@ -50,7 +53,8 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = 11
-CONSOLE_ROUNDS = 14  # console kills per database
+CONSOLE_ROUNDS = 14  # console kills per database, besides those during a flush
+FLUSH_ROUND_EVERY = 2  # after every 2nd console round, one killed while its history writer flushes
 MAX_ADJUSTS_PER_CONSOLE = 6  # adjust runs against a console before it is killed
 ADJUST_KILLS_WITHOUT_CONSOLE = 20
 MIN_KILLS = 50  # per database; the last console round adds one
@@ -61,6 +65,9 @@ READY_TIMEOUT_S = 30.0
 class Counts:
     console_kills: int = 0
     console_kills_before_open: int = 0
+    flush_kills: int = 0  # consoles killed once their history writer began a transaction
+    flush_rolled_back: int = 0  # ... of which the store holds none of the batch in flight
+    flush_committed: int = 0  # ... all of it (the commit won the race with the signal)
     resumed_interrupted: int = 0
     adjust_runs: int = 0
     adjust_kills: int = 0
@@ -176,11 +183,9 @@ class Crash:
             assert self.stored(key) == 1
 
     # --- console -----------------------------------------------------------------------------------------
-    def console_round(self, *, with_adjusts: bool) -> None:
-        previous = sessions.latest(self.engine, "sim", limit=1)
-        before = previous[0] if previous else None
+    def start_console(self, *flags: str) -> subprocess.Popen:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability.crash_console", str(self.config)],
+            [sys.executable, "-m", "tests.reliability.crash_console", str(self.config), *flags],
             env=self.env,
             cwd=REPO,
             stdout=subprocess.PIPE,
@@ -188,6 +193,19 @@ class Crash:
             text=True,
         )
         self.console_pids.add(proc.pid)
+        return proc
+
+    def latest_session(self) -> TradingSession | None:
+        previous = sessions.latest(self.engine, "sim", limit=1)
+        return previous[0] if previous else None
+
+    def stored_samples(self) -> int:
+        with reading(self.engine) as db:
+            return db.exec(sql_select(func.count()).select_from(BalanceSample)).one()
+
+    def console_round(self, *, with_adjusts: bool) -> None:
+        before = self.latest_session()
+        proc = self.start_console()
         try:
             if not with_adjusts:  # a kill at a random moment of the start
                 time.sleep(self.rng.uniform(0.1, 1.2))
@@ -220,6 +238,42 @@ class Crash:
         self.counts.console_kills_before_open += opened is None
         self.verified()
 
+    def flush_round(self) -> None:
+        """A console killed as soon as its history writer begins a flush with samples in it."""
+        before, stored_before = self.latest_session(), self.stored_samples()
+        proc = self.start_console("--report-flushes")
+        try:
+            opened = _line(proc, timeout=READY_TIMEOUT_S)
+            assert opened is not None, "the console did not open its session"
+            self.check_opened(before, opened)
+            self.console_sessions.append(opened["session"])
+            let_pass, finished = self.rng.randint(0, 3), 0
+            while True:
+                line = _line(proc, timeout=READY_TIMEOUT_S)
+                assert line is not None, "the console's history writer reported no flush"
+                if "flushed" in line:
+                    finished += line["flushed"]
+                elif line["flushing"] and not let_pass:
+                    proc.send_signal(signal.SIGKILL)
+                    in_flight = line["flushing"]
+                    break
+                elif line["flushing"]:
+                    let_pass -= 1
+            proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        stored = self.stored_samples() - stored_before
+        assert stored in (finished, finished + in_flight), (
+            f"killed during a flush of {in_flight} samples after {finished} flushed: {stored} stored"
+        )
+        self.counts.console_kills += 1
+        self.counts.flush_kills += 1
+        self.counts.flush_rolled_back += stored == finished
+        self.counts.flush_committed += stored == finished + in_flight
+        self.verified()
+
     def check_opened(self, before: TradingSession | None, opened: dict) -> None:
         """The console continues the latest session; a killed console's one it finds interrupted."""
         assert not opened["resumed"]
@@ -241,7 +295,7 @@ class Crash:
         assert latest.id is not None
         with reading(self.engine) as db:
             total = sum(db.exec(sql_select(BalanceAdjustment.delta).where(col(BalanceAdjustment.asset) == "USD")).all())
-            self.counts.samples = db.exec(sql_select(func.count()).select_from(BalanceSample)).one()
+        self.counts.samples = self.stored_samples()
         assert books.read_balance(self.engine, latest.id, "USD").total == total
         # Every killed console's session was found dead (by the next console or an adjust) and marked
         # interrupted at its last heartbeat; the last one is still waiting for the next start.
@@ -270,6 +324,8 @@ def test_writers_killed_at_random_lose_nothing_acknowledged(
     started = time.monotonic()
     for round_ in range(CONSOLE_ROUNDS):
         crash.console_round(with_adjusts=round_ % 4 != 3)
+        if round_ % FLUSH_ROUND_EVERY == 0:
+            crash.flush_round()
     # No console: the CLI opens, adjusts and closes a session by itself (after marking the last console's
     # session interrupted), killed at random too.
     with_console = crash.counts.adjust_kills
@@ -284,7 +340,9 @@ def test_writers_killed_at_random_lose_nothing_acknowledged(
     backend = migrated.url.get_backend_name()
     print(
         f"\ncrash test on {backend}: {c.kills} SIGKILLs ({c.console_kills} consoles, {c.console_kills_before_open} "
-        f"of them before their session opened; {c.adjust_kills} adjust runs of {c.adjust_runs}); "
+        f"of them before their session opened, {c.flush_kills} as their history writer flushed: the batch in flight "
+        f"{c.flush_rolled_back} times rolled back, {c.flush_committed} times committed whole; "
+        f"{c.adjust_kills} adjust runs of {c.adjust_runs}); "
         f"{c.exits_0} adjust exits 0, {c.found_once} of them found exactly once; {c.killed_found} killed ones "
         f"had committed; resubmitted {len(c.killed_keys)} killed keys: {c.resubmitted_applied} applied, "
         f"{c.resubmitted_already} already applied; {c.resumed_interrupted} consoles resumed an interrupted "

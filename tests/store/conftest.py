@@ -1,8 +1,8 @@
-"""Every store test runs on SQLite, and on PostgreSQL when BALANCE_TUI_TEST_PG_URL names one."""
+"""Every store test runs on SQLite, and on PostgreSQL when BALANCE_TUI_TEST_PG_URL names one (tests/conftest.py:
+unset, those skip and the summary says so; set to a server that does not answer, they are errors)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -17,19 +17,13 @@ from balance_tui.store.engine import create_store_engine
 from balance_tui.store.migrate import upgrade
 from tests.store.support import T0
 
-PG_URL_ENV = "BALANCE_TUI_TEST_PG_URL"
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    base = os.environ.get(PG_URL_ENV)
-    if not base:
-        pytest.skip(
-            f"PostgreSQL store tests need {PG_URL_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
-        )
+    base = request.getfixturevalue("pg_base_url")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -54,12 +48,9 @@ def engine(store_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def pg_admin() -> Iterator[Engine]:
+def pg_admin(pg_base_url: str) -> Iterator[Engine]:
     """An autocommit superuser engine on the test database, for what a test sets up around the store."""
-    base = os.environ.get(PG_URL_ENV)
-    if not base:
-        pytest.skip(f"needs {PG_URL_ENV}")
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    admin = create_engine(pg_base_url, isolation_level="AUTOCOMMIT")
     yield admin
     admin.dispose()
 

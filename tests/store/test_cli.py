@@ -316,6 +316,7 @@ def test_a_console_starting_during_a_cli_adjustment_continues_the_cli_session(ac
     import threading
     import time
 
+    from balance_tui.store import books
     from balance_tui.store.engine import writing
     from balance_tui.store.identity import Operator
     from balance_tui.store.tables import AdjustmentKind
@@ -330,15 +331,11 @@ def test_a_console_starting_during_a_cli_adjustment_continues_the_cli_session(ac
     with writing(migrated) as db:
         done = sessions._adjust_latest(
             db,
+            books.adjustment_request(AdjustmentKind.DELTA, "USD", Decimal(5), "x", "during-start"),
             exchange="sim",
             mode="paper",
             now=datetime.now(UTC),
-            asset="USD",
-            amount=Decimal(5),
-            kind=AdjustmentKind.DELTA,
-            reason="x",
             operator=Operator.current(),
-            key="during-start",
             base_currency="USD",
             resume_window=timedelta(hours=24),
             lease=timedelta(seconds=30),
