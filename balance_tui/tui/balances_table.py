@@ -7,7 +7,7 @@ total moved, fading over FADE_STEPS steps of FADE_STEP each (htop -H). The fade 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -17,6 +17,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 from balance_tui.core import Balance
 from balance_tui.tui.formatting import age, amount
@@ -39,6 +40,8 @@ FIRST_DESCENDING = {"asset": False, "total": True, "held": True, "free": True, "
 ARROWS = {False: "▲", True: "▼"}
 FADE_STEPS = 3
 FADE_STEP = timedelta(seconds=1)
+# Ages under a minute in 10 s steps: a column of ages counting seconds repaints every row each second.
+AGE_STEP_S = 10
 HIGHLIGHTED = ("total", "held", "free", "value")  # the cells a change of the total may move
 _UNSORTED = object()  # the sort key of a row not sorted yet: unequal to any
 
@@ -90,10 +93,13 @@ class BalancesTable(RowTable[Text]):
         self._seen: dict[str, tuple[Balance, Decimal | None]] = {}  # every asset held: to notice changes
         self._changes: dict[str, Change] = {}  # assets whose total moved in the last FADE_STEPS steps
         self._last: tuple[Mapping[str, Balance], datetime, Mapping[str, Decimal | None]] | None = None
+        self._fades: dict[tuple[bool, int], Style] = {}  # highlight styles by (up, step), for one paint
 
     def on_mount(self) -> None:
-        for i, (key, _, width, _) in enumerate(COLUMNS):
+        self._column_keys = [
             self.add_column(_aligned(self._label(key), i), width=width, key=key)
+            for i, (key, _, width, _) in enumerate(COLUMNS)
+        ]
 
     @property
     def selected_asset(self) -> str | None:
@@ -198,12 +204,14 @@ class BalancesTable(RowTable[Text]):
         force: bool = False,
     ) -> None:
         selected = self.selected_asset  # before rows come and go: the asset the operator is looking at
+        self._fades.clear()  # the theme may have changed since the last paint
         visible = self._visible(balances, values)
         for asset in self._shown.keys() - visible.keys():
             self.remove_row(asset)
             del self._shown[asset], self._painted[asset], self._keys[asset]
             reorder = True
         column = self.sort_order.column
+        written: list[str] = []
         for asset in visible:
             balance, value = balances[asset], values.get(asset)
             cells = _cells(balance, now, value)
@@ -214,18 +222,41 @@ class BalancesTable(RowTable[Text]):
                 reorder = True
             else:
                 was = self._painted[asset]
-                for i, (old, new) in enumerate(zip(before, cells, strict=True)):
-                    key = COLUMNS[i][0]
-                    if old != new or (was != painted and key in HIGHLIGHTED):
-                        self.update_cell(asset, key, self._cell(new, i, painted))
+                changed = {
+                    i: self._cell(new, i, painted)
+                    for i, (old, new) in enumerate(zip(before, cells, strict=True))
+                    if old != new or (was != painted and COLUMNS[i][0] in HIGHLIGHTED)
+                }
+                if changed:
+                    self._write_cells(asset, changed)
+                    written.append(asset)
             self._shown[asset] = cells
             self._painted[asset] = painted
             sort_key = _sort_key(column, balance, value)
             if self._keys.get(asset, _UNSORTED) != sort_key:
                 self._keys[asset] = sort_key
                 reorder = True
+        if written:
+            self._repaint_rows(written)
         if reorder or force:
             self._reorder(selected, force)
+
+    def _write_cells(self, asset: str, cells: Mapping[int, Text]) -> None:
+        """Put a row's changed cells (by column index) in place, unpainted: `_repaint_rows` paints them.
+        DataTable's own `update_cell` repaints every visible row, whatever changed (a refresh with no region)."""
+        row = self._data[RowKey(asset)]
+        for i, text in cells.items():
+            row[self._column_keys[i]] = text
+
+    def _repaint_rows(self, assets: Iterable[str]) -> None:
+        """Repaint those rows alone, and only those in view (a row scrolled into view is painted then)."""
+        self._update_count += 1  # DataTable's render caches are keyed by it: no old line of a row is reused
+        top = int(self.scroll_y) - 1  # a row's index is its line under the header
+        bottom = top + self.size.height + 1
+        for asset in assets:
+            index = self.get_row_index(asset)
+            if top <= index <= bottom:
+                self.refresh_row(index)
 
     def _visible(self, balances: Mapping[str, Balance], values: Mapping[str, Decimal | None]) -> dict[str, None]:
         """The assets the filter names, less the dust unless it is shown, in `balances`' order (a set's order
@@ -262,11 +293,17 @@ class BalancesTable(RowTable[Text]):
         text = _aligned(value, column)
         if painted is not None and COLUMNS[column][0] in painted[0].columns:
             change, step = painted
-            style = self.get_component_rich_style(
-                f"balances-table--{'up' if change.up else 'down'}-{step}", partial=True, default=Style()
-            )
-            text.stylize(style, len(text) - len(value))  # the figure, not the padding before it
+            text.stylize(self._fade_style(change.up, step), len(text) - len(value))  # the figure, not the padding
         return text
+
+    def _fade_style(self, up: bool, step: int) -> Style:
+        """A highlight's style, looked up once per paint: Textual recomputes a component style after every
+        refresh, and a busy paint highlights hundreds of cells."""
+        style = self._fades.get((up, step))
+        if style is None:
+            name = f"balances-table--{'up' if up else 'down'}-{step}"
+            style = self._fades[up, step] = self.get_component_rich_style(name, partial=True, default=Style())
+        return style
 
     def _reorder(self, selected: str | None, force: bool) -> None:
         """Rows in the sort order, ties A to Z, and rows with nothing to sort by (no price) last; the cursor
@@ -311,7 +348,7 @@ def _cells(balance: Balance, now: datetime, value: Decimal | None) -> tuple[str,
         amount(balance.free),
         "-" if value is None else amount(value.quantize(CENT)),  # a valuation, not a balance: to the cent
         balance.source.value,
-        age(now - balance.updated_at),
+        age(now - balance.updated_at, step=AGE_STEP_S),
     )
 
 

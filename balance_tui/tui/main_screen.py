@@ -154,7 +154,7 @@ class MainScreen(Screen[None]):
         total = self.query_one("#total", Static)
         text = total_line(view)
         if str(total.content) != text:
-            total.update(text)
+            total.update(text, layout=False)  # one line (app.tcss): no layout of the screen for a new figure
         self.query_one(FeedBar).show(view.feed, view.now)
         self.query_one(FeedPanel).show(view.feed, view.now)
         self.query_one(AssetPanel).show(view.selection)
