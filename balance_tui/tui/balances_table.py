@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import on
@@ -20,6 +21,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
 from balance_tui.core import Balance
+from balance_tui.tui import cell_render
 from balance_tui.tui.formatting import age, amount
 from balance_tui.tui.row_table import RowTable
 
@@ -257,6 +259,61 @@ class BalancesTable(RowTable[Text]):
             index = self.get_row_index(asset)
             if top <= index <= bottom:
                 self.refresh_row(index)
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        """DataTable's, with a body cell of one-line Text drawn by `cell_render` (DataTable's own path, through
+        Rich's whole pipeline, was most of a busy frame); anything else, and the header, go DataTable's way."""
+        row_key = self._row_locations.get_key(row_index) if row_index >= 0 else None
+        if (
+            row_key is None
+            or column_index < 0
+            or self.fixed_rows
+            or self.fixed_columns
+            or self.rows[row_key].height != 1
+        ):
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        column_key = self._column_locations.get_key(column_index)
+        # The key DataTable files the cell under, so its own invalidation (_update_count) holds for these too.
+        cache_key = (
+            row_key,
+            column_key,
+            base_style,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        lines = self._cell_render_cache.get(cache_key)
+        if lines is None:
+            cell = self._get_row_renderables(row_index).cells[column_index]
+            if not cell_render.fits(cell, width - 2 * self.cell_padding):
+                return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            component, post = self._get_styles_to_render_cell(
+                False,
+                False,
+                False,
+                hover,
+                cursor,
+                self.show_cursor,
+                self._show_hover_cursor,
+                self.cursor_foreground_priority == "css",
+                self.cursor_background_priority == "css",
+            )
+            pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
+            segments = cell_render.text_cell(
+                self.app.console, cell, width - 2 * self.cell_padding, self.cell_padding, pre, post
+            )
+            lines = self._cell_render_cache[cache_key] = [segments]
+        return lines
 
     def _visible(self, balances: Mapping[str, Balance], values: Mapping[str, Decimal | None]) -> dict[str, None]:
         """The assets the filter names, less the dust unless it is shown, in `balances`' order (a set's order
