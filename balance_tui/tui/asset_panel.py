@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.content import Content
-from textual.widgets import Sparkline, Static
+from textual.widgets import Sparkline
 
 from balance_tui.tui.formatting import amount, trend_text
+from balance_tui.tui.line_static import LineStatic
 from balance_tui.view import SelectionView
 
 MIN_TREND_SAMPLES = 5  # fewer changes than this say nothing about a direction
@@ -22,8 +22,8 @@ class AssetPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Sparkline([], summary_function=max)
-        yield Static("", id="trend", markup=False)
-        yield Static("", id="wallets", markup=False)
+        yield LineStatic("", id="trend", markup=False)
+        yield LineStatic("", id="wallets", markup=False)
 
     def show(self, selection: SelectionView) -> None:
         """Repaint only when the asset or its history moved (history entries are immutable)."""
@@ -34,10 +34,12 @@ class AssetPanel(Vertical):
         self.border_title = asset or "no asset selected"
         # Floats only to scale the bars: the figures themselves are shown exactly elsewhere.
         self.query_one(Sparkline).data = [float(entry.total) for entry in history]
-        self.query_one("#trend", Static).update(
-            f"{len(history)} change{'' if len(history) == 1 else 's'}; a trend after {MIN_TREND_SAMPLES}"
-            if trend is None or trend.samples < MIN_TREND_SAMPLES
-            else trend_text(trend)
+        self.query_one("#trend", LineStatic).show_lines(
+            [
+                f"{len(history)} change{'' if len(history) == 1 else 's'}; a trend after {MIN_TREND_SAMPLES}"
+                if trend is None or trend.samples < MIN_TREND_SAMPLES
+                else trend_text(trend)
+            ]
         )
         wallets = "" if balance is None else "  ".join(f"{w.type}/{w.id} {amount(w.balance)}" for w in balance.wallets)
-        self.query_one("#wallets", Static).update(Content(wallets))
+        self.query_one("#wallets", LineStatic).show_lines([wallets])
