@@ -96,6 +96,7 @@ class BalancesTable(RowTable[Text]):
         self._changes: dict[str, Change] = {}  # assets whose total moved in the last FADE_STEPS steps
         self._last: tuple[Mapping[str, Balance], datetime, Mapping[str, Decimal | None]] | None = None
         self._fades: dict[tuple[bool, int], Style] = {}  # highlight styles by (up, step), for one paint
+        self._figures: dict[str, tuple[Balance, Decimal | None, tuple[str, ...]]] = {}  # the rows on screen
 
     def on_mount(self) -> None:
         self._column_keys = [
@@ -210,13 +211,13 @@ class BalancesTable(RowTable[Text]):
         visible = self._visible(balances, values)
         for asset in self._shown.keys() - visible.keys():
             self.remove_row(asset)
-            del self._shown[asset], self._painted[asset], self._keys[asset]
+            del self._shown[asset], self._painted[asset], self._keys[asset], self._figures[asset]
             reorder = True
         column = self.sort_order.column
         written: list[str] = []
         for asset in visible:
             balance, value = balances[asset], values.get(asset)
-            cells = _cells(balance, now, value)
+            cells = self._cells(asset, balance, now, value)
             painted = self._highlight(asset, now)
             before = self._shown.get(asset)
             if before is None:
@@ -242,6 +243,14 @@ class BalancesTable(RowTable[Text]):
             self._repaint_rows(written)
         if reorder or force:
             self._reorder(selected, force)
+
+    def _cells(self, asset: str, balance: Balance, now: datetime, value: Decimal | None) -> tuple[str, ...]:
+        """A row's text; its figures formatted again only when its balance or value is new (formatting every
+        row each tick was most of an idle tick), its age each time."""
+        figures = self._figures.get(asset)
+        if figures is None or figures[0] is not balance or figures[1] != value:
+            figures = self._figures[asset] = (balance, value, _figures(balance, value))
+        return (*figures[2], age(now - balance.updated_at, step=AGE_STEP_S))
 
     def _write_cells(self, asset: str, cells: Mapping[int, Text]) -> None:
         """Put a row's changed cells (by column index) in place, unpainted: `_repaint_rows` paints them.
@@ -397,7 +406,8 @@ def _sort_key(column: str, balance: Balance, value: Decimal | None) -> object:
     return balance.asset
 
 
-def _cells(balance: Balance, now: datetime, value: Decimal | None) -> tuple[str, ...]:
+def _figures(balance: Balance, value: Decimal | None) -> tuple[str, ...]:
+    """Every cell of a row but its age."""
     return (
         balance.asset,
         amount(balance.total),
@@ -405,7 +415,6 @@ def _cells(balance: Balance, now: datetime, value: Decimal | None) -> tuple[str,
         amount(balance.free),
         "-" if value is None else amount(value.quantize(CENT)),  # a valuation, not a balance: to the cent
         balance.source.value,
-        age(now - balance.updated_at, step=AGE_STEP_S),
     )
 
 
