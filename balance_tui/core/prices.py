@@ -51,6 +51,7 @@ class PriceBook:
         self.clock = clock
         self._quotes: dict[str, Quote] = {}
         self._rates: dict[tuple[str, str], str] = {}  # (base, quote) -> symbol
+        self.revision = 0  # counts the prices taken: a reader that drew the values compares it to see news
 
     def update(
         self,
@@ -68,6 +69,7 @@ class PriceBook:
         base, quote = split_symbol(symbol)
         self._quotes[symbol] = Quote(price, self.clock.now())
         self._rates[base, quote] = symbol
+        self.revision += 1
         return price
 
     def quote(self, symbol: str) -> Quote | None:
