@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline
@@ -11,6 +13,7 @@ from balance_tui.tui.line_static import LineStatic
 from balance_tui.view import SelectionView
 
 MIN_TREND_SAMPLES = 5  # fewer changes than this say nothing about a direction
+SPARK_EVERY = timedelta(seconds=0.5)
 
 
 class AssetPanel(Vertical):
@@ -19,21 +22,31 @@ class AssetPanel(Vertical):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._shown: tuple[object, ...] = ()
+        self._title = ""
+        self._spark: tuple[object, ...] = (None,)  # the asset, last entry and count the sparkline was drawn from
+        self._spark_at = datetime.min.replace(tzinfo=UTC)
 
     def compose(self) -> ComposeResult:
         yield Sparkline([], summary_function=max)
         yield LineStatic("", id="trend", markup=False)
         yield LineStatic("", id="wallets", markup=False)
 
-    def show(self, selection: SelectionView) -> None:
-        """Repaint only when the asset or its history moved (history entries are immutable)."""
+    def show(self, selection: SelectionView, now: datetime) -> None:
+        """Repaint only when the asset or its history moved (history entries are immutable); a busy asset's
+        sparkline at most every SPARK_EVERY of `now` (each redraw is two lines of colours on the wire), its
+        figures at once."""
+        asset, history, balance, trend = selection.asset, selection.history, selection.balance, selection.trend
+        spark = (asset, history[-1] if history else None, len(history))
+        if spark != self._spark and (asset != self._spark[0] or now - self._spark_at >= SPARK_EVERY):
+            self._spark, self._spark_at = spark, now
+            # Floats only to scale the bars: the figures themselves are shown exactly elsewhere.
+            self.query_one(Sparkline).data = [float(entry.total) for entry in history]
         if selection.key == self._shown:
             return
         self._shown = selection.key
-        asset, history, balance, trend = selection.asset, selection.history, selection.balance, selection.trend
-        self.border_title = asset or "no asset selected"
-        # Floats only to scale the bars: the figures themselves are shown exactly elsewhere.
-        self.query_one(Sparkline).data = [float(entry.total) for entry in history]
+        title = asset or "no asset selected"
+        if title != self._title:  # setting it repaints the whole pane, even to the same text
+            self._title = self.border_title = title
         self.query_one("#trend", LineStatic).show_lines(
             [
                 f"{len(history)} change{'' if len(history) == 1 else 's'}; a trend after {MIN_TREND_SAMPLES}"

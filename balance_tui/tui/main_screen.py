@@ -168,7 +168,7 @@ class MainScreen(Screen[None]):
         if table.selected_asset != view.selection.asset:
             # The cursor moved as the table took its rows (its first ones, or the selected row gone).
             view = view.reselect(backend, table.selected_asset)
-            self.query_one(AssetPanel).show(view.selection)
+            self.query_one(AssetPanel).show(view.selection, view.now)
         previous, self._view = self._view, view
         for message in announcements(previous, view):
             self.post_message(message)
@@ -182,7 +182,7 @@ class MainScreen(Screen[None]):
             total.update(text, layout=False)  # one line (app.tcss): no layout of the screen for a new figure
         self.query_one(FeedBar).show(view.feed, view.now)
         self.query_one(FeedPanel).show(view.feed, view.now)
-        self.query_one(AssetPanel).show(view.selection)
+        self.query_one(AssetPanel).show(view.selection, view.now)
         self.query_one(EnginePanel).show(view)
         self.query_one(IssuesPanel).show(view.issues)
         self.query_one(HistoryPanel).show(view.history)
