@@ -124,10 +124,14 @@ class MainScreen(Screen[None]):
 
     def _apply(self, layout: Layout) -> None:
         self._layout = layout
+        self._news = ()  # a pane just shown draws at the next tick, news or not
         for pane in PANES:
             self.set_class(pane in layout.hidden, f"-hide-{pane}")
             self.set_class(pane in layout.shown, f"-show-{pane}")
         self.set_class(all(pane in layout.hidden for pane in DETAILS), "-hide-details")
+
+    def on_resize(self) -> None:
+        self._news = ()  # a breakpoint may have shown a pane: it draws at the next tick
 
     def action_zoom(self) -> None:
         """The focused pane over the whole screen (tab moves between panes); `z` or `esc` brings it back."""

@@ -242,7 +242,7 @@ async def test_p_freezes_the_picture_while_the_feed_carries_on(make_config) -> N
         table = app.screen.query_one(BalancesTable)
         await eventually(lambda: total_shown(table, "USD") is not None, what="the table")
         await pilot.press("p")
-        assert app.sub_title.endswith("· PAUSED · 4 Hz")
+        assert app.sub_title.endswith("· PAUSED · 10 Hz")
         frozen = total_shown(table, "USD")
         await sim.deposit("USD", Decimal("1000"))
         await eventually(lambda: f"{manager.get_balance('USD').total:,f}" != frozen, what="the deposit in the engine")
