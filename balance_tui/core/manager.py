@@ -149,6 +149,7 @@ class BalanceManager:
         self._source_in_use: Source | None = None
         self._fallbacks = 0
         self._validation_failures = 0
+        self.revision = 0  # counts the events applied: a reader that drew the state compares it to see news
         self._callbacks: dict[str, list[Callback]] = {name: [] for name in CALLBACK_EVENTS}
         self._pending: set[asyncio.Future[None]] = set()
         self._snapshot_seen = asyncio.Event()
@@ -241,6 +242,7 @@ class BalanceManager:
         Deposits, withdrawals and adjustments conflate too: the observation carries their net amount, so a
         trend still ignores them.
         """
+        self.revision += 1
         now = self.clock.now()
         if isinstance(event, BalancesUpdate):  # the hot path: one ledger entry per message, many a second
             changed = []

@@ -49,6 +49,10 @@ class PriceBook:
         self.clock = clock
         self._quotes: dict[str, Quote] = {}
         self._rates: dict[tuple[str, str], str] = {}  # (base, quote) -> symbol
+        self.revision = 0  # counts the prices taken: a reader that drew the values compares it to see news
+        # The pairs each (asset, quote) is valued through, or None: found again only when a new pair arrives
+        # (looking through every bridge for each asset held was most of an idle tick with 200 assets).
+        self._paths: dict[tuple[str, str], tuple[tuple[str, str], ...] | None] = {}
 
     def update(
         self,
@@ -65,7 +69,10 @@ class PriceBook:
             return None
         base, quote = split_symbol(symbol)
         self._quotes[symbol] = Quote(price, self.clock.now())
-        self._rates[base, quote] = symbol
+        if (base, quote) not in self._rates:
+            self._rates[base, quote] = symbol
+            self._paths.clear()
+        self.revision += 1
         return price
 
     def quote(self, symbol: str) -> Quote | None:
@@ -112,13 +119,25 @@ class PriceBook:
         """The rate as an exact fraction (numerator, denominator), so a value divides only once."""
         if asset == quote:
             return ONE, ONE
-        if (direct := self._pair_rate(asset, quote)) is not None:
-            return direct
+        if (asset, quote) not in self._paths:
+            self._paths[asset, quote] = self._path(asset, quote)
+        path = self._paths[asset, quote]
+        if path is None:
+            return None
+        numerator, denominator = ONE, ONE
+        for base, to in path:
+            rate = self._pair_rate(base, to)
+            assert rate is not None  # a path is made of known pairs, and a pair once known stays
+            numerator, denominator = EXACT.multiply(numerator, rate[0]), EXACT.multiply(denominator, rate[1])
+        return numerator, denominator
+
+    def _path(self, asset: str, quote: str) -> tuple[tuple[str, str], ...] | None:
+        """The direct pair (either way round), else the first bridge with pairs to both."""
+        if self._pair_rate(asset, quote) is not None:
+            return ((asset, quote),)
         for bridge in self._bridges(asset, quote):
-            first = self._pair_rate(asset, bridge)
-            second = self._pair_rate(bridge, quote) if first is not None else None
-            if first is not None and second is not None:
-                return EXACT.multiply(first[0], second[0]), EXACT.multiply(first[1], second[1])
+            if self._pair_rate(asset, bridge) is not None and self._pair_rate(bridge, quote) is not None:
+                return (asset, bridge), (bridge, quote)
         return None
 
     def _pair_rate(self, base: str, quote: str) -> tuple[Decimal, Decimal] | None:

@@ -52,7 +52,7 @@ from balance_tui.tui.ledger_screen import LedgerScreen, read_ledger
 from balance_tui.tui.main_screen import MainScreen
 from balance_tui.tui.sessions_screen import SessionsScreen
 from balance_tui.tui.themes import VARIABLE_DEFAULTS, bundled_themes
-from balance_tui.view import View
+from balance_tui.view import View, news
 
 TTY_CHECK_S = 5.0
 
@@ -175,6 +175,11 @@ class BalanceApp(App[None]):
             exit_on_error=False,
             description="exchange feed and store",
         )
+
+    def view_news(self, selected: str | None) -> object:
+        """What the main screen compares from tick to tick: while it stands, the tick reads and paints nothing
+        (`balance_tui.view.news`); before the backend is ready, something new every tick."""
+        return object() if self.backend is None else news(self.backend, selected)
 
     def read_view(self, selected: str | None, previous: View | None) -> View | None:
         """What the main screen paints this tick; None until the backend is ready."""

@@ -7,19 +7,22 @@ total moved, fading over FADE_STEPS steps of FADE_STEP each (htop -H). The fade 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from balance_tui.core import Balance
+from balance_tui.tui import cell_render
 from balance_tui.tui.formatting import age, amount
 from balance_tui.tui.row_table import RowTable
 
@@ -39,6 +42,7 @@ COLUMNS = (
     ("wallets", "Wallets", 7, False),  # spot/main, earn/bonded, ...
 )
 COLUMN_KEYS = tuple(key for key, *_ in COLUMNS)
+AGE = COLUMN_KEYS.index("age")
 # When the columns are wider than the table, these give way first to last; the asset and its total always
 # show. The last two are for wide terminals only: the others' figures, when they give way, are shown for the
 # selected row under the table (BalancesPane).
@@ -46,6 +50,8 @@ DROPPED_FIRST = ("wallets", "updated", "held", "source", "age", "value", "free")
 EXTRA = ("updated", "wallets")
 PADDING = 2  # DataTable's cell padding, both sides
 CENT = Decimal("0.01")
+# Ages under a minute in 10 s steps: a column of ages counting seconds repaints every row each second.
+AGE_STEP_S = 10
 # The direction a column sorts in first: amounts biggest first, names A to Z, ages youngest first.
 FIRST_DESCENDING = {"asset": False, "total": True, "held": True, "free": True, "value": True, "updated": True}
 ARROWS = {False: "▲", True: "▼"}
@@ -105,6 +111,9 @@ class BalancesTable(RowTable[Text]):
         self._seen: dict[str, tuple[Balance, Decimal | None]] = {}  # every asset held: to notice changes
         self._changes: dict[str, Change] = {}  # assets whose total moved in the last FADE_STEPS steps
         self._last: tuple[Mapping[str, Balance], datetime, Mapping[str, Decimal | None]] | None = None
+        self._fades: dict[tuple[bool, int], Style] = {}  # highlight styles by (up, step), for one paint
+        self._figures: dict[str, tuple[Balance, Decimal | None, tuple[str, ...]]] = {}  # the rows' text but ages
+        self._column_keys: dict[str, ColumnKey] = {}  # the columns shown
         self._widths = self._needed_widths()
         self.shown_columns: tuple[str, ...] = ()  # in COLUMNS' order; the others gave way for want of room
 
@@ -145,8 +154,10 @@ class BalancesTable(RowTable[Text]):
         self._painted.clear()
         self._keys.clear()
         self._order = []
-        for key in self.shown_columns:
-            self.add_column(self._aligned(self._label(key), key), width=self._widths[key], key=key)
+        self._column_keys = {
+            key: self.add_column(self._aligned(self._label(key), key), width=self._widths[key], key=key)
+            for key in self.shown_columns
+        }
         if self._last is not None:
             self._paint(*self._last, reorder=True, force=True)
             if selected in self._order:
@@ -259,15 +270,18 @@ class BalancesTable(RowTable[Text]):
         force: bool = False,
     ) -> None:
         selected = self.selected_asset  # before rows come and go: the asset the operator is looking at
+        self._fades.clear()  # the theme may have changed since the last paint
         visible = self._visible(balances, values)
         for asset in self._shown.keys() - visible.keys():
             self.remove_row(asset)
             del self._shown[asset], self._painted[asset], self._keys[asset]
+            self._figures.pop(asset, None)
             reorder = True
         column, shown = self.sort_order.column, self.shown_columns
+        written: list[str] = []
         for asset in visible:
             balance, value = balances[asset], values.get(asset)
-            cells = _cells(balance, now, value)
+            cells = self._cells(asset, balance, now, value)
             painted = self._highlight(asset, now)
             before = self._shown.get(asset)
             if before is None:
@@ -275,22 +289,109 @@ class BalancesTable(RowTable[Text]):
                 reorder = True
             else:
                 was = self._painted[asset]
-                for i, (old, new) in enumerate(zip(before, cells, strict=True)):
-                    key = COLUMN_KEYS[i]
-                    if key in shown and (old != new or (was != painted and key in HIGHLIGHTED)):
-                        self.update_cell(asset, key, self._cell(new, i, painted))
+                changed = {
+                    COLUMN_KEYS[i]: self._cell(new, i, painted)
+                    for i, (old, new) in enumerate(zip(before, cells, strict=True))
+                    if COLUMN_KEYS[i] in shown and (old != new or (was != painted and COLUMN_KEYS[i] in HIGHLIGHTED))
+                }
+                if changed:
+                    self._write_cells(asset, changed)
+                    written.append(asset)
             self._shown[asset] = cells
             self._painted[asset] = painted
             sort_key = _sort_key(column, balance, value)
             if self._keys.get(asset, _UNSORTED) != sort_key:
                 self._keys[asset] = sort_key
                 reorder = True
+        if written:
+            self._repaint_rows(written)
         if reorder or force:
             self._reorder(selected, force)
         widths = self._needed_widths()
         if widths != self._widths:
             self._widths = widths
             self._lay_out()
+
+    def _cells(self, asset: str, balance: Balance, now: datetime, value: Decimal | None) -> tuple[str, ...]:
+        """A row's text; its figures formatted again only when its balance or value is new (formatting every
+        row each tick was most of an idle tick), its age each time."""
+        figures = self._figures.get(asset)
+        if figures is None or figures[0] is not balance or figures[1] != value:
+            figures = self._figures[asset] = (balance, value, _figures(balance, value))
+        before, after = figures[2][:AGE], figures[2][AGE:]
+        return (*before, age(now - balance.updated_at, step=AGE_STEP_S), *after)
+
+    def _write_cells(self, asset: str, cells: Mapping[str, Text]) -> None:
+        """Put a row's changed cells (by column) in place, unpainted: `_repaint_rows` paints them. DataTable's
+        own `update_cell` repaints every visible row, whatever changed (a refresh with no region)."""
+        row = self._data[RowKey(asset)]
+        for key, text in cells.items():
+            row[self._column_keys[key]] = text
+
+    def _repaint_rows(self, assets: Iterable[str]) -> None:
+        """Repaint those rows alone, and only those in view (a row scrolled into view is painted then)."""
+        self._update_count += 1  # DataTable's render caches are keyed by it: no old line of a row is reused
+        top = int(self.scroll_y) - 1  # a row's index is its line under the header
+        bottom = top + self.size.height + 1
+        for asset in assets:
+            index = self.get_row_index(asset)
+            if top <= index <= bottom:
+                self.refresh_row(index)
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        """DataTable's, with a body cell of one-line Text drawn by `cell_render` (DataTable's own path, through
+        Rich's whole pipeline, was most of a busy frame); anything else, and the header, go DataTable's way."""
+        row_key = self._row_locations.get_key(row_index) if row_index >= 0 else None
+        if (
+            row_key is None
+            or column_index < 0
+            or self.fixed_rows
+            or self.fixed_columns
+            or self.rows[row_key].height != 1
+        ):
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        column_key = self._column_locations.get_key(column_index)
+        # The key DataTable files the cell under, so its own invalidation (_update_count) holds for these too.
+        cache_key = (
+            row_key,
+            column_key,
+            base_style,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        lines = self._cell_render_cache.get(cache_key)
+        if lines is None:
+            cell = self._get_row_renderables(row_index).cells[column_index]
+            if not cell_render.fits(cell, width - 2 * self.cell_padding):
+                return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            component, post = self._get_styles_to_render_cell(
+                False,
+                False,
+                False,
+                hover,
+                cursor,
+                self.show_cursor,
+                self._show_hover_cursor,
+                self.cursor_foreground_priority == "css",
+                self.cursor_background_priority == "css",
+            )
+            pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
+            segments = cell_render.text_cell(
+                self.app.console, cell, width - 2 * self.cell_padding, self.cell_padding, pre, post
+            )
+            lines = self._cell_render_cache[cache_key] = [segments]
+        return lines
 
     def _needed_widths(self) -> dict[str, int]:
         """Each column as wide as its label (and sort arrow), its narrowest width and its widest cell now."""
@@ -338,11 +439,17 @@ class BalancesTable(RowTable[Text]):
         text = self._aligned(value, COLUMN_KEYS[column])
         if painted is not None and COLUMN_KEYS[column] in painted[0].columns:
             change, step = painted
-            style = self.get_component_rich_style(
-                f"balances-table--{'up' if change.up else 'down'}-{step}", partial=True, default=Style()
-            )
-            text.stylize(style, len(text) - len(value))  # the figure, not the padding before it
+            text.stylize(self._fade_style(change.up, step), len(text) - len(value))  # the figure, not the padding
         return text
+
+    def _fade_style(self, up: bool, step: int) -> Style:
+        """A highlight's style, looked up once per paint: Textual recomputes a component style after every
+        refresh, and a busy paint highlights hundreds of cells."""
+        style = self._fades.get((up, step))
+        if style is None:
+            name = f"balances-table--{'up' if up else 'down'}-{step}"
+            style = self._fades[up, step] = self.get_component_rich_style(name, partial=True, default=Style())
+        return style
 
     def _reorder(self, selected: str | None, force: bool) -> None:
         """Rows in the sort order, ties A to Z, and rows with nothing to sort by (no price) last; the cursor
@@ -381,7 +488,8 @@ def _sort_key(column: str, balance: Balance, value: Decimal | None) -> object:
     return balance.asset
 
 
-def _cells(balance: Balance, now: datetime, value: Decimal | None) -> tuple[str, ...]:
+def _figures(balance: Balance, value: Decimal | None) -> tuple[str, ...]:
+    """Every cell of a row but its age (which goes at AGE)."""
     return (
         balance.asset,
         amount(balance.total),
@@ -389,7 +497,6 @@ def _cells(balance: Balance, now: datetime, value: Decimal | None) -> tuple[str,
         amount(balance.free),
         "-" if value is None else amount(value.quantize(CENT)),  # a valuation, not a balance: to the cent
         balance.source.value,
-        age(now - balance.updated_at),
         f"{balance.updated_at:%H:%M:%S}",
         _wallets(balance),
     )

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from textual.widgets import Static
-
 from balance_tui.core.breaker import BreakerState
 from balance_tui.tui.formatting import age
+from balance_tui.tui.line_static import LineStatic
 from balance_tui.view import StoreView, View
 
 # The circuit breaker's states in an operator's words: "closed" reads as "not working" to most people.
@@ -22,7 +21,7 @@ BREAKER_WORDS = {
 BAR_CELLS = 10
 
 
-class EnginePanel(Static):
+class EnginePanel(LineStatic):
     """Where the figures come from in the title, the store in the subtitle, and five lines between: the cache
     (size, hit ratio, oldest entry, expirations, evictions) and REST (the breaker in words with its countdown,
     the rate budget as a bar, calls, fallbacks and the last call)."""
@@ -32,14 +31,20 @@ class EnginePanel(Static):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", markup=False, **kwargs)  # type: ignore[arg-type]
         self.border_title = "engine"
+        self._borders: tuple[str, str] | None = None
 
     def show(self, view: View) -> None:
         engine = view.engine
         cache = engine.cache
         lookups = cache.hits + cache.misses
         oldest = None if cache.oldest_age is None else timedelta(seconds=cache.oldest_age)
-        self.border_title = f"engine: figures from {engine.source}" if engine.source else "engine: no figures yet"
-        self.border_subtitle = _store_line(view.store)
+        borders = (
+            (f"engine: figures from {engine.source}" if engine.source else "engine: no figures yet"),
+            _store_line(view.store),
+        )
+        if borders != self._borders:  # setting either repaints the whole pane, even to the same text
+            self._borders = borders
+            self.border_title, self.border_subtitle = borders
         lines = [
             f"cache    {cache.size}/{cache.max_entries}  hits {f'{cache.hit_rate:.0%}' if lookups else '-'}"
             f"  oldest {age(oldest)}",
@@ -50,9 +55,7 @@ class EnginePanel(Static):
             f"calls    {engine.rest_calls}  fallbacks {engine.fallbacks}"
             + ("" if engine.last_rest_at is None else f"  last {age(view.now - engine.last_rest_at)} ago"),
         ]
-        text = "\n".join(lines)
-        if str(self.content) != text:
-            self.update(text)
+        self.show_lines(lines)
 
 
 def _budget(counter: float | None, limit: float | None) -> str:

@@ -49,7 +49,7 @@ class FeedBar(Static):
 
     def set_text(self, text: str, state_class: str) -> None:
         if str(self.content) != text:
-            self.update(text)
+            self.update(text, layout=False)  # one line, whatever it says: no layout of the screen each second
         for cls in (*STATE_CLASSES.values(), "-waiting"):
             self.set_class(cls == state_class, cls)
 

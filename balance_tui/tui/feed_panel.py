@@ -8,11 +8,11 @@ from datetime import datetime
 
 from textual import events
 from textual.content import Content
-from textual.widgets import Static
 
 from balance_tui.core import FeedState
 from balance_tui.core.health import FeedEvent, FeedEventKind
 from balance_tui.tui.formatting import age
+from balance_tui.tui.line_static import LineStatic
 from balance_tui.view import FeedView
 
 LABEL = 11  # the width of the figures' labels ("reconnects ")
@@ -35,7 +35,7 @@ KIND_STYLES = {
 }
 
 
-class FeedPanel(Static):
+class FeedPanel(LineStatic):
     can_focus = True  # tab reaches it, and `z` zooms it
 
     def __init__(self, **kwargs: object) -> None:
@@ -58,7 +58,7 @@ class FeedPanel(Static):
         if room:
             lines.append(Content.from_markup("[$text-muted]events, newest first (UTC)[/]"))
         lines += [_styled_event(event) for event in events_shown]
-        self.update(Content("\n").join(lines))
+        self.show_lines(lines)
         for state in STATE_STYLES:
             self.set_class(state is feed.state, f"-{state.value}")
 

@@ -47,12 +47,14 @@ def no_trend_yet(changes: int, trend: TrendAnalysis | None) -> str:
     return f"{changes} change{'' if changes == 1 else 's'}{over}; a trend after {' over '.join(needs)}"
 
 
-def age(delta: timedelta | None) -> str:
+def age(delta: timedelta | None, *, step: int = 1) -> str:
+    """Whole units, rounded down: 59s, 1m (60 to 119 s), 23h, 9d; under a minute in steps of `step` seconds
+    (10: 0s, 10s, ... 50s), for a column that should not change every second."""
     if delta is None:
         return "-"
     seconds = max(int(delta.total_seconds()), 0)
     if seconds < 60:
-        return f"{seconds}s"
+        return f"{seconds // step * step}s"
     if seconds < 3600:
         return f"{seconds // 60}m"
     if seconds < 86400:

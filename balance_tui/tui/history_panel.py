@@ -91,8 +91,9 @@ class HistoryPanel(VerticalScroll):
         yield Static("no assets yet", id="history-rows", markup=False)
 
     def show(self, history: Mapping[str, AssetHistoryView]) -> None:
-        """Redraw only the assets whose row is a new object, and the text only if one was."""
-        if history is self._shown:
+        """Redraw only the assets whose row is a new object, and the text only if one was; nothing while the pane
+        is hidden (the first tick it shows draws it)."""
+        if history is self._shown or not self.display:
             return
         self._shown = history
         lines: dict[str, tuple[AssetHistoryView, Content]] = {}

@@ -72,6 +72,7 @@ class MainScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._view: View | None = None  # the last one drawn
+        self._news: tuple[object, ...] = ()  # what _news read before it
         self._layout = Layout()
 
     def compose(self) -> ComposeResult:
@@ -106,10 +107,14 @@ class MainScreen(Screen[None]):
 
     def _apply(self, layout: Layout) -> None:
         self._layout = layout
+        self._news = ()  # a pane just shown draws at the next tick, news or not
         for pane in PANES:
             self.set_class(pane in layout.hidden, f"-hide-{pane}")
             self.set_class(pane in layout.shown, f"-show-{pane}")
         self.set_class(all(pane in layout.hidden for pane in DETAILS), "-hide-details")
+
+    def on_resize(self) -> None:
+        self._news = ()  # a breakpoint may have shown a pane: it draws at the next tick
 
     def action_zoom(self) -> None:
         """The focused pane over the whole screen (tab moves between panes); `z` or `esc` brings it back."""
@@ -137,6 +142,10 @@ class MainScreen(Screen[None]):
         if app.paused:
             return
         table = self.query_one(BalancesTable)
+        news = app.view_news(table.selected_asset)
+        if news == self._news:
+            return
+        self._news = news
         view = app.read_view(table.selected_asset, self._view)
         if view is None:
             if app.backend_error:
@@ -146,7 +155,7 @@ class MainScreen(Screen[None]):
         if table.selected_asset != view.selection.asset:
             # The cursor moved as the table took its rows (its first ones, or the selected row gone).
             view = view.reselect(table.selected_asset)
-            self.query_one(AssetPanel).show(view.selection)
+            self.query_one(AssetPanel).show(view.selection, view.now)
         previous, self._view = self._view, view
         for message in app.announcements(previous, view):
             self.post_message(message)
@@ -157,11 +166,11 @@ class MainScreen(Screen[None]):
         total = self.query_one("#total", Static)
         text = total_line(view)
         if str(total.content) != text:
-            total.update(text)
+            total.update(text, layout=False)  # one line (app.tcss): no layout of the screen for a new figure
         self.query_one(FeedBar).show(view.feed, view.now)
         self.app.show_view_badges(view)  # in the header of every screen
         self.query_one(FeedPanel).show(view.feed, view.now)
-        self.query_one(AssetPanel).show(view.selection)
+        self.query_one(AssetPanel).show(view.selection, view.now)
         self.query_one(EnginePanel).show(view)
         self.query_one(IssuesPanel).show(view.issues)
         self.query_one(HistoryPanel).show(view.history)

@@ -98,6 +98,10 @@ class ReplayApp(BalanceApp):
     def time_bar(self) -> TimeBar:
         return self.screen_stack[0].query_one(TimeBar)
 
+    def view_news(self, selected: str | None) -> object:
+        """Every tick reads the recording: playing moves the cursor, and a read at a standing cursor is cheap."""
+        return object()
+
     def read_view(self, selected: str | None, previous: View | None) -> View | None:
         """The recording at the cursor; each tick while playing first moves the cursor on."""
         if self.cursor.playing:

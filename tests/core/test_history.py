@@ -1,5 +1,6 @@
 from datetime import timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -249,3 +250,54 @@ def test_a_long_span_of_too_few_changes_is_not_stated() -> None:
     hourly(history, clock, (0, "100"), (1, "102"), (2, "104"), (3, "106"))
     trend = history.analyze_balance_trend("BTC")
     assert trend is not None and trend.span == H3 and trend.samples == 4 and not trend.stated
+
+
+def exact_fit(history: BalanceHistory) -> tuple[Fraction, Fraction] | None:
+    """Slope per hour and R² of the least-squares line, in exact fractions, from the entries as they stand."""
+    entries = history.get_asset_history("BTC")
+    if len({e.at for e in entries}) < 2:
+        return None
+    start, flows, points = entries[0].at, Fraction(0), []
+    for e in entries:
+        flows += Fraction(e.flow)
+        points.append((Fraction((e.at - start) // timedelta(microseconds=1), 3_600_000_000), Fraction(e.total) - flows))
+    n = len(points)
+    mx, my = sum(x for x, _ in points) / n, sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    sxy = sum((x - mx) * (y - my) for x, y in points)
+    syy = sum((y - my) ** 2 for _, y in points)
+    return sxy / sxx, (sxy * sxy / (sxx * syy) if syy else Fraction(0))
+
+
+deposit_op = st.tuples(
+    st.just("deposit"), st.integers(min_value=-600, max_value=0), st.integers(min_value=1, max_value=50)
+)
+
+
+@given(st.lists(st.one_of(record_op, wait_op, deposit_op), max_size=40))
+def test_a_trend_kept_up_as_entries_come_and_go_is_the_exact_fit_of_those_kept(ops: list[tuple[str, int, int]]) -> None:
+    # Fitted after every step, so the sums are carried along through appends, late inserts, flows and drops.
+    history, clock = make(max_entries_per_asset=6, retention=timedelta(hours=1))
+    total = 0
+    for kind, seconds, amount in ops:
+        if kind == "wait":
+            clock.advance(seconds)
+        else:
+            flow = amount if kind == "deposit" else 0
+            total = total + flow if kind == "deposit" else amount
+            history.record(
+                "BTC",
+                D(total) + D("0.000000000000000001"),  # 18 places: nothing may be rounded away
+                D(0),
+                "ws",
+                at=clock.now() + timedelta(seconds=seconds),
+                kind=EntryKind.DEPOSIT if flow else EntryKind.SAMPLE,
+                flow=D(flow),
+            )
+        trend, exact = history.analyze_balance_trend("BTC"), exact_fit(history)
+        assert (trend is None) == (exact is None)
+        if trend is not None and exact is not None:
+            slope, strength = exact
+            assert abs(Fraction(trend.slope_per_hour) - slope) <= abs(slope) * Fraction(1, 10**25)
+            assert abs(Fraction(trend.trend_strength) - strength) <= Fraction(1, 10**25)
+            assert trend.samples == len(history.get_asset_history("BTC"))

@@ -25,6 +25,7 @@ from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.engine_panel import EnginePanel
 from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.issues_panel import IssuesPanel
+from balance_tui.view import View
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
 from tests.tui.conftest import Notices, settled
@@ -246,7 +247,7 @@ async def test_p_freezes_the_picture_while_the_feed_carries_on(make_config) -> N
         table = app.screen.query_one(BalancesTable)
         await eventually(lambda: total_shown(table, "USD") is not None, what="the table")
         await pilot.press("p")
-        assert [b.text for b in app.badges] == ["PAUSED", "LIVE", "4 Hz"]
+        assert [b.text for b in app.badges] == ["PAUSED", "LIVE", "10 Hz"]
         frozen = total_shown(table, "USD")
         await sim.deposit("USD", Decimal("1000"))
         await eventually(lambda: f"{manager.get_balance('USD').total:,f}" != frozen, what="the deposit in the engine")
@@ -254,7 +255,7 @@ async def test_p_freezes_the_picture_while_the_feed_carries_on(make_config) -> N
         assert total_shown(table, "USD") == frozen  # the picture holds; the data kept flowing
         await pilot.press("p")
         await eventually(lambda: total_shown(table, "USD") == f"{manager.get_balance('USD').total:,f}", what="repaint")
-        assert [b.text for b in app.badges] == ["LIVE", "4 Hz"]
+        assert [b.text for b in app.badges] == ["LIVE", "10 Hz"]
         await pilot.press("q")
 
 
@@ -320,3 +321,22 @@ async def test_a_crash_report_shows_no_local_values(make_config, capfd: pytest.C
     report = capfd.readouterr().err  # Textual prints its report there on the way out
     assert "RuntimeError" in report and "failed after signing" in report
     assert canary not in report
+
+
+async def test_a_tick_with_nothing_new_reads_and_paints_nothing(make_config, monkeypatch) -> None:
+    clock = FrozenClock()  # the second does not move: only news can make a tick paint
+    app = BalanceApp(make_config(), clock=clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settled(pilot)
+        screen = app.screen
+        reads: list[object] = []
+        read = View.read
+        monkeypatch.setattr(View, "read", staticmethod(lambda *args: reads.append(args) or read(*args)))
+        screen.refresh_view()
+        screen.refresh_view()
+        assert len(reads) <= 1  # the first may still see the last tick's news
+        reads.clear()
+        screen.refresh_view()
+        assert reads == []
+        await app.backend.simulator.step()
+        await eventually(lambda: bool(screen.refresh_view() or reads), what="a tick that reads the news")

@@ -28,6 +28,11 @@ def test_ages_are_short(seconds: float | None, shown: str) -> None:
     assert age(None if seconds is None else timedelta(seconds=seconds)) == shown
 
 
+@pytest.mark.parametrize(("seconds", "shown"), [(9.9, "0s"), (10, "10s"), (59, "50s"), (61, "1m"), (3600, "1h")])
+def test_ages_in_steps_change_only_at_each_step(seconds: float, shown: str) -> None:
+    assert age(timedelta(seconds=seconds), step=10) == shown
+
+
 @pytest.mark.parametrize(
     ("value", "shown"), [("0.5", "+0.5"), ("-400", "-400"), ("0.0", "0"), ("0E-10", "0"), ("-0.00", "0")]
 )

@@ -61,9 +61,10 @@ async def test_a_hand_built_view_draws_one_line_per_asset_with_its_arrow(monkeyp
         screen = pilot.app.screen
         assert isinstance(screen, MainScreen)
         history = a_history()
+        panel = screen.query_one(HistoryPanel)
+        panel.display = True  # a short terminal hides it, and a hidden pane draws nothing
         screen.paint(View(now=NOW, history=history))
         await pilot.pause()
-        panel = screen.query_one(HistoryPanel)
         lines = panel.text.splitlines()
         assert [line.split()[0] for line in lines] == ["BTC", "ETH", "USD", "SOL", "XRP"]
         assert [" ".join(line.split()[1:]) for line in lines] == [
@@ -157,3 +158,16 @@ def test_history_pane_with_trends_snapshot(snap_compare) -> None:
         await pilot.pause()
 
     assert snap_compare(NoBackendApp(), terminal_size=(100, 24), run_before=run_before)
+
+
+async def test_a_hidden_pane_draws_nothing_until_it_shows() -> None:
+    async with NoBackendApp().run_test(size=(120, 30)) as pilot:  # short: the pane is hidden
+        screen = pilot.app.screen
+        assert isinstance(screen, MainScreen)
+        panel = screen.query_one(HistoryPanel)
+        view = View(now=NOW, history=a_history())
+        screen.paint(view)
+        assert not panel.display and panel.text == ""
+        panel.display = True
+        screen.paint(view)  # the same view: drawn now that it shows
+        assert [line.split()[0] for line in panel.text.splitlines()] == list(a_history())

@@ -213,5 +213,5 @@ async def test_a_feed_refused_for_good_leaves_the_figures_from_rest(make_config)
             table = app.screen.query_one(BalancesTable)
             await eventually(lambda: table.counts.held == len(exchange.account.totals()), what="the balances")
             assert {table.figures(asset)["source"] for asset in exchange.account.totals()} == {"rest"}
-            await eventually(lambda: badges(app) == ["FAILED", "FROM REST", "4 Hz"], what="the source badge")
+            await eventually(lambda: badges(app) == ["FAILED", "FROM REST", "10 Hz"], what="the source badge")
             await pilot.press("q")

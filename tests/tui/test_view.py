@@ -10,17 +10,18 @@ from types import SimpleNamespace
 
 from textual.app import App
 from textual.reactive import var
-from textual.widgets import Static
+from textual.widgets import Sparkline, Static
 
 from balance_tui.core import Balance, FeedState
 from balance_tui.core.breaker import BreakerState
 from balance_tui.core.events import Source, WalletBalance
 from balance_tui.core.health import BlindChange
+from balance_tui.core.history import HistoryEntry
 from balance_tui.core.validator import Rule, Severity, ValidationIssue
 from balance_tui.tui import app as app_module
 from balance_tui.tui.announcements import FeedResynced, SessionLost, announcements
 from balance_tui.tui.app import BalanceApp
-from balance_tui.tui.asset_panel import AssetPanel
+from balance_tui.tui.asset_panel import SPARK_EVERY, AssetPanel
 from balance_tui.tui.badges import Badge, view_badges
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.engine_panel import EnginePanel
@@ -53,6 +54,9 @@ class NoBackendApp(App[None]):
 
     def get_default_screen(self) -> MainScreen:
         return MainScreen()
+
+    def view_news(self, selected: str | None) -> object:
+        return None  # never new: a tick reads nothing, a test paints the View it built
 
     def read_view(self, selected: str | None, previous: View | None) -> View | None:
         return None  # nothing to read at each tick: a test paints the View it built
@@ -96,7 +100,7 @@ async def test_a_hand_built_view_is_drawn_without_a_backend() -> None:
         table = screen.query_one(BalancesTable)
         assert [row.key.value for row in table.ordered_rows] == ["BTC", "USD"]
         assert table.get_cell("BTC", "value").plain.strip() == "150,000.00"
-        assert table.get_cell("BTC", "age").plain.strip() == "3s"
+        assert table.get_cell("BTC", "age").plain.strip() == "0s"  # 3 s old: under 10 s
         total = str(screen.query_one("#total", Static).content)
         assert total == "total value 151,000.00 USD  (without XTZ: no USD price)"
         feed = str(screen.query_one(FeedBar).content)
@@ -154,3 +158,20 @@ async def test_a_session_taken_over_is_one_notice(make_config) -> None:
         (notice,) = notices.titled("Session taken over")
         assert notice.severity == "error" and "no longer writes to it" in notice.message
         await pilot.press("q")
+
+
+async def test_a_busy_assets_sparkline_redraws_at_most_every_half_second_and_its_figures_at_once() -> None:
+    def selected(*totals: int) -> SelectionView:
+        history = tuple(HistoryEntry(NOW, D(t), D(0), "ws") for t in totals)
+        return SelectionView("BTC", Balance("BTC", D(totals[-1]), (), Source.WS, NOW), history)
+
+    async with NoBackendApp().run_test() as pilot:
+        panel = pilot.app.screen.query_one(AssetPanel)
+        spark = panel.query_one(Sparkline)
+        panel.show(selected(1, 2), NOW)
+        assert spark.data == [1.0, 2.0]
+        soon = NOW + SPARK_EVERY / 5
+        panel.show(selected(1, 2, 3), soon)
+        assert spark.data == [1.0, 2.0] and "3 changes" in str(panel.query_one("#trend", Static).content)
+        panel.show(selected(1, 2, 3), NOW + SPARK_EVERY)  # nothing newer came: the kept change is drawn now
+        assert spark.data == [1.0, 2.0, 3.0]
