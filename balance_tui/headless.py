@@ -181,7 +181,7 @@ def _report(backend: Backend, healthy: bool, reason: str) -> dict[str, Any]:
         "reason": reason or None,
         "exchange": backend.exchange_label,
         "feed": feed_record(backend),
-        "balances": [balance_record(b) for _, b in sorted(backend.manager.get_all_balances().items())],
+        "balances": [balance_record(b) for _, b in sorted(backend.manager.shown_balances().items())],
     }
 
 

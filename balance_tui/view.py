@@ -226,7 +226,7 @@ class View:
         and refitting the history of the assets that stood still."""
         manager, config = backend.manager, backend.config
         now = manager.clock.now()
-        balances = manager.get_all_balances()  # a fresh dict: only this view holds it
+        balances = manager.shown_balances()  # a fresh dict: only this view holds it
         quote, prices = config.engine.value_in, backend.prices
         values = {asset: prices.value(asset, b.total, quote) for asset, b in balances.items()}
         total, missing = prices.total_value(balances, quote)
@@ -235,7 +235,6 @@ class View:
         history = AssetHistoryView.read(
             manager.history, sorted(balances), monotonic, NO_HISTORY if previous is None else previous.history
         )
-        # After the balances, so the cache hits shown count this tick's reads (in cache mode they are hits).
         status, stats = manager.get_status(), manager.get_statistics()
         session = backend.session
         return View(

@@ -77,6 +77,15 @@ class BalanceCache(Generic[V]):
         self._fire(dropped)
         return value
 
+    def peek(self, key: str) -> V | None:
+        """The value, as `get` finds it, without counting a lookup or making it recent: an observer's reads
+        (the console's repaint) are not the cache's use, and would make the hit ratio its refresh rate."""
+        with self._lock:
+            dropped = self._sweep()
+            value = self._values.get(key)
+        self._fire(dropped)
+        return value
+
     def set(self, key: str, value: V) -> None:
         """Store `value` fresh for `ttl` seconds; evict the least recently used entry if the cache is full."""
         with self._lock:

@@ -171,6 +171,14 @@ class BalanceManager:
             return dict(self._balances)
         return {asset: b for asset in self._balances if (b := self.get_balance(asset)) is not None}
 
+    def shown_balances(self) -> dict[str, Balance]:
+        """What `get_all_balances` gives, read as an observer: in cache mode the reads are not counted as
+        cache hits (a console or recorder repainting would otherwise make the hit ratio its refresh rate)."""
+        if self.source_in_use() is not Source.CACHE:
+            return dict(self._balances)
+        found = {asset: self.cache.peek(asset) for asset in self._balances}
+        return {asset: b._replace(source=Source.CACHE) for asset, b in found.items() if b is not None}
+
     def source_in_use(self) -> Source | None:
         if self.health.observed_state(self.clock.now(), self._stale_after) is FeedState.LIVE:
             return Source.WS

@@ -102,7 +102,7 @@ def palette_commands(app: BalanceApp, screen: Screen[object]) -> Iterator[System
             help = f"a click on its header does it too (key {shown}: the next column)"
             yield _command(f"Sort by {label}{again}", help, partial(table.sort_by, column), discover=False)
     if app.backend is not None:
-        for asset in sorted(app.backend.manager.get_all_balances()):
+        for asset in sorted(app.backend.manager.shown_balances()):
             help = "its balance over 1 h, 24 h or 7 d, trend, wallets, open orders and ledger (key enter on its row)"
             yield _command(f"Asset {asset}", help, partial(app.open_asset, asset), discover=False)
     theme = "the console's colours, until it quits ([ui] theme in the config sets them for good; no key)"

@@ -190,3 +190,16 @@ def test_a_live_feed_that_goes_quiet_reads_stale() -> None:
     assert health.observed_state(T0 + timedelta(seconds=5), limit) is FeedState.LIVE
     assert health.observed_state(T0 + timedelta(seconds=5.1), limit) is FeedState.STALE
     assert FeedHealth(state=FeedState.RECONNECTING).observed_state(T0, limit) is FeedState.RECONNECTING
+
+
+def test_an_observer_reads_the_cache_without_counting_lookups() -> None:
+    clock = FrozenClock(T0)
+    manager = live(BalanceManager(clock))
+    manager.apply(snapshot(BTC=[("spot", "main", "1.5")]))
+    clock.advance(6)  # silent past stale_after: the figures come from the cache
+    assert manager.source_in_use() is Source.CACHE
+    shown = manager.shown_balances()
+    assert shown["BTC"].source is Source.CACHE and shown["BTC"].total == D("1.5")
+    assert manager.get_status().cache.hits == 0  # the console's repaint is not the cache's use
+    assert manager.get_all_balances() == shown
+    assert manager.get_status().cache.hits == 1  # a bot's read is
