@@ -186,10 +186,7 @@ async def open_backend(
                 exchange=exchange.name,
                 mode=mode,
                 now=clock.now(),
-                base_currency=config.store.base_currency,
-                resume_window=timedelta(hours=config.store.resume_window_hours),
-                resume_from_last_balance=config.store.resume_from_last_balance,
-                lease=timedelta(seconds=config.store.session_lease_s),
+                rules=sessions.SessionRules.of(config.store),
             )
             log.info("%s", opened.describe())
         backend = Backend(

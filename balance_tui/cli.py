@@ -206,7 +206,6 @@ def _adjust(engine: Engine, config: Config, args: argparse.Namespace) -> int:
     from balance_tui.store.tables import AdjustmentKind
 
     amount, asset = parse_amount(args.amount), asset_code(args.asset)
-    store = config.store
     kind = AdjustmentKind.SET if args.set else AdjustmentKind.DELTA
     done_in = sessions.adjust_latest(
         engine,
@@ -215,10 +214,7 @@ def _adjust(engine: Engine, config: Config, args: argparse.Namespace) -> int:
         mode="paper" if config.exchange.name == "sim" else "live",
         now=datetime.now(UTC),
         operator=Operator.current(),
-        base_currency=store.base_currency,
-        resume_window=timedelta(hours=store.resume_window_hours),
-        resume_from_last_balance=store.resume_from_last_balance,
-        lease=timedelta(seconds=store.session_lease_s),
+        rules=sessions.SessionRules.of(config.store),
     )
     result, done = done_in.result, done_in.result.adjustment
     state = "already applied" if result.already_applied else "applied"
