@@ -45,6 +45,7 @@ EXIT_CONFIG = 78  # EX_CONFIG: a bad config value or command-line value; nothing
 EXIT_REFUSED = 1
 EXIT_NO_INPUT = 66  # EX_NOINPUT: a file to read is missing, unreadable or not one this version reads
 MAX_RECORDING_MB = 1_000_000
+STOPPING = "SIGTERM stops it and exits 0 (a service stopped); Ctrl+C stops it the same way and exits 130 (128 + SIGINT)"
 
 
 class BadArgument(Exception):
@@ -93,7 +94,7 @@ def _main(argv: list[str] | None) -> int:
             from balance_tui.headless import watch_jsonl
 
             _log_to_stderr()
-            return _interruptible(watch_jsonl(config, credentials))
+            return asyncio.run(watch_jsonl(config, credentials))
         if args.command == "record":
             return _record(config, credentials, args)
         if args.command in STORE_COMMANDS:
@@ -583,7 +584,10 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     watch = commands.add_parser(
-        "watch", parents=[common], help="print one JSON line per balance change until interrupted"
+        "watch",
+        parents=[common],
+        help="print one JSON line per balance change until SIGTERM or Ctrl+C",
+        epilog=STOPPING,
     )
     watch.add_argument("--jsonl", action="store_true", required=True, help="JSON lines on stdout (required)")
 
@@ -592,6 +596,7 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="record what the console would show (balances, feed health and events, issues, adjustments) "
         "until SIGTERM or Ctrl+C, with no terminal; replay shows it",
+        epilog=STOPPING,
     )
     record.add_argument(
         "--out",
