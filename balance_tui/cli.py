@@ -453,7 +453,8 @@ async def _serve_simulator(args: argparse.Namespace, faults: Faults) -> int:
 
 
 def _interruptible(main: Coroutine[Any, Any, int]) -> int:
-    """Ctrl+C is the normal way to end a long-running command: clean up, exit 0."""
+    """`sim`: Ctrl+C is the way to end it, as its banner says, so it cleans up and exits 0. A stand-in
+    exchange, not a service or a pipeline's stage, unlike `watch` and `record` (see STOPPING)."""
     try:
         return asyncio.run(main)
     except KeyboardInterrupt:
