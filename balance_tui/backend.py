@@ -30,6 +30,7 @@ from balance_tui.core.validator import BalanceValidator, Rule, Severity, Validat
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.kraken.nonce import NonceSource, PersistentNonceSource
 from balance_tui.kraken.rest import HTTP_TIMEOUT, KrakenError, KrakenRest, counts_against_breaker
+from balance_tui.kraken.rest_ticker import RestTicker
 from balance_tui.kraken.stream import BalanceStream
 from balance_tui.kraken.ticker import TickerStream
 from balance_tui.sim import Simulator
@@ -60,6 +61,7 @@ class Backend:
     listed_symbols: list[str] | None  # pairs the exchange lists, when known (else refusals prune)
     session_lost: bool = False  # another console took the session over (its owner stopped heartbeating)
     ticker: TickerStream | None = None  # started once the first snapshot says which assets are held
+    rest_prices: RestTicker | None = None  # the prices once the ticker feed has failed for good
     ending: SessionStatus = SessionStatus.CLOSED  # how the owned session ends when the backend closes
 
     @property
@@ -88,7 +90,8 @@ class Backend:
 
     async def _follow_prices(self) -> None:
         """Keep the ticker on the pairs that value what the account holds, as new assets come; runs until
-        cancelled. An asset dropping to zero keeps its pairs: it may come back, and they may bridge others."""
+        cancelled. An asset dropping to zero keeps its pairs: it may come back, and they may bridge others.
+        A ticker feed that fails for good hands its pairs to REST `Ticker`, polled slowly from then on."""
         await self.manager.wait_for_snapshot()
         quote, listed = self.config.engine.value_in, self.listed_symbols
         held = {asset for asset, balance in self.manager.get_all_balances().items() if balance.total}
@@ -101,7 +104,12 @@ class Backend:
                 ticker.watch(symbols_for([balance.asset], quote, listed))
 
         self.manager.register_callback("balance_update", on_balance)
-        await ticker.run()
+        await ticker.run()  # returns only once the feed has failed for good
+        self.rest_prices = RestTicker(self.prices, self.rest, lambda: ticker.symbols)
+        log.warning(
+            "ticker feed failed (%s): prices from REST Ticker every %g s", ticker.health.error, self.rest_prices.every_s
+        )
+        await self.rest_prices.run()
 
     async def _heartbeat(self, session: TradingSession) -> None:
         """Tell other consoles this session's owner is alive; stop if one of them has taken it over."""
@@ -186,10 +194,7 @@ async def open_backend(
                 exchange=exchange.name,
                 mode=mode,
                 now=clock.now(),
-                base_currency=config.store.base_currency,
-                resume_window=timedelta(hours=config.store.resume_window_hours),
-                resume_from_last_balance=config.store.resume_from_last_balance,
-                lease=timedelta(seconds=config.store.session_lease_s),
+                rules=sessions.SessionRules.of(config.store),
             )
             log.info("%s", opened.describe())
         backend = Backend(

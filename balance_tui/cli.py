@@ -45,6 +45,7 @@ EXIT_CONFIG = 78  # EX_CONFIG: a bad config value or command-line value; nothing
 EXIT_REFUSED = 1
 EXIT_NO_INPUT = 66  # EX_NOINPUT: a file to read is missing, unreadable or not one this version reads
 MAX_RECORDING_MB = 1_000_000
+STOPPING = "SIGTERM stops it and exits 0 (a service stopped); Ctrl+C stops it the same way and exits 130 (128 + SIGINT)"
 
 
 class BadArgument(Exception):
@@ -93,7 +94,7 @@ def _main(argv: list[str] | None) -> int:
             from balance_tui.headless import watch_jsonl
 
             _log_to_stderr()
-            return _interruptible(watch_jsonl(config, credentials))
+            return asyncio.run(watch_jsonl(config, credentials))
         if args.command == "record":
             return _record(config, credentials, args)
         if args.command in STORE_COMMANDS:
@@ -206,7 +207,6 @@ def _adjust(engine: Engine, config: Config, args: argparse.Namespace) -> int:
     from balance_tui.store.tables import AdjustmentKind
 
     amount, asset = parse_amount(args.amount), asset_code(args.asset)
-    store = config.store
     kind = AdjustmentKind.SET if args.set else AdjustmentKind.DELTA
     done_in = sessions.adjust_latest(
         engine,
@@ -215,10 +215,7 @@ def _adjust(engine: Engine, config: Config, args: argparse.Namespace) -> int:
         mode="paper" if config.exchange.name == "sim" else "live",
         now=datetime.now(UTC),
         operator=Operator.current(),
-        base_currency=store.base_currency,
-        resume_window=timedelta(hours=store.resume_window_hours),
-        resume_from_last_balance=store.resume_from_last_balance,
-        lease=timedelta(seconds=store.session_lease_s),
+        rules=sessions.SessionRules.of(config.store),
     )
     result, done = done_in.result, done_in.result.adjustment
     state = "already applied" if result.already_applied else "applied"
@@ -456,7 +453,8 @@ async def _serve_simulator(args: argparse.Namespace, faults: Faults) -> int:
 
 
 def _interruptible(main: Coroutine[Any, Any, int]) -> int:
-    """Ctrl+C is the normal way to end a long-running command: clean up, exit 0."""
+    """`sim`: Ctrl+C is the way to end it, as its banner says, so it cleans up and exits 0. A stand-in
+    exchange, not a service or a pipeline's stage, unlike `watch` and `record` (see STOPPING)."""
     try:
         return asyncio.run(main)
     except KeyboardInterrupt:
@@ -587,7 +585,10 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     watch = commands.add_parser(
-        "watch", parents=[common], help="print one JSON line per balance change until interrupted"
+        "watch",
+        parents=[common],
+        help="print one JSON line per balance change until SIGTERM or Ctrl+C",
+        epilog=STOPPING,
     )
     watch.add_argument("--jsonl", action="store_true", required=True, help="JSON lines on stdout (required)")
 
@@ -596,6 +597,7 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="record what the console would show (balances, feed health and events, issues, adjustments) "
         "until SIGTERM or Ctrl+C, with no terminal; replay shows it",
+        epilog=STOPPING,
     )
     record.add_argument(
         "--out",

@@ -163,21 +163,26 @@ class BalanceManager:
         """The asset as far as it can be trusted: live, refreshed, or cached until the cache's TTL ends."""
         if self.source_in_use() is not Source.CACHE:
             return self._balances.get(asset)
-        cached = self.cache.get(asset)
-        return None if cached is None else cached._replace(source=Source.CACHE)
+        return self._cached(asset, self.cache.get)
 
     def get_all_balances(self) -> dict[str, Balance]:
-        if self.source_in_use() is not Source.CACHE:
-            return dict(self._balances)
-        return {asset: b for asset in self._balances if (b := self.get_balance(asset)) is not None}
+        return self._all_balances(self.cache.get)
 
     def shown_balances(self) -> dict[str, Balance]:
         """What `get_all_balances` gives, read as an observer: in cache mode the reads are not counted as
         cache hits (a console or recorder repainting would otherwise make the hit ratio its refresh rate)."""
+        return self._all_balances(self.cache.peek)
+
+    def _all_balances(self, lookup: Callable[[str], Balance | None]) -> dict[str, Balance]:
+        """Every asset's balance; in cache mode each read through `lookup` (`get` counts, `peek` does not)."""
         if self.source_in_use() is not Source.CACHE:
             return dict(self._balances)
-        found = {asset: self.cache.peek(asset) for asset in self._balances}
-        return {asset: b._replace(source=Source.CACHE) for asset, b in found.items() if b is not None}
+        return {asset: b for asset in self._balances if (b := self._cached(asset, lookup)) is not None}
+
+    @staticmethod
+    def _cached(asset: str, lookup: Callable[[str], Balance | None]) -> Balance | None:
+        cached = lookup(asset)
+        return None if cached is None else cached._replace(source=Source.CACHE)
 
     def source_in_use(self) -> Source | None:
         if self.health.observed_state(self.clock.now(), self._stale_after) is FeedState.LIVE:

@@ -13,8 +13,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from balance_tui.core.exact import EXACT
 from balance_tui.store.errors import StoreError
-from balance_tui.store.money import EXACT
 from balance_tui.store.sessions import SessionOverview
 from balance_tui.tui.formatting import amount, signed
 from balance_tui.tui.header import ConsoleHeader

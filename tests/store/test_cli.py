@@ -332,13 +332,11 @@ def test_a_console_starting_during_a_cli_adjustment_continues_the_cli_session(ac
         done = sessions._adjust_latest(
             db,
             books.adjustment_request(AdjustmentKind.DELTA, "USD", Decimal(5), "x", "during-start"),
-            exchange="sim",
-            mode="paper",
-            now=datetime.now(UTC),
-            operator=Operator.current(),
-            base_currency="USD",
-            resume_window=timedelta(hours=24),
-            lease=timedelta(seconds=30),
+            "sim",
+            "paper",
+            datetime.now(UTC),
+            Operator.current(),
+            sessions.SessionRules(),
         )
         start.start()
         time.sleep(0.5)  # the console is waiting for this transaction

@@ -175,3 +175,23 @@ async def test_a_busy_assets_sparkline_redraws_at_most_every_half_second_and_its
         assert spark.data == [1.0, 2.0] and "3 changes" in str(panel.query_one("#trend", Static).content)
         panel.show(selected(1, 2, 3), NOW + SPARK_EVERY)  # nothing newer came: the kept change is drawn now
         assert spark.data == [1.0, 2.0, 3.0]
+
+
+async def test_prices_from_rest_say_so_and_why() -> None:
+    failed = "ws://127.0.0.1:9/x refused the connection with HTTP 403"
+    async with NoBackendApp().run_test() as pilot:
+        screen = pilot.app.screen
+        total = screen.query_one("#total", Static)
+        screen.paint(View(now=NOW, prices=PricesView(quote="EUR", error=failed, from_rest=True)))
+        assert (
+            str(total.content) == f"total value: no EUR prices yet  · prices from REST (ticker feed failed: {failed})"
+        )
+        screen.paint(
+            View(now=NOW, total=D("12.5"), prices=PricesView(quote="EUR", priced=True, error=failed, from_rest=True))
+        )
+        assert str(total.content) == f"total value 12.50 EUR  · prices from REST (ticker feed failed: {failed})"
+        busy = "Ticker: EService:Unavailable"
+        screen.paint(
+            View(now=NOW, prices=PricesView(quote="EUR", priced=True, error=failed, from_rest=True, rest_error=busy))
+        )
+        assert str(total.content) == f"total value 0.00 EUR  · prices from REST: {busy} (ticker feed failed: {failed})"
