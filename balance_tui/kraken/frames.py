@@ -88,7 +88,7 @@ def parse(raw: str | bytes) -> Frame:
     if len(raw) > MAX_FRAME_BYTES:
         raise ParseError(f"frame is {len(raw)} bytes, over the {MAX_FRAME_BYTES} byte limit")
     try:
-        message = _DECODER.decode(raw if isinstance(raw, str) else raw.decode())
+        message = _decode(raw if isinstance(raw, str) else raw.decode())
     except ParseError:
         raise
     except ArithmeticError:
@@ -259,6 +259,20 @@ def _amount_text(text: str) -> Decimal:
 
 # One decoder for every frame (json.loads would build a new one per call when given parse_float).
 _DECODER = json.JSONDecoder(parse_float=_amount_text, parse_constant=_reject_constant)
+
+
+def _decode(text: str) -> Any:
+    """A frame as Kraken sends it, one JSON value from its first character to its last, is read by the
+    decoder's scanner alone (what `decode` calls, without its two whitespace scans); anything else
+    (whitespace around the value, data after it, no JSON at all) goes through `decode`, which says what
+    is wrong as json says it."""
+    try:
+        value, end = _DECODER.scan_once(text, 0)
+        if end == len(text):
+            return value
+    except StopIteration:
+        pass
+    return _DECODER.decode(text)
 
 
 def _object(value: Any, path: str) -> dict[str, Any]:
