@@ -205,3 +205,15 @@ def test_an_integer_amount_is_an_exact_decimal(number: str, fee: Decimal) -> Non
 def test_an_integer_amount_past_the_digit_bound_is_refused() -> None:
     with pytest.raises(ParseError, match=r"balances\.data\[0\]\.fee: expected a decimal number"):
         parse(UPDATE.replace('"fee":0.0', f'"fee":{"1" + "0" * 30}'))
+
+
+@pytest.mark.parametrize("around", [(" ", ""), ("", "\n"), ("\r\n\t", "  ")])
+def test_whitespace_around_a_frame_is_json_too(around: tuple[str, str]) -> None:
+    before, after = around
+    assert parse(before + UPDATE + after) == parse(UPDATE)
+
+
+@pytest.mark.parametrize("raw", [UPDATE + "{}", UPDATE + " x", UPDATE[:-1], " " + UPDATE[1:]])
+def test_a_frame_with_more_or_less_than_one_value_is_not_json(raw: str) -> None:
+    with pytest.raises(ParseError, match="not valid JSON"):
+        parse(raw)
