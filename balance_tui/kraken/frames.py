@@ -221,6 +221,7 @@ def _ledger(value: Any, index: int) -> LedgerEntry:
 
 
 def _checked_ledger(value: Any, path: str) -> LedgerEntry:
+    """Field by field, so the error names the first field that is missing or wrong."""
     item = _object(value, path)
     return LedgerEntry(
         ledger_id=_string(item, "ledger_id", path),
