@@ -440,13 +440,14 @@ class BalanceManager:
 
     def _apply_entry(self, entry: LedgerEntry, source: Source, now: datetime) -> Balance:
         """`entry.balance` is the asset's total, so the touched wallet is whatever the others leave."""
-        before = self._balances.get(entry.asset)
+        asset = entry.asset
+        before = self._balances.get(asset)
         if before is None:
-            wallets, hold = (), self._hold_for(entry.asset)
+            after = Balance(asset, entry.balance, _wallets_after((), entry), source, now, *self._hold_for(asset))
         else:  # its hold is current: every change of holds is applied to every balance at once
-            wallets, hold = before.wallets, (before.hold, before.hold_source)
-        after = Balance(entry.asset, entry.balance, _wallets_after(wallets, entry), source, now, *hold)
-        self._balances[entry.asset] = after
+            wallets = _wallets_after(before.wallets, entry)
+            after = Balance(asset, entry.balance, wallets, source, now, before.hold, before.hold_source)
+        self._balances[asset] = after
         return after
 
     def _hold_for(self, asset: str) -> tuple[HoldAmounts, Source | None]:
@@ -528,9 +529,9 @@ def _flow_kind(flow: Decimal, adjusted: bool) -> EntryKind:
 
 
 def _wallets_after(wallets: tuple[WalletBalance, ...], entry: LedgerEntry) -> tuple[WalletBalance, ...]:
+    if len(wallets) == 1 and wallets[0].type == entry.wallet_type and wallets[0].id == entry.wallet_id:
+        return (WalletBalance(entry.wallet_type, entry.wallet_id, entry.balance),)  # one wallet: it holds the total
     key = (entry.wallet_type, entry.wallet_id)
-    if len(wallets) == 1 and wallets[0][:2] == key:
-        return (WalletBalance(*key, entry.balance),)  # one wallet: it holds the total
     others = total(w.balance for w in wallets if w[:2] != key)
     touched = WalletBalance(*key, EXACT.subtract(entry.balance, others))
     kept = tuple(touched if w[:2] == key else w for w in wallets)
