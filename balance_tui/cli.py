@@ -150,7 +150,9 @@ def _store_command(config: Config, args: argparse.Namespace) -> int:
     from balance_tui.store.migrate import open_store
     from balance_tui.store.money import AmountError
 
-    engine = open_store(database_url(config.database_url), read_only=config.store.read_only)
+    # Only `db migrate` makes a new store: the others on a mistyped SQLite path would answer from an empty one.
+    create = args.command == "db" and args.action == "migrate"
+    engine = open_store(database_url(config.database_url), read_only=config.store.read_only, create=create)
     try:
         command = {"db": _db, "adjust": _adjust, "history": _history, "export": _export}[args.command]
         return command(engine, config, args)
