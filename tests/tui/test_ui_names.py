@@ -7,7 +7,9 @@ import inspect
 import pkgutil
 
 import pytest
+from textual.app import App
 from textual.binding import Binding
+from textual.keys import Keys, _character_to_key
 from textual.theme import BUILTIN_THEMES
 
 import balance_tui.tui
@@ -57,3 +59,23 @@ def test_a_checked_keymap_and_theme_reach_the_app(make_config) -> None:
     app = BalanceApp(make_config(ui={"theme": "nord"}, keymap={"books.back": "escape,backspace"}))
     assert app.theme == "nord"
     assert app._keymap == {"books.back": "escape,backspace"}
+
+
+def test_the_key_names_config_checks_are_the_pinned_textuals() -> None:
+    keys = {key.value.rpartition("+")[2] for key in Keys if not key.value.startswith("<")}
+    assert keys >= ui_names.TEXTUAL_KEY_NAMES  # Textual pinned: a new version may add or drop some
+    characters = [chr(code) for code in range(32, 127)] + ["\t", "é", "£", "→"]
+    assert all(ui_names.character_key(c) == _character_to_key(c) for c in characters)
+    legacy = {"@", "ctrl-at"}  # Keys' own spellings of ctrl+at, which is how the key arrives
+    assert [key for key in sorted(keys - legacy) if ui_names.key_problem(key)] == []
+
+
+def test_the_bindings_read_from_the_source_have_the_tuis_keys_and_owners() -> None:
+    declared = {(b.id, b.owner): b for b in ui_names.bindings()}
+    for module in pkgutil.iter_modules(balance_tui.tui.__path__):
+        loaded = importlib.import_module(f"balance_tui.tui.{module.name}")
+        for _, cls in inspect.getmembers(loaded, inspect.isclass):
+            for binding in cls.__dict__.get("BINDINGS", []) if cls.__module__ == loaded.__name__ else []:
+                if isinstance(binding, Binding) and binding.id:
+                    read = declared[binding.id, cls.__name__]
+                    assert (read.keys, read.app_wide) == (tuple(binding.key.split(",")), issubclass(cls, App))
