@@ -226,6 +226,8 @@ def test_history_prints_the_recorded_samples(run: Run, migrated: Engine) -> None
     assert lines[2].endswith("  12345678.12345678  held 0  ws")
     code, out, _ = run("history", "ETH")
     assert (code, out) == (0, "no samples of ETH in the last 24 h\n")
+    code, out, err = run("history", "NOPE")  # QA: "no samples", exit 0, as if it were an asset
+    assert (code, out) == (1, "") and err.startswith("balance-tui: unknown asset 'NOPE': the books know ADA, BTC")
 
 
 def test_history_of_minutes_in_a_day_shows_a_useful_number_of_points(run: Run, migrated: Engine) -> None:
