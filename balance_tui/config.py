@@ -99,7 +99,7 @@ def _keys(keys: str) -> str:
 
 
 def _keymap(keymap: dict[str, str]) -> dict[str, str]:
-    if clashes := ui_names.keymap_clashes(keymap):
+    if keymap and (clashes := ui_names.keymap_clashes(keymap)):  # no [keymap]: the TUI's source is not read
         raise ValueError("; ".join(clashes))
     return keymap
 

@@ -30,6 +30,7 @@ class DeclaredBinding:
     keys: tuple[str, ...]
     owner: str  # the class declaring it (a screen, a widget or the app), or the module outside any class
     app_wide: bool  # declared on an App: active on every screen
+    screens: frozenset[str]  # the outermost classes composing its owner (the owner itself if none): where it works
 
 
 @cache
@@ -51,6 +52,7 @@ def read_bindings(directory: Traversable) -> tuple[DeclaredBinding, ...]:
     literals, so that they can be read here; any other is refused, naming where it is."""
     calls: list[tuple[str, str, ast.Call]] = []  # file, owner, call
     bases: dict[str, set[str]] = {}
+    composes: dict[str, set[str]] = {}  # class -> the names it calls: the widgets it builds among them
     for path in directory.iterdir():
         if path.name.endswith(".py"):
             tree = ast.parse(path.read_text(), path.name)
@@ -58,20 +60,39 @@ def read_bindings(directory: Traversable) -> tuple[DeclaredBinding, ...]:
             for cls in (node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)):
                 bases[cls.name] = {ast.unparse(base).partition("[")[0] for base in cls.bases}
                 owners |= {id(node): cls.name for node in ast.walk(cls)}
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Binding":
+                composes[cls.name] = {n.func.id for n in _calls(cls) if isinstance(n.func, ast.Name)} - {cls.name}
+            for node in _calls(tree):
+                if isinstance(node.func, ast.Name) and node.func.id == "Binding":
                     calls.append((path.name, owners.get(id(node), path.name.removesuffix(".py")), node))
-    apps = {"App"}
-    while grown := {name for name, parents in bases.items() if parents & apps} - apps:
-        apps |= grown  # an app's subclass is an app too: its bindings join its parent's
+    apps, pushed = _subclasses(bases, {"App"}), _subclasses(bases, {"Screen", "ModalScreen"})
+
+    def screens(owner: str, seen: frozenset[str] = frozenset()) -> frozenset[str]:
+        """A screen is pushed, and works on its own; a widget works on the screens composing it."""
+        outer = {name for name, built in composes.items() if owner in built and name not in apps | seen}
+        if owner in pushed or not outer:
+            return frozenset({owner})
+        return frozenset().union(*(screens(name, seen | {owner}) for name in outer))
+
     declared = []
     for filename, owner, call in calls:
         arguments = {keyword.arg: keyword.value for keyword in call.keywords}
         if "id" in arguments:
             binding_id = _literal(filename, arguments["id"], "id")
             keys = _literal(filename, call.args[0] if call.args else arguments["key"], "key")
-            declared.append(DeclaredBinding(binding_id, tuple(keys.split(",")), owner, owner in apps))
+            declared.append(DeclaredBinding(binding_id, tuple(keys.split(",")), owner, owner in apps, screens(owner)))
     return tuple(declared)
+
+
+def _subclasses(bases: dict[str, set[str]], roots: set[str]) -> set[str]:
+    """`roots` and every class deriving from them, however indirectly (ReplayApp from BalanceApp from App)."""
+    found = set(roots)
+    while grown := {name for name, parents in bases.items() if parents & found} - found:
+        found |= grown
+    return found
+
+
+def _calls(tree: ast.AST) -> list[ast.Call]:
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
 
 
 def _literal(filename: str, node: ast.expr, what: str) -> str:
@@ -149,14 +170,14 @@ def _names_a_character(name: str) -> bool:
 
 
 def keymap_clashes(keymap: Mapping[str, str]) -> list[str]:
-    """The bindings active together (the app's, with one screen's or widget's) that `keymap` puts on one key.
-    A key the defaults already share stays allowed: a screen's `t` that goes back where the app's `t` opened it."""
+    """The bindings active together (the app's, with one screen's and its widgets') that `keymap` puts on one
+    key. A key the defaults already share stays allowed: a screen's `t` going back where the app's `t` opened it."""
     declared = bindings()
     keys = {b: set(keymap[b.id].split(",")) if b.id in keymap else set(b.keys) for b in declared}
     app = [b for b in declared if b.app_wide]
     clashes = set()
-    for owner in {b.owner for b in declared if not b.app_wide}:
-        for first, second in combinations([*app, *(b for b in declared if b.owner == owner)], 2):
+    for screen in frozenset().union(*(b.screens for b in declared if not b.app_wide)):
+        for first, second in combinations([*app, *(b for b in declared if screen in b.screens)], 2):
             shared = (keys[first] & keys[second]) - (set(first.keys) & set(second.keys))
             if shared and first.id != second.id:
                 clashes.add((*sorted((first.id, second.id)), min(shared)))

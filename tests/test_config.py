@@ -238,6 +238,10 @@ def test_every_binding_id_and_a_textual_theme_are_accepted(tmp_path: Path) -> No
             {"books.undo": "escape"},
             "keymap: books.back and books.undo would both be 'escape' where both work; give each its own key",
         ),
+        (  # a widget's binding works with its screen's: the balances pane on the main screen
+            {"balances.sort": "z"},
+            "keymap: balances.sort and pane.zoom would both be 'z' where both work; give each its own key",
+        ),
     ],
 )
 def test_a_keymap_key_textual_would_not_take_or_a_clash_names_the_entry(
@@ -260,6 +264,7 @@ def test_keys_textual_names_and_keys_that_take_turns_are_accepted(tmp_path: Path
         "app.pause": "space",  # the replay's play key as well: replay.play moves away
         "replay.play": "enter,ctrl+at",
         "app.asset": "é",
+        "note.confirm": "u",  # the note form is a screen of its own: the books' `u` is not at work under it
     }
     path = write_config(tmp_path / "c.toml", {"keymap": keymap})
     assert load_config(path).config.keymap == keymap

@@ -15,9 +15,12 @@ from textual.theme import BUILTIN_THEMES
 import balance_tui.tui
 from balance_tui import ui_names
 from balance_tui.tui.app import BalanceApp
+from balance_tui.tui.balances_table import BalancesTable
+from balance_tui.tui.issues_panel import IssuesPanel
 from balance_tui.tui.layout import PANES
 from balance_tui.tui.main_screen import MainScreen
 from balance_tui.tui.themes import bundled_themes
+from tests.integration.conftest import eventually
 
 
 def tui_binding_ids() -> set[str]:
@@ -79,3 +82,17 @@ def test_the_bindings_read_from_the_source_have_the_tuis_keys_and_owners() -> No
                 if isinstance(binding, Binding) and binding.id:
                     read = declared[binding.id, cls.__name__]
                     assert (read.keys, read.app_wide) == (tuple(binding.key.split(",")), issubclass(cls, App))
+
+
+async def test_the_bindings_at_work_together_are_those_the_registry_groups(make_config) -> None:
+    declared = ui_names.bindings()
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await eventually(lambda: app.backend is not None, what="the console")
+        grouped = {b.id for b in declared if b.app_wide or "MainScreen" in b.screens}
+        for widget, key in ((BalancesTable, "balances.sort"), (IssuesPanel, "issues.ack")):
+            app.screen.query_one(widget).focus()
+            await pilot.pause()
+            at_work = {active.binding.id for active in app.screen.active_bindings.values()} - {None}
+            assert key in at_work and at_work <= grouped, at_work - grouped
+        await pilot.press("q")
