@@ -202,9 +202,9 @@ async def open_backend(
                 opened = await asyncio.shield(starting)
             except asyncio.CancelledError:
                 # A quit during start-up: the thread commits the session all the same, so close it here.
-                cancelled = await starting
-                if cancelled.owned:
-                    await asyncio.to_thread(sessions.close, store, cancelled.session, now=clock.now())
+                started = await starting
+                if started.owned:
+                    await asyncio.to_thread(sessions.close, store, started.session, now=clock.now())
                 raise
             log.info("%s", opened.describe())
         backend = Backend(
