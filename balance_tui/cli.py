@@ -49,8 +49,9 @@ STOPPING = "SIGTERM stops it and exits 0 (a service stopped); Ctrl+C stops it th
 
 
 class BadArgument(Exception):
-    """A command-line value outside what the option takes; raised (not ArgumentTypeError) so it ends the run
-    with one line and EXIT_CONFIG, as a bad config value does, instead of argparse's usage text and exit 2."""
+    """A command-line value outside what the option takes, or one argparse refuses (`_Parser`): the run ends
+    with one line and EXIT_CONFIG, as a bad config value does. Raised by the option types rather than
+    ArgumentTypeError, so the line names the option as typed (`history --hours 1e300: ...`)."""
 
 
 class _Parser(argparse.ArgumentParser):
