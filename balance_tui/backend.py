@@ -188,14 +188,24 @@ async def open_backend(
             manager.register_callback("balance_update", writer.record_balance)
             manager.register_callback("ledger_entry", writer.record_ledger)
             await asyncio.to_thread(_remember_assets, store, decimals)
-            opened = await asyncio.to_thread(
-                sessions.resume_or_start,
-                store,
-                exchange=exchange.name,
-                mode=mode,
-                now=clock.now(),
-                rules=sessions.SessionRules.of(config.store),
+            starting = asyncio.ensure_future(
+                asyncio.to_thread(
+                    sessions.resume_or_start,
+                    store,
+                    exchange=exchange.name,
+                    mode=mode,
+                    now=clock.now(),
+                    rules=sessions.SessionRules.of(config.store),
+                )
             )
+            try:
+                opened = await asyncio.shield(starting)
+            except asyncio.CancelledError:
+                # A quit during start-up: the thread commits the session all the same, so close it here.
+                started = await starting
+                if started.owned:
+                    await asyncio.to_thread(sessions.close, store, started.session, now=clock.now())
+                raise
             log.info("%s", opened.describe())
         backend = Backend(
             config, manager, rest, stream, store, opened, label, simulator, writer, PriceBook(clock), public_url, listed

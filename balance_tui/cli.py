@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import platformdirs
 
@@ -49,8 +49,19 @@ STOPPING = "SIGTERM stops it and exits 0 (a service stopped); Ctrl+C stops it th
 
 
 class BadArgument(Exception):
-    """A command-line value outside what the option takes; raised (not ArgumentTypeError) so it ends the run
-    with one line and EXIT_CONFIG, as a bad config value does, instead of argparse's usage text and exit 2."""
+    """A command-line value outside what the option takes, or one argparse refuses (`_Parser`): the run ends
+    with one line and EXIT_CONFIG, as a bad config value does. Raised by the option types rather than
+    ArgumentTypeError, so the line names the option as typed (`history --hours 1e300: ...`)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's own refusals (an unknown option, a choice not offered, a required one missing) end as a bad
+    value does: one line and EXIT_CONFIG, not its usage text and exit 2 (which `status` means as unhealthy)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.partition(" ")[2]
+        where = f"{command}: " if command else ""
+        raise BadArgument(f"{where}{message}; see {self.prog} --help")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,7 +161,9 @@ def _store_command(config: Config, args: argparse.Namespace) -> int:
     from balance_tui.store.migrate import open_store
     from balance_tui.store.money import AmountError
 
-    engine = open_store(database_url(config.database_url), read_only=config.store.read_only)
+    # Only `db migrate` makes a new store: the others on a mistyped SQLite path would answer from an empty one.
+    create = args.command == "db" and args.action == "migrate"
+    engine = open_store(database_url(config.database_url), read_only=config.store.read_only, create=create)
     try:
         command = {"db": _db, "adjust": _adjust, "history": _history, "export": _export}[args.command]
         return command(engine, config, args)
@@ -252,13 +265,16 @@ def _not_held(engine: Engine, config: Config, asset: str) -> str | None:
 
 def _history(engine: Engine, config: Config, args: argparse.Namespace) -> int:
     from balance_tui.kraken.assets import asset_code
-    from balance_tui.store.history import bucket_width, history
+    from balance_tui.store import books
+    from balance_tui.store.history import bucket_width, history, latest_sample
     from balance_tui.store.money import canonical
 
     asset, until = asset_code(args.asset), datetime.now(UTC)
     read = history(engine, asset, since=until - timedelta(hours=args.hours), until=until, points=args.points)
     where = f"in the last {args.hours:g} h"
     if not read.points:
+        if asset not in (known := books.asset_decimals(engine)) and latest_sample(engine, asset) is None:
+            raise books.unknown_asset(asset, known)  # a typo, not an asset without samples
         print(f"no samples of {asset} {where}")
         return 0
     if read.bucket is None:
@@ -557,7 +573,7 @@ def _parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="config file laid over the shipped defaults",
     )
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="balance-tui",
         parents=[common],
         description="Operator console for a trading bot's Kraken balances. With no command, opens the console.",

@@ -216,6 +216,14 @@ def test_a_store_that_cannot_be_opened_is_one_line_and_exit_1(
         (("sim", "--port", "0", "--seed", "1_000"), "sim --seed 1_000: expected a whole number, e.g. 7"),
         (("sim", "--port", "0", "--seed", "x"), "sim --seed x: expected a whole number, e.g. 7"),
         (("sim", "--port", "http"), "sim --port http: a port is 0-65535 (0 picks a free one)"),
+        # argparse's own refusals, the same way (QA: `export --format xml` exited 2, with the usage text)
+        (
+            ("export", "--format", "xml"),
+            "export: argument --format: invalid choice: 'xml' (choose from 'csv', 'json'); "
+            "see balance-tui export --help",
+        ),
+        (("status",), "status: the following arguments are required: --once; see balance-tui status --help"),
+        (("history", "BTC", "--frobnicate"), "unrecognized arguments: --frobnicate; see balance-tui --help"),
     ],
 )
 def test_a_bad_command_line_value_is_one_line_and_exit_78(tmp_path: Path, argv: tuple[str, ...], line: str) -> None:

@@ -239,7 +239,15 @@ class BalanceApp(App[None]):
     def on_key(self, event: events.Key) -> None:
         """A disabled key says why, rather than doing nothing."""
         active = self.screen.active_bindings.get(event.key)
-        if active is not None and not active.enabled and (why := availability.unavailable(self, active.binding.action)):
+        if active is None or active.enabled:
+            return
+        action, node = active.binding.action, active.node
+        why = (
+            node.unavailable(action)
+            if isinstance(node, availability.Explains)
+            else availability.unavailable(self, action)
+        )
+        if why:
             self.notify(why, title=f"{active.binding.description}: not available", severity="warning", markup=False)
 
     def action_books(self) -> None:

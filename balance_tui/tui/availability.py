@@ -3,13 +3,14 @@ and the notice of a disabled key all follow.
 
 A reason is a `Rule`: the actions it stops, when (a question about the backend) and in what words; a new
 reason is one more entry in `RULES`. A replay has no backend: what it cannot do is in `ON_A_RECORDING`.
+A widget whose key also waits on its own state (the issues pane: an issue selected) `Explains` it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from balance_tui.backend import Backend
 
@@ -43,6 +44,13 @@ ON_A_RECORDING = {
     "asset": "replay: the asset screen reads the store's history and the open orders; a recording holds neither",
     "pause": "replay: space plays and pauses the recording",
 }
+
+
+@runtime_checkable
+class Explains(Protocol):
+    """A node that says why one of its own keys cannot run now: the rules above, then its own reasons."""
+
+    def unavailable(self, action: str) -> str: ...
 
 
 class Console(Protocol):

@@ -98,8 +98,8 @@ class BooksScreen(Screen[None]):
                              ("Updated by", 10), ("Reason", 20)):  # fmt: skip
             tracked.add_column(label, width=width)
         adjustments = self.query_one("#adjustments", RowTable)
-        for label, width in (("#", 4), ("Kind", 12), ("When (UTC)", 19), ("Asset", 6), ("Before", 12),
-                             ("After", 12), ("Operator", 10), ("Reason", 16)):  # fmt: skip
+        for label, width in (("#", 4), ("Kind", 15), ("When (UTC)", 19), ("Asset", 6), ("Before", 12),
+                             ("After", 12), ("Operator", 10), ("Reason", 13)):  # fmt: skip
             adjustments.add_column(label, width=width)
         positions = self.query_one("#positions", RowTable)
         for label, width in (("Symbol", 10), ("Side", 6), ("Size", 18), ("Entry price", 18), ("Status", 7),
@@ -159,9 +159,9 @@ class BooksScreen(Screen[None]):
 
     def _kind(self, adjustment: BalanceAdjustment) -> str:
         if adjustment.reverses_id is not None:
-            return f"undo of #{adjustment.reverses_id}"
+            return f"undoes #{adjustment.reverses_id}"
         if (by := self._undone_by.get(adjustment.id or 0)) is not None:
-            return f"undone #{by}"
+            return f"undone by #{by}"  # Kind is wide enough for ids up to 9999, as "#" is
         return str(adjustment.kind)
 
     def action_undo(self) -> None:

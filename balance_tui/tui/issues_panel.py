@@ -208,11 +208,15 @@ class IssuesPanel(Vertical):
         self._acks = known
         self._redraw()
 
+    def unavailable(self, action: str) -> str:
+        """Why `action` cannot run now (availability.Explains): the console's reasons, then the pane's own."""
+        if why := availability.unavailable(self.app, action):
+            return why
+        return "no validation issue selected" if action == "acknowledge" and self.selected is None else ""
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Acknowledging writes to the store: a read-only console shows the key disabled and says why."""
-        if action == "acknowledge":
-            return False if self.selected is None else availability.check(self.app, action)
-        return True
+        """Acknowledging writes to the store, and needs an issue: else the key shows disabled and says why."""
+        return None if self.unavailable(action) else True
 
     def action_acknowledge(self) -> None:
         issue = self.selected

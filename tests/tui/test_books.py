@@ -225,7 +225,7 @@ async def test_an_undo_from_the_books_asks_a_reason_and_writes_the_reversing_ent
             "typed twice",
         )
         await eventually(lambda: table.row_count == 2, what="the books to reload")
-        assert [table.get_row_at(i)[1].plain for i in (0, 1)] == [f"undo of #{first.id}", f"undone #{undo.id}"]
+        assert [table.get_row_at(i)[1].plain for i in (0, 1)] == [f"undoes #{first.id}", f"undone by #{undo.id}"]
         assert [n.notification.title for n in notices].count("Adjustment undone") == 1
         # Neither the undo nor what it undid is undone again: the store's words, and no confirm.
         for row, says in ((0, "is itself an undo"), (1, f"was already undone by #{undo.id}")):

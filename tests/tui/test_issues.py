@@ -122,6 +122,24 @@ async def test_a_read_only_console_cannot_acknowledge_and_says_why(make_config) 
         await pilot.press("q")
 
 
+async def test_acknowledging_with_no_issue_selected_says_why(make_config) -> None:
+    # QA: with no validation issues `k` did nothing and said nothing.
+    app, notices = BalanceApp(make_config()), Notices()
+    async with app.run_test(size=(120, 30), message_hook=notices.hook, notifications=True) as pilot:
+        await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the snapshot")
+        panel = app.screen.query_one(IssuesPanel)
+        await pilot.press("i")
+        await pilot.pause()
+        assert app.focused is panel and panel.selected is None
+        assert panel.check_action("acknowledge", ()) is None  # shown disabled
+        await pilot.press("k")
+        await pilot.pause()
+        assert not isinstance(app.screen, NoteForm)
+        (notice,) = notices.titled("Acknowledge")
+        assert (notice.title, notice.message) == ("Acknowledge: not available", "no validation issue selected")
+        await pilot.press("q")
+
+
 BOB = Operator("bob", None, "10.0.0.7", "pts/3")
 
 
