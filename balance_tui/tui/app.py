@@ -51,7 +51,7 @@ from balance_tui.tui.issues_panel import IssuesPanel
 from balance_tui.tui.ledger_screen import LedgerScreen, read_ledger
 from balance_tui.tui.main_screen import MainScreen
 from balance_tui.tui.sessions_screen import SessionsScreen
-from balance_tui.tui.themes import VARIABLE_DEFAULTS, bundled_themes
+from balance_tui.tui.themes import bundled_themes, variable_defaults
 from balance_tui.view import View, news
 
 TTY_CHECK_S = 5.0
@@ -150,7 +150,7 @@ class BalanceApp(App[None]):
         return MainScreen()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
-        return dict(VARIABLE_DEFAULTS)
+        return variable_defaults(self.current_theme)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """Every text field of every screen (forms, the command palette) shows a steady cursor."""

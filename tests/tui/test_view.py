@@ -28,7 +28,7 @@ from balance_tui.tui.engine_panel import EnginePanel
 from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.issues_panel import IssuesPanel
 from balance_tui.tui.main_screen import MainScreen
-from balance_tui.tui.themes import VARIABLE_DEFAULTS
+from balance_tui.tui.themes import variable_defaults
 from balance_tui.view import EngineView, FeedView, PricesView, SelectionView, StoreView, View
 from tests.integration.conftest import eventually
 from tests.tui.conftest import Notices
@@ -62,7 +62,7 @@ class NoBackendApp(App[None]):
         return None  # nothing to read at each tick: a test paints the View it built
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
-        return dict(VARIABLE_DEFAULTS)
+        return variable_defaults(self.current_theme)
 
 
 def a_view() -> View:
