@@ -93,7 +93,9 @@ async def test_an_adjustment_from_the_keyboard_is_written_attested_and_announced
         await eventually(lambda: isinstance(app.screen, BooksScreen), what="the books")
         tracked = app.screen.query_one("#tracked", DataTable)
         await eventually(lambda: tracked.row_count == 1, what="the tracked balance")
-        assert tracked.get_row_at(0)[1].plain == "250.5" and tracked.get_row_at(0)[4].plain == "1"  # version 0 -> 1
+        assert (
+            tracked.get_row_at(0)[1].plain.strip() == "250.5" and tracked.get_row_at(0)[4].plain.strip() == "1"
+        )  # version 0 -> 1
         await asyncio.sleep(1.5)  # the store's watch (a poll on SQLite) has seen it too by now
         assert [n.notification.title for n in notices].count("Balance adjusted") == 1
         await pilot.press("escape", "q")
@@ -260,7 +262,7 @@ async def test_the_books_show_the_sessions_positions(make_config) -> None:
         await eventually(lambda: isinstance(app.screen, BooksScreen), what="the books")
         table = app.screen.query_one("#positions", DataTable)
         await eventually(lambda: table.row_count == 2, what="the positions")
-        assert [c.plain for c in table.get_row_at(0)] == [
+        assert [c.plain.strip() for c in table.get_row_at(0)] == [
             "BTC/USD",
             "long",
             "0.01",
@@ -268,7 +270,7 @@ async def test_the_books_show_the_sessions_positions(make_config) -> None:
             "open",
             "2026-11-20 12:00:00",
         ]
-        assert [c.plain for c in table.get_row_at(1)][:5] == ["BTC/USD", "short", "0.01", "50,000", "closed"]
+        assert [c.plain.strip() for c in table.get_row_at(1)][:5] == ["BTC/USD", "short", "0.01", "50,000", "closed"]
         await pilot.press("escape", "q")
 
 
@@ -317,7 +319,7 @@ async def test_read_only_disables_adjusting_says_why_and_still_shows_the_books(m
         await eventually(lambda: "session #1 (closed)" in str(heading.content), what="the latest session")
         assert "read-only: this console writes nothing" in str(heading.content)
         tracked = app.screen.query_one("#tracked", DataTable)
-        assert tracked.row_count == 1 and tracked.get_row_at(0)[1].plain == "7"
+        assert tracked.row_count == 1 and tracked.get_row_at(0)[1].plain.strip() == "7"
         assert app.screen.check_action("undo", ()) is None  # shown disabled
         await pilot.press("u")
         await pilot.pause()
@@ -346,15 +348,16 @@ async def test_the_sessions_screen_lists_each_session_with_its_books(make_config
         await eventually(lambda: isinstance(app.screen, SessionsScreen), what="the sessions")
         table = app.screen.query_one("#sessions", DataTable)
         await eventually(lambda: table.row_count == 2, what="both sessions")
-        newest, oldest = ([c.plain for c in table.get_row_at(i)] for i in (0, 1))
+        newest, oldest = ([c.plain.strip() for c in table.get_row_at(i)] for i in (0, 1))
         assert newest[:2] == ["2", "active"] and newest[4] == "running" and newest[6] == "#1" and newest[8] == "1"
         assert oldest[:2] == ["1", "closed"] and oldest[8] == "1"
         balances = app.screen.query_one("#session-balances", DataTable)
         await eventually(lambda: balances.row_count == 1, what="the newest session's balances")
-        assert [c.plain for c in balances.get_row_at(0)] == ["USD", "7", "10", "+3"]
+        assert [c.plain.strip() for c in balances.get_row_at(0)] == ["USD", "7", "10", "+3"]
         await pilot.press("down")
         await eventually(
-            lambda: [c.plain for c in balances.get_row_at(0)] == ["USD", "0", "7", "+7"], what="the older session"
+            lambda: [c.plain.strip() for c in balances.get_row_at(0)] == ["USD", "0", "7", "+7"],
+            what="the older session",
         )
         await pilot.press("escape")
         assert not isinstance(app.screen, SessionsScreen)
