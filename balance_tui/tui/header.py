@@ -47,10 +47,6 @@ class ConsoleHeader(Header):
         width: auto;
         height: 1;
     }
-
-    Screen.-narrow ConsoleHeader HeaderIcon {
-        width: 3;  /* the icon alone: the columns go to the title */
-    }
     """
 
     def compose(self) -> ComposeResult:
