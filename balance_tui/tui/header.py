@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
-from textual.content import Content
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import Header
 from textual.widgets._header import HeaderClock, HeaderIcon, HeaderTitle
 

@@ -2,8 +2,8 @@
 
 A Static repaints every line it has on any update, and over SSH every repainted line is bytes on the wire: the
 feed pane's forty lines went out whole each second for the one age in them that moved. Here an update with
-as many lines as before, none wider than the widget (now or before), marks only the changed lines dirty, and each line is
-rendered on its own and kept until it changes (a Static renders all its content again for any dirty line);
+as many lines as before, none wider than the widget (now or before), marks only the changed lines dirty, and each
+line is rendered on its own and kept until it changes (a Static renders all its content again for any dirty line);
 only those lines go to the terminal. Anything else (a line more or fewer, a line that would wrap, a text
 selection) is a plain Static's update and render.
 """

@@ -33,8 +33,6 @@ VARIABLE_DEFAULTS = {
 }
 
 
-
-
 def variable_defaults(theme: Theme) -> dict[str, str]:
     """The console's own colours for `theme` where it does not set them. A pane's border is the panel colour
     moved away from the background, lighter on a dark theme and darker on a light one: lightened on a light
