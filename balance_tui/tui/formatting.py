@@ -7,6 +7,9 @@ from decimal import Decimal
 
 from balance_tui.core.history import MIN_TREND_SAMPLES, MIN_TREND_SPAN, TrendAnalysis
 
+TREND_SPAN = f"{MIN_TREND_SPAN // timedelta(minutes=1)}\N{NO-BREAK SPACE}min"  # kept on one line
+TREND_NEEDS = f"a trend needs {MIN_TREND_SAMPLES} changes over {TREND_SPAN}"  # what `TrendAnalysis.stated` asks
+
 
 def amount(value: Decimal) -> str:
     """Every digit Kraken sent, grouped in thousands: 12,345,678.1234567891."""
@@ -42,9 +45,15 @@ def no_trend_yet(changes: int, trend: TrendAnalysis | None) -> str:
     if samples < MIN_TREND_SAMPLES:
         needs.append(f"{MIN_TREND_SAMPLES} changes")
     if span < MIN_TREND_SPAN:
-        needs.append(f"{MIN_TREND_SPAN // timedelta(minutes=1)}\N{NO-BREAK SPACE}min")  # kept on one line
+        needs.append(TREND_SPAN)
+    return f"{changes_so_far(changes, trend)}; a trend needs {' over '.join(needs)}"
+
+
+def changes_so_far(changes: int, trend: TrendAnalysis | None) -> str:
+    """How many changes there are and the time they span: "6 changes over 12s", "1 change"."""
+    span = timedelta(0) if trend is None else trend.span
     over = f" over {age(span)}" if span >= timedelta(seconds=1) else ""  # not "over 0s"
-    return f"{changes} change{'' if changes == 1 else 's'}{over}; a trend needs {' over '.join(needs)}"
+    return f"{changes} change{'' if changes == 1 else 's'}{over}"
 
 
 def age(delta: timedelta | None, *, step: int = 1) -> str:

@@ -292,13 +292,14 @@ def test_main_screen_snapshot_with_no_color(make_config, snap_compare, monkeypat
     assert snap_compare(app, terminal_size=(110, 24), run_before=settled)
 
 
-def test_help_snapshot(make_config, snap_compare) -> None:
+@pytest.mark.parametrize("size", [(130, 40), (80, 24)], ids=["130x40", "80x24"])
+def test_help_snapshot(make_config, snap_compare, size: tuple[int, int]) -> None:
     async def run_before(pilot) -> None:
         await settled(pilot)
         await pilot.press("question_mark")
         await eventually(lambda: pilot.app.screen.query("HelpPanel"), what="the help panel")
 
-    assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=(130, 40), run_before=run_before)
+    assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=size, run_before=run_before)
 
 
 async def test_a_crash_report_shows_no_local_values(make_config, capfd: pytest.CaptureFixture[str]) -> None:
