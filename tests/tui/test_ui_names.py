@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
+from pathlib import Path
 
 import pytest
 from textual.binding import Binding
@@ -57,3 +59,12 @@ def test_a_checked_keymap_and_theme_reach_the_app(make_config) -> None:
     app = BalanceApp(make_config(ui={"theme": "nord"}, keymap={"books.back": "escape,backspace"}))
     assert app.theme == "nord"
     assert app._keymap == {"books.back": "escape,backspace"}
+
+
+def test_the_readme_keys_table_names_every_binding_id_and_no_other() -> None:
+    """The README's table of keys, last column: what `[keymap]` can remap, exactly."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = readme.index("## Keys")
+    rows = [row for row in readme[start : readme.index("\n## ", start)].splitlines() if row.startswith("| `")]
+    named = {name for row in rows for name in re.findall(r"`([a-z_]+\.[a-z0-9_]+)`", row.rsplit("|", 2)[-2])}
+    assert named == ui_names.binding_ids()
