@@ -23,11 +23,6 @@ class RowTable(DataTable[CellType]):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
 
 
-def cells(*values: str) -> tuple[Text, ...]:
-    """Text, not str: a str cell is read as markup, and reasons are typed by people."""
-    return tuple(Text(value) for value in values)
-
-
 Column = tuple[str, str, bool]  # key, label, right-aligned
 
 
@@ -40,9 +35,9 @@ def fill(
 ) -> None:
     """Replace a table's columns and rows (each row a key and its cells by column key), every column as wide
     as its widest cell: for tables redrawn only when what they show changes, so measuring is cheap, and no
-    amount loses a digit to a fixed width. `flex` names a column of free text (a reason) that takes only the
-    width the others leave it (at least its label's), its longer values cut with an ellipsis: the screen
-    shows the selected row's text in full."""
+    amount loses a digit to a fixed width. Cells are Text, never markup: reasons are typed by people.
+    `flex` names a column of free text (a reason) that takes only the width the others leave it (at least
+    its label's), its longer values cut with an ellipsis: the screen shows the selected row's text in full."""
     columns, rows = list(columns), list(rows)
     widths = {key: max([len(label), *(len(cells[key]) for _, cells in rows)]) for key, label, _ in columns}
     if flex is not None and table.size.width:
