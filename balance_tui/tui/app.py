@@ -44,14 +44,13 @@ from balance_tui.tui.announcements import announcements
 from balance_tui.tui.asset_screen import AssetScreen, read_asset
 from balance_tui.tui.badges import Badge, view_badges
 from balance_tui.tui.balances_table import BalancesTable
-from balance_tui.tui.books_screen import Books, BooksScreen
+from balance_tui.tui.books_screen import Books, BooksScreen, described
 from balance_tui.tui.commands import REFRESH_RATES, palette_commands
-from balance_tui.tui.formatting import amount
 from balance_tui.tui.issues_panel import IssuesPanel
 from balance_tui.tui.ledger_screen import LedgerScreen, read_ledger
 from balance_tui.tui.main_screen import MainScreen
 from balance_tui.tui.sessions_screen import SessionsScreen
-from balance_tui.tui.themes import VARIABLE_DEFAULTS, bundled_themes
+from balance_tui.tui.themes import bundled_themes, variable_defaults
 from balance_tui.view import View, news
 
 TTY_CHECK_S = 5.0
@@ -150,7 +149,7 @@ class BalanceApp(App[None]):
         return MainScreen()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
-        return dict(VARIABLE_DEFAULTS)
+        return variable_defaults(self.current_theme)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """Every text field of every screen (forms, the command palette) shows a steady cursor."""
@@ -394,13 +393,8 @@ class BalanceApp(App[None]):
     def _announce(self, adjustments: list[BalanceAdjustment]) -> None:
         """One notice per adjustment, whoever wrote it; the books on screen follow."""
         for adjustment in adjustments:
-            undoes = f" (undoes #{adjustment.reverses_id})" if adjustment.reverses_id is not None else ""
-            self.notify(
-                f"#{adjustment.id} {adjustment.asset} {amount(adjustment.before)} -> {amount(adjustment.after)}"
-                f" by {adjustment.operator}: {adjustment.reason}{undoes}",
-                title="Balance adjusted" if not undoes else "Adjustment undone",
-                markup=False,
-            )
+            undo = adjustment.reverses_id is not None
+            self.notify(described(adjustment), title="Adjustment undone" if undo else "Balance adjusted", markup=False)
         if adjustments:
             for screen in self.screen_stack:
                 if isinstance(screen, BooksScreen):

@@ -84,6 +84,8 @@ async def read_asset(backend: Backend, asset: str, hours: int) -> AssetDetail:
 
 
 class AssetScreen(Screen[None]):
+    # Under 30 rows the orders table gives its rows to the ledger (app.tcss).
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-low"), (30, "-high")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="asset.back"),
         Binding("1", "range(1)", "Hour", id="asset.range_1h"),

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from textual.widgets import Input, Static
 
 from balance_tui.core.validator import Rule, Severity, ValidationIssue
@@ -15,7 +16,7 @@ from balance_tui.store.identity import Operator
 from balance_tui.store.migrate import open_store
 from balance_tui.store.tables import ValidationAck
 from balance_tui.tui.app import BalanceApp
-from balance_tui.tui.issues_panel import IssuesPanel, issue_key, unacknowledged
+from balance_tui.tui.issues_panel import IssuesPanel, fitted, issue_key, unacknowledged
 from balance_tui.tui.note_form import NoteForm
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
@@ -63,10 +64,12 @@ async def test_an_issue_acknowledged_with_a_note_is_recorded_with_the_operator_a
         table = panel.table
         assert table.row_count == 1 and panel.border_subtitle == "1 open"
         row = [cell.plain.strip() for cell in table.get_row_at(0)]
-        assert row[:3] == ["WARNING", "low_balance", "USDT"] and row[6].startswith("USDT free")
+        assert row == ["WARNING", "USDT", "low_balance"]  # what fits a third of 120 columns
         await pilot.press("i")  # focuses and zooms the pane, with the detail
         await pilot.pause()
         assert app.screen.maximized is panel and app.focused is table
+        row = [cell.plain.strip() for cell in table.get_row_at(0)]
+        assert row[:3] == ["WARNING", "USDT", "low_balance"] and row[-1].startswith("USDT free")
         assert "k acknowledges it with a note (USDT:low_balance)" in str(
             panel.query_one("#issue-detail", Static).content
         )
@@ -187,6 +190,31 @@ async def _zoomed_issue(pilot) -> None:
 def test_issues_table_zoomed_snapshot(make_config, snap_compare) -> None:
     app = BalanceApp(make_config(validation=LOW_USDT), clock=FrozenClock())
     assert snap_compare(app, terminal_size=(110, 24), run_before=_zoomed_issue)
+
+
+def test_the_issues_columns_fit_the_width_giving_way_from_the_end_and_the_message_takes_the_rest() -> None:
+    assert [key for key, _, _ in fitted(200)] == ["severity", "asset", "rule", "count", "first", "last", "message"]
+    assert sum(width + 2 for _, _, width in fitted(200)) == 200
+    assert fitted(75) == [("severity", "Severity", 8), ("asset", "Asset", 6), ("rule", "Rule", 21),
+                          ("count", "Count", 5), ("last", "Last", 8), ("message", "Message", 15)]  # fmt: skip
+    assert fitted(35) == [("severity", "Severity", 8), ("asset", "Asset", 6), ("rule", "Rule", 15)]  # cut, not gone
+    assert fitted(20) == [("severity", "Severity", 8), ("asset", "Asset", 6)]
+
+
+@pytest.mark.parametrize("zoomed", [False, True], ids=["pane", "zoomed"])
+def test_issues_at_80_by_24_snapshot(make_config, snap_compare, zoomed: bool) -> None:
+    async def run_before(pilot) -> None:
+        await settled(pilot)
+        await _issue_shown(pilot.app)
+        await eventually(lambda: pilot.app.screen.query_one(IssuesPanel).table.row_count == 2, what="both issues")
+        if zoomed:
+            await pilot.press("i")
+        pilot.app.clear_notifications()
+        await pilot.pause(0.3)
+
+    floors = {"low_balance": {"USDT": "1000000", "BTC": "100"}}
+    app = BalanceApp(make_config(validation=floors), clock=FrozenClock())
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
 def test_ack_form_refusing_an_empty_note_snapshot(make_config, snap_compare) -> None:

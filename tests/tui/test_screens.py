@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy.exc import OperationalError
 from textual.widgets import DataTable, Select, Sparkline, Static
 
@@ -227,7 +228,8 @@ async def test_the_asset_screen_shows_its_trend_wallets_orders_and_ledger(make_c
         await pilot.press("escape", "q")
 
 
-def test_ledger_screen_snapshot(make_config, snap_compare) -> None:
+@pytest.mark.parametrize("size", [(130, 20), (80, 24)], ids=["130x20", "80x24"])
+def test_ledger_screen_snapshot(make_config, snap_compare, size: tuple[int, int]) -> None:
     clock = FrozenClock()
 
     async def run_before(pilot) -> None:
@@ -237,10 +239,11 @@ def test_ledger_screen_snapshot(make_config, snap_compare) -> None:
         await open_ledger(pilot, count)
         app.clear_notifications()
 
-    assert snap_compare(BalanceApp(make_config(), clock=clock), terminal_size=(130, 20), run_before=run_before)
+    assert snap_compare(BalanceApp(make_config(), clock=clock), terminal_size=size, run_before=run_before)
 
 
-def test_asset_screen_snapshot(make_config, snap_compare) -> None:
+@pytest.mark.parametrize("size", [(130, 40), (80, 24)], ids=["130x40", "80x24"])
+def test_asset_screen_snapshot(make_config, snap_compare, size: tuple[int, int]) -> None:
     clock = FrozenClock()
 
     async def run_before(pilot) -> None:
@@ -256,4 +259,4 @@ def test_asset_screen_snapshot(make_config, snap_compare) -> None:
         await eventually(lambda: entries.row_count == 3 and orders.row_count > 0, what="the BTC entries and orders")
         app.clear_notifications()
 
-    assert snap_compare(BalanceApp(make_config(), clock=clock), terminal_size=(130, 40), run_before=run_before)
+    assert snap_compare(BalanceApp(make_config(), clock=clock), terminal_size=size, run_before=run_before)

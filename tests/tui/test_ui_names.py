@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
+from pathlib import Path
 
 import pytest
 from textual.app import App
@@ -96,3 +98,12 @@ async def test_the_bindings_at_work_together_are_those_the_registry_groups(make_
             at_work = {active.binding.id for active in app.screen.active_bindings.values()} - {None}
             assert key in at_work and at_work <= grouped, at_work - grouped
         await pilot.press("q")
+
+
+def test_the_readme_keys_table_names_every_binding_id_and_no_other() -> None:
+    """The README's table of keys, last column: what `[keymap]` can remap, exactly."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = readme.index("## Keys")
+    rows = [row for row in readme[start : readme.index("\n## ", start)].splitlines() if row.startswith("| `")]
+    named = {name for row in rows for name in re.findall(r"`([a-z_]+\.[a-z0-9_]+)`", row.rsplit("|", 2)[-2])}
+    assert named == ui_names.binding_ids()
