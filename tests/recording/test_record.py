@@ -130,7 +130,7 @@ async def test_a_newer_format_is_refused_saying_which_versions(make_config, tmp_
     with pytest.raises(
         RecordingError,
         match=r"recording format 99 \(written by balance-tui 9\.0\.0\) is newer than "
-        r"this version reads \(format 1 and older\)",
+        r"this version reads \(format 2 and older\)",
     ):
         Recording.open(path)
     async with running(make_config()) as backend:
