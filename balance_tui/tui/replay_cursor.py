@@ -93,19 +93,31 @@ class ReplayCursor:
         span = self.end - self.start
         return (self.at - self.start) / span if span else 1.0
 
+    @property
+    def following(self) -> bool:
+        """Playing at the end of a file a recorder is still writing: the end moves as frames come."""
+        return self.playing and self.at >= self.end and self.recording.being_recorded
+
     def play(self) -> None:
-        """Play, or pause; playing at the end starts again from the start."""
-        if not self.playing and self.at >= self.end:
+        """Play, or pause; playing at the end starts again from the start, or follows a file being recorded."""
+        if not self.playing and self.at >= self.end and not self.recording.being_recorded:
             self.at = self.start
         self.playing = not self.playing
 
     def advance(self, wall_seconds: float) -> None:
-        """Playing: `speed` recorded seconds per second of wall time; at the end it pauses."""
+        """Playing: `speed` recorded seconds per second of wall time; at the end it follows the frames a
+        recorder adds, and pauses once the recording has stopped."""
         if not self.playing:
             return
-        self.at = min(self.at + timedelta(seconds=wall_seconds * self.speed), self.end)
         if self.at >= self.end:
+            self._take_new_frames()
+        self.at = min(self.at + timedelta(seconds=wall_seconds * self.speed), self.end)
+        if self.at >= self.end and not self.recording.being_recorded:
             self.playing = False
+
+    def _take_new_frames(self) -> None:
+        self.recording.refresh()
+        self.end = self.recording.end
 
     def step(self, frames: int) -> bool:
         """To the next frame's time (1) or the one before the cursor (-1); False at either end."""
@@ -135,6 +147,8 @@ class ReplayCursor:
         self.at = self.start
 
     def finish(self) -> None:
+        """To the newest frame (of a file being recorded: as it is now), paused."""
+        self._take_new_frames()
         self.at = self.end
         self.playing = False
 

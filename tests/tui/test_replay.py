@@ -17,9 +17,12 @@ from textual.widgets import Input, Static
 from balance_tui.backend import Backend
 from balance_tui.cli import EXIT_NO_INPUT
 from balance_tui.recording import Recording, default_path
+from balance_tui.store import acks
+from balance_tui.store.identity import Operator
 from balance_tui.tui.availability import ON_A_RECORDING
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.feed_bar import FeedBar
+from balance_tui.tui.issues_panel import issue_key
 from balance_tui.tui.replay import ReplayApp
 from balance_tui.tui.replay_cursor import SPEEDS, JumpError, parse_jump
 from tests.conftest import FrozenClock
@@ -28,7 +31,7 @@ from tests.tui.conftest import Notices
 from tests.tui.recorded import STEP_S, adjust, record
 
 STEPS = 30  # five recorded minutes
-DEPOSIT_STEP, ADJUST_STEP = 10, 20
+DEPOSIT_STEP, ADJUST_STEP, ACK_STEP = 10, 20, 25
 
 
 class Wall:
@@ -42,7 +45,8 @@ class Wall:
 
 
 async def _events(i: int, backend: Backend) -> None:
-    """A drop with a deposit made while the feed is down (a blind change), then an operator's adjustment."""
+    """A drop with a deposit made while the feed is down (a blind change), an operator's adjustment, then
+    the open issue acknowledged with a note."""
     sim = backend.simulator
     assert sim is not None
     if i == DEPOSIT_STEP:
@@ -50,6 +54,16 @@ async def _events(i: int, backend: Backend) -> None:
         await sim.deposit("EUR", Decimal("250"))
     if i == ADJUST_STEP:
         await adjust(backend, "USD", Decimal("12.5"), "fee refund")
+    if i == ACK_STEP:
+        (issue,) = backend.manager.validator.active_issues
+        await asyncio.to_thread(
+            acks.acknowledge,
+            backend.store,
+            issue=issue_key(issue),
+            reason="treasury tops it up on Mondays",
+            operator=Operator.current(),
+            now=backend.manager.clock.now(),
+        )
 
 
 @pytest.fixture
@@ -58,6 +72,18 @@ async def recording(make_config, tmp_path: Path) -> Path:
     config = make_config(validation={"low_balance": {"USDT": "1000000"}})  # an issue open throughout
     await record(config, path, FrozenClock(), STEPS, _events)
     return path
+
+
+def format_1(recording: Path, tmp_path: Path) -> Path:
+    """The recording as format 1 wrote it: the same frames and events, none of the tables format 2 added."""
+    old = tmp_path / "format-1.rec"
+    shutil.copy(recording, old)
+    with sqlite3.connect(old) as db:
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
+        db.execute("DELETE FROM events WHERE kind = 'acknowledgement'")  # format 1 had no such kind
+        for table in ("orders", "balance_samples", "ledger_entries"):
+            db.execute(f"DROP TABLE {table}")
+    return old
 
 
 def replay_app(make_config, path: Path, wall: Wall | None = None) -> ReplayApp:
@@ -197,13 +223,19 @@ async def test_speed_cycles_through_the_steps_and_is_clamped(make_config, record
         (("i", "k"), "Acknowledge", ON_A_RECORDING["acknowledge"]),
         (("b",), "Books", ON_A_RECORDING["books"]),
         (("t",), "Sessions", ON_A_RECORDING["sessions"]),
-        (("l",), "Ledger", ON_A_RECORDING["ledger"]),
         (("p",), "Pause", ON_A_RECORDING["pause"]),
-        (("enter",), "Asset", ON_A_RECORDING["asset"]),
+        (("l",), "Ledger", "format_1"),
+        (("enter",), "Asset", "format_1"),
     ],
 )
-async def test_what_a_recording_cannot_do_says_why(make_config, recording, keys, title, reason) -> None:
+async def test_what_a_recording_cannot_do_says_why(make_config, recording, tmp_path, keys, title, reason) -> None:
+    """The writes, the books and the sessions are the store's; a recording of format 1 holds nothing for the
+    ledger and the asset screen, and says so (it replays otherwise)."""
     notices = Notices()
+    if reason == "format_1":
+        recording = format_1(recording, tmp_path)
+        reason = f"replay: {recording.name} is of recording format 1, which kept no ledger entries, "
+        reason += "balance samples or open orders (format 2 on does)"
     app = replay_app(make_config, recording)
     async with app.run_test(size=(120, 40), message_hook=notices.hook, notifications=True) as pilot:
         table = app.screen.query_one(BalancesTable)
@@ -233,11 +265,16 @@ async def test_playing_past_a_blind_change_and_an_adjustment_announces_them(make
     app = replay_app(make_config, recording, wall)
     async with app.run_test(size=(120, 40), message_hook=notices.hook, notifications=True) as pilot:
         await pilot.press("space", *["plus"] * len(SPEEDS))  # 60x
-        wall.at += STEPS * STEP_S / 60 + 1
+        wall.at += (ACK_STEP - 2) * STEP_S / 60  # in two goes: one tick past four sums them up in one notice
+        await eventually(lambda: len(notices.seen) == 2, what="the first two")
+        wall.at += STEPS * STEP_S / 60
         await eventually(lambda: not app.cursor.playing, what="the end")
         await pilot.pause()  # the notices posted on the way
-        titles = ["Changed while the feed was down", "Balance adjusted", "Recording"]
+        titles = ["Changed while the feed was down", "Balance adjusted", "Issue acknowledged", "Recording"]
         assert [n.title for n in notices.seen] == titles
+        (acknowledged,) = notices.titled("Issue acknowledged")
+        operator = Operator.current().name
+        assert acknowledged.message == f"{operator} acknowledged USDT:low_balance: treasury tops it up on Mondays"
         (blind,) = notices.titled("Changed while the feed was down")
         assert "EUR moved while the feed was down" in blind.message and blind.severity == "warning"
         (adjusted,) = notices.titled("Balance adjusted")
