@@ -35,7 +35,10 @@ def create(db: sqlite3.Connection) -> None:
 
 
 def _binders(table: Table, names: Iterable[str]) -> list[Callable[[Any], Any]]:
-    return [table.c[name].type.bind_processor(_DIALECT) or (lambda value: value) for name in names]
+    """Each column's value as SQLAlchemy binds it on SQLite (the dialect's own DATETIME text, say): the
+    store's queries compare those texts."""
+    types = [table.c[name].type.dialect_impl(_DIALECT) for name in names]
+    return [kind.bind_processor(_DIALECT) or (lambda value: value) for kind in types]
 
 
 def insert(db: sqlite3.Connection, table: Table, rows: list[Mapping[str, object]]) -> None:
