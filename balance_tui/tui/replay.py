@@ -111,10 +111,13 @@ class ReplayApp(BalanceApp):
     def read_view(self, selected: str | None, previous: View | None) -> View | None:
         """The recording at the cursor; each tick while playing first moves the cursor on."""
         if self.cursor.playing:
-            wall, before = self._wall(), self.cursor.at
+            wall, before, following = self._wall(), self.cursor.at, self.cursor.following
             self.cursor.advance(wall - self._played_at)
             self._played_at = wall
             self._moved(before)
+            ended = self.recording.meta.ended_at
+            if following and ended is not None:  # the recorder stopped after its last frame: say so
+                self._announce_recorded(self.recording.events_between(self.cursor.at, ended))
         if self._view is None or self._view.now != self.cursor.at:
             self._view = self.recording.view_at(self.cursor.at)
         return self._view.reselect(selected)

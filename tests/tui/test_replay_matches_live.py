@@ -4,13 +4,14 @@ A live console runs on the real simulator with a frozen clock and a `Recorder` a
 a drop (and a deposit while the feed is down), a sequence gap, a stale spell and an operator's adjustment,
 in a few seconds of test time. At three instants the live screen's text is kept; the replay of the file
 must show exactly that text at the same instants, but for its own time bar and header badge (it runs one
-row taller for the time bar, so every pane has the size it had live). Snapshots show the replay there.
+row taller for the time bar, so every pane has the size it had live). Snapshots show the replay there, and
+its asset and ledger screens as of the last instant.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -24,6 +25,8 @@ from balance_tui.config import Config, load_config
 from balance_tui.core import FeedState
 from balance_tui.recording import EventKind, Recorder, Recording
 from balance_tui.tui.app import BalanceApp
+from balance_tui.tui.asset_screen import AssetScreen
+from balance_tui.tui.ledger_screen import LedgerScreen
 from balance_tui.tui.main_screen import MainScreen
 from balance_tui.tui.replay import ReplayApp
 from tests.conftest import FrozenClock, write_config
@@ -221,5 +224,42 @@ def test_replay_snapshot(hour: Hour, instant: str, snap_compare) -> None:
     async def run_before(pilot: Pilot) -> None:
         await go_to(pilot, hour.instants[instant])
         await painted(pilot)
+
+    assert snap_compare(replay_app(hour), terminal_size=SNAPSHOT_SIZE, run_before=run_before)
+
+
+async def shown_and_settled(pilot: Pilot, screen: type, loaded: Callable[[], bool], what: str) -> None:
+    await eventually(lambda: isinstance(pilot.app.screen, screen), what=what)
+    await pilot.pause()  # composed
+    await eventually(loaded, what=f"{what} read")
+    await painted(pilot)
+
+
+def test_replay_asset_screen_snapshot(hour: Hour, snap_compare) -> None:
+    """EUR at the last instant: the deposit made while the feed was down marked on the chart, its ledger."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await go_to(pilot, hour.instants["after-the-adjustment"])
+        pilot.app.open_asset("EUR")
+        await shown_and_settled(
+            pilot,
+            AssetScreen,
+            lambda: "over the last" in str(pilot.app.screen.query_one("#asset-heading").content),
+            "the asset screen",
+        )
+
+    assert snap_compare(replay_app(hour), terminal_size=SNAPSHOT_SIZE, run_before=run_before)
+
+
+def test_replay_ledger_screen_snapshot(hour: Hour, snap_compare) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        await go_to(pilot, hour.instants["after-the-adjustment"])
+        await pilot.press("l")
+        await shown_and_settled(
+            pilot,
+            LedgerScreen,
+            lambda: "as recorded" in str(pilot.app.screen.query_one("#ledger-heading").content),
+            "the ledger",
+        )
 
     assert snap_compare(replay_app(hour), terminal_size=SNAPSHOT_SIZE, run_before=run_before)
