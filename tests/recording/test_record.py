@@ -241,3 +241,19 @@ async def test_a_frame_that_moves_only_the_feeds_counters_waits_a_second(make_co
     with Recording.open(path) as recording:
         assert encode(recording.view_at(last.now)) == encode(last)
         assert recording.view_at(first.now).feed.messages == first.feed.messages
+
+
+async def test_a_format_1_recording_is_not_continued(make_config, tmp_path: Path) -> None:
+    """Frames of two formats in one file would be read with the wrong one: an older file is left as it is
+    (replay reads it), and recording to it says to record to another."""
+    path = tmp_path / "old.rec"
+    async with frozen(make_config) as (backend, _clock):
+        async with Recorder(backend, path) as recorder:
+            recorder.tick()
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
+        with pytest.raises(RecordingError, match="a recording of format 1; this version writes format 2: record to"):
+            async with Recorder(backend, path):
+                pass
+    with Recording.open(path) as recording:
+        assert recording.meta.format_version == 1 and "format 1" in recording.screens_missing

@@ -398,5 +398,6 @@ async def test_playing_at_the_end_of_a_file_being_recorded_follows_it(make_confi
             await recorder.__aexit__(None, None, None)
             wall.at += 1
             await eventually(lambda: not app.cursor.playing, what="the replay pausing")
+            await pilot.pause()  # the notice posted as it paused
             assert "⏸ paused 1x" in time_bar_text(app) and app.cursor.at == app.recording.end
-            assert notices.titled("Recording")[-1].message == "recording stopped"
+            assert [n.message for n in notices.titled("Recording")] == ["recording stopped"], notices.seen
