@@ -384,7 +384,9 @@ async def test_playing_at_the_end_of_a_file_being_recorded_follows_it(make_confi
         app = ReplayApp(config, Recording.open(path), wall=wall)
         async with app.run_test(size=(120, 40), message_hook=notices.hook, notifications=True) as pilot:
             await pilot.press("space")  # at the start, which is the end: follows
-            assert app.cursor.following and "● LIVE following" in time_bar_text(app)
+            await eventually(lambda: app.cursor.following, what="following")
+            await pilot.pause()
+            assert "● LIVE following" in time_bar_text(app)
             first_end = app.cursor.end
             for _ in range(3):
                 recorded = await step(backend, clock)
