@@ -11,7 +11,7 @@ its asset and ledger screens as of the last instant.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -228,38 +228,25 @@ def test_replay_snapshot(hour: Hour, instant: str, snap_compare) -> None:
     assert snap_compare(replay_app(hour), terminal_size=SNAPSHOT_SIZE, run_before=run_before)
 
 
-async def shown_and_settled(pilot: Pilot, screen: type, loaded: Callable[[], bool], what: str) -> None:
-    await eventually(lambda: isinstance(pilot.app.screen, screen), what=what)
-    await pilot.pause()  # composed
-    await eventually(loaded, what=f"{what} read")
-    await painted(pilot)
+SCREENS = {  # each replay screen: how it opens, and what its heading says once it has read the recording
+    "asset": (lambda app: app.open_asset("EUR"), AssetScreen, "#asset-heading", "over the last"),
+    "ledger": (lambda app: app.action_ledger(), LedgerScreen, "#ledger-heading", "as recorded"),
+}
 
 
-def test_replay_asset_screen_snapshot(hour: Hour, snap_compare) -> None:
-    """EUR at the last instant: the deposit made while the feed was down marked on the chart, its ledger."""
+@pytest.mark.parametrize("name", list(SCREENS))
+def test_replay_screen_snapshot(hour: Hour, name: str, snap_compare) -> None:
+    """At the last instant: EUR's screen (its deposit made while the feed was down marked on the chart,
+    its ledger), and the ledger."""
+    open_screen, screen, heading, says = SCREENS[name]
 
     async def run_before(pilot: Pilot) -> None:
+        app = pilot.app
         await go_to(pilot, hour.instants["after-the-adjustment"])
-        pilot.app.open_asset("EUR")
-        await shown_and_settled(
-            pilot,
-            AssetScreen,
-            lambda: "over the last" in str(pilot.app.screen.query_one("#asset-heading").content),
-            "the asset screen",
-        )
-
-    assert snap_compare(replay_app(hour), terminal_size=SNAPSHOT_SIZE, run_before=run_before)
-
-
-def test_replay_ledger_screen_snapshot(hour: Hour, snap_compare) -> None:
-    async def run_before(pilot: Pilot) -> None:
-        await go_to(pilot, hour.instants["after-the-adjustment"])
-        await pilot.press("l")
-        await shown_and_settled(
-            pilot,
-            LedgerScreen,
-            lambda: "as recorded" in str(pilot.app.screen.query_one("#ledger-heading").content),
-            "the ledger",
-        )
+        open_screen(app)
+        await eventually(lambda: isinstance(app.screen, screen), what=f"the {name} screen")
+        await pilot.pause()  # composed
+        await eventually(lambda: says in str(app.screen.query_one(heading).content), what=f"the {name} read")
+        await painted(pilot)
 
     assert snap_compare(replay_app(hour), terminal_size=SNAPSHOT_SIZE, run_before=run_before)
