@@ -125,10 +125,13 @@ class Recording:
 
     def orders_at(self, at: datetime) -> OrderHolds:
         """The open orders as of `at`, with what each holds."""
-        row = self._db.execute(
-            "SELECT payload FROM orders WHERE at_us <= ? ORDER BY at_us DESC, id DESC LIMIT 1", (micros(at),)
-        ).fetchone()
-        return () if row is None else decode_orders(row[0])
+        try:
+            row = self._db.execute(
+                "SELECT payload FROM orders WHERE at_us <= ? ORDER BY at_us DESC, id DESC LIMIT 1", (micros(at),)
+            ).fetchone()
+            return () if row is None else decode_orders(row[0])
+        except (sqlite3.DatabaseError, ValueError) as exc:  # ValueError: pydantic's, for a damaged row
+            raise RecordingError(f"{self.path}: cannot be read: its open orders are damaged ({exc})") from None
 
     @classmethod
     def open(cls, path: Path | str) -> Recording:

@@ -317,7 +317,7 @@ class _File:
             acknowledged = acks.acknowledgements_after(store, self.acks_after)
         except (StoreError, SQLAlchemyError) as exc:
             if not self.store_failing:
-                log.warning("recorder: cannot read adjustments from the store, will retry: %s", exc)
+                log.warning("recorder: cannot read adjustments or acknowledgements, will retry: %s", exc)
             self.store_failing = True
             return
         self.store_failing = False

@@ -23,6 +23,7 @@ from textual.widgets import Footer, Input, Select, Static
 
 from balance_tui.backend import Backend
 from balance_tui.kraken.assets import asset_code
+from balance_tui.recording import RecordingError
 from balance_tui.store import sessions
 from balance_tui.store.errors import StoreError
 from balance_tui.store.history import Ledger, ledger
@@ -201,7 +202,7 @@ class LedgerScreen(Screen[None]):
         """Read what is new in the ledger; a failed read is said in the heading, and what was shown stays."""
         try:
             page = await self._load(self._read)
-        except (StoreError, SQLAlchemyError) as exc:
+        except (StoreError, SQLAlchemyError, RecordingError) as exc:  # a replay reads its recording
             self.query_one("#ledger-heading", Static).update(f"cannot read the ledger: {exc}")
             self._drawn = None  # drawn again (heading too) once a read succeeds
             return
