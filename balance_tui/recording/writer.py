@@ -181,7 +181,8 @@ class _File:
         self.db, self.lock, self.backend = db, lock, backend
         self.keep, self.max_bytes = keep, max_bytes
         self.last: View | None = None  # the last view written
-        self.held: View | None = None  # a later one that moved only counters, not written yet (COUNTERS_EVERY)
+        # A later view (with the orders then) that moved only counters, not written yet (COUNTERS_EVERY).
+        self.held: tuple[View, OrderHolds] | None = None
         self.orders: OrderHolds | None = None  # as last written
         self.last_at_us = db.execute("SELECT coalesce(max(at_us), 0) FROM frames").fetchone()[0]
         self.keyframe_at: datetime | None = None
@@ -256,7 +257,7 @@ class _File:
             for view, orders in batch.views:
                 self._frame(view, orders)
             if last and self.held is not None:
-                self._frame(self.held, self.orders or (), held=False)
+                self._frame(*self.held, held=False)
             store_tables.insert(self.db, store_tables.SAMPLES, [sample_row(b) for b in batch.samples])
             store_tables.insert(self.db, store_tables.LEDGER, [ledger_row(e) for e in batch.entries])
             self._from_store()
@@ -291,7 +292,7 @@ class _File:
                 return
             # Heartbeats move the feed's counters several times a second, and nothing else: kept once a second.
             if held and is_counters_only(payload, last, view) and _within(last.now, view.now, COUNTERS_EVERY):
-                self.held = view
+                self.held = view, orders
                 return
         self.held = None
         for at, event_kind, asset, text in new_feed_events(last, view):
