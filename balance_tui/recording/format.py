@@ -55,7 +55,8 @@ CREATE INDEX IF NOT EXISTS events_at ON events (at_us);
 CREATE TABLE IF NOT EXISTS orders (
     id INTEGER PRIMARY KEY,
     at_us INTEGER NOT NULL,
-    payload TEXT NOT NULL             -- every open order then, with what it holds: written when they change
+    payload BLOB NOT NULL             -- every open order then, with what it holds (as frames' payloads are
+                                      -- stored): written when they change
 );                                    -- and at each keyframe, so what retention leaves starts with them
 CREATE INDEX IF NOT EXISTS orders_at ON orders (at_us);
 """
@@ -254,9 +255,9 @@ def unpack(stored: str | bytes) -> dict[str, Any]:
     return json.loads(zlib.decompress(stored) if isinstance(stored, bytes) else stored)
 
 
-def encode_orders(orders: OrderHolds) -> str:
-    return json.dumps(_ORDERS.dump_python(orders, mode="json"), separators=(",", ":"))
+def encode_orders(orders: OrderHolds) -> str | bytes:
+    return pack(_ORDERS.dump_python(orders, mode="json"))
 
 
-def decode_orders(text: str) -> OrderHolds:
-    return _ORDERS.validate_json(text)
+def decode_orders(stored: str | bytes) -> OrderHolds:
+    return _ORDERS.validate_python(unpack(stored))
