@@ -9,10 +9,11 @@ import select
 import signal
 import sys
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import suppress
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 from typing import ClassVar
 
 import platformdirs
@@ -41,13 +42,13 @@ from balance_tui.store.watch import Seen, watch_store
 from balance_tui.tui import availability
 from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest, Figures
 from balance_tui.tui.announcements import announcements
-from balance_tui.tui.asset_screen import AssetScreen, read_asset
+from balance_tui.tui.asset_screen import AssetDetail, AssetScreen, read_asset
 from balance_tui.tui.badges import Badge, view_badges
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.books_screen import Books, BooksScreen, described
 from balance_tui.tui.commands import REFRESH_RATES, palette_commands
 from balance_tui.tui.issues_panel import IssuesPanel
-from balance_tui.tui.ledger_screen import LedgerScreen, read_ledger
+from balance_tui.tui.ledger_screen import LedgerPage, LedgerScreen, read_ledger
 from balance_tui.tui.main_screen import MainScreen
 from balance_tui.tui.sessions_screen import SessionsScreen
 from balance_tui.tui.themes import bundled_themes, variable_defaults
@@ -72,6 +73,7 @@ class BalanceApp(App[None]):
     # By terminal height: from 50 rows the main screen's history pane shows by default.
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (50, "-tall")]
     replaying: ClassVar[bool] = False  # a recording, not the backend (balance_tui/tui/replay.py)
+    on_a_recording: Mapping[str, str] = MappingProxyType({})  # what a replay cannot do (availability)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "toggle_help", "Keys", id="app.help"),  # early: a narrow footer keeps it
@@ -278,8 +280,16 @@ class BalanceApp(App[None]):
         return await asyncio.to_thread(sessions.overview, backend.store, backend.config.exchange.name)
 
     def action_ledger(self) -> None:
-        if not isinstance(self.screen, LedgerScreen) and self.backend is not None:
-            self.push_screen(LedgerScreen(partial(read_ledger, self.backend)))
+        if not isinstance(self.screen, LedgerScreen) and (load := self.ledger_loader()) is not None:
+            self.push_screen(LedgerScreen(load))
+
+    def ledger_loader(self) -> Callable[[LedgerPage | None], Awaitable[LedgerPage]] | None:
+        """What the ledger screen reads: the store (a replay: its recording); None before the backend is ready."""
+        return None if self.backend is None else partial(read_ledger, self.backend)
+
+    def asset_loader(self) -> Callable[[str, int], Awaitable[AssetDetail]] | None:
+        """What the asset screen reads: the store and the engine (a replay: its recording)."""
+        return None if self.backend is None else partial(read_asset, self.backend)
 
     def action_asset(self) -> None:
         """The selected asset's screen, when the balances table has the focus (else enter is the focused
@@ -295,8 +305,8 @@ class BalanceApp(App[None]):
         self.open_asset(str(event.row_key.value))
 
     def open_asset(self, asset: str) -> None:
-        if self.backend is not None:
-            self.push_screen(AssetScreen(asset, partial(read_asset, self.backend)))
+        if (load := self.asset_loader()) is not None:
+            self.push_screen(AssetScreen(asset, load))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every screen and action in the palette too, each only where its key would work (tui/commands.py)."""

@@ -18,7 +18,7 @@ from balance_tui.store.history import history, ledger
 from balance_tui.tui import asset_screen, ledger_screen
 from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.asset_screen import POINTS, AssetScreen
-from balance_tui.tui.ledger_screen import AssetFilter, LedgerScreen, TypeFilter
+from balance_tui.tui.ledger_screen import AssetFilter, LedgerScreen, TypeFilter, read_ledger
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
 
@@ -100,6 +100,21 @@ async def test_the_ledger_lists_the_sessions_entries_newest_first_with_the_legs_
         assert rows(table)[0][1:5] == ["2026-11-20 12:50:00", "deposit", "USD", "+100"]
         await pilot.press("escape")
         assert not isinstance(app.screen, LedgerScreen)
+        await pilot.press("q")
+
+
+async def test_a_ledger_read_after_the_first_reads_only_what_the_store_got_since(make_config) -> None:
+    async with console(make_config) as (app, pilot, clock):
+        count = await activity(app, clock)
+        page = await read_ledger(app.backend, None)
+        assert page.ledger.total == count and page.last_id == max(e.id for e in page.ledger.entries)
+        assert await read_ledger(app.backend, page) is page  # nothing new: the page shown stays
+        clock.advance(600)
+        await app.backend.simulator.deposit("USD", D("100"))
+        await eventually(lambda: stored_entries(app) == count + 1, what="the deposit in the store")
+        grown = await read_ledger(app.backend, page)
+        assert grown.ledger.total == count + 1 and grown.last_id > page.last_id
+        assert [e.id for e in grown.ledger.entries] == [grown.last_id, *(e.id for e in page.ledger.entries)]
         await pilot.press("q")
 
 
