@@ -18,6 +18,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
@@ -114,6 +115,7 @@ class BalancesTable(RowTable[Text]):
         self._fades: dict[tuple[bool, int], Style] = {}  # highlight styles by (up, step), for one paint
         self._figures: dict[str, tuple[Balance, Decimal | None, tuple[str, ...]]] = {}  # the rows' text but ages
         self._column_keys: dict[str, ColumnKey] = {}  # the columns shown
+        self._strips: dict[RowKey, tuple[tuple[object, ...], Strip]] = {}  # each row's line, and what it shows
         self._widths = self._needed_widths()
         self.shown_columns: tuple[str, ...] = ()  # in COLUMNS' order; the others gave way for want of room
 
@@ -150,6 +152,7 @@ class BalancesTable(RowTable[Text]):
         selected = self.selected_asset
         self.shown_columns = self._fitting()
         self.clear(columns=True)
+        self._strips.clear()
         self._shown.clear()
         self._painted.clear()
         self._keys.clear()
@@ -274,6 +277,7 @@ class BalancesTable(RowTable[Text]):
         visible = self._visible(balances, values)
         for asset in self._shown.keys() - visible.keys():
             self.remove_row(asset)
+            self._strips.pop(RowKey(asset), None)
             del self._shown[asset], self._painted[asset], self._keys[asset]
             self._figures.pop(asset, None)
             reorder = True
@@ -324,13 +328,14 @@ class BalancesTable(RowTable[Text]):
     def _write_cells(self, asset: str, cells: Mapping[str, Text]) -> None:
         """Put a row's changed cells (by column) in place, unpainted: `_repaint_rows` paints them. DataTable's
         own `update_cell` repaints every visible row, whatever changed (a refresh with no region)."""
-        row = self._data[RowKey(asset)]
+        row_key = RowKey(asset)
+        row = self._data[row_key]
         for key, text in cells.items():
             row[self._column_keys[key]] = text
+        self._strips.pop(row_key, None)
 
     def _repaint_rows(self, assets: Iterable[str]) -> None:
         """Repaint those rows alone, and only those in view (a row scrolled into view is painted then)."""
-        self._update_count += 1  # DataTable's render caches are keyed by it: no old line of a row is reused
         top = int(self.scroll_y) - 1  # a row's index is its line under the header
         bottom = top + self.size.height + 1
         for asset in assets:
@@ -338,60 +343,66 @@ class BalancesTable(RowTable[Text]):
             if top <= index <= bottom:
                 self.refresh_row(index)
 
-    def _render_cell(
-        self,
-        row_index: int,
-        column_index: int,
-        base_style: Style,
-        width: int,
-        cursor: bool = False,
-        hover: bool = False,
-    ) -> list[list[Segment]]:
-        """DataTable's, with a body cell of one-line Text drawn by `cell_render` (DataTable's own path, through
-        Rich's whole pipeline, was most of a busy frame); anything else, and the header, go DataTable's way."""
-        row_key = self._row_locations.get_key(row_index) if row_index >= 0 else None
-        if (
-            row_key is None
-            or column_index < 0
-            or self.fixed_rows
-            or self.fixed_columns
-            or self.rows[row_key].height != 1
-        ):
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        column_key = self._column_locations.get_key(column_index)
-        # The key DataTable files the cell under, so its own invalidation (_update_count) holds for these too.
-        cache_key = (
-            row_key,
-            column_key,
-            base_style,
-            cursor,
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """A body line from the strip kept for its row, drawn again only when the row's cells, place, cursor
+        or hover changed: DataTable's own line caches are keyed by a count that any change bumps, so each tick
+        drew every row in view again, a cell at a time. The header goes DataTable's way."""
+        index = y - self.header_height if self.show_header else y
+        if index < 0 or self.fixed_rows or self.fixed_columns or self._labelled_row_exists:
+            return super()._render_line(y, x1, x2, base_style)
+        width = self.size.width
+        if index >= self.row_count:
+            return Strip.blank(width, base_style)
+        row_key = self._row_locations.get_key(index)
+        cursor = self.cursor_coordinate.row == index
+        hover = self.hover_coordinate.row == index
+        key = (index, x1, x2, width, base_style, cursor, hover, self.show_cursor, self._show_hover_cursor)
+        key += (self._pseudo_class_state,)
+        kept = self._strips.get(row_key)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        strip = self._row_strip(row_key, index, base_style, cursor, hover)
+        if strip is None:
+            return super()._render_line(y, x1, x2, base_style)
+        strip = strip.crop(x1, x2).adjust_cell_length(width, base_style).simplify()
+        self._strips[row_key] = (key, strip)
+        return strip
+
+    def _row_strip(self, row_key: RowKey, index: int, base_style: Style, cursor: bool, hover: bool) -> Strip | None:
+        """A row's whole line, styled as DataTable styles its cells (tests/tui/test_row_render.py holds the
+        two to the same picture) but with one `row` meta for the whole row, so cells of one style merge into
+        one segment: fewer segments to composite and fewer colour codes to the terminal. None if a cell
+        is not one line of Text that fits its column."""
+        row_style = self._get_row_style(index, base_style)
+        show_cursor, show_hover = self.show_cursor, self._show_hover_cursor
+        component, post = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
             hover,
-            self._show_hover_cursor,
-            self._update_count,
-            self._pseudo_class_state,
+            cursor,
+            show_cursor,
+            show_hover,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
         )
-        lines = self._cell_render_cache.get(cache_key)
-        if lines is None:
-            cell = self._get_row_renderables(row_index).cells[column_index]
-            if not cell_render.fits(cell, width - 2 * self.cell_padding):
-                return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-            component, post = self._get_styles_to_render_cell(
-                False,
-                False,
-                False,
-                hover,
-                cursor,
-                self.show_cursor,
-                self._show_hover_cursor,
-                self.cursor_foreground_priority == "css",
-                self.cursor_background_priority == "css",
-            )
-            pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
-            segments = cell_render.text_cell(
-                self.app.console, cell, width - 2 * self.cell_padding, self.cell_padding, pre, post
-            )
-            lines = self._cell_render_cache[cache_key] = [segments]
-        return lines
+        cells, padding, console = self._data[row_key], self.cell_padding, self.app.console
+        pieces: list[Segment] = []
+        for column in self.ordered_columns:
+            cell = cells[column.key]
+            if not cell_render.fits(cell, column.width):
+                return None
+            pieces += cell_render.cell_segments(console, cell, column.width, padding)
+        pre = row_style + Style.from_meta({"row": index, "column": 0}) + component
+        line = list(Segment.apply_style(pieces, style=pre, post_style=post))
+        extend, _ = self._get_styles_to_render_cell(False, False, False, hover, cursor, show_cursor, show_hover, False, False)
+        room = max(0, self.size.width - sum(column.get_render_width(self) for column in self.ordered_columns))
+        line.append(Segment(" " * room, row_style + extend + Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})))
+        return Strip(line)
+
+    def notify_style_update(self) -> None:
+        self._strips.clear()  # drawn in the old styles (a theme or a pseudo-class changed)
+        super().notify_style_update()
 
     def _needed_widths(self) -> dict[str, int]:
         """Each column as wide as its label (and sort arrow), its narrowest width and its widest cell now."""

@@ -1,0 +1,71 @@
+"""The balances table's own row lines show what DataTable's generic ones show, for every kind of row it
+draws: plain, right-aligned, highlighted, under the cursor or the mouse, in both row stripes, scrolled
+sideways; and a row's cells of one style are one segment."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from itertools import product
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.app import App, ComposeResult
+from textual.coordinate import Coordinate
+from textual.strip import Strip
+from textual.widgets import DataTable
+
+from balance_tui.core import Balance
+from balance_tui.core.events import Source
+from balance_tui.tui.balances_table import BalancesTable
+
+NOW = datetime(2026, 11, 21, tzinfo=UTC)
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield BalancesTable()
+
+
+def picture(strip: Strip) -> list[tuple[str, Style]]:
+    """Each character with the style it is drawn in, less the mouse's meta (ours is one per row)."""
+    return [(char, Style(color=s.color, bgcolor=s.bgcolor, bold=s.bold, dim=s.dim, italic=s.italic,
+                         underline=s.underline, reverse=s.reverse))
+            for text, s, _ in strip for char in text]  # fmt: skip
+
+
+async def test_each_row_is_drawn_as_datatable_draws_it() -> None:
+    async with TableApp().run_test(size=(120, 20)) as pilot:
+        table = pilot.app.query_one(BalancesTable)
+        before = {a: Balance(a, D(t), (), Source.WS, NOW) for a, t in (("ADA", "1"), ("BTC", "2.5"), ("XRP", "10"))}
+        table.sync(before, NOW, {"ADA": D("0.4"), "BTC": None, "XRP": D("1234567.891")})
+        later = NOW + timedelta(seconds=1)
+        after = {**before, "BTC": before["BTC"]._replace(total=D("3.25"), updated_at=later)}
+        table.sync(after, later, {"ADA": D("0.4"), "BTC": D("100000"), "XRP": D("1234567.891")})  # BTC highlighted
+        await pilot.pause()
+        assert table.highlight("BTC") == 0
+        width, base = table.size.width, table.rich_style
+        table._pseudo_class_state = table.get_pseudo_class_state()
+        checked = 0
+        for row, (x1, x2) in product(range(table.row_count), ((0, width), (7, width + 7))):
+            for cursor, hover in product((0, 1), repeat=2):
+                table._show_hover_cursor = True
+                table.cursor_coordinate = Coordinate(row if cursor else (row + 1) % 3, 0)
+                table.hover_coordinate = Coordinate(row if hover else (row + 2) % 3, 0)
+                y = row + table.header_height
+                ours = table._render_line(y, x1, x2, base)
+                table._clear_caches()
+                theirs = DataTable._render_line(table, y, x1, x2, base)
+                assert picture(ours) == picture(theirs), (row, x1, cursor, hover)
+                assert len(ours) <= len(theirs)
+                checked += 1
+        assert checked == 3 * 2 * 4
+
+
+async def test_a_rows_cells_of_one_style_are_one_segment() -> None:
+    async with TableApp().run_test(size=(120, 20)) as pilot:
+        table = pilot.app.query_one(BalancesTable)
+        table.sync({"ADA": Balance("ADA", D(1), (), Source.WS, NOW)}, NOW, {"ADA": D(2)})
+        await pilot.pause()
+        table.move_cursor(row=0)
+        table.hover_coordinate = Coordinate(0, 0)
+        line = table._render_line(table.header_height, 0, table.size.width, table.rich_style)
+        assert len(list(Segment.simplify(line))) == len(line) == 2  # the cells, and the row's end past them
