@@ -17,6 +17,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import on
+from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.widgets import DataTable
@@ -116,6 +117,8 @@ class BalancesTable(RowTable[Text]):
         self._figures: dict[str, tuple[Balance, Decimal | None, tuple[str, ...]]] = {}  # the rows' text but ages
         self._column_keys: dict[str, ColumnKey] = {}  # the columns shown
         self._strips: dict[RowKey, tuple[tuple[object, ...], Strip]] = {}  # each row's line, and what it shows
+        self._stripes: dict[tuple[int, Style], Style] = {}  # the rows' styles, even and odd
+        self._line_style = Style()  # the widget's, for the lines of one render
         self._widths = self._needed_widths()
         self.shown_columns: tuple[str, ...] = ()  # in COLUMNS' order; the others gave way for want of room
 
@@ -343,6 +346,16 @@ class BalancesTable(RowTable[Text]):
             if top <= index <= bottom:
                 self.refresh_row(index)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._line_style = self.rich_style  # once a render: DataTable works it out again for every line
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        if (self.show_header and y < self.header_height) or self.fixed_rows:
+            return super().render_line(y)
+        scroll_x, scroll_y = self.scroll_offset
+        return self._render_line(y + scroll_y, scroll_x, scroll_x + self.size.width, self._line_style)
+
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         """A body line from the strip kept for its row, drawn again only when the row's cells, place, cursor
         or hover changed: DataTable's own line caches are keyed by a count that any change bumps, so each tick
@@ -364,7 +377,9 @@ class BalancesTable(RowTable[Text]):
         strip = self._row_strip(row_key, index, base_style, cursor, hover)
         if strip is None:
             return super()._render_line(y, x1, x2, base_style)
-        strip = strip.crop(x1, x2).adjust_cell_length(width, base_style).simplify()
+        if x1 or x2 < strip.cell_length:
+            strip = strip.crop(x1, x2)
+        strip = strip.adjust_cell_length(width, base_style)
         self._strips[row_key] = (key, strip)
         return strip
 
@@ -373,35 +388,33 @@ class BalancesTable(RowTable[Text]):
         two to the same picture) but with one `row` meta for the whole row, so cells of one style merge into
         one segment: fewer segments to composite and fewer colour codes to the terminal. None if a cell
         is not one line of Text that fits its column."""
-        row_style = self._get_row_style(index, base_style)
+        stripe = (index % 2, base_style)
+        row_style = self._stripes.get(stripe)
+        if row_style is None:
+            row_style = self._stripes[stripe] = self._get_row_style(index, base_style)
         show_cursor, show_hover = self.show_cursor, self._show_hover_cursor
-        component, post = self._get_styles_to_render_cell(
-            False,
-            False,
-            False,
-            hover,
-            cursor,
-            show_cursor,
-            show_hover,
-            self.cursor_foreground_priority == "css",
-            self.cursor_background_priority == "css",
-        )
+        css_fg, css_bg = self.cursor_foreground_priority == "css", self.cursor_background_priority == "css"
+        styles = self._get_styles_to_render_cell
+        component, post = styles(False, False, False, hover, cursor, show_cursor, show_hover, css_fg, css_bg)
+        extend, _ = styles(False, False, False, hover, cursor, show_cursor, show_hover, False, False)
         cells, padding, console = self._data[row_key], self.cell_padding, self.app.console
         pieces: list[Segment] = []
+        used = 0
         for column in self.ordered_columns:
             cell = cells[column.key]
             if not cell_render.fits(cell, column.width):
                 return None
             pieces += cell_render.cell_segments(console, cell, column.width, padding)
+            used += column.width + 2 * padding
+        room = max(0, self.size.width - used)
         pre = row_style + Style.from_meta({"row": index, "column": 0}) + component
-        line = list(Segment.apply_style(pieces, style=pre, post_style=post))
-        extend, _ = self._get_styles_to_render_cell(False, False, False, hover, cursor, show_cursor, show_hover, False, False)
-        room = max(0, self.size.width - sum(column.get_render_width(self) for column in self.ordered_columns))
-        line.append(Segment(" " * room, row_style + extend + Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})))
-        return Strip(line)
+        beyond = row_style + extend + Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})
+        line = [*Segment.apply_style(pieces, style=pre, post_style=post), Segment(" " * room, beyond)]
+        return Strip(Segment.simplify(line), used + room)
 
     def notify_style_update(self) -> None:
         self._strips.clear()  # drawn in the old styles (a theme or a pseudo-class changed)
+        self._stripes.clear()
         super().notify_style_update()
 
     def _needed_widths(self) -> dict[str, int]:
