@@ -285,7 +285,7 @@ class BalancesTable(RowTable[Text]):
             self._figures.pop(asset, None)
             reorder = True
         column, shown = self.sort_order.column, self.shown_columns
-        written: list[str] = []
+        written: dict[str, Iterable[str]] = {}  # the cells written, by asset
         for asset in visible:
             balance, value = balances[asset], values.get(asset)
             cells = self._cells(asset, balance, now, value)
@@ -303,7 +303,7 @@ class BalancesTable(RowTable[Text]):
                 }
                 if changed:
                     self._write_cells(asset, changed)
-                    written.append(asset)
+                    written[asset] = changed.keys()
             self._shown[asset] = cells
             self._painted[asset] = painted
             sort_key = _sort_key(column, balance, value)
@@ -311,7 +311,7 @@ class BalancesTable(RowTable[Text]):
                 self._keys[asset] = sort_key
                 reorder = True
         if written:
-            self._repaint_rows(written)
+            self._repaint_cells(written)
         if reorder or force:
             self._reorder(selected, force)
         widths = self._needed_widths()
@@ -329,7 +329,7 @@ class BalancesTable(RowTable[Text]):
         return (*before, age(now - balance.updated_at, step=AGE_STEP_S), *after)
 
     def _write_cells(self, asset: str, cells: Mapping[str, Text]) -> None:
-        """Put a row's changed cells (by column) in place, unpainted: `_repaint_rows` paints them. DataTable's
+        """Put a row's changed cells (by column) in place, unpainted: `_repaint_cells` paints them. DataTable's
         own `update_cell` repaints every visible row, whatever changed (a refresh with no region)."""
         row_key = RowKey(asset)
         row = self._data[row_key]
@@ -337,14 +337,23 @@ class BalancesTable(RowTable[Text]):
             row[self._column_keys[key]] = text
         self._strips.pop(row_key, None)
 
-    def _repaint_rows(self, assets: Iterable[str]) -> None:
-        """Repaint those rows alone, and only those in view (a row scrolled into view is painted then)."""
+    def _repaint_cells(self, written: Mapping[str, Iterable[str]]) -> None:
+        """Repaint those cells alone (by asset, their column keys), and only in rows in view (a row scrolled
+        into view is painted then): the terminal is sent the figures that changed, not their whole rows."""
         top = int(self.scroll_y) - 1  # a row's index is its line under the header
         bottom = top + self.size.height + 1
-        for asset in assets:
+        header = self.header_height if self.show_header else 0
+        spans, x = {}, 0
+        for column in self.ordered_columns:
+            width = column.get_render_width(self)
+            spans[column.key.value] = (x, width)
+            x += width
+        for asset, keys in written.items():
             index = self.get_row_index(asset)
             if top <= index <= bottom:
-                self.refresh_row(index)
+                for key in keys:
+                    x, width = spans[key]
+                    self._refresh_region(Region(x, header + index, width, 1))
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._line_style = self.rich_style  # once a render: DataTable works it out again for every line
