@@ -340,20 +340,22 @@ class BalancesTable(RowTable[Text]):
     def _repaint_cells(self, written: Mapping[str, Iterable[str]]) -> None:
         """Repaint those cells alone (by asset, their column keys), and only in rows in view (a row scrolled
         into view is painted then): the terminal is sent the figures that changed, not their whole rows."""
-        top = int(self.scroll_y) - 1  # a row's index is its line under the header
-        bottom = top + self.size.height + 1
+        scroll_x, scroll_y = self.scroll_offset
+        top, bottom = scroll_y - 1, scroll_y + self.size.height  # a row's index is its line under the header
         header = self.header_height if self.show_header else 0
-        spans, x = {}, 0
+        spans, x = {}, -scroll_x
         for column in self.ordered_columns:
             width = column.get_render_width(self)
             spans[column.key.value] = (x, width)
             x += width
+        regions = []
         for asset, keys in written.items():
             index = self.get_row_index(asset)
             if top <= index <= bottom:
-                for key in keys:
-                    x, width = spans[key]
-                    self._refresh_region(Region(x, header + index, width, 1))
+                y = header + index - scroll_y
+                regions += (Region(spans[key][0], y, spans[key][1], 1) for key in keys)
+        if regions:
+            self.refresh(*regions)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._line_style = self.rich_style  # once a render: DataTable works it out again for every line

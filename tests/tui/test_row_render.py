@@ -69,3 +69,27 @@ async def test_a_rows_cells_of_one_style_are_one_segment() -> None:
         table.hover_coordinate = Coordinate(0, 0)
         line = table._render_line(table.header_height, 0, table.size.width, table.rich_style)
         assert len(list(Segment.simplify(line))) == len(line) == 2  # the cells, and the row's end past them
+
+
+async def test_a_changed_figure_repaints_its_cell_where_it_shows_in_a_scrolled_table() -> None:
+    async with TableApp().run_test(size=(120, 12)) as pilot:  # 11 rows of 30 in view
+        table = pilot.app.query_one(BalancesTable)
+        balances = {f"A{i:02d}": Balance(f"A{i:02d}", D(i), (), Source.WS, NOW) for i in range(30)}
+        table.sync(balances, NOW, {})
+        await pilot.pause()
+        table.scroll_end(animate=False)
+        await pilot.pause()
+        assert table.scroll_y > 0
+        repainted: list = []
+        refresh = table.refresh
+        table.refresh = lambda *regions, **kw: repainted.extend(regions) or refresh(*regions, **kw)  # type: ignore[method-assign]
+        table.sync({**balances, "A27": balances["A27"]._replace(total=D("27.5"))}, NOW, {})
+        y = table.header_height + table.get_row_index("A27") - round(table.scroll_y)  # the row's line on screen
+        assert {(region.y, region.height) for region in repainted} == {(y, 1)}
+        assert len(repainted) == 4  # the cells a change of the total may highlight, not the whole row
+        total = repainted[0]
+        assert total.width == table.columns["total"].get_render_width(table)
+        table.refresh = refresh  # type: ignore[method-assign]
+        table._pseudo_class_state = table.get_pseudo_class_state()
+        line = table.render_line(y).text
+        assert line[total.x : total.right].strip() == "27.5" and line.split()[0] == "A27"
