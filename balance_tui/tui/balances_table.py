@@ -59,7 +59,6 @@ FIRST_DESCENDING = {"asset": False, "total": True, "held": True, "free": True, "
 ARROWS = {False: "▲", True: "▼"}
 FADE_STEPS = 3
 FADE_STEP = timedelta(seconds=1)
-HIGHLIGHTED = ("total", "held", "free", "value")  # the cells a change of the total may move
 _UNSORTED = object()  # the sort key of a row not sorted yet: unequal to any
 
 
@@ -294,12 +293,13 @@ class BalancesTable(RowTable[Text]):
             if before is None:
                 self.add_row(*self._styled(cells, painted), key=asset)
                 reorder = True
-            else:
+            elif before != cells or self._painted[asset] != painted:
                 was = self._painted[asset]
+                lit = _lit(was) | _lit(painted) if was != painted else frozenset()  # cells whose highlight changed
                 changed = {
                     COLUMN_KEYS[i]: self._cell(new, i, painted)
                     for i, (old, new) in enumerate(zip(before, cells, strict=True))
-                    if COLUMN_KEYS[i] in shown and (old != new or (was != painted and COLUMN_KEYS[i] in HIGHLIGHTED))
+                    if COLUMN_KEYS[i] in shown and (old != new or COLUMN_KEYS[i] in lit)
                 }
                 if changed:
                     self._write_cells(asset, changed)
@@ -501,6 +501,11 @@ class BalancesTable(RowTable[Text]):
         self.sort("asset", key=lambda cell: rank[cell.plain])
         if selected in rank:
             self.move_cursor(row=rank[selected])  # else it stays on its row: the first, or the one after
+
+
+def _lit(painted: tuple[Change, int] | None) -> frozenset[str]:
+    """The columns a highlight is drawn on."""
+    return frozenset() if painted is None else painted[0].columns
 
 
 def _sort_key(column: str, balance: Balance, value: Decimal | None) -> object:

@@ -15,7 +15,7 @@ from textual.widgets import DataTable
 
 from balance_tui.core import Balance
 from balance_tui.core.events import Source
-from balance_tui.tui.balances_table import BalancesTable
+from balance_tui.tui.balances_table import FADE_STEP, FADE_STEPS, BalancesTable
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 
@@ -86,9 +86,12 @@ async def test_a_changed_figure_repaints_its_cell_where_it_shows_in_a_scrolled_t
         table.sync({**balances, "A27": balances["A27"]._replace(total=D("27.5"))}, NOW, {})
         y = table.header_height + table.get_row_index("A27") - round(table.scroll_y)  # the row's line on screen
         assert {(region.y, region.height) for region in repainted} == {(y, 1)}
-        assert len(repainted) == 4  # the cells a change of the total may highlight, not the whole row
+        assert len(repainted) == 1  # the total (the one figure that moved, highlighted), not the whole row
         total = repainted[0]
         assert total.width == table.columns["total"].get_render_width(table)
+        repainted.clear()
+        table.sync({**balances, "A27": balances["A27"]._replace(total=D("27.5"))}, NOW + FADE_STEP * FADE_STEPS, {})
+        assert repainted == [total]  # the highlight gone: its cell again, nothing else
         table.refresh = refresh  # type: ignore[method-assign]
         table._pseudo_class_state = table.get_pseudo_class_state()
         line = table.render_line(y).text
