@@ -24,8 +24,10 @@ from balance_tui.core.history import BalanceHistory, HistoryEntry, TrendAnalysis
 from balance_tui.core.validator import ValidationIssue
 
 SPARK_POINTS = 120  # recent changes read for the selected asset's sparkline; the table shows the exact figure
-TREND_EVERY_S = 5.0  # the history pane refits a changing asset's trend at most this often: a fit is O(history)
-TREND_CHEAP = 100  # a fit over fewer samples than this is cheap: it is redone at every change
+TREND_EVERY_S = 5.0  # the history pane refits a changing asset's trend at most this often: ~19 µs a fit (O(1))
+# A trend of fewer samples is refitted at every change: a young fit moves most with each sample. (At 100, 200
+# assets at 10 Hz refitted about 2,000 times a second through their first 20 s of updates.)
+TREND_CHEAP = 20
 NO_CACHE = CacheStats(size=0, max_entries=0, hits=0, misses=0, evictions=0, expirations=0)
 
 

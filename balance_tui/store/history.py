@@ -24,9 +24,9 @@ bucket is one seek on that index, so picking the points depends on the budget, n
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,6 +48,7 @@ from balance_tui.store.types import UTCDateTime
 log = logging.getLogger(__name__)
 
 _STOP = object()
+DRAIN_EVERY = 0.05  # seconds between the writer's looks at its queue while it gathers a batch
 _SAMPLES = BalanceSample.__table__
 _LEDGER = LedgerEntryRecord.__table__
 
@@ -88,7 +89,10 @@ class HistoryWriter:
         self._engine = engine
         self._retention = retention
         self._clock = clock
-        self._queue: queue.Queue[object] = queue.Queue(max_queue)
+        self._queue: deque[object] = deque()  # appended by the producers, taken by the writer: both O(1), no lock
+        self._max_queue = max_queue
+        self._wake = threading.Event()  # something is queued (set once a batch, not once an item)
+        self._closing = threading.Event()
         self._max_batch = max_batch
         self._flush_interval = flush_interval
         self._prune_interval = prune_interval
@@ -119,15 +123,18 @@ class HistoryWriter:
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the thread: call on shutdown so nothing recorded is lost."""
         if self._thread.is_alive():
-            self._queue.put(_STOP)
+            self._queue.append(_STOP)
+            self._closing.set()
+            self._wake.set()
             self._thread.join(timeout)
 
     def _offer(self, item: Balance | LedgerEntry) -> bool:
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
+        if len(self._queue) >= self._max_queue:
             self.dropped += 1
             return False
+        self._queue.append(item)
+        if not self._wake.is_set():
+            self._wake.set()
         return True
 
     def _run(self) -> None:
@@ -142,20 +149,25 @@ class HistoryWriter:
                 next_prune = time.monotonic() + self._prune_interval
 
     def _gather(self) -> tuple[list[object], bool]:
-        first = self._queue.get()
-        if first is _STOP:
-            return [], True
-        batch = [first]
+        """Wait until something is queued, then take what queues every DRAIN_EVERY seconds, for up to
+        `flush_interval` (or `max_batch` items). The producers wake the writer once a batch, not once an item:
+        a writer blocked in `queue.Queue.get` was woken by every `put` of the feed, 1,000 thread switches a
+        second at 1,000 updates/s."""
+        while not self._queue:
+            self._wake.wait()
+            self._wake.clear()  # an item queued from now on sets it again
+        batch: list[object] = []
         deadline = time.monotonic() + self._flush_interval
-        while len(batch) < self._max_batch:
-            try:
-                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if item is _STOP:
-                return batch, True
-            batch.append(item)
-        return batch, False
+        while True:
+            while self._queue and len(batch) < self._max_batch:
+                item = self._queue.popleft()
+                if item is _STOP:
+                    return batch, True
+                batch.append(item)
+            left = deadline - time.monotonic()
+            if len(batch) >= self._max_batch or left <= 0:
+                return batch, False
+            self._closing.wait(min(DRAIN_EVERY, left))  # set by close, with _STOP queued: drain now
 
     def _flush(self, batch: list[object]) -> None:
         samples = [sample_row(item) for item in batch if isinstance(item, Balance)]

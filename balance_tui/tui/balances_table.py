@@ -17,7 +17,9 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import on
+from textual.geometry import Region
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
@@ -57,7 +59,6 @@ FIRST_DESCENDING = {"asset": False, "total": True, "held": True, "free": True, "
 ARROWS = {False: "▲", True: "▼"}
 FADE_STEPS = 3
 FADE_STEP = timedelta(seconds=1)
-HIGHLIGHTED = ("total", "held", "free", "value")  # the cells a change of the total may move
 _UNSORTED = object()  # the sort key of a row not sorted yet: unequal to any
 
 
@@ -114,6 +115,9 @@ class BalancesTable(RowTable[Text]):
         self._fades: dict[tuple[bool, int], Style] = {}  # highlight styles by (up, step), for one paint
         self._figures: dict[str, tuple[Balance, Decimal | None, tuple[str, ...]]] = {}  # the rows' text but ages
         self._column_keys: dict[str, ColumnKey] = {}  # the columns shown
+        self._strips: dict[RowKey, tuple[tuple[object, ...], Strip]] = {}  # each row's line, and what it shows
+        self._stripes: dict[tuple[int, Style], Style] = {}  # the rows' styles, even and odd
+        self._line_style = Style()  # the widget's, for the lines of one render
         self._widths = self._needed_widths()
         self.shown_columns: tuple[str, ...] = ()  # in COLUMNS' order; the others gave way for want of room
 
@@ -150,6 +154,7 @@ class BalancesTable(RowTable[Text]):
         selected = self.selected_asset
         self.shown_columns = self._fitting()
         self.clear(columns=True)
+        self._strips.clear()
         self._shown.clear()
         self._painted.clear()
         self._keys.clear()
@@ -274,11 +279,12 @@ class BalancesTable(RowTable[Text]):
         visible = self._visible(balances, values)
         for asset in self._shown.keys() - visible.keys():
             self.remove_row(asset)
+            self._strips.pop(RowKey(asset), None)
             del self._shown[asset], self._painted[asset], self._keys[asset]
             self._figures.pop(asset, None)
             reorder = True
         column, shown = self.sort_order.column, self.shown_columns
-        written: list[str] = []
+        written: dict[str, Iterable[str]] = {}  # the cells written, by asset
         for asset in visible:
             balance, value = balances[asset], values.get(asset)
             cells = self._cells(asset, balance, now, value)
@@ -287,16 +293,17 @@ class BalancesTable(RowTable[Text]):
             if before is None:
                 self.add_row(*self._styled(cells, painted), key=asset)
                 reorder = True
-            else:
+            elif before != cells or self._painted[asset] != painted:
                 was = self._painted[asset]
+                lit = _lit(was) | _lit(painted) if was != painted else frozenset()  # cells whose highlight changed
                 changed = {
                     COLUMN_KEYS[i]: self._cell(new, i, painted)
                     for i, (old, new) in enumerate(zip(before, cells, strict=True))
-                    if COLUMN_KEYS[i] in shown and (old != new or (was != painted and COLUMN_KEYS[i] in HIGHLIGHTED))
+                    if COLUMN_KEYS[i] in shown and (old != new or COLUMN_KEYS[i] in lit)
                 }
                 if changed:
                     self._write_cells(asset, changed)
-                    written.append(asset)
+                    written[asset] = changed.keys()
             self._shown[asset] = cells
             self._painted[asset] = painted
             sort_key = _sort_key(column, balance, value)
@@ -304,7 +311,7 @@ class BalancesTable(RowTable[Text]):
                 self._keys[asset] = sort_key
                 reorder = True
         if written:
-            self._repaint_rows(written)
+            self._repaint_cells(written)
         if reorder or force:
             self._reorder(selected, force)
         widths = self._needed_widths()
@@ -322,76 +329,104 @@ class BalancesTable(RowTable[Text]):
         return (*before, age(now - balance.updated_at, step=AGE_STEP_S), *after)
 
     def _write_cells(self, asset: str, cells: Mapping[str, Text]) -> None:
-        """Put a row's changed cells (by column) in place, unpainted: `_repaint_rows` paints them. DataTable's
+        """Put a row's changed cells (by column) in place, unpainted: `_repaint_cells` paints them. DataTable's
         own `update_cell` repaints every visible row, whatever changed (a refresh with no region)."""
-        row = self._data[RowKey(asset)]
+        row_key = RowKey(asset)
+        row = self._data[row_key]
         for key, text in cells.items():
             row[self._column_keys[key]] = text
+        self._strips.pop(row_key, None)
 
-    def _repaint_rows(self, assets: Iterable[str]) -> None:
-        """Repaint those rows alone, and only those in view (a row scrolled into view is painted then)."""
-        self._update_count += 1  # DataTable's render caches are keyed by it: no old line of a row is reused
-        top = int(self.scroll_y) - 1  # a row's index is its line under the header
-        bottom = top + self.size.height + 1
-        for asset in assets:
+    def _repaint_cells(self, written: Mapping[str, Iterable[str]]) -> None:
+        """Repaint those cells alone (by asset, their column keys), and only in rows in view (a row scrolled
+        into view is painted then): the terminal is sent the figures that changed, not their whole rows."""
+        scroll_x, scroll_y = self.scroll_offset
+        top, bottom = scroll_y - 1, scroll_y + self.size.height  # a row's index is its line under the header
+        header = self.header_height if self.show_header else 0
+        spans, x = {}, -scroll_x
+        for column in self.ordered_columns:
+            width = column.get_render_width(self)
+            spans[column.key.value] = (x, width)
+            x += width
+        regions = []
+        for asset, keys in written.items():
             index = self.get_row_index(asset)
             if top <= index <= bottom:
-                self.refresh_row(index)
+                y = header + index - scroll_y
+                regions += (Region(spans[key][0], y, spans[key][1], 1) for key in keys)
+        if regions:
+            self.refresh(*regions)
 
-    def _render_cell(
-        self,
-        row_index: int,
-        column_index: int,
-        base_style: Style,
-        width: int,
-        cursor: bool = False,
-        hover: bool = False,
-    ) -> list[list[Segment]]:
-        """DataTable's, with a body cell of one-line Text drawn by `cell_render` (DataTable's own path, through
-        Rich's whole pipeline, was most of a busy frame); anything else, and the header, go DataTable's way."""
-        row_key = self._row_locations.get_key(row_index) if row_index >= 0 else None
-        if (
-            row_key is None
-            or column_index < 0
-            or self.fixed_rows
-            or self.fixed_columns
-            or self.rows[row_key].height != 1
-        ):
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        column_key = self._column_locations.get_key(column_index)
-        # The key DataTable files the cell under, so its own invalidation (_update_count) holds for these too.
-        cache_key = (
-            row_key,
-            column_key,
-            base_style,
-            cursor,
-            hover,
-            self._show_hover_cursor,
-            self._update_count,
-            self._pseudo_class_state,
-        )
-        lines = self._cell_render_cache.get(cache_key)
-        if lines is None:
-            cell = self._get_row_renderables(row_index).cells[column_index]
-            if not cell_render.fits(cell, width - 2 * self.cell_padding):
-                return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-            component, post = self._get_styles_to_render_cell(
-                False,
-                False,
-                False,
-                hover,
-                cursor,
-                self.show_cursor,
-                self._show_hover_cursor,
-                self.cursor_foreground_priority == "css",
-                self.cursor_background_priority == "css",
-            )
-            pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
-            segments = cell_render.text_cell(
-                self.app.console, cell, width - 2 * self.cell_padding, self.cell_padding, pre, post
-            )
-            lines = self._cell_render_cache[cache_key] = [segments]
-        return lines
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._line_style = self.rich_style  # once a render: DataTable works it out again for every line
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        if (self.show_header and y < self.header_height) or self.fixed_rows:
+            return super().render_line(y)
+        scroll_x, scroll_y = self.scroll_offset
+        return self._render_line(y + scroll_y, scroll_x, scroll_x + self.size.width, self._line_style)
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """A body line from the strip kept for its row, drawn again only when the row's cells, place, cursor
+        or hover changed: DataTable's own line caches are keyed by a count that any change bumps, so each tick
+        drew every row in view again, a cell at a time. The header goes DataTable's way."""
+        index = y - self.header_height if self.show_header else y
+        if index < 0 or self.fixed_rows or self.fixed_columns or self._labelled_row_exists:
+            return super()._render_line(y, x1, x2, base_style)
+        width = self.size.width
+        if index >= self.row_count:
+            return Strip.blank(width, base_style)
+        row_key = self._row_locations.get_key(index)
+        cursor = self.cursor_coordinate.row == index
+        hover = self.hover_coordinate.row == index
+        key = (index, x1, x2, width, base_style, cursor, hover, self.show_cursor, self._show_hover_cursor)
+        key += (self._pseudo_class_state,)
+        kept = self._strips.get(row_key)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        strip = self._row_strip(row_key, index, base_style, cursor, hover)
+        if strip is None:
+            return super()._render_line(y, x1, x2, base_style)
+        if x1 or x2 < strip.cell_length:
+            strip = strip.crop(x1, x2)
+        strip = strip.adjust_cell_length(width, base_style)
+        self._strips[row_key] = (key, strip)
+        return strip
+
+    def _row_strip(self, row_key: RowKey, index: int, base_style: Style, cursor: bool, hover: bool) -> Strip | None:
+        """A row's whole line, styled as DataTable styles its cells (tests/tui/test_row_render.py holds the
+        two to the same picture) but with one `row` meta for the whole row, so cells of one style merge into
+        one segment: fewer segments to composite and fewer colour codes to the terminal. None if a cell
+        is not one line of Text that fits its column."""
+        stripe = (index % 2, base_style)
+        row_style = self._stripes.get(stripe)
+        if row_style is None:
+            row_style = self._stripes[stripe] = self._get_row_style(index, base_style)
+        show_cursor, show_hover = self.show_cursor, self._show_hover_cursor
+        css_fg, css_bg = self.cursor_foreground_priority == "css", self.cursor_background_priority == "css"
+        styles = self._get_styles_to_render_cell
+        component, post = styles(False, False, False, hover, cursor, show_cursor, show_hover, css_fg, css_bg)
+        extend, _ = styles(False, False, False, hover, cursor, show_cursor, show_hover, False, False)
+        cells, padding, console = self._data[row_key], self.cell_padding, self.app.console
+        pieces: list[Segment] = []
+        used = 0
+        for column in self.ordered_columns:
+            cell = cells[column.key]
+            if not cell_render.fits(cell, column.width):
+                return None
+            pieces += cell_render.cell_segments(console, cell, column.width, padding)
+            used += column.width + 2 * padding
+        room = max(0, self.size.width - used)
+        pre = row_style + Style.from_meta({"row": index, "column": 0}) + component
+        beyond = row_style + extend + Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})
+        line = [*Segment.apply_style(pieces, style=pre, post_style=post), Segment(" " * room, beyond)]
+        return Strip(Segment.simplify(line), used + room)
+
+    def notify_style_update(self) -> None:
+        self._strips.clear()  # drawn in the old styles (a theme or a pseudo-class changed)
+        self._stripes.clear()
+        super().notify_style_update()
 
     def _needed_widths(self) -> dict[str, int]:
         """Each column as wide as its label (and sort arrow), its narrowest width and its widest cell now."""
@@ -466,6 +501,11 @@ class BalancesTable(RowTable[Text]):
         self.sort("asset", key=lambda cell: rank[cell.plain])
         if selected in rank:
             self.move_cursor(row=rank[selected])  # else it stays on its row: the first, or the one after
+
+
+def _lit(painted: tuple[Change, int] | None) -> frozenset[str]:
+    """The columns a highlight is drawn on."""
+    return frozenset() if painted is None else painted[0].columns
 
 
 def _sort_key(column: str, balance: Balance, value: Decimal | None) -> object:

@@ -32,7 +32,7 @@ async def test_the_next_console_continues_the_session_the_cli_wrote_to(make_conf
         await eventually(lambda: isinstance(app.screen, SessionsScreen), what="the sessions")
         table = app.screen.query_one("#sessions", DataTable)
         await eventually(lambda: table.row_count == 3, what="all three sessions")
-        rows = [[c.plain for c in table.get_row_at(i)] for i in range(3)]
+        rows = [[c.plain.strip() for c in table.get_row_at(i)] for i in range(3)]
         assert [r[:2] for r in rows] == [["3", "active"], ["2", "closed"], ["1", "closed"]]  # no interrupted one
         assert rows[0][6] == "#2" and rows[1][8] == "1" and rows[2][8] == "1"  # one adjustment in each CLI session
         balances = app.screen.query_one("#session-balances", DataTable)
