@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from balance_tui.tui.app import BalanceApp
+from balance_tui.tui.asset_panel import AssetPanel
 from balance_tui.tui.balances_pane import BalancesPane
+from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.engine_panel import EnginePanel
 from balance_tui.tui.feed_panel import FeedPanel
 from balance_tui.tui.layout import Layout, LayoutError, layout_path, load_layout, save_layout
@@ -48,6 +50,33 @@ async def test_z_zooms_the_focused_pane_and_esc_brings_it_back(make_config) -> N
         assert isinstance(app.screen.maximized, EnginePanel)
         await pilot.press("z")
         assert app.screen.maximized is None
+        await pilot.press("q")
+
+
+async def test_hiding_the_focused_pane_moves_focus_and_a_pane_shown_again_takes_it(make_config) -> None:
+    """Focus never lands nowhere: the keys of a focused pane (`s`, `/`, the arrows) and its footer entries
+    need one, and only tab would bring it back."""
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = app.screen
+        table = screen.query_one(BalancesTable)
+        assert screen.focused is table
+        await pilot.press("1")  # the focused pane hidden: the first pane still shown takes the focus
+        await eventually(lambda: screen.focused is not None and screen.focused is not table, what="focus moved")
+        assert screen.focused is screen.query_one(AssetPanel)
+        await pilot.press("1")  # shown again: it takes the focus back, and its keys work
+        await eventually(lambda: screen.focused is table, what="the table focused")
+        assert app.active_bindings["s"].binding.show  # in the footer again
+        await pilot.press("slash")
+        assert screen.query_one(BalancesPane).filter_line.has_focus
+        await pilot.press("escape")
+        await pilot.press("1", "2", "3", "4")  # every pane hidden in turn, the focus handed on each time
+        await eventually(lambda: screen.focused is None, what="nothing left to focus")
+        await pilot.press("1")  # then one shown: it takes the focus
+        await eventually(lambda: screen.focused is table, what="the table focused")
+        await pilot.press("2")  # a pane shown while another has the focus leaves it there
+        await pilot.pause()
+        assert screen.focused is table
         await pilot.press("q")
 
 
