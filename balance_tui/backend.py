@@ -74,19 +74,23 @@ class Backend:
 
     async def run(self) -> None:
         """The feed, the engine's supervisor (REST fallback, validation) and the session's heartbeat, until
-        cancelled or until the feed stops for good (its health says why)."""
-        helpers = [
+        cancelled or until the feed stops for good (its health says why). Cancelled, all stop at once: a quit
+        waits out one close handshake (the balances and the ticker feeds close side by side), not each in turn."""
+        feed = asyncio.create_task(self.stream.run(), name="balances-feed")
+        tasks = [
+            feed,
             asyncio.create_task(self.manager.run(), name="engine-supervisor"),
             asyncio.create_task(self._follow_prices(), name="ticker"),
         ]
         if self.opened is not None and self.opened.owned:
-            helpers.append(asyncio.create_task(self._heartbeat(self.opened.session), name="session-heartbeat"))
+            tasks.append(asyncio.create_task(self._heartbeat(self.opened.session), name="session-heartbeat"))
         try:
-            await self.stream.run()
+            await asyncio.wait([feed])  # a cancel lands here, leaving the feed to the finally below
+            feed.result()
         finally:
-            for task in helpers:
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _follow_prices(self) -> None:
         """Keep the ticker on the pairs that value what the account holds, as new assets come; runs until

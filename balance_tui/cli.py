@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import math
 import os
@@ -355,6 +356,9 @@ def _run_app(build: Callable[[], App[None]], *, mouse: bool) -> int:
     except ThemeError as exc:  # a theme file that cannot be used (load_config checked the name)
         return _fail(exc, EXIT_CONFIG)
     app.run(mouse=mouse)
+    # The app has closed its session and written its last batch: the heap it leaves dies with the process.
+    # Frozen, it is left out of the interpreter's last full collection, which took 1-2 s of every quit.
+    gc.freeze()
     return app.return_code or 0
 
 

@@ -11,7 +11,8 @@ operator's browser to do:
 
 The page and its websocket URL are built from the request's `Host`, not from `--host`/`--port`, so an SSH
 tunnel on another local port (`ssh -L 9000:127.0.0.1:8000 host`) or a reverse proxy that passes `Host`
-through works.
+through works. The page asks nothing of any other server (textual-serve's own takes its font from Google):
+an operator behind a tunnel or offline gets the whole page.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 STOP_CONSOLES_S = 10.0  # how long a console may take to quit (its store flushed) when the server stops
 TITLE = "Balance Console"
+TEMPLATES = Path(__file__).with_name("templates")  # the page: textual-serve's, with no request elsewhere
 
 
 def console_command(config_path: Path | None, *, read_only: bool) -> str:
@@ -98,7 +100,7 @@ class ConsoleServer(Server):
     """textual-serve's server with the guards above, request-relative URLs, and a clean stop of every console."""
 
     def __init__(self, command: str, *, host: str, port: int, public: bool) -> None:
-        super().__init__(command, host=host, port=port, title=TITLE)
+        super().__init__(command, host=host, port=port, title=TITLE, templates_path=TEMPLATES)
         self.public = public
         self.services: set[AppService] = set()
 
@@ -153,7 +155,7 @@ class ConsoleServer(Server):
                         drain.cancel()
             self.services.discard(service)
 
-    @aiohttp_jinja2.template("app_index.html")
+    @aiohttp_jinja2.template("console.html")
     async def handle_index(self, request: web.Request) -> dict[str, Any]:
         """The page, with its URLs on the host and scheme the browser used (a tunnel's port, a proxy's name)."""
         scheme = request.headers.get("X-Forwarded-Proto", request.scheme)

@@ -188,6 +188,25 @@ async def test_a_page_of_another_site_or_host_gets_no_console(served) -> None:
     assert server.consoles() == []
 
 
+URL = re.compile(r"""(?:(https?|wss?):)?//([\w.-]+(?::\d+)?)[^\s"'<>)]*""")  # scheme (or none), host:port
+
+
+async def test_the_page_asks_nothing_of_any_other_server(served) -> None:
+    """An operator behind a tunnel or offline gets the whole page: every URL in it is this server's (the font
+    too, which textual-serve's own page takes from fonts.googleapis.com), and each one answers."""
+    server = served()
+    async with httpx.AsyncClient() as client:
+        page = await client.get(server.url)
+        assert page.status_code == 200
+        urls = list(URL.finditer(page.text))
+        elsewhere = sorted(url[0] for url in urls if url[2] != server.url.removeprefix("http://"))
+        assert not elsewhere, f"the page asks other servers: {elsewhere}"
+        fetched = sorted({url[0] for url in urls if url[1] == "http"})
+        assert any(url.endswith(".ttf") for url in fetched) and any(url.endswith("textual.js") for url in fetched)
+        for url in fetched:
+            assert (await client.get(url)).status_code == 200, url
+
+
 async def open_tab(server: Served) -> Any:
     """What a tab's script does: open the console's websocket, then read until the console has drawn."""
     tab = await websockets.connect(server.url.replace("http", "ws") + "/ws?width=120&height=40", max_size=None)

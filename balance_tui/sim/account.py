@@ -3,6 +3,8 @@ moves both.
 
 A `DemoAccount` is fully determined by its seed: the starting balances, prices, open orders and every step
 of activity come from one seeded RNG, so tests can replay a feed and compare it with the account exactly.
+Only its ids (ledger, order, trade, funding) also depend on the instant it starts, by its clock: Kraken never
+reuses an id, and a rerun of the seed on the same store must not repeat the first run's.
 What open orders hold is derived from the open orders themselves, so REST `hold_trade` and the executions
 channel can never disagree. Spot balances never fall below what open orders hold, and no wallet ever goes
 negative. The account does not hold every listed asset at the start: as on Kraken, a wallet opens with its
@@ -29,7 +31,7 @@ from balance_tui.sim.assets import (
     dormant_assets,
 )
 from balance_tui.sim.market import Market
-from balance_tui.sim.seeded import fraction, kraken_id, uniform
+from balance_tui.sim.seeded import KrakenIds, fraction, uniform
 
 Side = Literal["buy", "sell"]
 ExecType = Literal["pending_new", "new", "trade", "filled", "canceled"]
@@ -175,6 +177,7 @@ class DemoAccount:
     def __init__(self, seed: int, *, clock: Callable[[], datetime] = _utc_now, dormant: int = 0) -> None:
         self._rng = random.Random(seed)
         self._clock = clock
+        self._ids = KrakenIds(self._rng, run=f"{seed}@{clock().isoformat()}")  # a rerun of the seed, new ids
         self.market = Market(self._rng)
         jitter = (Decimal("0.8"), Decimal("1.2"))
         self._wallets = {
@@ -352,7 +355,7 @@ class DemoAccount:
         return Activity(executions=(Execution("canceled", order, self._clock()),))
 
     def _new_order(self, pair: Pair, side: Side, volume: Decimal, limit_price: Decimal | None) -> Order:
-        return Order(kraken_id(self._rng, "O"), pair, side, volume, limit_price, self._clock())
+        return Order(self._ids("O"), pair, side, volume, limit_price, self._clock())
 
     def _execute(self, order: Order, price: Decimal, *, maker: bool) -> Activity:
         """Fill the whole order: two ledger legs under one trade id, the fee charged in quote on the quote
@@ -360,7 +363,7 @@ class DemoAccount:
         pair = order.pair
         cost, fee = _cost_and_fee(pair, order.volume, price, maker=maker)
         self._trade_ids[pair.symbol] += 1 + self._rng.randrange(200)  # other people trade too
-        exec_id = kraken_id(self._rng, "T")
+        exec_id = self._ids("T")
         fee_usd = ASSETS["USD"].quantize(fee * self.market.usd_price(pair.quote.name), ROUND_HALF_UP)
         fill = Fill(exec_id, self._trade_ids[pair.symbol], order.volume, price, cost, fee, fee_usd, maker)
         sign = 1 if order.side == "buy" else -1
@@ -408,13 +411,13 @@ class DemoAccount:
 
     def _funding(self, asset: str, amount: Decimal, fee: Decimal, kind: str) -> list[LedgerEntry]:
         """A deposit (amount > 0) or withdrawal (amount < 0) on the asset's spot wallet."""
-        ref_id = kraken_id(self._rng, "A", 8)
+        ref_id = self._ids("A", 8)
         return [self._post(_spot(asset), amount, fee, ref_id, kind, kind)]
 
     def _staking_reward(self) -> list[LedgerEntry]:
         rate = uniform(self._rng, Decimal("0.00002"), Decimal("0.0001"))
         amount = ASSETS[_STAKED_DOT.asset].quantize(self._balance(_STAKED_DOT) * rate)
-        ref_id = kraken_id(self._rng, "S", 7)
+        ref_id = self._ids("S", 7)
         return [self._post(_STAKED_DOT, amount, Decimal(0), ref_id, "staking", "staking-rewards")]
 
     def _round_figure(self, asset: Asset) -> Decimal:
@@ -442,7 +445,7 @@ class DemoAccount:
         if after:
             self._usual_totals.setdefault(wallet.asset, after)
         return LedgerEntry(
-            ledger_id=kraken_id(self._rng, "L"),
+            ledger_id=self._ids("L"),
             ref_id=ref_id,
             timestamp=self._clock() if timestamp is None else timestamp,
             type=kind,

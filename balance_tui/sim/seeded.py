@@ -1,6 +1,7 @@
 """Seeded draws for the demo account: Decimal fractions without floats, and Kraken-looking ids.
 
-Everything random in the account comes from one `random.Random`, so a seed fixes the whole history.
+Everything random in the account comes from one `random.Random`, so a seed fixes the whole history; only
+its ids also depend on the run, as Kraken's never repeat.
 """
 
 import random
@@ -20,10 +21,23 @@ def uniform(rng: random.Random, low: Decimal, high: Decimal) -> Decimal:
     return low + (high - low) * fraction(rng)
 
 
-def kraken_id(rng: random.Random, prefix: str, head: int = 6) -> str:
-    """An id shaped like Kraken's: `prefix` plus base32 to `head` characters, then groups of 5 and 6."""
+class KrakenIds:
+    """Ids shaped like Kraken's for one run of a seeded account. Kraken never reuses an id, and the store keeps
+    one ledger entry per id, so a rerun of a seed must mint new ones: each character is the account's own
+    draw (so its RNG, and with it the seed's activity, is the same on every run) shifted by a draw from a
+    generator keyed by the `run` (the seed and the start instant, say)."""
 
-    def chars(count: int) -> str:
-        return "".join(rng.choice(_ID_ALPHABET) for _ in range(count))
+    def __init__(self, rng: random.Random, run: str) -> None:
+        self._rng = rng
+        self._run = random.Random(run)
 
-    return f"{prefix}{chars(head - len(prefix))}-{chars(5)}-{chars(6)}"
+    def __call__(self, prefix: str, head: int = 6) -> str:
+        """`prefix` plus base32 to `head` characters, then groups of 5 and 6."""
+
+        def chars(count: int) -> str:
+            size = len(_ID_ALPHABET)
+            return "".join(
+                _ID_ALPHABET[(self._rng.randrange(size) + self._run.randrange(size)) % size] for _ in range(count)
+            )
+
+        return f"{prefix}{chars(head - len(prefix))}-{chars(5)}-{chars(6)}"

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from balance_tui.core.health import BlindChange
@@ -81,6 +82,7 @@ class MainScreen(Screen[None]):
         self._view: View | None = None  # the last one drawn
         self._news: tuple[object, ...] = ()  # what _news read before it
         self._layout = Layout()
+        self._handed_over: tuple[Widget, Widget] | None = None  # focus moved off a hidden pane: from, to
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader()
@@ -107,6 +109,7 @@ class MainScreen(Screen[None]):
         out); the layout is saved for the next run."""
         widget = self.query_one(f"#{PANES[pane]}")
         self._apply(self._layout.toggled(pane, widget.display))
+        self.call_after_refresh(self._keep_focus, widget, self.focused)  # once the new layout's styles apply
         try:
             save_layout(layout_path(), self._layout)
         except LayoutError as exc:
@@ -119,6 +122,26 @@ class MainScreen(Screen[None]):
             self.set_class(pane in layout.hidden, f"-hide-{pane}")
             self.set_class(pane in layout.shown, f"-show-{pane}")
         self.set_class(all(pane in layout.hidden for pane in DETAILS), "-hide-details")
+
+    def _keep_focus(self, toggled: Widget, before: Widget | None) -> None:
+        """Leave focus on a shown pane, or the keys of none work (`s`, `/`, the arrows) until tab. Hiding the
+        focused pane hands the focus to the first pane still shown, and showing the hidden one again takes it back;
+        a pane shown takes it too when no shown pane has it."""
+        chain = self.focus_chain
+        if not chain:
+            return
+        if (
+            self._handed_over is not None
+            and self._handed_over[0] in chain
+            and self.focused in (self._handed_over[1], None)
+        ):
+            target = self._handed_over[0]
+        elif self.focused not in chain:
+            target = next((w for w in chain if toggled in w.ancestors_with_self), chain[0])
+        else:
+            return
+        self._handed_over = (before, target) if before is not None and before not in chain else None
+        self.set_focus(target)
 
     def on_resize(self) -> None:
         self._news = ()  # a breakpoint may have shown a pane: it draws at the next tick

@@ -11,10 +11,12 @@ from sqlmodel import Session, create_engine, select
 
 from balance_tui import cli
 from balance_tui.backend import open_backend
+from balance_tui.core.events import LedgerEntry
 from balance_tui.sim.assets import ASSETS
 from balance_tui.store import books
-from balance_tui.store.history import history, ledger_entries
+from balance_tui.store.history import history, ledger, ledger_entries
 from balance_tui.store.tables import SessionStatus, TradingSession
+from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually, running
 
 
@@ -35,6 +37,28 @@ async def test_the_owning_console_writes_history_and_ledger_entries_in_batches(m
     btc = history(engine, "BTC", since=now - timedelta(hours=1), until=now + timedelta(seconds=1), points=500).points
     assert btc and btc[-1].total == sim.account.totals()["BTC"]
     assert backend.history_writer.lost == 0
+
+
+async def ten_steps(config, clock: FrozenClock) -> list[LedgerEntry]:
+    """One console run: ten steps of the simulator's activity, all in the engine before the run ends."""
+    async with running(config, clock=clock) as backend:
+        sim = backend.simulator
+        assert sim is not None
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        entries = [entry for _ in range(10) for entry in await sim.step()]
+        await eventually(lambda: backend.manager.health.sequence == 1 + sim.updates_sent, what="the updates")
+    return entries
+
+
+async def test_a_rerun_of_the_same_seed_on_the_same_store_stores_its_ledger_entries_too(make_config) -> None:
+    """The demo's ledger on every run after the first: the simulator mints new ids per run, as Kraken
+    never reuses one, so the store's dedup by ledger id keeps both runs' entries."""
+    config, clock = make_config(sim={"seed": 7}), FrozenClock()
+    first = await ten_steps(config, clock)
+    clock.advance(3600)  # the operator runs it again an hour later
+    second = await ten_steps(config, clock)
+    stored = ledger(create_engine(config.database_url), since=FrozenClock().now()).entries  # both runs'
+    assert sorted(e.ledger_id for e in stored) == sorted(e.ledger_id for e in first + second)
 
 
 async def test_a_restart_continues_the_session_and_says_what_it_recovered(make_config) -> None:

@@ -3,7 +3,7 @@
 import re
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -58,6 +58,22 @@ def test_different_seeds_differ() -> None:
     first, second = DemoAccount(1, clock=fixed_clock), DemoAccount(2, clock=fixed_clock)
     assert first.wallets() != second.wallets()
     assert run(first, 20) != run(second, 20)
+
+
+def test_a_rerun_of_a_seed_does_the_same_under_new_ids() -> None:
+    """Kraken never reuses an id: the seed started an hour later does the same, and no id repeats."""
+    first = DemoAccount(42, clock=fixed_clock)
+    rerun = DemoAccount(42, clock=lambda: fixed_clock() + timedelta(hours=1))
+    entries, rerun_entries = run(first, 300), run(rerun, 300)
+
+    def anonymous(entry: LedgerEntry) -> LedgerEntry:
+        return entry._replace(ledger_id="", ref_id="", timestamp=None)
+
+    assert list(map(anonymous, entries)) == list(map(anonymous, rerun_entries))
+    assert first.wallets() == rerun.wallets()
+    assert not {e.ledger_id for e in entries} & {e.ledger_id for e in rerun_entries}
+    assert not {e.ref_id for e in entries} & {e.ref_id for e in rerun_entries}
+    assert not {o.order_id for o in first.open_orders} & {o.order_id for o in rerun.open_orders}
 
 
 def test_starting_state() -> None:

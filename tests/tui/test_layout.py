@@ -7,10 +7,14 @@ from pathlib import Path
 import pytest
 
 from balance_tui.tui.app import BalanceApp
+from balance_tui.tui.asset_panel import AssetPanel
 from balance_tui.tui.balances_pane import BalancesPane
+from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.engine_panel import EnginePanel
-from balance_tui.tui.feed_panel import FeedPanel
-from balance_tui.tui.layout import Layout, LayoutError, layout_path, load_layout, save_layout
+from balance_tui.tui.feed_bar import FeedBar
+from balance_tui.tui.feed_panel import FeedPanel, figure_lines
+from balance_tui.tui.history_panel import HistoryPanel
+from balance_tui.tui.layout import PANES, Layout, LayoutError, layout_path, load_layout, save_layout
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
 from tests.tui.conftest import Notices, settled
@@ -48,6 +52,57 @@ async def test_z_zooms_the_focused_pane_and_esc_brings_it_back(make_config) -> N
         assert isinstance(app.screen.maximized, EnginePanel)
         await pilot.press("z")
         assert app.screen.maximized is None
+        await pilot.press("q")
+
+
+async def test_hiding_the_focused_pane_moves_focus_and_a_pane_shown_again_takes_it(make_config) -> None:
+    """Focus never lands nowhere: the keys of a focused pane (`s`, `/`, the arrows) and its footer entries
+    need one, and only tab would bring it back."""
+    app = BalanceApp(make_config())
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = app.screen
+        table = screen.query_one(BalancesTable)
+        assert screen.focused is table
+        await pilot.press("1")  # the focused pane hidden: the first pane still shown takes the focus
+        await eventually(lambda: screen.focused is not None and screen.focused is not table, what="focus moved")
+        assert screen.focused is screen.query_one(AssetPanel)
+        await pilot.press("1")  # shown again: it takes the focus back, and its keys work
+        await eventually(lambda: screen.focused is table, what="the table focused")
+        assert app.active_bindings["s"].binding.show  # in the footer again
+        await pilot.press("slash")
+        assert screen.query_one(BalancesPane).filter_line.has_focus
+        await pilot.press("escape")
+        await pilot.press("1", "2", "3", "4")  # every pane hidden in turn, the focus handed on each time
+        await eventually(lambda: screen.focused is None, what="nothing left to focus")
+        await pilot.press("1")  # then one shown: it takes the focus
+        await eventually(lambda: screen.focused is table, what="the table focused")
+        await pilot.press("2")  # a pane shown while another has the focus leaves it there
+        await pilot.pause()
+        assert screen.focused is table
+        await pilot.press("q")
+
+
+@pytest.mark.parametrize(("size", "assets"), [((120, 35), 12), ((80, 24), 6)], ids=["120x35", "80x24"])
+async def test_the_feed_and_history_panes_alone_share_the_screen_each_with_room(make_config, size, assets) -> None:
+    """With the table hidden the feed pane has nothing to sit beside: it stacks under the history pane, no
+    row is left empty, and neither pane is cut (the history scrolls past `assets`) nor cuts the status line."""
+    app = BalanceApp(make_config(), clock=FrozenClock())
+    async with app.run_test(size=size) as pilot:
+        await settled(pilot)
+        screen = app.screen
+        history, feed, bar = screen.query_one(HistoryPanel), screen.query_one(FeedPanel), screen.query_one(FeedBar)
+        for key, pane in enumerate(PANES.values(), start=1):  # which show by default depends on the size
+            if screen.query_one(f"#{pane}").display != (pane in (feed.id, history.id)):
+                await pilot.press(str(key))
+                await pilot.pause()
+        assert len(history.text.splitlines()) == len(app.backend.manager.get_all_balances()) == 12
+        shown = [widget.region for widget in screen.children if widget.display and widget.region]
+        assert sum(region.height for region in shown) == size[1]  # header to footer, nothing overlaid or empty
+        assert feed.region.width == bar.region.width == size[0]  # the status line whole, the feed pane beside nothing
+        view = app.read_view(None, None)
+        assert view is not None
+        assert feed.content_size.height >= len(figure_lines(view.feed, view.now, feed.content_size.width))
+        assert history.content_size.height >= assets
         await pilot.press("q")
 
 
