@@ -55,7 +55,10 @@ def full_view() -> View:
         values=MappingProxyType({"BTC": D("150000.004"), "USD": None}),
         total=D("151000.004"),
         missing=("USD",),
-        prices=PricesView(quote="EUR", priced=True, state=FeedState.LIVE, error="slow", endpoint="ws://127.0.0.1:9"),
+        prices=PricesView(
+            quote="EUR", priced=True, state=FeedState.LIVE, error="slow", endpoint="ws://127.0.0.1:9",
+            from_rest=True, rest_error="HTTP 503",
+        ),
         feed=FeedView(
             state=FeedState.STALE,
             state_since=ago(20),
