@@ -56,8 +56,13 @@ def full_view() -> View:
         total=D("151000.004"),
         missing=("USD",),
         prices=PricesView(
-            quote="EUR", priced=True, state=FeedState.LIVE, error="slow", endpoint="ws://127.0.0.1:9",
-            from_rest=True, rest_error="HTTP 503",
+            quote="EUR",
+            priced=True,
+            state=FeedState.LIVE,
+            error="slow",
+            endpoint="ws://127.0.0.1:9",
+            from_rest=True,
+            rest_error="HTTP 503",
         ),
         feed=FeedView(
             state=FeedState.STALE,
