@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from balance_tui.backend import Backend
 from balance_tui.core import Balance, FeedState
 from balance_tui.core.breaker import BreakerState
 from balance_tui.core.cache import CacheStats
@@ -22,6 +22,9 @@ from balance_tui.core.events import Source
 from balance_tui.core.health import BlindChange, FeedEvent
 from balance_tui.core.history import BalanceHistory, HistoryEntry, TrendAnalysis
 from balance_tui.core.validator import ValidationIssue
+
+if TYPE_CHECKING:
+    from balance_tui.backend import Backend
 
 SPARK_POINTS = 120  # recent changes read for the selected asset's sparkline; the table shows the exact figure
 TREND_EVERY_S = 5.0  # the history pane refits a changing asset's trend at most this often: a fit is O(history)

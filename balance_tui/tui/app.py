@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import select
@@ -13,11 +14,10 @@ from collections.abc import Callable, Iterable
 from contextlib import suppress
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import platformdirs
 from rich.segment import Segments
-from sqlalchemy.exc import SQLAlchemyError
 from textual import events, on, work
 from textual.actions import SkipAction
 from textual.app import App, SystemCommand
@@ -28,31 +28,43 @@ from textual.screen import Screen
 from textual.widgets import DataTable, HelpPanel, Input
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
-from balance_tui.backend import Backend, open_backend
 from balance_tui.config import APP_NAME, Config
 from balance_tui.core import Clock, SystemClock
-from balance_tui.kraken.credentials import Credentials
-from balance_tui.store import acks, books, positions, sessions
 from balance_tui.store.errors import StoreError
 from balance_tui.store.identity import Operator
-from balance_tui.store.sessions import SessionOverview
-from balance_tui.store.tables import BalanceAdjustment, SessionStatus, TradingSession, ValidationAck
-from balance_tui.store.watch import Seen, watch_store
 from balance_tui.tui import availability
-from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest, Figures
 from balance_tui.tui.announcements import announcements
-from balance_tui.tui.asset_screen import AssetScreen, read_asset
 from balance_tui.tui.badges import Badge, view_badges
 from balance_tui.tui.balances_table import BalancesTable
-from balance_tui.tui.books_screen import Books, BooksScreen
 from balance_tui.tui.commands import REFRESH_RATES, palette_commands
 from balance_tui.tui.formatting import amount
 from balance_tui.tui.issues_panel import IssuesPanel
-from balance_tui.tui.ledger_screen import LedgerScreen, read_ledger
 from balance_tui.tui.main_screen import MainScreen
-from balance_tui.tui.sessions_screen import SessionsScreen
 from balance_tui.tui.themes import VARIABLE_DEFAULTS, bundled_themes
 from balance_tui.view import View, news
+
+if TYPE_CHECKING:
+    from balance_tui.backend import Backend
+    from balance_tui.kraken.credentials import Credentials
+    from balance_tui.store import books
+    from balance_tui.store.sessions import SessionOverview
+    from balance_tui.store.tables import BalanceAdjustment, TradingSession, ValidationAck
+    from balance_tui.tui.adjust_form import AdjustRequest, Figures
+    from balance_tui.tui.books_screen import Books
+
+# Most of the start-up's imports are the backend's libraries (SQLAlchemy, SQLModel, Alembic, psycopg, httpx,
+# websockets) and the screens that read the store. Nothing needs them before the backend is ready, so the
+# backend worker loads them in a thread (`_load_backend`) while the first frame is drawn; the methods that
+# use them import them where they run, by then a lookup in sys.modules.
+AFTER_FIRST_FRAME = (
+    "balance_tui.backend",
+    "balance_tui.store.watch",
+    "balance_tui.tui.adjust_form",
+    "balance_tui.tui.asset_screen",
+    "balance_tui.tui.books_screen",
+    "balance_tui.tui.ledger_screen",
+    "balance_tui.tui.sessions_screen",
+)
 
 TTY_CHECK_S = 5.0
 
@@ -125,7 +137,7 @@ class BalanceApp(App[None]):
         self._where = "starting"  # what the console is connected to, for the header
         self._view_badges: tuple[Badge, ...] = ()  # the feed's state and the figures' source, as last drawn
         self._backend_worker: Worker[None] | None = None
-        self._ending = SessionStatus.CLOSED  # `interrupted` once the terminal is lost
+        self._interrupted = False  # the terminal was lost: the session ends `interrupted`, not `closed`
         self._own_keys: set[str] = set()  # idempotency keys of the adjustments this console wrote: it announces them
         # No animations and no blinking cursor (see on_descendant_focus): each is bytes on the wire over SSH.
         # Always, not only when SSH_CONNECTION or SSH_TTY is set: tmux, screen, mosh and sudo drop those or
@@ -190,6 +202,10 @@ class BalanceApp(App[None]):
         return announcements(previous, view)
 
     async def _run_backend(self) -> None:
+        await asyncio.to_thread(_load_backend)
+        from balance_tui.backend import open_backend
+        from balance_tui.store.tables import SessionStatus
+
         async with open_backend(self.config, self._credentials, clock=self.clock) as backend:
             try:
                 self.post_message(self.BackendReady(backend))
@@ -198,7 +214,7 @@ class BalanceApp(App[None]):
                 # validation), and the backend (and its session) stays open until quit.
                 await backend.manager.run()
             finally:
-                backend.ending = self._ending
+                backend.ending = SessionStatus.INTERRUPTED if self._interrupted else SessionStatus.CLOSED
 
     def on_balance_app_backend_ready(self, message: BackendReady) -> None:
         backend = self.backend = message.backend
@@ -243,11 +259,16 @@ class BalanceApp(App[None]):
             self.notify(why, title=f"{active.binding.description}: not available", severity="warning", markup=False)
 
     def action_books(self) -> None:
+        from balance_tui.tui.books_screen import BooksScreen
+
         if not isinstance(self.screen, BooksScreen):
             self.push_screen(BooksScreen(self._read_books, self._undo))
 
     async def _read_books(self) -> Books:
         """This console's session; for a read-only console, the exchange's latest session, as it stands."""
+        from balance_tui.store import books, positions, sessions
+        from balance_tui.tui.books_screen import Books
+
         backend = self.backend
         assert backend is not None  # check_action: the books open once the backend is ready
         session = backend.session
@@ -262,15 +283,21 @@ class BalanceApp(App[None]):
         return Books(session, balances, adjustments, held)
 
     def action_sessions(self) -> None:
+        from balance_tui.tui.sessions_screen import SessionsScreen
+
         if not isinstance(self.screen, SessionsScreen):
             self.push_screen(SessionsScreen(self._read_sessions))
 
     async def _read_sessions(self) -> list[SessionOverview]:
+        from balance_tui.store import sessions
+
         backend = self.backend
         assert backend is not None  # check_action: the sessions open once the backend is ready
         return await asyncio.to_thread(sessions.overview, backend.store, backend.config.exchange.name)
 
     def action_ledger(self) -> None:
+        from balance_tui.tui.ledger_screen import LedgerScreen, read_ledger
+
         if not isinstance(self.screen, LedgerScreen) and self.backend is not None:
             self.push_screen(LedgerScreen(partial(read_ledger, self.backend)))
 
@@ -288,6 +315,8 @@ class BalanceApp(App[None]):
         self.open_asset(str(event.row_key.value))
 
     def open_asset(self, asset: str) -> None:
+        from balance_tui.tui.asset_screen import AssetScreen, read_asset
+
         if self.backend is not None:
             self.push_screen(AssetScreen(asset, partial(read_asset, self.backend)))
 
@@ -296,10 +325,15 @@ class BalanceApp(App[None]):
         return palette_commands(self, screen)
 
     def action_adjust(self) -> None:
+        from balance_tui.tui.adjust_form import AdjustForm
+
         asset = self.screen.query_one(BalancesTable).selected_asset if isinstance(self.screen, MainScreen) else ""
         self.push_screen(AdjustForm(self._read_balance, self._adjust, asset or ""))
 
     async def _read_balance(self, asset: str) -> Figures:
+        from balance_tui.store import books
+        from balance_tui.tui.adjust_form import Figures
+
         backend, session = self._owned()
         tracked = await asyncio.to_thread(books.read_balance, backend.store, session.id, asset)
         decimals = await asyncio.to_thread(books.asset_decimals, backend.store)
@@ -307,6 +341,8 @@ class BalanceApp(App[None]):
 
     async def _adjust(self, request: AdjustRequest) -> StoreError | None:
         """Write one adjustment and announce it, or say why not: the form shows the reason and stays open."""
+        from balance_tui.store import books
+
         return await self._write(
             books.adjust,
             asset=request.asset,
@@ -318,6 +354,8 @@ class BalanceApp(App[None]):
 
     async def _undo(self, adjustment_id: int, reason: str) -> str | None:
         """Write the reversing entry of an adjustment and announce it, or say why not (the confirm shows it)."""
+        from balance_tui.store import books
+
         refused = await self._write(books.undo, adjustment_id=adjustment_id, reason=reason)
         return None if refused is None else str(refused)
 
@@ -354,6 +392,11 @@ class BalanceApp(App[None]):
         """Adjustments and acknowledgements from any console reach this one: LISTEN/NOTIFY on PostgreSQL, a
         poll on SQLite. The acknowledgements are read first, then watched from the last one read: none is
         missed in between."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from balance_tui.store import acks, books
+        from balance_tui.store.watch import Seen, watch_store
+
         backend = self.backend
         if backend is None:
             return
@@ -385,6 +428,8 @@ class BalanceApp(App[None]):
 
     def _announce(self, adjustments: list[BalanceAdjustment]) -> None:
         """One notice per adjustment, whoever wrote it; the books on screen follow."""
+        from balance_tui.tui.books_screen import BooksScreen
+
         for adjustment in adjustments:
             undoes = f" (undoes #{adjustment.reverses_id})" if adjustment.reverses_id is not None else ""
             self.notify(
@@ -467,10 +512,16 @@ class BalanceApp(App[None]):
     async def _leave_lost_terminal(self) -> None:
         """End the session `interrupted` with its time, then leave without Textual's terminal teardown, which
         can block for ever writing to a hung-up terminal (seen with tmux kill-session)."""
-        self._ending = SessionStatus.INTERRUPTED
+        self._interrupted = True
         await self._stop_backend()
         logging.shutdown()
         os._exit(128 + signal.SIGHUP)
+
+
+def _load_backend() -> None:
+    """Import what only a running backend needs (AFTER_FIRST_FRAME); in a thread, so the event loop draws on."""
+    for name in AFTER_FIRST_FRAME:
+        importlib.import_module(name)
 
 
 def _hung_up(fd: int) -> bool:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from balance_tui.backend import Backend
+if TYPE_CHECKING:
+    from balance_tui.backend import Backend
 
 WRITES = frozenset({"adjust", "undo", "acknowledge"})  # they write to the store
 ADJUSTS = frozenset({"adjust", "undo"})  # they write to the books of this console's own session
