@@ -134,9 +134,13 @@ async def open_backend(
     replace the ones the config implies (tests relax them to drive hundreds of reconnects).
     """
     async with AsyncExitStack() as stack:
-        # The store first: one that cannot be opened (StoreUnavailable) stops the start before anything runs.
-        store = await asyncio.to_thread(open_store, database_url(config.database_url), read_only=config.store.read_only)
-        stack.callback(store.dispose)
+        # The store opens in a thread (a new one is migrated: the longest step of a start after the imports)
+        # while the exchange side starts and says which assets it lists. One that cannot be opened
+        # (StoreUnavailable) still stops the start before the feed, the history writer or a session run.
+        opening = asyncio.create_task(
+            asyncio.to_thread(open_store, database_url(config.database_url), read_only=config.store.read_only)
+        )
+        stack.push_async_callback(_dispose_when_open, opening)
         exchange = config.exchange
         simulator: Simulator | None = None
         clock = clock or SystemClock()
@@ -162,13 +166,15 @@ async def open_backend(
             label, mode = httpx.URL(rest_url).host, "live"
             public_url, listed = exchange.ws_public_url, None
 
-        http = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
+        # In a thread: the client loads the CA bundle for TLS, ~0.1 s the loop would otherwise stand still.
+        http = await stack.enter_async_context(await asyncio.to_thread(httpx.AsyncClient, timeout=HTTP_TIMEOUT))
         breaker = CircuitBreaker("rest", is_failure=counts_against_breaker, clock=clock)
         rate = rest_rate or RestRateCounter(RATE_TIERS[config.rest.tier], clock=clock)
         rest = KrakenRest(http, rest_url, credentials, nonces, breaker=breaker, rate=rate)
         decimals = await _asset_decimals(rest)
         manager = build_manager(config, clock, rest, breaker, rate, decimals)
         stream = BalanceStream(manager, rest, ws_url, stale_after_s=config.feed.stale_after_s, budget=reconnect_budget)
+        store = await opening
 
         opened, writer = None, None
         if own_session and not config.store.read_only:
@@ -270,6 +276,13 @@ def _remember_assets(store: Engine, decimals: dict[str, int]) -> None:
     if skipped := sorted(decimals.keys() - fits.keys()):
         log.warning("assets with names over %d characters are not in the books: %s", books.MAX_ASSET, skipped)
     books.register_assets(store, fits)
+
+
+async def _dispose_when_open(opening: asyncio.Task[Engine]) -> None:
+    """On the way out, close the store if it opened; if it did not, the start has already failed with why."""
+    await asyncio.wait([opening])
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().dispose()
 
 
 async def _asset_decimals(rest: KrakenRest) -> dict[str, int]:

@@ -227,6 +227,14 @@ class BalanceApp(App[None]):
         self._show_state()
         self.refresh_bindings()
         self._watch_store()
+        self._draw_first_balances(backend)
+
+    @work(group="first-balances", exit_on_error=False, description="draw the first snapshot")
+    async def _draw_first_balances(self, backend: Backend) -> None:
+        """The first snapshot is drawn as it lands, not at the next refresh tick (up to 1 / refresh_hz later)."""
+        await backend.manager.wait_for_snapshot()
+        if isinstance(self.screen, MainScreen):
+            self.screen.refresh_view()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self._backend_worker and event.state is WorkerState.ERROR:
