@@ -287,13 +287,13 @@ def news(backend: Backend, selected: str | None) -> tuple[object, ...]:
     highlights), which move by the second, and the second is in it too. The main screen reads a View only when
     this changed since its last tick. An idle tick then reads and paints
     nothing (a View of 200 assets cost an idle console several percent of a core at 10 Hz); anything else
-    that changed shows within the second."""
+    that changed shows within the second. The feed's message count is left to the second: heartbeats move it
+    about once a second, out of step with it, and would make a quiet console read and paint twice a second."""
     manager = backend.manager
     health = manager.health
     return (
         manager.revision,
         backend.prices.revision,
-        health.messages,
         health.state,
         health.system,
         health.reconnects,
