@@ -53,8 +53,8 @@ def test_the_engine_and_headless_paths_load_without_textual() -> None:
 
 
 def test_the_console_draws_before_the_backend_libraries_load() -> None:
-    """Start-up: the app and its main screen import none of what only the backend worker needs (tui/app.py,
-    AFTER_FIRST_FRAME), so the first frame does not wait for them; of the store, only its stdlib-only modules."""
+    """Start-up: the app and its main screen import none of what only the running backend needs (tui/app.py
+    loads it in threads), so the first frame does not wait for it; of the store, only its stdlib-only modules."""
     code = "import sys, balance_tui.cli, balance_tui.tui.app; print(*sorted(sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = set(result.stdout.split())

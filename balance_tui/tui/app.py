@@ -52,13 +52,12 @@ if TYPE_CHECKING:
     from balance_tui.tui.adjust_form import AdjustRequest, Figures
     from balance_tui.tui.books_screen import Books
 
-# Most of the start-up's imports are the backend's libraries (SQLAlchemy, SQLModel, Alembic, psycopg, httpx,
-# websockets) and the screens that read the store. Nothing needs them before the backend is ready, so the
-# backend worker loads them in a thread (`_load_backend`) while the first frame is drawn; the methods that
+# Most of the start-up's imports are the backend's libraries (SQLAlchemy, SQLModel, Alembic, httpx, websockets),
+# the store's watch (psycopg) and the screens that read the store. Nothing needs them before the backend is
+# ready, so they load in a thread (`_load`) as they come to be needed: the backend while the first frame is
+# drawn, the watch once the backend is up, the screens once the first balances are drawn. The methods that
 # use them import them where they run, by then a lookup in sys.modules.
-AFTER_FIRST_FRAME = (
-    "balance_tui.backend",
-    "balance_tui.store.watch",
+SCREENS = (
     "balance_tui.tui.adjust_form",
     "balance_tui.tui.asset_screen",
     "balance_tui.tui.books_screen",
@@ -202,7 +201,7 @@ class BalanceApp(App[None]):
         return announcements(previous, view)
 
     async def _run_backend(self) -> None:
-        await asyncio.to_thread(_load_backend)
+        await asyncio.to_thread(_load, "balance_tui.backend")
         from balance_tui.backend import open_backend
         from balance_tui.store.tables import SessionStatus
 
@@ -231,10 +230,12 @@ class BalanceApp(App[None]):
 
     @work(group="first-balances", exit_on_error=False, description="draw the first snapshot")
     async def _draw_first_balances(self, backend: Backend) -> None:
-        """The first snapshot is drawn as it lands, not at the next refresh tick (up to 1 / refresh_hz later)."""
+        """The first snapshot is drawn as it lands, not at the next refresh tick (up to 1 / refresh_hz later);
+        then the screens load."""
         await backend.manager.wait_for_snapshot()
         if isinstance(self.screen, MainScreen):
             self.screen.refresh_view()
+        await asyncio.to_thread(_load, *SCREENS)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self._backend_worker and event.state is WorkerState.ERROR:
@@ -400,6 +401,7 @@ class BalanceApp(App[None]):
         """Adjustments and acknowledgements from any console reach this one: LISTEN/NOTIFY on PostgreSQL, a
         poll on SQLite. The acknowledgements are read first, then watched from the last one read: none is
         missed in between."""
+        await asyncio.to_thread(_load, "balance_tui.store.watch")
         from sqlalchemy.exc import SQLAlchemyError
 
         from balance_tui.store import acks, books
@@ -526,9 +528,9 @@ class BalanceApp(App[None]):
         os._exit(128 + signal.SIGHUP)
 
 
-def _load_backend() -> None:
-    """Import what only a running backend needs (AFTER_FIRST_FRAME); in a thread, so the event loop draws on."""
-    for name in AFTER_FIRST_FRAME:
+def _load(*modules: str) -> None:
+    """Import modules the first frame did without; in a thread, so the event loop draws on meanwhile."""
+    for name in modules:
         importlib.import_module(name)
 
 

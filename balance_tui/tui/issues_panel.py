@@ -221,7 +221,7 @@ class IssuesPanel(Vertical):
 
     async def _acknowledge(self, issue: ValidationIssue, note: str) -> str | None:
         """Write the acknowledgement with the operator; an error to show in the form, or None once written."""
-        from sqlalchemy.exc import SQLAlchemyError  # loaded with the backend (tui/app.py: AFTER_FIRST_FRAME)
+        from sqlalchemy.exc import SQLAlchemyError  # loaded with the backend (see tui/app.py, SCREENS)
 
         from balance_tui.store import acks
 
