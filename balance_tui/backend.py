@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import platformdirs
@@ -32,14 +33,15 @@ from balance_tui.kraken.nonce import NonceSource, PersistentNonceSource
 from balance_tui.kraken.rest import HTTP_TIMEOUT, KrakenError, KrakenRest, counts_against_breaker
 from balance_tui.kraken.stream import BalanceStream
 from balance_tui.kraken.ticker import TickerStream
-from balance_tui.sim import Simulator
-from balance_tui.sim.assets import PAIRS
 from balance_tui.store import books, sessions
 from balance_tui.store.engine import database_url, is_read_only
 from balance_tui.store.history import HistoryWriter
 from balance_tui.store.migrate import open_store
 from balance_tui.store.sessions import OpenedSession
 from balance_tui.store.tables import SessionStatus, TradingSession
+
+if TYPE_CHECKING:
+    from balance_tui.sim import Simulator
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +147,9 @@ async def open_backend(
         simulator: Simulator | None = None
         clock = clock or SystemClock()
         if exchange.name == "sim":
+            from balance_tui.sim import Simulator  # its server (uvicorn) only when it is the exchange
+            from balance_tui.sim.assets import PAIRS
+
             # On the console's clock: the ledger entries it makes are stamped as the engine sees time pass.
             simulator = Simulator(
                 seed=config.sim.seed, updates_per_second=config.sim.updates_per_second, clock=clock.now

@@ -201,6 +201,7 @@ class BalanceApp(App[None]):
         return announcements(previous, view)
 
     async def _run_backend(self) -> None:
+        await self.screen.wait_for_refresh()  # the first frame first: the imports would share the GIL with it
         await asyncio.to_thread(_load, "balance_tui.backend")
         from balance_tui.backend import open_backend
         from balance_tui.store.tables import SessionStatus
@@ -235,6 +236,7 @@ class BalanceApp(App[None]):
         await backend.manager.wait_for_snapshot()
         if isinstance(self.screen, MainScreen):
             self.screen.refresh_view()
+        await self.screen.wait_for_refresh()
         await asyncio.to_thread(_load, *SCREENS)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
