@@ -54,9 +54,10 @@ if TYPE_CHECKING:
 
 # Most of the start-up's imports are the backend's libraries (SQLAlchemy, SQLModel, Alembic, httpx, websockets),
 # the store's watch (psycopg) and the screens that read the store. Nothing needs them before the backend is
-# ready, so they load in a thread (`_load`) as they come to be needed: the backend while the first frame is
-# drawn, the watch once the backend is up, the screens once the first balances are drawn. The methods that
-# use them import them where they run, by then a lookup in sys.modules.
+# ready, so they load in a thread (`_load`): the backend and the watch (which must start as the backend is
+# ready, or another console's write in between would be taken as seen) once the first frame is drawn, the
+# screens once the first balances are. The methods that use them import them where they run, by then a lookup
+# in sys.modules.
 SCREENS = (
     "balance_tui.tui.adjust_form",
     "balance_tui.tui.asset_screen",
@@ -202,7 +203,7 @@ class BalanceApp(App[None]):
 
     async def _run_backend(self) -> None:
         await self.screen.wait_for_refresh()  # the first frame first: the imports would share the GIL with it
-        await asyncio.to_thread(_load, "balance_tui.backend")
+        await asyncio.to_thread(_load, "balance_tui.backend", "balance_tui.store.watch")
         from balance_tui.backend import open_backend
         from balance_tui.store.tables import SessionStatus
 
@@ -403,7 +404,6 @@ class BalanceApp(App[None]):
         """Adjustments and acknowledgements from any console reach this one: LISTEN/NOTIFY on PostgreSQL, a
         poll on SQLite. The acknowledgements are read first, then watched from the last one read: none is
         missed in between."""
-        await asyncio.to_thread(_load, "balance_tui.store.watch")
         from sqlalchemy.exc import SQLAlchemyError
 
         from balance_tui.store import acks, books
