@@ -31,6 +31,7 @@ from balance_tui.core.validator import BalanceValidator, Rule, Severity, Validat
 from balance_tui.kraken.credentials import Credentials
 from balance_tui.kraken.nonce import NonceSource, PersistentNonceSource
 from balance_tui.kraken.rest import HTTP_TIMEOUT, KrakenError, KrakenRest, counts_against_breaker
+from balance_tui.kraken.rest_ticker import RestTicker
 from balance_tui.kraken.stream import BalanceStream
 from balance_tui.kraken.ticker import TickerStream
 from balance_tui.store import books, sessions
@@ -62,6 +63,7 @@ class Backend:
     listed_symbols: list[str] | None  # pairs the exchange lists, when known (else refusals prune)
     session_lost: bool = False  # another console took the session over (its owner stopped heartbeating)
     ticker: TickerStream | None = None  # started once the first snapshot says which assets are held
+    rest_prices: RestTicker | None = None  # the prices once the ticker feed has failed for good
     ending: SessionStatus = SessionStatus.CLOSED  # how the owned session ends when the backend closes
 
     @property
@@ -90,7 +92,8 @@ class Backend:
 
     async def _follow_prices(self) -> None:
         """Keep the ticker on the pairs that value what the account holds, as new assets come; runs until
-        cancelled. An asset dropping to zero keeps its pairs: it may come back, and they may bridge others."""
+        cancelled. An asset dropping to zero keeps its pairs: it may come back, and they may bridge others.
+        A ticker feed that fails for good hands its pairs to REST `Ticker`, polled slowly from then on."""
         await self.manager.wait_for_snapshot()
         quote, listed = self.config.engine.value_in, self.listed_symbols
         held = {asset for asset, balance in self.manager.get_all_balances().items() if balance.total}
@@ -103,7 +106,12 @@ class Backend:
                 ticker.watch(symbols_for([balance.asset], quote, listed))
 
         self.manager.register_callback("balance_update", on_balance)
-        await ticker.run()
+        await ticker.run()  # returns only once the feed has failed for good
+        self.rest_prices = RestTicker(self.prices, self.rest, lambda: ticker.symbols)
+        log.warning(
+            "ticker feed failed (%s): prices from REST Ticker every %g s", ticker.health.error, self.rest_prices.every_s
+        )
+        await self.rest_prices.run()
 
     async def _heartbeat(self, session: TradingSession) -> None:
         """Tell other consoles this session's owner is alive; stop if one of them has taken it over."""
@@ -191,17 +199,24 @@ async def open_backend(
             manager.register_callback("balance_update", writer.record_balance)
             manager.register_callback("ledger_entry", writer.record_ledger)
             await asyncio.to_thread(_remember_assets, store, decimals)
-            opened = await asyncio.to_thread(
-                sessions.resume_or_start,
-                store,
-                exchange=exchange.name,
-                mode=mode,
-                now=clock.now(),
-                base_currency=config.store.base_currency,
-                resume_window=timedelta(hours=config.store.resume_window_hours),
-                resume_from_last_balance=config.store.resume_from_last_balance,
-                lease=timedelta(seconds=config.store.session_lease_s),
+            starting = asyncio.ensure_future(
+                asyncio.to_thread(
+                    sessions.resume_or_start,
+                    store,
+                    exchange=exchange.name,
+                    mode=mode,
+                    now=clock.now(),
+                    rules=sessions.SessionRules.of(config.store),
+                )
             )
+            try:
+                opened = await asyncio.shield(starting)
+            except asyncio.CancelledError:
+                # A quit during start-up: the thread commits the session all the same, so close it here.
+                started = await starting
+                if started.owned:
+                    await asyncio.to_thread(sessions.close, store, started.session, now=clock.now())
+                raise
             log.info("%s", opened.describe())
         backend = Backend(
             config, manager, rest, stream, store, opened, label, simulator, writer, PriceBook(clock), public_url, listed

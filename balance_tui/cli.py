@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import platformdirs
 
@@ -45,11 +45,23 @@ EXIT_CONFIG = 78  # EX_CONFIG: a bad config value or command-line value; nothing
 EXIT_REFUSED = 1
 EXIT_NO_INPUT = 66  # EX_NOINPUT: a file to read is missing, unreadable or not one this version reads
 MAX_RECORDING_MB = 1_000_000
+STOPPING = "SIGTERM stops it and exits 0 (a service stopped); Ctrl+C stops it the same way and exits 130 (128 + SIGINT)"
 
 
 class BadArgument(Exception):
-    """A command-line value outside what the option takes; raised (not ArgumentTypeError) so it ends the run
-    with one line and EXIT_CONFIG, as a bad config value does, instead of argparse's usage text and exit 2."""
+    """A command-line value outside what the option takes, or one argparse refuses (`_Parser`): the run ends
+    with one line and EXIT_CONFIG, as a bad config value does. Raised by the option types rather than
+    ArgumentTypeError, so the line names the option as typed (`history --hours 1e300: ...`)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's own refusals (an unknown option, a choice not offered, a required one missing) end as a bad
+    value does: one line and EXIT_CONFIG, not its usage text and exit 2 (which `status` means as unhealthy)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.partition(" ")[2]
+        where = f"{command}: " if command else ""
+        raise BadArgument(f"{where}{message}; see {self.prog} --help")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,7 +105,7 @@ def _main(argv: list[str] | None) -> int:
             from balance_tui.headless import watch_jsonl
 
             _log_to_stderr()
-            return _interruptible(watch_jsonl(config, credentials))
+            return asyncio.run(watch_jsonl(config, credentials))
         if args.command == "record":
             return _record(config, credentials, args)
         if args.command in STORE_COMMANDS:
@@ -149,7 +161,9 @@ def _store_command(config: Config, args: argparse.Namespace) -> int:
     from balance_tui.store.migrate import open_store
     from balance_tui.store.money import AmountError
 
-    engine = open_store(database_url(config.database_url), read_only=config.store.read_only)
+    # Only `db migrate` makes a new store: the others on a mistyped SQLite path would answer from an empty one.
+    create = args.command == "db" and args.action == "migrate"
+    engine = open_store(database_url(config.database_url), read_only=config.store.read_only, create=create)
     try:
         command = {"db": _db, "adjust": _adjust, "history": _history, "export": _export}[args.command]
         return command(engine, config, args)
@@ -206,7 +220,6 @@ def _adjust(engine: Engine, config: Config, args: argparse.Namespace) -> int:
     from balance_tui.store.tables import AdjustmentKind
 
     amount, asset = parse_amount(args.amount), asset_code(args.asset)
-    store = config.store
     kind = AdjustmentKind.SET if args.set else AdjustmentKind.DELTA
     done_in = sessions.adjust_latest(
         engine,
@@ -215,10 +228,7 @@ def _adjust(engine: Engine, config: Config, args: argparse.Namespace) -> int:
         mode="paper" if config.exchange.name == "sim" else "live",
         now=datetime.now(UTC),
         operator=Operator.current(),
-        base_currency=store.base_currency,
-        resume_window=timedelta(hours=store.resume_window_hours),
-        resume_from_last_balance=store.resume_from_last_balance,
-        lease=timedelta(seconds=store.session_lease_s),
+        rules=sessions.SessionRules.of(config.store),
     )
     result, done = done_in.result, done_in.result.adjustment
     state = "already applied" if result.already_applied else "applied"
@@ -255,13 +265,16 @@ def _not_held(engine: Engine, config: Config, asset: str) -> str | None:
 
 def _history(engine: Engine, config: Config, args: argparse.Namespace) -> int:
     from balance_tui.kraken.assets import asset_code
-    from balance_tui.store.history import bucket_width, history
+    from balance_tui.store import books
+    from balance_tui.store.history import bucket_width, history, latest_sample
     from balance_tui.store.money import canonical
 
     asset, until = asset_code(args.asset), datetime.now(UTC)
     read = history(engine, asset, since=until - timedelta(hours=args.hours), until=until, points=args.points)
     where = f"in the last {args.hours:g} h"
     if not read.points:
+        if asset not in (known := books.asset_decimals(engine)) and latest_sample(engine, asset) is None:
+            raise books.unknown_asset(asset, known)  # a typo, not an asset without samples
         print(f"no samples of {asset} {where}")
         return 0
     if read.bucket is None:
@@ -456,7 +469,8 @@ async def _serve_simulator(args: argparse.Namespace, faults: Faults) -> int:
 
 
 def _interruptible(main: Coroutine[Any, Any, int]) -> int:
-    """Ctrl+C is the normal way to end a long-running command: clean up, exit 0."""
+    """`sim`: Ctrl+C is the way to end it, as its banner says, so it cleans up and exits 0. A stand-in
+    exchange, not a service or a pipeline's stage, unlike `watch` and `record` (see STOPPING)."""
     try:
         return asyncio.run(main)
     except KeyboardInterrupt:
@@ -559,7 +573,7 @@ def _parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="config file laid over the shipped defaults",
     )
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="balance-tui",
         parents=[common],
         description="Operator console for a trading bot's Kraken balances. With no command, opens the console.",
@@ -587,7 +601,10 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     watch = commands.add_parser(
-        "watch", parents=[common], help="print one JSON line per balance change until interrupted"
+        "watch",
+        parents=[common],
+        help="print one JSON line per balance change until SIGTERM or Ctrl+C",
+        epilog=STOPPING,
     )
     watch.add_argument("--jsonl", action="store_true", required=True, help="JSON lines on stdout (required)")
 
@@ -596,6 +613,7 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="record what the console would show (balances, feed health and events, issues, adjustments) "
         "until SIGTERM or Ctrl+C, with no terminal; replay shows it",
+        epilog=STOPPING,
     )
     record.add_argument(
         "--out",

@@ -87,6 +87,23 @@ def _binding_id(name: str) -> str:
     return name
 
 
+def _keys(keys: str) -> str:
+    """A `[keymap]` value: keys, comma-separated, each one Textual can match (empty would leave the default)."""
+    for key in keys.split(","):
+        if not key:
+            shown = f" in {keys!r}" if keys else ""
+            raise ValueError(f"an empty key{shown}; give a key such as 'ctrl+b'")
+        if problem := ui_names.key_problem(key):
+            raise ValueError(problem)
+    return keys
+
+
+def _keymap(keymap: dict[str, str]) -> dict[str, str]:
+    if keymap and (clashes := ui_names.keymap_clashes(keymap)):  # no [keymap]: the TUI's source is not read
+        raise ValueError("; ".join(clashes))
+    return keymap
+
+
 def _database_url(url: str) -> str:
     if problem := database_url_problem(_expand(url)):
         raise ValueError(problem)
@@ -211,7 +228,10 @@ class Config(_Section):
     guard: GuardConfig
     validation: ValidationConfig
     ui: UIConfig
-    keymap: dict[Annotated[str, AfterValidator(_binding_id)], str]
+    keymap: Annotated[
+        dict[Annotated[str, AfterValidator(_binding_id)], Annotated[str, AfterValidator(_keys)]],
+        AfterValidator(_keymap),
+    ]
 
     @property
     def database_url(self) -> str:

@@ -10,7 +10,8 @@ import asyncio
 import json
 import signal
 import sys
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -89,8 +90,28 @@ async def status_once(
     return EXIT_OK if healthy else EXIT_UNHEALTHY
 
 
+@contextmanager
+def stop_signals() -> Iterator[asyncio.Future[int]]:
+    """The first SIGINT or SIGTERM while in the block, as a future: a long-running command stops on either
+    cleanly, and `stopped_code` gives its exit status."""
+    loop = asyncio.get_running_loop()
+    stopped_by: asyncio.Future[int] = loop.create_future()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda sig=sig: stopped_by.done() or stopped_by.set_result(sig))
+    try:
+        yield stopped_by
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def stopped_code(sig: int) -> int:
+    """0 after SIGTERM (a service stopped), 130 after Ctrl+C (128 + SIGINT, the shell's convention)."""
+    return EXIT_OK if sig == signal.SIGTERM else 128 + signal.SIGINT
+
+
 async def watch_jsonl(config: Config, credentials: Credentials | None, out: TextIO = sys.stdout) -> int:
-    """One JSON line per balance change until interrupted; 2 if the feed stops for good."""
+    """One JSON line per balance change until SIGTERM (0) or Ctrl+C (130); 2 if the feed stops for good."""
     reader_gone = asyncio.Event()
 
     def emit(balance: Balance) -> None:
@@ -107,12 +128,15 @@ async def watch_jsonl(config: Config, credentials: Credentials | None, out: Text
         feed = asyncio.create_task(backend.run())
         gone = asyncio.create_task(reader_gone.wait())
         try:
-            await asyncio.wait({feed, gone}, return_when=asyncio.FIRST_COMPLETED)
+            with stop_signals() as stopped_by:
+                await asyncio.wait({feed, gone, stopped_by}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in (feed, gone):
                 task.cancel()
             await asyncio.gather(feed, gone, return_exceptions=True)
         health = backend.manager.health
+    if stopped_by.done():
+        return stopped_code(stopped_by.result())
     if reader_gone.is_set():
         raise BrokenPipeError  # the reader went away, as with `| head`: the CLI ends quietly
     print(f"balance-tui: feed {health.state.value}: {health.error}", file=sys.stderr)
@@ -128,12 +152,9 @@ async def record(
     max_mb: float,
     out: TextIO = sys.stdout,
 ) -> int:
-    """What the console would show, into `path`, until SIGTERM (0) or SIGINT (130). An observer, as `watch`
+    """What the console would show, into `path`, until SIGTERM (0) or Ctrl+C (130). An observer, as `watch`
     is: it never opens, owns or ends the trading session."""
     from balance_tui.recording import Recorder
-
-    loop = asyncio.get_running_loop()
-    stopped_by: asyncio.Future[int] = loop.create_future()
 
     async def engine(backend: Backend) -> None:
         await backend.run()
@@ -144,28 +165,25 @@ async def record(
         open_backend(config, credentials, own_session=False) as backend,
         Recorder(backend, path, keep_hours=keep_hours, max_mb=max_mb) as recorder,
     ):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda sig=sig: stopped_by.done() or stopped_by.set_result(sig))
-        out.write(
-            f"balance-tui: recording {backend.exchange_label} to {path} (keeping {keep_hours:g} h, at most "
-            f"{max_mb:g} MB); SIGTERM or Ctrl+C stops it\n"
-        )
-        out.flush()
         running = asyncio.create_task(engine(backend))
         recording = asyncio.create_task(recorder.run())
         try:
-            await asyncio.wait({running, recording, stopped_by}, return_when=asyncio.FIRST_COMPLETED)
-            recorder.tick()  # the view as it stopped is the last frame
+            with stop_signals() as stopped_by:  # before the line that says they stop it
+                out.write(
+                    f"balance-tui: recording {backend.exchange_label} to {path} (keeping {keep_hours:g} h, at most "
+                    f"{max_mb:g} MB); SIGTERM or Ctrl+C stops it\n"
+                )
+                out.flush()
+                await asyncio.wait({running, recording, stopped_by}, return_when=asyncio.FIRST_COMPLETED)
+                recorder.tick()  # the view as it stopped is the last frame
         finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
             for task in (running, recording):
                 task.cancel()
             await asyncio.gather(running, recording, return_exceptions=True)
     for task in (recording, running):  # ended before a signal: what went wrong goes up
         if not task.cancelled() and (error := task.exception()) is not None:
             raise error
-    return EXIT_OK if stopped_by.result() == signal.SIGTERM else 128 + signal.SIGINT
+    return stopped_code(stopped_by.result())
 
 
 def _no_snapshot_reason(backend: Backend, timeout: float) -> str:

@@ -104,6 +104,8 @@ class PricesView:
     state: FeedState | None = None  # None: not started (it waits for the first snapshot)
     error: str = ""
     endpoint: str = ""
+    from_rest: bool = False  # the ticker feed failed for good: prices come from REST Ticker
+    rest_error: str = ""  # why the last REST poll failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +235,7 @@ class View:
         quote, prices = config.engine.value_in, backend.prices
         values = {asset: prices.value(asset, b.total, quote) for asset, b in balances.items()}
         total, missing = prices.total_value(balances, quote)
-        ticker, monotonic = backend.ticker, manager.clock.monotonic()
+        ticker, rest_prices, monotonic = backend.ticker, backend.rest_prices, manager.clock.monotonic()
         feed = FeedView.read(backend, now, monotonic)
         history = AssetHistoryView.read(
             manager.history, sorted(balances), monotonic, NO_HISTORY if previous is None else previous.history
@@ -252,6 +254,8 @@ class View:
                 state=None if ticker is None else ticker.health.state,
                 error="" if ticker is None else ticker.health.error,
                 endpoint=backend.public_url,
+                from_rest=rest_prices is not None,
+                rest_error="" if rest_prices is None else rest_prices.error,
             ),
             feed=feed,
             engine=EngineView(

@@ -38,9 +38,9 @@ from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
 
+from pty_console import PtyConsole
 from stream_ingest import CLIENT_CPU, CLOCK_TICKS, SENDER_CPU, _busy_ticks, _process_ticks, pin, spread
 
-from balance_tui.pty_console import PtyConsole
 from balance_tui.tui.formatting import amount
 
 SEED = 7

@@ -2,7 +2,8 @@
 
 Runs the backend as `record` does (an observer on the simulator, ledger activity at --rate updates a second)
 with a `Recorder` for --minutes, closes the file, and reports its size scaled to an hour, with what is in
-it: frames (keyframes and deltas), events, and what zlib saved on the payloads it compressed; then how long
+it: frames (keyframes and deltas), events, what zlib saved on the payloads it compressed, and the tables the
+replay's asset and ledger screens read (samples, ledger entries, open orders); then how long
 opening it and a seek to a random instant take (a seek decodes from the keyframe at or before it).
 
     .venv/bin/python benchmarks/recording.py                  # the simulator's default rate, 2 updates/s
@@ -28,6 +29,7 @@ from balance_tui.config import Config, load_config
 from balance_tui.recording import Recorder, Recording
 
 MB = 1024 * 1024
+SCREEN_TABLES = ("balance_samples", "ledger_entries", "orders")  # what the asset and ledger screens read
 
 
 def config(rate: float, directory: Path) -> Config:
@@ -70,7 +72,22 @@ def contents(path: Path) -> dict[str, int]:
                 stored += len(payload.encode())
                 raw += len(payload.encode())
         events = db.execute("SELECT count(*) FROM events").fetchone()[0]
-    return {"frames": frames, "keyframes": keyframes, "packed": packed, "stored": stored, "raw": raw, "events": events}
+        rows = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in SCREEN_TABLES}
+    return {
+        "frames": frames, "keyframes": keyframes, "packed": packed, "stored": stored, "raw": raw, "events": events,
+        **rows,
+    }  # fmt: skip
+
+
+def table_bytes(path: Path) -> dict[str, int]:
+    """Bytes of pages per table, its indexes included (SQLite's dbstat)."""
+    with sqlite3.connect(path) as db:
+        owners = dict(db.execute("SELECT name, tbl_name FROM sqlite_schema WHERE type IN ('table', 'index')"))
+        sizes: dict[str, int] = {}
+        for name, size in db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
+            table = owners.get(name, name)
+            sizes[table] = sizes.get(table, 0) + size
+    return sizes
 
 
 def seeks(path: Path, count: int = 20) -> tuple[float, float]:
@@ -102,7 +119,7 @@ def main() -> None:
         if path is None:
             print(f"{args.rate:g} updates/s for {args.minutes:g} min, no recorder: process CPU {cpu / seconds:.1%}")
             return
-        size, found = path.stat().st_size, contents(path)
+        size, found, tables = path.stat().st_size, contents(path), table_bytes(path)
         opened, seek = seeks(path)
     per_hour = 3600 / seconds
     print(
@@ -114,6 +131,11 @@ def main() -> None:
         f"{found['packed']:,} of them saved {1 - found['stored'] / found['raw']:.0%}"
     )
     print(f"file {size / MB:.2f} MiB: {size * per_hour / MB:.1f} MiB per hour (scaled from {args.minutes:g} min)")
+    print(
+        "by table (with its indexes), per hour: "
+        + ", ".join(f"{name} {tables.get(name, 0) * per_hour / MB:.1f} MiB" for name in ("frames", *SCREEN_TABLES))
+        + f"; rows: {', '.join(f'{found[name]:,} {name}' for name in SCREEN_TABLES)}"
+    )
     print(f"open {opened * 1000:.1f} ms, a seek to a random instant {seek * 1000:.1f} ms on average")
 
 

@@ -215,6 +215,62 @@ def test_every_binding_id_and_a_textual_theme_are_accepted(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(
+    ("keymap", "line"),
+    [
+        ({"app.books": ""}, "[keymap] app.books: an empty key; give a key such as 'ctrl+b'"),
+        ({"app.books": "b,"}, "[keymap] app.books: an empty key in 'b,'; give a key such as 'ctrl+b'"),
+        (
+            {"app.books": "notakey+zz"},
+            "[keymap] app.books: 'notakey+zz' is not a key Textual knows: 'notakey' is not a modifier "
+            "(alt, ctrl, hyper, meta, shift, super)",
+        ),
+        (
+            {"app.books": "ctrl+zz"},
+            "[keymap] app.books: 'ctrl+zz' is not a key Textual knows: 'zz' is neither a character nor a key name "
+            "such as 'escape', 'f5' or 'slash'",
+        ),
+        ({"balances.filter": "/"}, "[keymap] balances.filter: Textual names the key '/' 'slash': write 'slash'"),
+        (
+            {"app.books": "q"},
+            "keymap: app.books and app.quit would both be 'q' where both work; give each its own key",
+        ),
+        (
+            {"books.undo": "escape"},
+            "keymap: books.back and books.undo would both be 'escape' where both work; give each its own key",
+        ),
+        (  # a widget's binding works with its screen's: the balances pane on the main screen
+            {"balances.sort": "z"},
+            "keymap: balances.sort and pane.zoom would both be 'z' where both work; give each its own key",
+        ),
+    ],
+)
+def test_a_keymap_key_textual_would_not_take_or_a_clash_names_the_entry(
+    tmp_path: Path, keymap: dict[str, str], line: str
+) -> None:
+    # QA: "q" stole quit, "notakey+zz" showed in the footer, "" was silently ignored.
+    path = write_config(tmp_path / "c.toml", {"keymap": keymap})
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}: {line}"
+
+
+def test_keys_textual_names_and_keys_that_take_turns_are_accepted(tmp_path: Path) -> None:
+    keymap = {
+        "app.books": "ctrl+shift+f5",
+        "app.quit": "q,Q",
+        "balances.filter": "slash",
+        "books.undo": "U",  # "u" left free on the books screen; ...
+        "sessions.back": "escape,u",  # ... "u" there is the sessions screen's, which is never active with it
+        "app.pause": "space",  # the replay's play key as well: replay.play moves away
+        "replay.play": "enter,ctrl+at",
+        "app.asset": "é",
+        "note.confirm": "u",  # the note form is a screen of its own: the books' `u` is not at work under it
+    }
+    path = write_config(tmp_path / "c.toml", {"keymap": keymap})
+    assert load_config(path).config.keymap == keymap
+
+
+@pytest.mark.parametrize(
     ("url", "problem"),
     [
         ("mysqlx://u:hunter2@h/db", "mysqlx:// is not a database this console speaks"),

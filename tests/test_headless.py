@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -88,7 +89,9 @@ def test_status_once_exits_2_with_the_reason_when_nothing_answers(tmp_path: Path
     assert secret not in result.stderr + result.stdout
 
 
-def test_watch_prints_a_json_line_per_change(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGINT, 128 + signal.SIGINT), (signal.SIGTERM, 0)])
+def test_watch_prints_a_json_line_per_change_until_a_signal(tmp_path: Path, stop: signal.Signals, code: int) -> None:
+    """Ctrl+C exits 130 as the shell's convention has it, SIGTERM (a service stopped) 0: as `record` does."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -106,15 +109,23 @@ def test_watch_prints_a_json_line_per_change(tmp_path: Path) -> None:
     try:
         lines = [json.loads(process.stdout.readline()) for _ in range(40)]  # the snapshots, then updates
     finally:
-        process.send_signal(2)  # SIGINT, as Ctrl+C
+        process.send_signal(stop)
         _, err = process.communicate(timeout=20)
-    assert process.returncode == 0, err
+    assert (process.returncode, err) == (code, "")
     assert set(lines[0]) == {"asset", "total", "held", "free", "source", "time", "feed"}
     assert all(set(line["feed"]) == FEED_FIELDS and "balances" in line["feed"]["channels"] for line in lines)
     assert any(line["feed"]["ping_rtt_ms"] is not None for line in lines)  # the pong to the first frame's ping
     assert [line["feed"]["messages"] for line in lines] == sorted(line["feed"]["messages"] for line in lines)
     assert all(isinstance(line["total"], str) and Decimal(line["total"]) >= 0 for line in lines)
     assert {line["source"] for line in lines} == {"ws"}
+
+
+@pytest.mark.parametrize("command", ["watch", "record"])
+def test_the_long_running_commands_say_how_they_stop_and_exit(command: str) -> None:
+    result = run(command, "--help", timeout=30)
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())  # as argparse wraps it
+    assert "SIGTERM stops it and exits 0" in text and "Ctrl+C stops it the same way and exits 130" in text
 
 
 def test_sim_on_a_busy_port_says_so_in_one_line() -> None:
@@ -205,6 +216,14 @@ def test_a_store_that_cannot_be_opened_is_one_line_and_exit_1(
         (("sim", "--port", "0", "--seed", "1_000"), "sim --seed 1_000: expected a whole number, e.g. 7"),
         (("sim", "--port", "0", "--seed", "x"), "sim --seed x: expected a whole number, e.g. 7"),
         (("sim", "--port", "http"), "sim --port http: a port is 0-65535 (0 picks a free one)"),
+        # argparse's own refusals, the same way (QA: `export --format xml` exited 2, with the usage text)
+        (
+            ("export", "--format", "xml"),
+            "export: argument --format: invalid choice: 'xml' (choose from 'csv', 'json'); "
+            "see balance-tui export --help",
+        ),
+        (("status",), "status: the following arguments are required: --once; see balance-tui status --help"),
+        (("history", "BTC", "--frobnicate"), "unrecognized arguments: --frobnicate; see balance-tui --help"),
     ],
 )
 def test_a_bad_command_line_value_is_one_line_and_exit_78(tmp_path: Path, argv: tuple[str, ...], line: str) -> None:

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, create_engine, select
 
-from balance_tui.pty_console import PtyConsole
 from balance_tui.store.tables import SessionStatus, TradingSession
+from benchmarks.pty_console import PtyConsole
 from tests.conftest import write_config
 
 EXIT_BOUND_S = 5.0

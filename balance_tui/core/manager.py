@@ -163,21 +163,26 @@ class BalanceManager:
         """The asset as far as it can be trusted: live, refreshed, or cached until the cache's TTL ends."""
         if self.source_in_use() is not Source.CACHE:
             return self._balances.get(asset)
-        cached = self.cache.get(asset)
-        return None if cached is None else cached._replace(source=Source.CACHE)
+        return self._cached(asset, self.cache.get)
 
     def get_all_balances(self) -> dict[str, Balance]:
-        if self.source_in_use() is not Source.CACHE:
-            return dict(self._balances)
-        return {asset: b for asset in self._balances if (b := self.get_balance(asset)) is not None}
+        return self._all_balances(self.cache.get)
 
     def shown_balances(self) -> dict[str, Balance]:
         """What `get_all_balances` gives, read as an observer: in cache mode the reads are not counted as
         cache hits (a console or recorder repainting would otherwise make the hit ratio its refresh rate)."""
+        return self._all_balances(self.cache.peek)
+
+    def _all_balances(self, lookup: Callable[[str], Balance | None]) -> dict[str, Balance]:
+        """Every asset's balance; in cache mode each read through `lookup` (`get` counts, `peek` does not)."""
         if self.source_in_use() is not Source.CACHE:
             return dict(self._balances)
-        found = {asset: self.cache.peek(asset) for asset in self._balances}
-        return {asset: b._replace(source=Source.CACHE) for asset, b in found.items() if b is not None}
+        return {asset: b for asset in self._balances if (b := self._cached(asset, lookup)) is not None}
+
+    @staticmethod
+    def _cached(asset: str, lookup: Callable[[str], Balance | None]) -> Balance | None:
+        cached = lookup(asset)
+        return None if cached is None else cached._replace(source=Source.CACHE)
 
     def source_in_use(self) -> Source | None:
         if self.health.observed_state(self.clock.now(), self._stale_after) is FeedState.LIVE:
@@ -435,13 +440,14 @@ class BalanceManager:
 
     def _apply_entry(self, entry: LedgerEntry, source: Source, now: datetime) -> Balance:
         """`entry.balance` is the asset's total, so the touched wallet is whatever the others leave."""
-        before = self._balances.get(entry.asset)
+        asset = entry.asset
+        before = self._balances.get(asset)
         if before is None:
-            wallets, hold = (), self._hold_for(entry.asset)
+            after = Balance(asset, entry.balance, _wallets_after((), entry), source, now, *self._hold_for(asset))
         else:  # its hold is current: every change of holds is applied to every balance at once
-            wallets, hold = before.wallets, (before.hold, before.hold_source)
-        after = Balance(entry.asset, entry.balance, _wallets_after(wallets, entry), source, now, *hold)
-        self._balances[entry.asset] = after
+            wallets = _wallets_after(before.wallets, entry)
+            after = Balance(asset, entry.balance, wallets, source, now, before.hold, before.hold_source)
+        self._balances[asset] = after
         return after
 
     def _hold_for(self, asset: str) -> tuple[HoldAmounts, Source | None]:
@@ -523,9 +529,9 @@ def _flow_kind(flow: Decimal, adjusted: bool) -> EntryKind:
 
 
 def _wallets_after(wallets: tuple[WalletBalance, ...], entry: LedgerEntry) -> tuple[WalletBalance, ...]:
+    if len(wallets) == 1 and wallets[0].type == entry.wallet_type and wallets[0].id == entry.wallet_id:
+        return (WalletBalance(entry.wallet_type, entry.wallet_id, entry.balance),)  # one wallet: it holds the total
     key = (entry.wallet_type, entry.wallet_id)
-    if len(wallets) == 1 and wallets[0][:2] == key:
-        return (WalletBalance(*key, entry.balance),)  # one wallet: it holds the total
     others = total(w.balance for w in wallets if w[:2] != key)
     touched = WalletBalance(*key, EXACT.subtract(entry.balance, others))
     kept = tuple(touched if w[:2] == key else w for w in wallets)

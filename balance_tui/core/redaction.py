@@ -65,3 +65,10 @@ SECRETS = SecretRegistry()
 class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return SECRETS.redact(super().format(record))
+
+
+# A record logged where no handler is configured (a console still starting, a bot that set up no logging)
+# goes to Python's last-resort handler. Every secret is registered here, so any process holding one has run
+# this line: that handler masks too.
+if logging.lastResort is not None:
+    logging.lastResort.setFormatter(RedactingFormatter())

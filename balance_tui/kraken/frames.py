@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from balance_tui.core.events import (
@@ -27,6 +28,7 @@ MAX_FRAME_BYTES = 1 << 20
 # memory to print: 1e-99999999999999999 is a valid Decimal with 10**17 zeros after the point.
 MAX_PLACES = 18
 MAX_WHOLE_DIGITS = 30
+_WHOLE_LIMIT = 10**MAX_WHOLE_DIGITS
 
 
 def is_amount(value: Decimal) -> bool:
@@ -86,7 +88,7 @@ def parse(raw: str | bytes) -> Frame:
     if len(raw) > MAX_FRAME_BYTES:
         raise ParseError(f"frame is {len(raw)} bytes, over the {MAX_FRAME_BYTES} byte limit")
     try:
-        message = _DECODER.decode(raw if isinstance(raw, str) else raw.decode())
+        message = _decode(raw if isinstance(raw, str) else raw.decode())
     except ParseError:
         raise
     except ArithmeticError:
@@ -136,10 +138,10 @@ def _balances(frame: dict[str, Any]) -> BalancesSnapshot | BalancesUpdate:
     kind = _string(frame, "type", "balances")
     sequence = _integer(frame, "sequence", "balances")
     data = _list(frame, "data", "balances")
+    if kind == "update":  # nearly every frame: one entry each
+        return BalancesUpdate(tuple(map(_ledger, data, range(len(data)))), sequence)
     if kind == "snapshot":
         return BalancesSnapshot(tuple(_asset(item, f"balances.data[{i}]") for i, item in enumerate(data)), sequence)
-    if kind == "update":
-        return BalancesUpdate(tuple(_ledger(item, f"balances.data[{i}]") for i, item in enumerate(data)), sequence)
     raise ParseError(f"balances.type: expected 'snapshot' or 'update', got {kind!r}")
 
 
@@ -180,7 +182,46 @@ def _wallet(value: Any, path: str) -> WalletBalance:
     return WalletBalance(_string(item, "type", path), _string(item, "id", path), _decimal(item, "balance", path))
 
 
-def _ledger(value: Any, path: str) -> LedgerEntry:
+# The fields every ledger entry carries, in LedgerEntry's order: the ten before `category` and `subtype`.
+_LEDGER_FIELDS = itemgetter(*LedgerEntry._fields[:10])
+
+
+def _ledger(value: Any, index: int) -> LedgerEntry:
+    """The usual entry (every field there and of its type) is checked in one pass over its values; anything
+    else goes field by field through `_checked_ledger`, which names what is wrong."""
+    try:
+        ledger_id, ref_id, stamp, kind, asset, wallet_type, wallet_id, amount, fee, balance = _LEDGER_FIELDS(value)
+        category, subtype = value.get("category", ""), value.get("subtype", "")
+    except (KeyError, TypeError):  # not an object, or a field missing
+        return _checked_ledger(value, f"balances.data[{index}]")
+    amount, fee, balance = _number(amount), _number(fee), _number(balance)
+    if (
+        type(ledger_id) is str
+        and type(ref_id) is str
+        and type(stamp) is str
+        and type(kind) is str
+        and type(asset) is str
+        and type(wallet_type) is str
+        and type(wallet_id) is str
+        and type(category) is str
+        and type(subtype) is str
+        and amount is not None
+        and fee is not None
+        and balance is not None
+    ):
+        try:
+            moment = datetime.fromisoformat(stamp)
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return LedgerEntry(
+                ledger_id, ref_id, moment, kind, asset, wallet_type, wallet_id, amount, fee, balance, category, subtype
+            )
+    return _checked_ledger(value, f"balances.data[{index}]")
+
+
+def _checked_ledger(value: Any, path: str) -> LedgerEntry:
+    """Field by field, so the error names the first field that is missing or wrong."""
     item = _object(value, path)
     return LedgerEntry(
         ledger_id=_string(item, "ledger_id", path),
@@ -221,6 +262,20 @@ def _amount_text(text: str) -> Decimal:
 _DECODER = json.JSONDecoder(parse_float=_amount_text, parse_constant=_reject_constant)
 
 
+def _decode(text: str) -> Any:
+    """A frame as Kraken sends it, one JSON value from its first character to its last, is read by the
+    decoder's scanner alone (what `decode` calls, without its two whitespace scans); anything else
+    (whitespace around the value, data after it, no JSON at all) goes through `decode`, which says what
+    is wrong as json says it."""
+    try:
+        value, end = _DECODER.scan_once(text, 0)
+        if end == len(text):
+            return value
+    except StopIteration:
+        pass
+    return _DECODER.decode(text)
+
+
 def _object(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ParseError(f"{path}: expected an object, got {type(value).__name__}")
@@ -250,13 +305,20 @@ def _integer(obj: dict[str, Any], key: str, path: str) -> int:
 
 def _decimal(obj: dict[str, Any], key: str, path: str) -> Decimal:
     value = obj.get(key)
-    if isinstance(value, Decimal):
-        return value  # bounded as it was decoded
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = Decimal(value)
-    if not isinstance(value, Decimal) or not is_amount(value):
+    amount = _number(value)
+    if amount is None:
         raise ParseError(f"{path}.{key}: expected a decimal number of at most {MAX_PLACES} places, got {_shown(value)}")
-    return value
+    return amount
+
+
+def _number(value: Any) -> Decimal | None:
+    """A decoded JSON value as an amount, or None if it is not one. Decimals were bounded as they were
+    decoded; an integer is bounded here (no places, so only its digits)."""
+    if type(value) is Decimal:
+        return value
+    if type(value) is int and -_WHOLE_LIMIT < value < _WHOLE_LIMIT:
+        return Decimal(value)
+    return None
 
 
 def _optional_decimal(obj: dict[str, Any], key: str, path: str) -> Decimal | None:

@@ -1,4 +1,4 @@
-"""Kraken REST: signed private calls (read-only allow-list) and the replies the console needs."""
+"""Kraken REST: signed private calls (read-only allow-list), public calls, and the replies the console needs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -30,6 +31,7 @@ from balance_tui.kraken.credentials import Credentials
 from balance_tui.kraken.frames import is_amount
 from balance_tui.kraken.nonce import NonceSource
 from balance_tui.kraken.signing import sign
+from balance_tui.kraken.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +111,8 @@ def counts_against_breaker(exc: Exception) -> bool:
 
 
 class KrakenRest:
-    """Every private call passes the local rate budget and the circuit breaker, whoever makes it."""
+    """Every call but the start-up `Assets` passes the local rate budget and the circuit breaker, whoever
+    makes it."""
 
     def __init__(
         self,
@@ -132,6 +135,7 @@ class KrakenRest:
         self._retry_delays = retry_delays  # for transient failures; the last failure is raised
         self._deadline_s = deadline_s
         self.calls = 0  # requests sent, retries included
+        self._pairs: dict[str, str] | None = None  # WS v2 symbol -> REST pair name, from AssetPairs once
 
     async def private(self, method: str, **params: str) -> Any:
         """Sign and send; retry an invalid nonce once (re-signed) and transient failures with backoff (except for
@@ -140,12 +144,20 @@ class KrakenRest:
             raise PermissionError(
                 f"{method} is not a read-only endpoint; this console signs only {sorted(READ_ONLY_ENDPOINTS)}"
             )
+        return await self._guarded(method, lambda: self._signed(method, params))
+
+    async def public(self, method: str, **params: str) -> Any:
+        """A public call (no key), through the same breaker, retried as a private one. It waits for the rate
+        budget, so it yields to the private calls, but is not counted in it: Kraken counts only those."""
+        return await self._guarded(method, lambda: self._unsigned(method, params))
+
+    async def _guarded(self, method: str, send: Callable[[], Awaitable[Any]]) -> Any:
         delays = iter(() if method in RETRIED_BY_THE_FEED else self._retry_delays)
         nonce_retried = False
         while True:
             try:
                 await self._within_budget(method)
-                return await self.breaker.call(lambda: self._signed(method, params))
+                return await self.breaker.call(send)
             except BreakerOpen as exc:
                 message = f"REST paused after repeated failures; next try in {exc.retry_in:.0f} s"
                 raise KrakenError(method, [message], ErrorKind.PAUSED) from None
@@ -181,6 +193,10 @@ class KrakenRest:
             "Content-Type": "application/x-www-form-urlencoded",
         }
         return await self._call(method, "POST", path, content=body, headers=headers)
+
+    async def _unsigned(self, method: str, params: dict[str, str]) -> Any:
+        self.calls += 1
+        return await self._call(method, "GET", f"/0/public/{method}", params=params)
 
     async def asset_decimals(self) -> dict[str, int]:
         """Each asset's record-keeping precision, from the public `Assets` call (no key needed)."""
@@ -228,6 +244,30 @@ class KrakenRest:
             AssetSnapshot(asset, total(w.balance for w in held), tuple(held)) for asset, held in sorted(wallets.items())
         )
         return ExtendedBalances(BalancesSnapshot(assets, sequence=0, source=Source.REST), HoldsSnapshot(holds))
+
+    async def tickers(self, symbols: Iterable[str]) -> list[Ticker]:
+        """The level-1 ticker of each WS v2 symbol ("BTC/USD") that Kraken lists, from the public `Ticker` call.
+        REST names pairs its own way (XXBTZUSD): the names come from `AssetPairs`, read once."""
+        if self._pairs is None:
+            self._pairs = await self._pair_names()
+        asked = {self._pairs[symbol]: symbol for symbol in symbols if symbol in self._pairs}
+        if not asked:
+            return []
+        result = await self.public("Ticker", pair=",".join(asked))
+        if not isinstance(result, dict):
+            raise KrakenError("Ticker", ["result is not an object"])
+        return [_ticker(key, entry, asked) for key, entry in result.items()]
+
+    async def _pair_names(self) -> dict[str, str]:
+        result = await self.public("AssetPairs")
+        if not isinstance(result, dict):
+            raise KrakenError("AssetPairs", ["result is not an object"])
+        names: dict[str, str] = {}
+        for key, info in result.items():
+            base, quote = (info.get(side) if isinstance(info, dict) else None for side in ("base", "quote"))
+            if isinstance(base, str) and isinstance(quote, str) and "." not in key:  # not a dark pool's ".d"
+                names.setdefault(f"{normalise(base).asset}/{normalise(quote).asset}", key)
+        return names
 
     async def _call(self, method: str, verb: str, path: str, **request: Any) -> Any:
         try:
@@ -280,15 +320,37 @@ def _shown(key: str) -> str:
 _AMOUNT_TEXT = re.compile(r"-?[0-9]{1,40}(?:\.[0-9]{1,40})?")
 
 
-def _amount(entry: dict[str, Any], name: str, key: str) -> Decimal:
-    """BalanceEx amounts arrive as strings (live API) or numbers (Kraken's published example)."""
-    value = entry.get(name, "0")
+def _decimal(value: object) -> Decimal | None:
+    """An amount as Kraken writes one, in a string (live API) or a number (its published examples); else None."""
     if isinstance(value, str):
         amount = Decimal(value) if _AMOUNT_TEXT.fullmatch(value) else None
     elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
         amount = Decimal(value)
     else:
         amount = None
-    if amount is None or not is_amount(amount):
+    return amount if amount is not None and is_amount(amount) else None
+
+
+def _amount(entry: dict[str, Any], name: str, key: str) -> Decimal:
+    value = entry.get(name, "0")
+    if (amount := _decimal(value)) is None:
         raise KrakenError("BalanceEx", [f"{_shown(key)}.{name}: expected a decimal amount, got {value!r:.60}"])
     return amount
+
+
+def _ticker(key: str, entry: object, asked: dict[str, str]) -> Ticker:
+    """One pair of a `Ticker` reply: `c` is the last trade, `b` and `a` the best bid and ask, each an array
+    whose first item is the price."""
+    if key not in asked:
+        raise KrakenError("Ticker", [f"{_shown(key)}: a pair not asked for"])
+    if not isinstance(entry, dict):
+        raise KrakenError("Ticker", [f"{_shown(key)}: expected an object, got {entry!r:.60}"])
+    prices = []
+    for field in ("c", "b", "a"):
+        value = entry.get(field)
+        price = _decimal(value[0]) if isinstance(value, list) and value else None
+        if price is None or price <= 0:
+            raise KrakenError("Ticker", [f"{_shown(key)}.{field}: expected [price, ...], got {value!r:.60}"])
+        prices.append(price)
+    last, bid, ask = prices
+    return Ticker(asked[key], bid=bid, ask=ask, last=last)

@@ -14,6 +14,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from websockets.asyncio.client import ClientConnection
 
@@ -77,8 +78,7 @@ class BalanceStream(Feed):
         executions = {"channel": "executions", "token": token, "snap_orders": True, "snap_trades": False}
         await ws.send(json.dumps({"method": "subscribe", "params": balances, "req_id": 1}))
         await ws.send(json.dumps({"method": "subscribe", "params": executions, "req_id": 2}))
-        expected = _Expected()
-        await self._read(ws, lambda raw: self._take(raw, expected))
+        await self._read(ws, partial(self._take, expected=_Expected()))  # partial: no Python frame per message
 
     def _take(self, raw: str | bytes, expected: _Expected) -> None:
         """Parse one frame and hand it to the engine; anything that breaks the sequence means Resync.

@@ -5,6 +5,9 @@ but the connection: a bad frame, a drop or a silent socket means reconnect and s
 snapshot). The list of symbols only grows: `watch` adds to it while the feed runs (the account came to hold a
 new asset), those are subscribed on the live connection and the whole list on every reconnect. A symbol
 Kraken refuses is remembered and never asked for again.
+
+A feed that fails for good (the endpoint refuses the handshake) leaves the prices to
+`rest_ticker.RestTicker`: the same symbols over REST `Ticker` on a slow timer.
 """
 
 from __future__ import annotations
@@ -176,6 +179,11 @@ class TickerStream(Feed):
             await super().run()
             if self._wanted():
                 return
+
+    @property
+    def symbols(self) -> list[str]:
+        """What it watches that Kraken has not refused."""
+        return self._wanted()
 
     @property
     def settled(self) -> bool:

@@ -1,5 +1,5 @@
-"""The things a replay announces and steps to: adjustments, feed events, resyncs that found blind changes,
-a session taken over, and the recorder's own starts and stops. Each is a row of the `events` table."""
+"""The things a replay announces and steps to: adjustments, acknowledgements, feed events, resyncs that found
+blind changes, a session taken over, and the recorder's own starts and stops. Each is a row of `events`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from balance_tui.store.tables import BalanceAdjustment
+from balance_tui.store.tables import BalanceAdjustment, ValidationAck
 from balance_tui.view import View
 
 
@@ -17,6 +17,7 @@ class EventKind(StrEnum):
     FEED = "feed"  # a feed event (View.feed.events): connected, gap, stale, resync, ...
     BLIND_CHANGE = "blind change"  # a resync found a balance that moved while the feed was down
     SESSION_LOST = "session lost"  # another console took the trading session over
+    ACKNOWLEDGEMENT = "acknowledgement"  # an operator acknowledged a validation issue, with a note
     RECORDING = "recording"  # the recorder started, continued the file, or stopped
 
 
@@ -57,3 +58,7 @@ def adjustment_text(adjustment: BalanceAdjustment) -> str:
         f"{adjustment.operator} adjusted {adjustment.asset} {adjustment.before:f} -> {adjustment.after:f} "
         f"({adjustment.delta:+f}): {adjustment.reason}"
     )
+
+
+def acknowledgement_text(ack: ValidationAck) -> str:
+    return f"{ack.operator} acknowledged {ack.issue}: {ack.reason}"

@@ -15,18 +15,24 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from functools import cache
 from types import MappingProxyType
 from typing import Any, get_args, get_origin, get_type_hints
 
 from pydantic import TypeAdapter
 
+from balance_tui.core.orders import OpenOrder
 from balance_tui.view import AssetHistoryView, View
 
 # Raise it whenever a file this version writes would be misread by the one before (a View field or enum
 # value added, renamed or removed: tests/recording/test_format.py notices): that one then refuses it,
 # saying so. A file of an older version is read here as it is: a field new since then takes its default.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Format 2 added what the asset and ledger screens read (the store's `balance_samples` and `ledger_entries`
+# tables, recording/store_tables.py, and the open orders) and acknowledgements as events; a file of format 1
+# replays without those screens, saying why.
+SCREENS_SINCE = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -46,6 +52,13 @@ CREATE TABLE IF NOT EXISTS events (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_at ON events (at_us);
+CREATE TABLE IF NOT EXISTS orders (
+    id INTEGER PRIMARY KEY,
+    at_us INTEGER NOT NULL,
+    payload BLOB NOT NULL             -- every open order then, with what it holds (as frames' payloads are
+                                      -- stored): written when they change
+);                                    -- and at each keyframe, so what retention leaves starts with them
+CREATE INDEX IF NOT EXISTS orders_at ON orders (at_us);
 """
 KEYFRAME, DELTA = "keyframe", "delta"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -59,6 +72,8 @@ WHOLE = tuple(n for n in _FIELDS if n not in MAPPINGS + PARTS)  # the rest: whol
 _ABSENT = object()
 _HISTORY_ENTRIES = TypeAdapter(get_type_hints(AssetHistoryView)["history"])
 _DATETIME = TypeAdapter(datetime)
+OrderHolds = tuple[tuple[OpenOrder, tuple[str, Decimal] | None], ...]  # as OpenOrders.listed() gives them
+_ORDERS = TypeAdapter(OrderHolds)
 
 
 @cache
@@ -167,6 +182,23 @@ def is_still(delta: dict[str, Any]) -> bool:
     return delta.keys() == {"now"}
 
 
+# What heartbeats move several times a second while nothing else changes: the feed's message counters,
+# and the age of the cache's oldest entry (EngineView.cache.oldest_age), which every read moves.
+FEED_COUNTERS = frozenset({"messages", "rate_1s", "rate_1m", "last_message_at", "ping_rtt"})
+
+
+def is_counters_only(delta: dict[str, Any], old: View, new: View) -> bool:
+    """`delta` (from `old` to `new`) moves nothing but those counters: the console draws them in whole
+    seconds (the ages) or as rates, so a frame of them a second loses nothing it shows."""
+    parts = delta.get("parts", {})
+    if delta.keys() != {"now", "parts"} or not parts.keys() <= {"feed", "engine"}:
+        return False
+    if not parts.get("feed", {}).keys() <= FEED_COUNTERS or not parts.get("engine", {}).keys() <= {"cache"}:
+        return False
+    cache = new.engine.cache
+    return replace(cache, oldest_age=old.engine.cache.oldest_age) == old.engine.cache
+
+
 def apply(view: View, delta: dict[str, Any]) -> View:
     """`view` changed as `delta` says; the parts it does not name are `view`'s own objects."""
     changes: dict[str, Any] = {"now": decode_time(delta["now"])}
@@ -221,3 +253,11 @@ def pack(payload: dict[str, Any]) -> str | bytes:
 
 def unpack(stored: str | bytes) -> dict[str, Any]:
     return json.loads(zlib.decompress(stored) if isinstance(stored, bytes) else stored)
+
+
+def encode_orders(orders: OrderHolds) -> str | bytes:
+    return pack(_ORDERS.dump_python(orders, mode="json"))
+
+
+def decode_orders(stored: str | bytes) -> OrderHolds:
+    return _ORDERS.validate_python(unpack(stored))

@@ -2,7 +2,9 @@
 
 Opening reads only the frames' times (an index); `view_at` decodes from the keyframe at or before the
 instant, or carries on from the last view it gave when that is on the way (playing forward decodes each
-delta once), so a seek costs at most one keyframe interval of deltas.
+delta once), so a seek costs at most one keyframe interval of deltas. `refresh` takes the frames a recorder
+still writing the file has added since. What the asset and ledger screens read (samples, ledger entries,
+open orders) is in tables of their own (format 2 on): `history` is an engine the store's queries run on.
 """
 
 from __future__ import annotations
@@ -14,11 +16,25 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import overload
 
+from sqlalchemy import Engine
+
+from balance_tui.recording import store_tables
 from balance_tui.recording.events import EventKind, RecordedEvent
-from balance_tui.recording.format import KEYFRAME, apply, from_micros, micros, unpack
+from balance_tui.recording.format import (
+    KEYFRAME,
+    SCREENS_SINCE,
+    OrderHolds,
+    apply,
+    decode_orders,
+    decode_time,
+    from_micros,
+    micros,
+    unpack,
+)
 from balance_tui.recording.meta import RecordingError, RecordingMeta, connect, read_meta
 from balance_tui.view import View
 
@@ -50,8 +66,18 @@ class Recording:
         self.meta: RecordingMeta = read_meta(path, db)
         # Read row by row into arrays: a week at 4 frames a second is 2.4 million rows.
         self._ids, self._at_us, self._keys = array("q"), array("q"), array("q")  # _keys: positions of keyframes
+        self._read_frames(0)
+        if not self._keys:
+            raise RecordingError(f"{path}: holds no frames yet")
+        self.times: Sequence[datetime] = FrameTimes(self._at_us)
+        self._cached: tuple[int, View] | None = None  # the position and view of the last frame decoded
+
+    def _read_frames(self, after_id: int) -> None:
+        """Index the frames after `after_id`."""
         try:
-            rows = db.execute("SELECT id, at_us, kind = ? FROM frames ORDER BY id", (KEYFRAME,))
+            rows = self._db.execute(
+                "SELECT id, at_us, kind = ? FROM frames WHERE id > ? ORDER BY id", (KEYFRAME, after_id)
+            )
             for frame_id, at_us, is_key in rows:
                 if is_key:
                     self._keys.append(len(self._ids))
@@ -59,11 +85,53 @@ class Recording:
                     self._ids.append(frame_id)
                     self._at_us.append(at_us)
         except sqlite3.DatabaseError as exc:
-            raise RecordingError(f"{path}: cannot be read: {exc}") from None
-        if not self._keys:
-            raise RecordingError(f"{path}: holds no frames yet")
-        self.times: Sequence[datetime] = FrameTimes(self._at_us)
-        self._cached: tuple[int, View] | None = None  # the position and view of the last frame decoded
+            raise RecordingError(f"{self.path}: cannot be read: {exc}") from None
+
+    @property
+    def being_recorded(self) -> bool:
+        """A recorder has it open (or stopped without closing it: a crash leaves no end time)."""
+        return self.meta.ended_at is None
+
+    def refresh(self) -> bool:
+        """Take the frames written since it was opened or last refreshed, and whether the recorder has
+        stopped since; True if there are new frames."""
+        if not self.being_recorded:
+            return False
+        known = len(self._ids)
+        self._read_frames(self._ids[-1])
+        try:
+            ended = self._db.execute("SELECT value FROM meta WHERE key = 'ended_at'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise RecordingError(f"{self.path}: cannot be read: {exc}") from None
+        if ended and ended[0]:
+            self.meta = replace(self.meta, ended_at=decode_time(ended[0]))
+        return len(self._ids) > known
+
+    @property
+    def screens_missing(self) -> str:
+        """Why the asset and ledger screens cannot be shown from this file; empty when they can."""
+        version = self.meta.format_version
+        if version >= SCREENS_SINCE:
+            return ""
+        return (
+            f"replay: {self.path.name} is of recording format {version}, which kept no ledger entries, "
+            f"balance samples or open orders (format {SCREENS_SINCE} on does)"
+        )
+
+    @cached_property
+    def history(self) -> Engine:
+        """The recorded samples and ledger entries, for the store's own queries (store.history)."""
+        return store_tables.reader(self.path)
+
+    def orders_at(self, at: datetime) -> OrderHolds:
+        """The open orders as of `at`, with what each holds."""
+        try:
+            row = self._db.execute(
+                "SELECT payload FROM orders WHERE at_us <= ? ORDER BY at_us DESC, id DESC LIMIT 1", (micros(at),)
+            ).fetchone()
+            return () if row is None else decode_orders(row[0])
+        except (sqlite3.DatabaseError, ValueError) as exc:  # ValueError: pydantic's, for a damaged row
+            raise RecordingError(f"{self.path}: cannot be read: its open orders are damaged ({exc})") from None
 
     @classmethod
     def open(cls, path: Path | str) -> Recording:
@@ -98,6 +166,8 @@ class Recording:
         return [RecordedEvent(from_micros(at_us), EventKind(kind), asset, text) for at_us, kind, asset, text in rows]
 
     def close(self) -> None:
+        if "history" in self.__dict__:
+            self.history.dispose()
         self._db.close()
 
     def __enter__(self) -> Recording:

@@ -1,8 +1,10 @@
 """`Recorder`: what the console would show, read at its refresh rate and kept in a recording file.
 
-The event loop only reads the `View` (as the console does each tick) and queues it; a single thread turns
-the queue into frames and events and writes them in one transaction per flush, so no frame waits on the
-disk. Views are immutable, so the thread can diff and encode them while the loop reads the next.
+The event loop only reads the `View` (as the console does each tick) and the open orders, and queues them
+with the balance samples and ledger entries the engine reports (as the store's history writer takes them);
+a single thread turns the queue into frames, events and rows and writes them in one transaction per flush,
+so no frame waits on the disk. Views are immutable, so the thread can diff and encode them while the loop
+reads the next.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -26,22 +29,30 @@ from sqlalchemy.exc import SQLAlchemyError
 from balance_tui import __version__
 from balance_tui.backend import Backend
 from balance_tui.config import APP_NAME
-from balance_tui.recording.events import EventKind, adjustment_text, new_feed_events
+from balance_tui.core import Balance
+from balance_tui.core.events import LedgerEntry
+from balance_tui.recording import store_tables
+from balance_tui.recording.events import EventKind, acknowledgement_text, adjustment_text, new_feed_events
 from balance_tui.recording.format import (
     DELTA,
     FORMAT_VERSION,
     KEYFRAME,
     SCHEMA,
+    OrderHolds,
     diff,
+    encode_orders,
     encode_time,
+    from_micros,
+    is_counters_only,
     is_still,
     keyframe,
     micros,
     pack,
 )
 from balance_tui.recording.meta import RecordingError, read_meta
-from balance_tui.store import books
+from balance_tui.store import acks, books
 from balance_tui.store.errors import StoreError
+from balance_tui.store.history import ledger_row, sample_row
 from balance_tui.view import View
 
 log = logging.getLogger(__name__)
@@ -49,6 +60,7 @@ T = TypeVar("T")
 
 DEFAULT_NAME = "recording.sqlite"  # in the data directory's recordings/
 KEYFRAME_EVERY = timedelta(seconds=60)  # a seek decodes at most this much of deltas
+COUNTERS_EVERY = timedelta(seconds=1)  # a frame that moves only the feed's counters waits this long after the last
 RETENTION_EVERY = timedelta(seconds=60)
 FLUSH_EVERY_S = 1.0
 MB = 1024 * 1024
@@ -74,7 +86,7 @@ class Recorder:
         self.path = Path(path)
         self.keep = timedelta(hours=keep_hours)
         self.max_bytes = int(max_mb * MB)
-        self._pending: list[View] = []
+        self._pending = _Batch()
         self._last_read: View | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._file: _File | None = None
@@ -96,14 +108,15 @@ class Recorder:
             await asyncio.sleep(every)
 
     def tick(self) -> View:
-        """Read the view the console would draw now, queue it, and return it."""
+        """Read the view the console would draw now and the open orders, queue them, and return the view."""
         self._last_read = View.read(self.backend, None, self._last_read)
-        self._pending.append(self._last_read)
+        self._pending.views.append((self._last_read, self.backend.manager.orders.listed()))
         return self._last_read
 
     async def flush(self) -> None:
-        """Write what is queued: frames, the events they show, and adjustments committed since the last."""
-        batch, self._pending = self._pending, []
+        """Write what is queued: frames, the events they show, samples, ledger entries, and the adjustments
+        and acknowledgements committed since the last."""
+        batch, self._pending = self._pending, _Batch()
         await self._in_thread(self._open_file().write, batch)
 
     async def __aenter__(self) -> Recorder:
@@ -113,13 +126,25 @@ class Recorder:
         except BaseException:
             self._thread.shutdown()
             raise
+        manager = self.backend.manager
+        manager.register_callback("balance_update", self._sampled)
+        manager.register_callback("ledger_entry", self._entered)
         return self
+
+    def _sampled(self, balance: Balance) -> None:
+        """Each balance the engine reports, as the store's history writer takes it (the asset screen's chart)."""
+        if self._file is not None:  # the engine has no way to take a callback back: a closed recorder ignores it
+            self._pending.samples.append(balance)
+
+    def _entered(self, entry: LedgerEntry) -> None:
+        if self._file is not None:
+            self._pending.entries.append(entry)
 
     async def __aexit__(self, *exc: object) -> None:
         """Flush and close even when cancelled: the last second is kept and ended_at set."""
         file, thread = self._open_file(), self._thread
         assert thread is not None
-        batch, self._pending = self._pending, []
+        batch, self._pending = self._pending, _Batch()
         try:
             await asyncio.shield(self._in_thread(file.close, batch))
         finally:
@@ -140,17 +165,31 @@ class Recorder:
             raise RecordingError(f"{self.path}: cannot be written: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
+@dataclass(slots=True)
+class _Batch:
+    """What the loop queued since the last flush."""
+
+    views: list[tuple[View, OrderHolds]] = field(default_factory=list)  # each view with the orders then
+    samples: list[Balance] = field(default_factory=list)
+    entries: list[LedgerEntry] = field(default_factory=list)
+
+
 class _File:
     """The recording on disk; used only from the recorder's thread."""
 
     def __init__(self, db: sqlite3.Connection, lock: int, backend: Backend, keep: timedelta, max_bytes: int) -> None:
         self.db, self.lock, self.backend = db, lock, backend
         self.keep, self.max_bytes = keep, max_bytes
-        self.last: View | None = None
+        self.last: View | None = None  # the last view written
+        # A later view (with the orders then) that moved only counters, not written yet (COUNTERS_EVERY).
+        self.held: tuple[View, OrderHolds] | None = None
+        self.orders: OrderHolds | None = None  # as last written
         self.last_at_us = db.execute("SELECT coalesce(max(at_us), 0) FROM frames").fetchone()[0]
         self.keyframe_at: datetime | None = None
         self.pruned_at: datetime | None = None
-        self.adjustments_after = books.last_adjustment_id(backend.store)  # only those made while it records
+        # Only those made while it records.
+        self.adjustments_after = books.last_adjustment_id(backend.store)
+        self.acks_after = max((ack.id or 0 for ack in acks.acknowledgements(backend.store).values()), default=0)
         self.store_failing = False
 
     @classmethod
@@ -182,6 +221,7 @@ class _File:
             db.execute("PRAGMA journal_mode = WAL")  # a replay can open the file while it is written
             db.execute("PRAGMA synchronous = NORMAL")
             db.executescript(SCHEMA)
+            store_tables.create(db)
             file = cls(db, lock, backend, keep, max_bytes)
             file._start(existed)
         except BaseException:
@@ -210,19 +250,26 @@ class _File:
             self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
             self._event(now, EventKind.RECORDING, None, "recording continued" if existed else "recording started")
 
-    def write(self, views: list[View]) -> None:
+    def write(self, batch: _Batch, *, last: bool = False) -> None:
+        """`last`: the recorder stops, and a frame held back (COUNTERS_EVERY) is written too."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            for view in views:
-                self._frame(view)
-            self._adjustments()
-            if views and not _within(self.pruned_at, views[-1].now, RETENTION_EVERY):
-                self._prune(views[-1].now)
-                self.pruned_at = views[-1].now
+            for view, orders in batch.views:
+                self._frame(view, orders)
+            if last and self.held is not None:
+                self._frame(*self.held, held=False)
+            store_tables.insert(
+                self.db, store_tables.SAMPLES, [sample_row(b) for b in _last_each_second(batch.samples)]
+            )
+            store_tables.insert(self.db, store_tables.LEDGER, [ledger_row(e) for e in batch.entries])
+            self._from_store()
+            if batch.views and not _within(self.pruned_at, batch.views[-1][0].now, RETENTION_EVERY):
+                self._prune(batch.views[-1][0].now)
+                self.pruned_at = batch.views[-1][0].now
 
-    def close(self, views: list[View]) -> None:
+    def close(self, batch: _Batch) -> None:
         try:
-            self.write(views)
+            self.write(batch, last=True)
             now = self.backend.manager.clock.now()
             with self.db:
                 self.db.execute("BEGIN IMMEDIATE")
@@ -234,7 +281,9 @@ class _File:
             self.db.close()
             os.close(self.lock)  # after sqlite's own descriptor: closing one drops a process's POSIX locks
 
-    def _frame(self, view: View) -> None:
+    def _frame(self, view: View, orders: OrderHolds, *, held: bool = True) -> None:
+        """Write `view` as a keyframe or a delta, with the orders if they changed; `held`: a view that moves
+        only counters within COUNTERS_EVERY of the last frame waits in `self.held` instead."""
         last = self.last
         if last is None or not _within(self.keyframe_at, view.now, KEYFRAME_EVERY):
             kind, payload = KEYFRAME, keyframe(view)
@@ -243,6 +292,11 @@ class _File:
             kind, payload = DELTA, diff(last, view)
             if is_still(payload):
                 return
+            # Heartbeats move the feed's counters several times a second, and nothing else: kept once a second.
+            if held and is_counters_only(payload, last, view) and _within(last.now, view.now, COUNTERS_EVERY):
+                self.held = view, orders
+                return
+        self.held = None
         for at, event_kind, asset, text in new_feed_events(last, view):
             self._event(at, event_kind, asset, text)
         self.last = view
@@ -251,22 +305,33 @@ class _File:
         self.db.execute(
             "INSERT INTO frames (at_us, kind, payload) VALUES (?, ?, ?)", (self.last_at_us, kind, pack(payload))
         )
+        if kind == KEYFRAME or orders != self.orders:  # a keyframe repeats them: a segment starts with them
+            self.orders = orders
+            self.db.execute(
+                "INSERT INTO orders (at_us, payload) VALUES (?, ?)", (self.last_at_us, encode_orders(orders))
+            )
 
-    def _adjustments(self) -> None:
-        """The adjustments committed since the last flush; a store that cannot be read now is asked again
-        at the next (the frames go on being written meanwhile)."""
+    def _from_store(self) -> None:
+        """The adjustments and acknowledgements committed since the last flush; a store that cannot be read
+        now is asked again at the next (the frames go on being written meanwhile)."""
+        store = self.backend.store
         try:
-            found = books.adjustments(self.backend.store, after_id=self.adjustments_after)
+            adjusted = books.adjustments(store, after_id=self.adjustments_after)
+            acknowledged = acks.acknowledgements_after(store, self.acks_after)
         except (StoreError, SQLAlchemyError) as exc:
             if not self.store_failing:
-                log.warning("recorder: cannot read adjustments from the store, will retry: %s", exc)
+                log.warning("recorder: cannot read adjustments or acknowledgements, will retry: %s", exc)
             self.store_failing = True
             return
         self.store_failing = False
-        for adjustment in found:
+        for adjustment in adjusted:
             assert adjustment.id is not None
             self.adjustments_after = adjustment.id
             self._event(adjustment.created_at, EventKind.ADJUSTMENT, adjustment.asset, adjustment_text(adjustment))
+        for ack in acknowledged:
+            assert ack.id is not None
+            self.acks_after = ack.id
+            self._event(ack.created_at, EventKind.ACKNOWLEDGEMENT, None, acknowledgement_text(ack))
 
     def _event(self, at: datetime, kind: EventKind, asset: str | None, text: str) -> None:
         self.db.execute(
@@ -294,10 +359,18 @@ class _File:
     def _drop_before(self, frame_id: int, at_us: int) -> None:
         self.db.execute("DELETE FROM frames WHERE id < ?", (frame_id,))
         self.db.execute("DELETE FROM events WHERE at_us < ?", (at_us,))
+        self.db.execute("DELETE FROM orders WHERE at_us < ?", (at_us,))
+        store_tables.delete_before(self.db, from_micros(at_us))
 
     def _used_bytes(self) -> int:
         pragma = {name: self.db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count")}
         return (pragma["page_count"] - pragma["freelist_count"]) * self.db.execute("PRAGMA page_size").fetchone()[0]
+
+
+def _last_each_second(samples: list[Balance]) -> list[Balance]:
+    """The last sample of each asset in each second: a busy account's hundred a second would make the
+    samples most of the file, and the chart, the last of each bucket of a second or more, is the same."""
+    return list({(b.asset, b.updated_at.replace(microsecond=0)): b for b in samples}.values())
 
 
 def _within(since: datetime | None, now: datetime, every: timedelta) -> bool:
@@ -313,6 +386,7 @@ def _config_summary(backend: Backend) -> dict[str, object]:
         "value_in": config.engine.value_in,
         "refresh_hz": config.ui.refresh_hz,
         "stale_after_s": config.feed.stale_after_s,
+        "history_retention_hours": config.history.retention_hours,  # the asset screen's trend is over this
         "sim_seed": config.sim.seed if config.exchange.name == "sim" else None,
         "sim_updates_per_second": config.sim.updates_per_second if config.exchange.name == "sim" else None,
     }

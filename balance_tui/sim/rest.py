@@ -29,6 +29,7 @@ from balance_tui.sim.assets import (
 )
 from balance_tui.sim.auth import TOKEN_LIFETIME_SECONDS, AuthError, RequestVerifier, TokenRegistry
 from balance_tui.sim.faults import Faults, RestFailure
+from balance_tui.sim.market import Ticker, Tickers
 from balance_tui.sim.wire import dumps
 
 _KRAKEN_ERRORS = {
@@ -47,8 +48,11 @@ class _Refused(Exception):
 class RestApi:
     """Routes for `/0/private/<Method>` (signed POST) and `/0/public/<Method>` (GET or POST)."""
 
-    def __init__(self, account: DemoAccount, verifier: RequestVerifier, tokens: TokenRegistry, faults: Faults) -> None:
+    def __init__(
+        self, account: DemoAccount, verifier: RequestVerifier, tokens: TokenRegistry, faults: Faults, tickers: Tickers
+    ) -> None:
         self._account = account
+        self._tickers = tickers
         self._verifier = verifier
         self._tokens = tokens
         self._faults = faults
@@ -62,6 +66,7 @@ class RestApi:
             "SystemStatus": self._system_status,
             "Assets": self._assets,
             "AssetPairs": _asset_pairs,
+            "Ticker": self._ticker,
         }
         self.routes = [
             Route("/0/private/{method}", self._handle_private, methods=["POST"]),
@@ -141,6 +146,12 @@ class RestApi:
             self._tokens.revoke(token)
         return {"token": token, "expires": TOKEN_LIFETIME_SECONDS}
 
+    def _ticker(self, params: Params) -> dict[str, object]:
+        """Level 1 of each pair asked for (every pair without `pair=`), the same figures the WS ticker shows."""
+        pairs = {pair.key: pair for pair in PAIRS.values()}
+        chosen = _chosen({key: {"altname": pair.altname} for key, pair in pairs.items()}, params.get("pair"), _NO_PAIR)
+        return {key: _ticker_info(self._tickers[pairs[key].symbol]) for key in chosen}
+
     def _system_status(self, _params: Params) -> dict[str, object]:
         timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {"status": str(self._faults.system_status), "timestamp": timestamp}
@@ -203,9 +214,29 @@ def _asset_info(asset: Asset, altname: str) -> dict[str, object]:
     }
 
 
+_NO_PAIR = "EQuery:Unknown asset pair"
+
+
 def _asset_pairs(params: Params) -> dict[str, object]:
     listed = {pair.key: _pair_info(pair) for pair in PAIRS.values()}
-    return _chosen(listed, params.get("pair"), "EQuery:Unknown asset pair")
+    return _chosen(listed, params.get("pair"), _NO_PAIR)
+
+
+def _ticker_info(ticker: Ticker) -> dict[str, object]:
+    """REST's ticker: arrays of decimal strings where WS v2 has named numbers. Ask and bid carry whole-lot and
+    lot volume; today and the last 24 hours are one window here, and the last trade's volume is not kept."""
+    ask, bid, last = (format(x, "f") for x in (ticker.ask, ticker.bid, ticker.last))
+    volume, vwap, low, high = (format(x, "f") for x in (ticker.volume, ticker.vwap, ticker.low, ticker.high))
+    return {
+        "a": [ask, str(int(ticker.ask_qty)), format(ticker.ask_qty, "f")],
+        "b": [bid, str(int(ticker.bid_qty)), format(ticker.bid_qty, "f")],
+        "c": [last, "0"],
+        "v": [volume, volume],
+        "p": [vwap, vwap],
+        "l": [low, low],
+        "h": [high, high],
+        "o": format(ticker.last - ticker.change, "f"),
+    }
 
 
 def _chosen(listed: dict[str, dict[str, object]], asked: str | None, unknown: str) -> dict[str, object]:

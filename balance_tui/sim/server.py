@@ -142,7 +142,7 @@ class Simulator:
             )
         )
         verifier = RequestVerifier({self.api_key: self.api_secret}, nonce_window=nonce_window)
-        rest = RestApi(self.account, verifier, tokens, self.faults)
+        rest = RestApi(self.account, verifier, tokens, self.faults, self._tickers)
         self._app = Starlette(routes=[*rest.routes, *(endpoint.route for endpoint in self._endpoints)])
         self.faults.watch_status(self._status_changed)
         self._port: int | None = None

@@ -39,10 +39,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from balance_tui.core.exact import EXACT
 from balance_tui.store.engine import reading, require_writable, writing
 from balance_tui.store.errors import AdjustmentConflict, IdempotencyMismatch, InvalidInput, SessionError
 from balance_tui.store.identity import Operator
-from balance_tui.store.money import EXACT, canonical, places
+from balance_tui.store.money import canonical, places
 from balance_tui.store.tables import (
     AccountBalance,
     AdjustmentKind,

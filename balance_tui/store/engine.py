@@ -56,12 +56,18 @@ def parse_database_url(database_url: str) -> URL:
     return url
 
 
-def create_store_engine(database_url: str, *, read_only: bool = False) -> Engine:
-    """An engine for the store; `read_only` refuses writes here and, where the backend can, in the database."""
+def create_store_engine(database_url: str, *, read_only: bool = False, create: bool = True) -> Engine:
+    """An engine for the store; `read_only` refuses writes here and, where the backend can, in the database.
+
+    A SQLite file that does not exist is made unless `create` is false: commands that read or add to an
+    existing store refuse a mistyped path instead of answering from a new, empty one."""
     url = parse_database_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            _sqlite_directory(Path(url.database).expanduser())
+            path = Path(url.database).expanduser()
+            if not create and not path.exists():
+                raise StoreUnavailable(f"no store at {path}: start the console once or run `balance-tui db migrate`")
+            _sqlite_directory(path)
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_read_only_connect if read_only else _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)

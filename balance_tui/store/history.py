@@ -158,8 +158,8 @@ class HistoryWriter:
         return batch, False
 
     def _flush(self, batch: list[object]) -> None:
-        samples = [_sample_row(item) for item in batch if isinstance(item, Balance)]
-        entries = [_ledger_row(item) for item in batch if isinstance(item, LedgerEntry)]
+        samples = [sample_row(item) for item in batch if isinstance(item, Balance)]
+        entries = [ledger_row(item) for item in batch if isinstance(item, LedgerEntry)]
         try:
             with self._engine.begin() as connection:
                 if samples:
@@ -293,11 +293,20 @@ class Ledger:
 
 
 def ledger(
-    engine: Engine, *, since: datetime, until: datetime | None = None, asset: str | None = None, limit: int = 2000
+    engine: Engine,
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    asset: str | None = None,
+    limit: int = 2000,
+    after_id: int = 0,
 ) -> Ledger:
     """Entries in [since, until] (until None: up to now), of `asset` or of every asset, newest first; a session
-    is such a range, and entries stamped the moment it started belong to it."""
+    is such a range, and entries stamped the moment it started belong to it. `after_id`: only those stored
+    since the entry of that id (ids grow as entries are stored), for a reader that has the rest."""
     where = [col(LedgerEntryRecord.occurred_at) >= since]
+    if after_id:
+        where.append(col(LedgerEntryRecord.id) > after_id)
     if until is not None:
         where.append(col(LedgerEntryRecord.occurred_at) <= until)
     if asset is not None:
@@ -350,7 +359,8 @@ def _bucketed(points: int) -> Select[tuple[datetime, Decimal, Decimal, str]]:
     return select(*_POINT).join(picked, col(BalanceSample.id) == picked.c.id).order_by(*_OLDEST_FIRST)
 
 
-def _sample_row(balance: Balance) -> dict[str, object]:
+def sample_row(balance: Balance) -> dict[str, object]:
+    """A `balance_samples` row: what the writer stores, and a recording keeps in the same table."""
     return {
         "asset": balance.asset,
         "total": balance.total,
@@ -360,7 +370,8 @@ def _sample_row(balance: Balance) -> dict[str, object]:
     }
 
 
-def _ledger_row(entry: LedgerEntry) -> dict[str, object]:
+def ledger_row(entry: LedgerEntry) -> dict[str, object]:
+    """A `ledger_entries` row, as `sample_row`."""
     return {
         "ledger_id": entry.ledger_id,
         "ref_id": entry.ref_id,

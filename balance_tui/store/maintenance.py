@@ -14,10 +14,11 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 from sqlmodel import col, select
 
+from balance_tui.core.exact import EXACT
 from balance_tui.store.engine import reading
 from balance_tui.store.errors import StoreError
 from balance_tui.store.migrate import current_revision, head_revision
-from balance_tui.store.money import EXACT, canonical
+from balance_tui.store.money import canonical
 from balance_tui.store.tables import (
     AccountBalance,
     AdjustmentKind,

@@ -39,14 +39,15 @@ def head_revision() -> str:
     return head
 
 
-def open_store(database_url: str, *, read_only: bool = False) -> Engine:
+def open_store(database_url: str, *, read_only: bool = False, create: bool = True) -> Engine:
     """An engine on a store whose schema is current: migrated here, or checked when read-only (it cannot migrate).
+    `create=False` refuses a SQLite file that does not exist (`create_store_engine`).
 
     A database that cannot be opened (not a database file, a server that does not answer or refuses the
     login) is a `StoreUnavailable` naming it and the reason in one line; the migration is one transaction,
     so a failure leaves nothing half-done.
     """
-    engine = create_store_engine(database_url, read_only=read_only)
+    engine = create_store_engine(database_url, read_only=read_only, create=create)
     try:
         return _checked(engine, read_only=read_only)
     except DBAPIError as exc:

@@ -1,22 +1,21 @@
-"""Exact money: the one strict parser for typed amounts, the canonical text form, and checked arithmetic.
+"""Exact money: the one strict parser for typed amounts, the canonical text form, and rounding by rule.
 
 Amounts are `Decimal` end to end. What an operator types is parsed by `parse_amount` only, which accepts
 plain ASCII decimals and nothing `Decimal()` would also take (NaN, exponents, underscores, spaces, other
-scripts' digits). Arithmetic runs in `EXACT`, which raises instead of rounding; rounding happens only
-where a rule says so (`quantize_to`), never silently.
+scripts' digits). What the store holds fits NUMERIC(38, 18) (`canonical` refuses the rest), so its sums and
+products never round in core's `EXACT` context; rounding happens only where a rule says so (`quantize_to`).
 """
 
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from balance_tui.core.exact import EXACT
 
 INTEGER_DIGITS = 20  # NUMERIC(38, 18): what both backends hold exactly
 PLACES = 18
 _AMOUNT = re.compile(rf"[+-]?[0-9]{{1,{INTEGER_DIGITS}}}(?:\.[0-9]{{1,{PLACES}}})?")
-
-# Wide enough for any product of two stored amounts; Inexact/Rounded trapped so nothing is rounded silently.
-EXACT = Context(prec=80, traps=[Inexact, Rounded, InvalidOperation, Overflow])
 
 
 class AmountError(ValueError):
@@ -66,4 +65,4 @@ def canonical(value: Decimal) -> str:
 
 def quantize_to(value: Decimal, decimals: int) -> Decimal:
     """Round half-even to an asset's places: for computed figures (P&L, cost), never for typed input."""
-    return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN, context=Context(prec=80))
+    return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN, context=EXACT)

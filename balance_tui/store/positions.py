@@ -19,10 +19,11 @@ from decimal import Decimal
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from balance_tui.core.exact import EXACT
 from balance_tui.store.books import change, locked_balance, locked_session_status
 from balance_tui.store.engine import reading, writing
 from balance_tui.store.errors import PositionError
-from balance_tui.store.money import EXACT, canonical, quantize_to
+from balance_tui.store.money import canonical, quantize_to
 from balance_tui.store.tables import Asset, Position, PositionSide, PositionStatus, SessionStatus, TradingSession
 
 
@@ -39,6 +40,7 @@ def open_position(
     stop_loss: Decimal | None = None,
     take_profit: Decimal | None = None,
 ) -> Position:
+    _check_amounts(size=size, entry_price=entry_price)
     if size <= 0 or entry_price <= 0:
         raise PositionError(f"size and entry price must be positive, got {size} @ {entry_price}")
     with writing(engine) as db:
@@ -76,6 +78,7 @@ def open_position(
 
 
 def close_position(engine: Engine, *, position_id: int, exit_price: Decimal, now: datetime, by: str) -> Position:
+    _check_amounts(exit_price=exit_price)
     if exit_price <= 0:
         raise PositionError(f"exit price must be positive, got {exit_price}")
     with writing(engine) as db:
@@ -110,6 +113,16 @@ def close_position(engine: Engine, *, position_id: int, exit_price: Decimal, now
             reason=f"position {position_id} closed @ {canonical(exit_price)}: P&L {canonical(pnl)}",
         )
         return position
+
+
+def _check_amounts(**amounts: Decimal) -> None:
+    """Refuse a figure the store cannot hold before any arithmetic on it: sums and products of what it holds
+    are exact, and the error names the figure, not the column it would have failed in."""
+    for name, value in amounts.items():
+        try:
+            canonical(value)
+        except ValueError as exc:
+            raise PositionError(f"{name.replace('_', ' ')} {value}: {exc}") from None
 
 
 def open_positions(engine: Engine, session_id: int) -> list[Position]:

@@ -27,11 +27,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
@@ -59,6 +60,31 @@ HEARTBEATS_PER_LEASE = 3
 DEFAULT_LEASE = timedelta(seconds=30)
 DEFAULT_RESUME_WINDOW = timedelta(hours=24)
 SYSTEM = "balance-tui"  # `updated_by` for changes the console makes itself
+
+T = TypeVar("T")
+
+
+class StoreSettings(Protocol):
+    """The `[store]` settings a session opens by (config.StoreConfig; the store does not import config)."""
+
+    base_currency: str
+    resume_window_hours: float
+    resume_from_last_balance: bool
+    session_lease_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRules:
+    """How a session opens, the same for a console's start (`resume_or_start`) and `adjust_latest`."""
+
+    base_currency: str = "USD"
+    resume_window: timedelta | None = DEFAULT_RESUME_WINDOW  # None: never continue an ended session (step 3)
+    lease: timedelta = DEFAULT_LEASE
+
+    @classmethod
+    def of(cls, store: StoreSettings) -> SessionRules:
+        window = timedelta(hours=store.resume_window_hours) if store.resume_from_last_balance else None
+        return cls(store.base_currency, window, timedelta(seconds=store.session_lease_s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,33 +128,12 @@ def resume_or_start(
     exchange: str,
     mode: str,
     now: datetime,
-    base_currency: str = "USD",
-    resume_window: timedelta = DEFAULT_RESUME_WINDOW,
-    resume_from_last_balance: bool = True,
-    lease: timedelta = DEFAULT_LEASE,
+    rules: SessionRules = SessionRules(),
     opening_balances: Mapping[str, Decimal] | None = None,
 ) -> OpenedSession:
     """Open this process's trading session for `exchange` as the module docstring describes."""
     _check_opening(engine, opening_balances or {})
-    # Two consoles starting at once on PostgreSQL can both find no active session; the unique index on
-    # (exchange) among active sessions stops the second insert, and its retry attaches to the first.
-    for attempt in (1, 2):
-        try:
-            with writing(engine) as db:
-                opened = _open(
-                    db,
-                    exchange=exchange,
-                    mode=mode,
-                    now=now,
-                    base_currency=base_currency,
-                    resume_window=resume_window if resume_from_last_balance else None,
-                    lease=lease,
-                    opening_balances=opening_balances or {},
-                )
-            break
-        except IntegrityError:
-            if attempt == 2:
-                raise
+    opened = _retried(engine, lambda db: _open(db, exchange, mode, now, rules, opening_balances or {}))
     log.info("trading session: %s", opened.describe())
     return opened
 
@@ -244,10 +249,7 @@ def adjust_latest(
     mode: str,
     now: datetime,
     operator: Operator,
-    base_currency: str = "USD",
-    resume_window: timedelta = DEFAULT_RESUME_WINDOW,
-    resume_from_last_balance: bool = True,
-    lease: timedelta = DEFAULT_LEASE,
+    rules: SessionRules = SessionRules(),
 ) -> LatestAdjustment:
     """An adjustment from outside a console (`balance-tui adjust`) to the latest trading session, in one
     transaction, so that it is all done or nothing is (a kill at any moment leaves no session behind):
@@ -258,24 +260,23 @@ def adjust_latest(
        ended within `resume_window`, else a new one opens), the adjustment is applied, and the session is
        closed again at once: a closed session with this one adjustment, which the next console continues,
        so it starts from the adjusted balance. Nothing is left `active` for a dead pid.
-    Refused (`SessionError`, nothing written) when `resume_from_last_balance` is off: the next console would
-    start from its opening balances and never show the adjustment.
+    Refused (`SessionError`, nothing written) when the rules continue no session (`resume_from_last_balance`
+    off): the next console would start from its opening balances and never show the adjustment.
+    """
+    return _retried(engine, lambda db: _adjust_latest(db, request, exchange, mode, now, operator, rules))
+
+
+def _retried(engine: Engine, work: Callable[[Session], T]) -> T:
+    """`work` in one write transaction, run once more if it lost a race to open the exchange's session.
+
+    Two processes opening a session at once on PostgreSQL can both find no active one; the unique index on
+    (exchange) among active sessions stops the second insert, and its retry attaches to the first.
     """
     for attempt in (1, 2):
         try:
             with writing(engine) as db:
-                return _adjust_latest(
-                    db,
-                    request,
-                    exchange=exchange,
-                    mode=mode,
-                    now=now,
-                    operator=operator,
-                    base_currency=base_currency,
-                    resume_window=resume_window if resume_from_last_balance else None,
-                    lease=lease,
-                )
-        except IntegrityError:  # a console opened its session at the same moment (PostgreSQL): attach to it
+                return work(db)
+        except IntegrityError:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
@@ -284,14 +285,11 @@ def adjust_latest(
 def _adjust_latest(
     db: Session,
     request: books.AdjustmentRequest,
-    *,
     exchange: str,
     mode: str,
     now: datetime,
     operator: Operator,
-    base_currency: str,
-    resume_window: timedelta | None,
-    lease: timedelta,
+    rules: SessionRules,
 ) -> LatestAdjustment:
     def apply(session: TradingSession) -> books.AdjustmentResult:
         assert session.id is not None
@@ -304,7 +302,7 @@ def _adjust_latest(
         )
         return books.AdjustmentResult(adjustment, BalanceView.of(balance), already)
 
-    interrupted = _sweep(db, exchange, now, lease)
+    interrupted = _sweep(db, exchange, now, rules.lease)
     if (applied_in := books.key_session(db, request.key)) is not None:
         earlier = db.get_one(TradingSession, applied_in)
         return LatestAdjustment(apply(earlier), earlier, f"session {applied_in} ({earlier.status})")
@@ -312,22 +310,13 @@ def _adjust_latest(
     if current is not None:
         where = f"session {current.id}, run by the console {_owner(current)}"
         return LatestAdjustment(apply(current), current, where)
-    if resume_window is None:
+    if rules.resume_window is None:
         raise SessionError(
             f"no console is running on {exchange}, and with [store] resume_from_last_balance = false the next "
             "console starts from its opening balances, so it would never show this adjustment: start the console "
             "and adjust there (or run this command while it runs)"
         )
-    opened = _open(
-        db,
-        exchange=exchange,
-        mode=mode,
-        now=now,
-        base_currency=base_currency,
-        resume_window=resume_window,
-        lease=lease,
-        opening_balances={},
-    )
+    opened = _open(db, exchange, mode, now, rules, {})
     session = opened.session
     result = apply(session)
     session.status, session.ended_at, session.heartbeat_at = SessionStatus.CLOSED, now, now
@@ -339,7 +328,7 @@ def _adjust_latest(
             how += ": its console had died; marked interrupted just now"
         how += ")"
     else:
-        how = "a new one: " + _nothing_to_continue(db, exchange, now, resume_window)
+        how = "a new one: " + _nothing_to_continue(db, exchange, now, rules.resume_window)
     where = (
         f"session {session.id}, opened for this adjustment as no console is running on {exchange} ({how}) "
         "and closed again; the next console continues it"
@@ -365,16 +354,13 @@ def _nothing_to_continue(db: Session, exchange: str, now: datetime, window: time
 
 def _open(
     db: Session,
-    *,
     exchange: str,
     mode: str,
     now: datetime,
-    base_currency: str,
-    resume_window: timedelta | None,
-    lease: timedelta,
+    rules: SessionRules,
     opening_balances: Mapping[str, Decimal],
 ) -> OpenedSession:
-    interrupted = tuple(_sweep(db, exchange, now, lease))
+    interrupted = tuple(_sweep(db, exchange, now, rules.lease))
     current = _active(db, exchange)
     previous: TradingSession | None = None
     resumed = current is not None
@@ -384,12 +370,12 @@ def _open(
             current.heartbeat_at = now
     else:
         owned = True
-        previous = _continuable(db, exchange, now, resume_window)
+        previous = _continuable(db, exchange, now, rules.resume_window)
         current = TradingSession(
             mode=mode,
             exchange=exchange,
             started_at=now,
-            base_currency=base_currency,
+            base_currency=rules.base_currency,
             owner_host=socket.gethostname(),
             owner_pid=os.getpid(),
             heartbeat_at=now,

@@ -55,6 +55,8 @@ Submit = Callable[[AdjustRequest], Awaitable[StoreError | None]]  # the store's 
 
 
 class AdjustForm(ModalScreen[str | None]):
+    # Under 28 rows the form drops its inner margin, so all of it shows on an 80x24 terminal (app.tcss).
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-low"), (28, "-high")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="adjust.cancel"),
         Binding("ctrl+s", "save", "Save", priority=True, id="adjust.save"),
@@ -82,7 +84,7 @@ class AdjustForm(ModalScreen[str | None]):
                 yield RadioButton("set to", id="set")
             yield Input(placeholder="amount, e.g. 250 or -0.5", id="amount")
             yield Static("", id="amount-check", classes="check", markup=False)
-            yield Input(placeholder="reason (required; recorded with your user, SSH origin and terminal)", id="reason")
+            yield Input(placeholder="reason (required; kept with your user, SSH origin, tty)", id="reason")
             yield Static("", id="reason-check", classes="check", markup=False)
             yield Static("", id="error", markup=False)
             with Horizontal(id="buttons"):

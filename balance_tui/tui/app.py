@@ -10,10 +10,11 @@ import select
 import signal
 import sys
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import suppress
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar
 
 import platformdirs
@@ -37,10 +38,9 @@ from balance_tui.tui.announcements import announcements
 from balance_tui.tui.badges import Badge, view_badges
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.commands import REFRESH_RATES, palette_commands
-from balance_tui.tui.formatting import amount
 from balance_tui.tui.issues_panel import IssuesPanel
 from balance_tui.tui.main_screen import MainScreen
-from balance_tui.tui.themes import VARIABLE_DEFAULTS, bundled_themes
+from balance_tui.tui.themes import bundled_themes, variable_defaults
 from balance_tui.view import View, news
 
 if TYPE_CHECKING:
@@ -50,7 +50,9 @@ if TYPE_CHECKING:
     from balance_tui.store.sessions import SessionOverview
     from balance_tui.store.tables import BalanceAdjustment, TradingSession, ValidationAck
     from balance_tui.tui.adjust_form import AdjustRequest, Figures
+    from balance_tui.tui.asset_screen import AssetDetail
     from balance_tui.tui.books_screen import Books
+    from balance_tui.tui.ledger_screen import LedgerPage
 
 # Most of the start-up's imports are the backend's libraries (SQLAlchemy, SQLModel, Alembic, httpx, websockets),
 # the store's watch (psycopg) and the screens that read the store. Nothing needs them before the backend is
@@ -85,6 +87,7 @@ class BalanceApp(App[None]):
     # By terminal height: from 50 rows the main screen's history pane shows by default.
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (50, "-tall")]
     replaying: ClassVar[bool] = False  # a recording, not the backend (balance_tui/tui/replay.py)
+    on_a_recording: Mapping[str, str] = MappingProxyType({})  # what a replay cannot do (availability)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "toggle_help", "Keys", id="app.help"),  # early: a narrow footer keeps it
@@ -162,7 +165,7 @@ class BalanceApp(App[None]):
         return MainScreen()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
-        return dict(VARIABLE_DEFAULTS)
+        return variable_defaults(self.current_theme)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """Every text field of every screen (forms, the command palette) shows a steady cursor."""
@@ -267,7 +270,15 @@ class BalanceApp(App[None]):
     def on_key(self, event: events.Key) -> None:
         """A disabled key says why, rather than doing nothing."""
         active = self.screen.active_bindings.get(event.key)
-        if active is not None and not active.enabled and (why := availability.unavailable(self, active.binding.action)):
+        if active is None or active.enabled:
+            return
+        action, node = active.binding.action, active.node
+        why = (
+            node.unavailable(action)
+            if isinstance(node, availability.Explains)
+            else availability.unavailable(self, action)
+        )
+        if why:
             self.notify(why, title=f"{active.binding.description}: not available", severity="warning", markup=False)
 
     def action_books(self) -> None:
@@ -308,10 +319,22 @@ class BalanceApp(App[None]):
         return await asyncio.to_thread(sessions.overview, backend.store, backend.config.exchange.name)
 
     def action_ledger(self) -> None:
-        from balance_tui.tui.ledger_screen import LedgerScreen, read_ledger
+        from balance_tui.tui.ledger_screen import LedgerScreen
 
-        if not isinstance(self.screen, LedgerScreen) and self.backend is not None:
-            self.push_screen(LedgerScreen(partial(read_ledger, self.backend)))
+        if not isinstance(self.screen, LedgerScreen) and (load := self.ledger_loader()) is not None:
+            self.push_screen(LedgerScreen(load))
+
+    def ledger_loader(self) -> Callable[[LedgerPage | None], Awaitable[LedgerPage]] | None:
+        """What the ledger screen reads: the store (a replay: its recording); None before the backend is ready."""
+        from balance_tui.tui.ledger_screen import read_ledger
+
+        return None if self.backend is None else partial(read_ledger, self.backend)
+
+    def asset_loader(self) -> Callable[[str, int], Awaitable[AssetDetail]] | None:
+        """What the asset screen reads: the store and the engine (a replay: its recording)."""
+        from balance_tui.tui.asset_screen import read_asset
+
+        return None if self.backend is None else partial(read_asset, self.backend)
 
     def action_asset(self) -> None:
         """The selected asset's screen, when the balances table has the focus (else enter is the focused
@@ -327,10 +350,10 @@ class BalanceApp(App[None]):
         self.open_asset(str(event.row_key.value))
 
     def open_asset(self, asset: str) -> None:
-        from balance_tui.tui.asset_screen import AssetScreen, read_asset
+        from balance_tui.tui.asset_screen import AssetScreen
 
-        if self.backend is not None:
-            self.push_screen(AssetScreen(asset, partial(read_asset, self.backend)))
+        if (load := self.asset_loader()) is not None:
+            self.push_screen(AssetScreen(asset, load))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every screen and action in the palette too, each only where its key would work (tui/commands.py)."""
@@ -440,16 +463,11 @@ class BalanceApp(App[None]):
 
     def _announce(self, adjustments: list[BalanceAdjustment]) -> None:
         """One notice per adjustment, whoever wrote it; the books on screen follow."""
-        from balance_tui.tui.books_screen import BooksScreen
+        from balance_tui.tui.books_screen import BooksScreen, described
 
         for adjustment in adjustments:
-            undoes = f" (undoes #{adjustment.reverses_id})" if adjustment.reverses_id is not None else ""
-            self.notify(
-                f"#{adjustment.id} {adjustment.asset} {amount(adjustment.before)} -> {amount(adjustment.after)}"
-                f" by {adjustment.operator}: {adjustment.reason}{undoes}",
-                title="Balance adjusted" if not undoes else "Adjustment undone",
-                markup=False,
-            )
+            undo = adjustment.reverses_id is not None
+            self.notify(described(adjustment), title="Adjustment undone" if undo else "Balance adjusted", markup=False)
         if adjustments:
             for screen in self.screen_stack:
                 if isinstance(screen, BooksScreen):

@@ -23,6 +23,7 @@ from balance_tui.core import Balance
 from balance_tui.core.events import Source
 from balance_tui.core.history import TrendAnalysis
 from balance_tui.core.orders import OpenOrder
+from balance_tui.recording import RecordingError
 from balance_tui.store.errors import StoreError
 from balance_tui.store.history import History, Ledger, bucket_width, history, ledger
 from balance_tui.tui.chart import BalanceChart
@@ -84,6 +85,8 @@ async def read_asset(backend: Backend, asset: str, hours: int) -> AssetDetail:
 
 
 class AssetScreen(Screen[None]):
+    # Under 30 rows the orders table gives its rows to the ledger (app.tcss).
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-low"), (30, "-high")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="asset.back"),
         Binding("1", "range(1)", "Hour", id="asset.range_1h"),
@@ -130,7 +133,7 @@ class AssetScreen(Screen[None]):
         """Read the asset again over the chosen range; a failed read is said in the heading."""
         try:
             detail = await self._load(self.asset, self.hours)
-        except (StoreError, SQLAlchemyError) as exc:
+        except (StoreError, SQLAlchemyError, RecordingError) as exc:  # a replay reads its recording
             self.query_one("#asset-heading", Static).update(f"cannot read {self.asset}'s history: {exc}")
             return
         if detail.hours == self.hours:  # not a read for a range since left

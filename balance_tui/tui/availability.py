@@ -2,14 +2,16 @@
 and the notice of a disabled key all follow.
 
 A reason is a `Rule`: the actions it stops, when (a question about the backend) and in what words; a new
-reason is one more entry in `RULES`. A replay has no backend: what it cannot do is in `ON_A_RECORDING`.
+reason is one more entry in `RULES`. A replay has no backend: what it cannot do is in `ON_A_RECORDING`,
+and what its recording lacks (`on_a_recording`). A widget whose key also waits on its own state (the issues
+pane: an issue selected) `Explains` it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from balance_tui.backend import Backend
@@ -35,15 +37,29 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-_NOT_RECORDED = "replay: a recording holds what the main screen showed, not the store's {}"
 ON_A_RECORDING = {
     **dict.fromkeys(WRITES, "replay: a recording is read-only"),
-    "books": _NOT_RECORDED.format("books"),
-    "sessions": _NOT_RECORDED.format("trading sessions"),
-    "ledger": _NOT_RECORDED.format("ledger"),
-    "asset": "replay: the asset screen reads the store's history and the open orders; a recording holds neither",
+    # The recorder is an observer: it owns no session, and the books are the store's, kept there for good.
+    "books": "replay: the books (tracked balances, positions, adjustments) are the store's, not recorded; "
+    "the adjustments are announced as the cursor passes them",
+    "sessions": "replay: the trading sessions are the store's, not recorded (the recorder owns none)",
     "pause": "replay: space plays and pauses the recording",
 }
+
+
+@runtime_checkable
+class Explains(Protocol):
+    """A node that says why one of its own keys cannot run now: the rules above, then its own reasons."""
+
+    def unavailable(self, action: str) -> str: ...
+
+
+def on_a_recording(screens_missing: str) -> Mapping[str, str]:
+    """What a replay cannot do: ON_A_RECORDING, and the asset and ledger screens if its recording lacks
+    what they read (`screens_missing` says why: Recording.screens_missing)."""
+    if not screens_missing:
+        return ON_A_RECORDING
+    return {**ON_A_RECORDING, "ledger": screens_missing, "asset": screens_missing}
 
 
 class Console(Protocol):
@@ -52,12 +68,13 @@ class Console(Protocol):
     backend: Backend | None
     backend_error: str  # why the backend stopped, once it has
     replaying: bool  # a recording, not the backend (tui/replay.py)
+    on_a_recording: Mapping[str, str]  # then, what it cannot do and why
 
 
 def unavailable(console: Console, action: str) -> str:
     """Why `action` cannot run now, in words; empty when it can (and for actions no rule is about)."""
     if console.replaying:
-        return ON_A_RECORDING.get(action, "")
+        return console.on_a_recording.get(action, "")
     if action not in NEEDS_BACKEND:
         return ""
     backend = console.backend

@@ -11,11 +11,11 @@ from functools import partial
 from typing import ClassVar
 
 from sqlalchemy.exc import SQLAlchemyError
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import DataTable, Footer, Static
 
 from balance_tui.store.books import BalanceView, undo_refusal
 from balance_tui.store.errors import StoreError
@@ -24,9 +24,19 @@ from balance_tui.tui import availability
 from balance_tui.tui.formatting import amount
 from balance_tui.tui.header import ConsoleHeader
 from balance_tui.tui.note_form import Note, NoteForm
-from balance_tui.tui.row_table import RowTable, cells
+from balance_tui.tui.row_table import Column, RowTable, fill
 
 SHOWN_ADJUSTMENTS = 50
+# Each column as wide as its widest figure; the reasons take what is left, and the selected adjustment is
+# shown in full under its table, so no sideways scrolling is needed to read one.
+TRACKED: tuple[Column, ...] = (("asset", "Asset", False), ("total", "Total", True), ("reserved", "Reserved", True),
+    ("available", "Available", True), ("version", "Ver", True), ("by", "Updated by", False),
+    ("reason", "Reason", False))  # fmt: skip
+ADJUSTMENTS: tuple[Column, ...] = (("id", "#", True), ("kind", "Kind", False), ("when", "When (UTC)", False),
+    ("asset", "Asset", False), ("before", "Before", True), ("after", "After", True), ("by", "Operator", False),
+    ("reason", "Reason", False))  # fmt: skip
+POSITIONS: tuple[Column, ...] = (("symbol", "Symbol", False), ("side", "Side", False), ("size", "Size", True),
+    ("entry", "Entry price", True), ("status", "Status", False), ("opened", "Opened (UTC)", False))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +63,12 @@ def undo_note(a: BalanceAdjustment) -> Note:
         confirm="Undo",
         warning=True,
     )
+
+
+def described(a: BalanceAdjustment) -> str:
+    """One adjustment in a line, its whole reason: in a notice, and under the books' table."""
+    undoes = f" (undoes #{a.reverses_id})" if a.reverses_id is not None else ""
+    return f"#{a.id} {a.asset} {amount(a.before)} -> {amount(a.after)} by {a.operator}: {a.reason}{undoes}"
 
 
 def undone_by(adjustments: list[BalanceAdjustment]) -> dict[int, int]:
@@ -87,25 +103,19 @@ class BooksScreen(Screen[None]):
         undo = "" if self._read_only else "  (u undoes the selected one)"
         yield Static(f"adjustments, newest first{undo}", classes="heading")
         yield RowTable(id="adjustments")
+        yield Static("", id="adjustment-detail", markup=False)
         yield Static("positions of the session", classes="heading")
         yield RowTable(id="positions")
         yield Footer()
 
     def on_mount(self) -> None:
-        tracked = self.query_one("#tracked", RowTable)
-        # Each table fits 110 columns: no sideways scrolling for the figures an operator came to read.
-        for label, width in (("Asset", 8), ("Total", 18), ("Reserved", 14), ("Available", 18), ("Ver", 4),
-                             ("Updated by", 10), ("Reason", 20)):  # fmt: skip
-            tracked.add_column(label, width=width)
-        adjustments = self.query_one("#adjustments", RowTable)
-        for label, width in (("#", 4), ("Kind", 12), ("When (UTC)", 19), ("Asset", 6), ("Before", 12),
-                             ("After", 12), ("Operator", 10), ("Reason", 16)):  # fmt: skip
-            adjustments.add_column(label, width=width)
-        positions = self.query_one("#positions", RowTable)
-        for label, width in (("Symbol", 10), ("Side", 6), ("Size", 18), ("Entry price", 18), ("Status", 7),
-                             ("Opened (UTC)", 19)):  # fmt: skip
-            positions.add_column(label, width=width)
+        self._books = Books(None, [], [], [])
+        self.show(self._books)
         self.reload()
+
+    def on_resize(self) -> None:
+        """The reasons take the width there is now."""
+        self.show(self._books)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A read-only console shows `u` disabled; pressing it says why (the app's `on_key`)."""
@@ -132,48 +142,54 @@ class BooksScreen(Screen[None]):
 
     def show(self, books: Books) -> None:
         """Replace the tables: a handful of rows, read after every change, so no diffing is needed."""
-        tracked = self.query_one("#tracked", RowTable)
-        tracked.clear()
-        for b in books.balances:
-            tracked.add_row(
-                *cells(b.asset, amount(b.total), amount(b.reserved), amount(b.available), str(b.version),
-                        b.updated_by, b.update_reason)
-            )  # fmt: skip
+        self._books = books
+        fill(self.query_one("#tracked", RowTable), TRACKED, (
+            (b.asset, {"asset": b.asset, "total": amount(b.total), "reserved": amount(b.reserved),
+                       "available": amount(b.available), "version": str(b.version), "by": b.updated_by,
+                       "reason": b.update_reason})
+            for b in books.balances
+        ), flex="reason")  # fmt: skip
         self._adjustments = {a.id: a for a in books.adjustments if a.id is not None}
         self._undone_by = undone_by(books.adjustments)
+        fill(self.query_one("#adjustments", RowTable), ADJUSTMENTS, (
+            (str(a.id), {"id": str(a.id), "kind": self._kind(a), "when": f"{a.created_at:%Y-%m-%d %H:%M:%S}",
+                         "asset": a.asset, "before": amount(a.before), "after": amount(a.after), "by": a.operator,
+                         "reason": a.reason})
+            for a in reversed(books.adjustments[-SHOWN_ADJUSTMENTS:])
+        ), flex="reason")  # fmt: skip
+        fill(self.query_one("#positions", RowTable), POSITIONS, (
+            (str(p.id), {"symbol": p.symbol, "side": p.side, "size": amount(p.size), "entry": amount(p.entry_price),
+                         "status": p.status, "opened": f"{p.opened_at:%Y-%m-%d %H:%M:%S}"})
+            for p in books.positions
+        ))  # fmt: skip
+        self._describe()
+
+    @on(DataTable.RowHighlighted, "#adjustments")
+    def _describe(self) -> None:
+        """The selected adjustment in full, its reason too (the table may cut it)."""
+        adjustment = self._selected()
+        self.query_one("#adjustment-detail", Static).update("" if adjustment is None else described(adjustment))
+
+    def _selected(self) -> BalanceAdjustment | None:
         table = self.query_one("#adjustments", RowTable)
-        table.clear()
-        for a in reversed(books.adjustments[-SHOWN_ADJUSTMENTS:]):
-            table.add_row(
-                *cells(str(a.id), self._kind(a), f"{a.created_at:%Y-%m-%d %H:%M:%S}", a.asset, amount(a.before),
-                        amount(a.after), a.operator, a.reason),
-                key=str(a.id),
-            )  # fmt: skip
-        positions = self.query_one("#positions", RowTable)
-        positions.clear()
-        for p in books.positions:
-            positions.add_row(
-                *cells(p.symbol, p.side, amount(p.size), amount(p.entry_price), p.status,
-                        f"{p.opened_at:%Y-%m-%d %H:%M:%S}")
-            )  # fmt: skip
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self._adjustments.get(int(key or 0))
 
     def _kind(self, adjustment: BalanceAdjustment) -> str:
         if adjustment.reverses_id is not None:
-            return f"undo of #{adjustment.reverses_id}"
+            return f"undoes #{adjustment.reverses_id}"
         if (by := self._undone_by.get(adjustment.id or 0)) is not None:
-            return f"undone #{by}"
+            return f"undone by #{by}"  # Kind is wide enough for ids up to 9999, as "#" is
         return str(adjustment.kind)
 
     def action_undo(self) -> None:
         """Undo the selected adjustment, once the operator gives a reason; what the store would refuse (an undo,
         an adjustment undone already) is said at once, in the store's words."""
-        table = self.query_one("#adjustments", RowTable)
-        if table.row_count == 0:
-            self.notify("there is no adjustment to undo", title="Undo", severity="warning", markup=False)
-            return
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        adjustment = self._adjustments.get(int(key or 0))
+        adjustment = self._selected()
         if adjustment is None or adjustment.id is None:
+            self.notify("there is no adjustment to undo", title="Undo", severity="warning", markup=False)
             return
         if refusal := undo_refusal(adjustment, undone_by=self._undone_by.get(adjustment.id)):
             self.notify(refusal, title="Undo: refused", severity="warning", markup=False)

@@ -7,6 +7,9 @@ from decimal import Decimal
 
 from balance_tui.core.history import MIN_TREND_SAMPLES, MIN_TREND_SPAN, TrendAnalysis
 
+TREND_SPAN = f"{MIN_TREND_SPAN // timedelta(minutes=1)}\N{NO-BREAK SPACE}min"  # kept on one line
+TREND_NEEDS = f"a trend needs {MIN_TREND_SAMPLES} changes over {TREND_SPAN}"  # what `TrendAnalysis.stated` asks
+
 
 def amount(value: Decimal) -> str:
     """Every digit Kraken sent, grouped in thousands: 12,345,678.1234567891."""
@@ -35,16 +38,22 @@ def trend_text(trend: TrendAnalysis) -> str:
 
 
 def no_trend_yet(changes: int, trend: TrendAnalysis | None) -> str:
-    """What there is while no trend is stated (`TrendAnalysis.stated`), and what one waits for:
-    "6 changes over 12s; a trend after 5 min" (or "after 5" changes, or "after 5 over 5 min")."""
+    """What there is while no trend is stated (`TrendAnalysis.stated`), and what a trend still needs:
+    "6 changes over 12s; a trend needs 5 min" (or "needs 5 changes", or "needs 5 changes over 5 min")."""
     samples, span = (0, timedelta(0)) if trend is None else (trend.samples, trend.span)
     needs = []
     if samples < MIN_TREND_SAMPLES:
-        needs.append(str(MIN_TREND_SAMPLES))
+        needs.append(f"{MIN_TREND_SAMPLES} changes")
     if span < MIN_TREND_SPAN:
-        needs.append(f"{MIN_TREND_SPAN // timedelta(minutes=1)}\N{NO-BREAK SPACE}min")  # kept on one line
+        needs.append(TREND_SPAN)
+    return f"{changes_so_far(changes, trend)}; a trend needs {' over '.join(needs)}"
+
+
+def changes_so_far(changes: int, trend: TrendAnalysis | None) -> str:
+    """How many changes there are and the time they span: "6 changes over 12s", "1 change"."""
+    span = timedelta(0) if trend is None else trend.span
     over = f" over {age(span)}" if span >= timedelta(seconds=1) else ""  # not "over 0s"
-    return f"{changes} change{'' if changes == 1 else 's'}{over}; a trend after {' over '.join(needs)}"
+    return f"{changes} change{'' if changes == 1 else 's'}{over}"
 
 
 def age(delta: timedelta | None, *, step: int = 1) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import Header
 from textual.widgets._header import HeaderClock, HeaderIcon, HeaderTitle
 
@@ -25,6 +26,20 @@ class ConsoleClock(HeaderClock):
         return Text(f"{self.app.clock.now():%H:%M:%S} UTC")  # type: ignore[attr-defined]
 
 
+class ConsoleTitle(HeaderTitle):
+    """As much of the title as the header leaves room for: the app's name gives way first, then the sub-title's
+    last parts (" · " apart: the session), so what the console is connected to shows on an 80-column terminal."""
+
+    def render(self) -> RenderResult:
+        header = self.query_ancestor(Header)
+        title, sub_title = header.screen_title, header.screen_sub_title
+        parts = sub_title.split(" · ") if sub_title else []
+        candidates = [self.app.format_title(title, sub_title)]
+        candidates += [Content(" · ".join(parts[:n])) for n in range(len(parts), 0, -1)]
+        width = self.content_size.width
+        return next((text for text in candidates if text.cell_length <= width), candidates[-1])
+
+
 class ConsoleHeader(Header):
     DEFAULT_CSS = """
     ConsoleHeader #header-right {
@@ -36,7 +51,7 @@ class ConsoleHeader(Header):
 
     def compose(self) -> ComposeResult:
         yield HeaderIcon().data_bind(Header.icon)
-        yield HeaderTitle()
+        yield ConsoleTitle()
         with Horizontal(id="header-right"):  # one dock: two widgets docked on the same side would overlap
             yield BadgeBar()
             yield ConsoleClock()

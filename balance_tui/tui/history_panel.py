@@ -24,7 +24,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from balance_tui.core.history import TrendDirection
-from balance_tui.tui.formatting import no_trend_yet, rate
+from balance_tui.tui.formatting import TREND_NEEDS, changes_so_far, rate
 from balance_tui.view import AssetHistoryView
 
 SPARK_WIDTH = 24  # cells: the latest SPARK_POINTS changes are bucketed into this many
@@ -58,15 +58,16 @@ def spark(totals: Sequence[Decimal], width: int = SPARK_WIDTH) -> str:
 
 
 def history_line(row: AssetHistoryView) -> Content:
-    """asset, sparkline, arrow and rate per hour, ± volatility; a trend only once it is `stated`.
-    The widths are such that a whole line fits 80 columns (the pane's subtitle says what ± is)."""
+    """asset, sparkline, arrow and rate per hour, ± volatility; a trend only once it is `stated`, till then the
+    changes so far. The widths are such that a whole line fits 80 columns (the pane's subtitle says what ± is,
+    and what a trend needs)."""
     cells = spark([e.total for e in row.history])
     head = Content.assemble(
         (row.asset.ljust(ASSET_WIDTH), "bold"), " " * (1 + SPARK_WIDTH - len(cells)), (cells, "$primary"), "  "
     )
     trend = row.trend
     if trend is None or not trend.stated:
-        return head + Content.styled(f"·  {no_trend_yet(len(row.history), trend)}", "$text-muted")
+        return head + Content.styled(f"·  {changes_so_far(len(row.history), trend)}", "$text-muted")
     arrow, style = ARROWS[trend.trend_direction]
     return Content.assemble(
         head,
@@ -79,13 +80,14 @@ def history_line(row: AssetHistoryView) -> Content:
 
 class HistoryPanel(VerticalScroll):
     can_focus = True  # tab reaches it, and `z` zooms it
+    ALLOW_MAXIMIZE = True  # a scrolling container is not zoomed by default
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._shown: Mapping[str, AssetHistoryView] | None = None
         self._lines: dict[str, tuple[AssetHistoryView, Content]] = {}  # the last line drawn for each asset
         self.border_title = "history"
-        self.border_subtitle = "trend per hour · ± volatility"
+        self.border_subtitle = f"trend per hour · ± volatility · {TREND_NEEDS}"
 
     def compose(self) -> ComposeResult:
         yield Static("no assets yet", id="history-rows", markup=False)

@@ -34,9 +34,34 @@ if TYPE_CHECKING:
 
 SEVERITY_STYLES = {"critical": "$error", "error": "$error", "warning": "$warning", "info": "$text-muted"}
 SEVERITY_RICH = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "dim"}
-# Fixed widths that fit a zoomed pane at 110 columns; the detail under the table has the whole message.
-COLUMNS = (("severity", "Severity", 8), ("rule", "Rule", 21), ("asset", "Asset", 6), ("first", "First", 8),
-           ("last", "Last", 8), ("count", "Count", 5), ("message", "Message", 36))  # fmt: skip
+# key, label, width; the message takes what is left. The table fits the pane's width (`fitted`): the columns
+# at the end of KEPT give way first, and the rule is cut (with an ellipsis) before the asset goes; the
+# selected issue's detail, under the table when the pane is zoomed, has every figure and the whole message.
+COLUMNS = (("severity", "Severity", 8), ("asset", "Asset", 6), ("rule", "Rule", 21), ("count", "Count", 5),
+           ("first", "First", 8), ("last", "Last", 8), ("message", "Message", 0))  # fmt: skip
+KEPT = ("severity", "asset", "rule", "count", "last", "message", "first")
+MIN_RULE = 8  # "low_bal…": enough to tell the rules apart
+MIN_MESSAGE = 12
+PADDING = 2  # a DataTable cell's padding, one each side
+SCROLLBAR = 1  # app.tcss: kept for the table's, which shows once the rows outgrow the pane
+
+
+def fitted(width: int) -> list[tuple[str, str, int]]:
+    """The columns that fit `width` cells, in table order, each with its width."""
+    widths = {key: width for key, _, width in COLUMNS}
+    kept: dict[str, int] = {}
+    left = width
+    for key in KEPT:
+        needed = MIN_MESSAGE if key == "message" else widths[key]
+        if key == "rule":
+            needed = max(min(needed, left - PADDING), MIN_RULE)
+        if needed + PADDING > left:
+            break
+        kept[key] = needed
+        left -= needed + PADDING
+    if "message" in kept:
+        kept["message"] += left
+    return [(key, label, kept[key]) for key, label, _ in COLUMNS if key in kept]
 
 
 def issue_key(issue: ValidationIssue) -> str:
@@ -112,6 +137,7 @@ class IssuesPanel(Vertical):
         self._acks: dict[str, ValidationAck] | None = None  # None: not read from the store yet (`acknowledged`)
         self._shown: dict[str, ValidationIssue] = {}  # by key, in table order
         self._drawn: dict[str, dict[str, Text]] = {}
+        self._columns: list[tuple[str, str, int]] = []  # as laid out for the pane's width (`fitted`)
 
     def compose(self) -> ComposeResult:
         yield Static(Content.from_markup("[$success]no issues[/]"), id="issues-none")
@@ -119,10 +145,15 @@ class IssuesPanel(Vertical):
         yield Static("", id="issue-detail")
 
     def on_mount(self) -> None:
-        table = self.table
-        for key, label, width in COLUMNS:
-            table.add_column(label, width=width, key=key)
-        table.display = False
+        self.table.display = False
+
+    def on_resize(self) -> None:
+        """Lay the columns out again for the new width; the rows are drawn again in them."""
+        columns = fitted(self.content_size.width - SCROLLBAR)
+        if columns != self._columns:
+            self._columns = columns
+            self._shown = {}
+            self._redraw()
 
     @property
     def table(self) -> RowTable[Text]:
@@ -153,15 +184,17 @@ class IssuesPanel(Vertical):
         keys = [issue_key(i) for i in shown]
         if keys != list(self._shown):
             selected = self.selected
-            table.clear()
-            for key, issue in zip(keys, shown, strict=True):
-                table.add_row(*_cells(issue).values(), key=key)
-            self._drawn = {key: _cells(issue) for key, issue in zip(keys, shown, strict=True)}
+            table.clear(columns=True)
+            for key, label, width in self._columns:
+                table.add_column(label, width=width, key=key)
+            self._drawn = {key: self._cells(issue) for key, issue in zip(keys, shown, strict=True)}
+            for key, cells in self._drawn.items():
+                table.add_row(*cells.values(), key=key)
             if selected is not None and issue_key(selected) in keys:
                 table.move_cursor(row=keys.index(issue_key(selected)))
         else:
             for key, issue in zip(keys, shown, strict=True):
-                cells = _cells(issue)
+                cells = self._cells(issue)
                 for column, cell in cells.items():
                     if self._drawn[key][column] != cell:
                         table.update_cell(key, column, cell)
@@ -174,6 +207,13 @@ class IssuesPanel(Vertical):
         if had_focus:
             (table if shown else self).focus()
         self._describe()
+
+    def _cells(self, issue: ValidationIssue) -> dict[str, Text]:
+        """The issue's cells in the columns laid out, each cut to its column with an ellipsis."""
+        cells = _cells(issue)
+        for key, _, width in self._columns:
+            cells[key].truncate(width, overflow="ellipsis")
+        return {key: cells[key] for key, _, _ in self._columns}
 
     def _describe(self) -> None:
         issue = self.selected
@@ -208,11 +248,15 @@ class IssuesPanel(Vertical):
         self._acks = known
         self._redraw()
 
+    def unavailable(self, action: str) -> str:
+        """Why `action` cannot run now (availability.Explains): the console's reasons, then the pane's own."""
+        if why := availability.unavailable(self.app, action):
+            return why
+        return "no validation issue selected" if action == "acknowledge" and self.selected is None else ""
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Acknowledging writes to the store: a read-only console shows the key disabled and says why."""
-        if action == "acknowledge":
-            return False if self.selected is None else availability.check(self.app, action)
-        return True
+        """Acknowledging writes to the store, and needs an issue: else the key shows disabled and says why."""
+        return None if self.unavailable(action) else True
 
     def action_acknowledge(self) -> None:
         issue = self.selected

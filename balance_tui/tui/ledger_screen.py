@@ -1,10 +1,15 @@
 """The ledger of a trading session, newest first: every deposit, withdrawal, trade leg and reward the feed
-reported and the store kept, filtered by asset and type, the legs of one trade (one `ref_id`) together."""
+reported and the store kept, filtered by asset and type, the legs of one trade (one `ref_id`) together.
+
+The screen draws a `LedgerPage` from its `load(previous)`: the live console's reads the store's new rows
+since `previous` only; a replay's reads the recording as of its cursor (tui/replay_screens.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,10 +23,11 @@ from textual.widgets import Footer, Input, Select, Static
 
 from balance_tui.backend import Backend
 from balance_tui.kraken.assets import asset_code
+from balance_tui.recording import RecordingError
 from balance_tui.store import sessions
 from balance_tui.store.errors import StoreError
 from balance_tui.store.history import Ledger, ledger
-from balance_tui.store.tables import LedgerEntryRecord, TradingSession
+from balance_tui.store.tables import LedgerEntryRecord
 from balance_tui.tui.formatting import amount, signed
 from balance_tui.tui.header import ConsoleHeader
 from balance_tui.tui.row_table import Column, RowTable, fill
@@ -29,7 +35,20 @@ from balance_tui.tui.row_table import Column, RowTable, fill
 SHOWN_ENTRIES = 2000  # the newest; the heading says how many more the session has
 POLL_S = 2.0  # the store is read again this often while the screen is open: the feed keeps writing
 
-SessionLedger = tuple[TradingSession | None, Ledger]
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LedgerPage:
+    """What the screen shows: whose ledger and from where (the heading says both), and its newest entries.
+    Compared by identity: a read that found nothing new gives back the page it was given."""
+
+    scope: str | None  # "session #3 (active) since 2026-11-20 12:00 UTC"; None: no session yet
+    origin: str  # "from the store", "in the recording"
+    ledger: Ledger
+    session_id: int | None = None  # a live read goes on from this page while it is the same session's
+    last_id: int = 0  # the newest stored entry read (ids grow as entries are stored)
+
+
+FROM_THE_STORE = "from the store"
 # The first column is the glyph that ties the legs of one trade together.
 COLUMNS: tuple[Column, ...] = (
     ("legs", "", False),
@@ -44,18 +63,33 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
-async def read_ledger(backend: Backend) -> SessionLedger:
-    """This console's session, or for one that owns none (read-only, observer) the exchange's latest."""
+async def read_ledger(backend: Backend, previous: LedgerPage | None) -> LedgerPage:
+    """This console's session, or for one that owns none (read-only, observer) the exchange's latest; of a
+    session read before, only the entries stored since (`previous` itself when there are none)."""
     session = backend.session
     if session is None:
         latest = await asyncio.to_thread(sessions.latest, backend.store, backend.config.exchange.name, 1)
         session = latest[0] if latest else None
     if session is None:
-        return None, Ledger([], 0)
+        return LedgerPage(None, FROM_THE_STORE, Ledger([], 0))
+    scope = f"session #{session.id} ({session.status}) since {session.started_at:%Y-%m-%d %H:%M} UTC"
+    known = previous if previous is not None and previous.session_id == session.id else None
+    after = 0 if known is None else known.last_id
     read = await asyncio.to_thread(
-        ledger, backend.store, since=session.started_at, until=session.ended_at, limit=SHOWN_ENTRIES
+        ledger, backend.store, since=session.started_at, until=session.ended_at, limit=SHOWN_ENTRIES, after_id=after
     )
-    return session, read
+    if known is not None:
+        if not read.entries and known.scope == scope:
+            return known
+        read = _merged(known.ledger, read)
+    last = max((entry.id or 0 for entry in read.entries), default=after)
+    return LedgerPage(scope, FROM_THE_STORE, read, session.id, max(last, after))
+
+
+def _merged(known: Ledger, new: Ledger) -> Ledger:
+    """`new` entries (stored since) among the `known`, newest first, the newest SHOWN_ENTRIES kept."""
+    entries = sorted([*new.entries, *known.entries], key=lambda e: (e.occurred_at, e.id or 0), reverse=True)
+    return Ledger(entries[:SHOWN_ENTRIES], known.total + new.total)
 
 
 def grouped(entries: Sequence[LedgerEntryRecord]) -> list[tuple[str, LedgerEntryRecord]]:
@@ -127,10 +161,11 @@ class LedgerScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="ledger.filter"),
     ]
 
-    def __init__(self, load: Callable[[], Awaitable[SessionLedger]]) -> None:
+    def __init__(self, load: Callable[[LedgerPage | None], Awaitable[LedgerPage]]) -> None:
+        """`load(previous)` reads the page to show, given the one shown (None at first)."""
         super().__init__()
         self._load = load
-        self._read: SessionLedger | None = None
+        self._read: LedgerPage | None = None
         self._drawn: tuple[object, ...] | None = None  # what the table shows: entries and filter
         self._types: list[str] = []  # what the type filter offers
 
@@ -164,14 +199,17 @@ class LedgerScreen(Screen[None]):
 
     @work(exclusive=True, group="ledger", exit_on_error=False, description="read the ledger")
     async def reload(self) -> None:
-        """Read the session's ledger again; a failed read is said in the heading, and what was shown stays."""
+        """Read what is new in the ledger; a failed read is said in the heading, and what was shown stays."""
         try:
-            self._read = await self._load()
-        except (StoreError, SQLAlchemyError) as exc:
+            page = await self._load(self._read)
+        except (StoreError, SQLAlchemyError, RecordingError) as exc:  # a replay reads its recording
             self.query_one("#ledger-heading", Static).update(f"cannot read the ledger: {exc}")
             self._drawn = None  # drawn again (heading too) once a read succeeds
             return
-        self._offer_types(self._read[1].entries)
+        if page is self._read and self._drawn is not None:
+            return
+        self._read = page
+        self._offer_types(page.ledger.entries)
         self._draw()
 
     def _offer_types(self, entries: Sequence[LedgerEntryRecord]) -> None:
@@ -188,17 +226,16 @@ class LedgerScreen(Screen[None]):
     def _draw(self) -> None:
         if self._read is None:
             return
-        session, read = self._read
+        page = self._read
         typed = self.query_one(AssetFilter).value
         kind = self.query_one(TypeFilter).value
         kind = None if kind is Select.NULL else str(kind)
-        state = None if session is None else (session.id, session.status)
-        key = (state, read.total, tuple(e.id for e in read.entries), typed, kind)
+        key = (page, typed, kind)
         if key == self._drawn:
             return
         self._drawn = key
-        shown = [e for e in read.entries if matches(e, typed, kind)]
-        self.query_one("#ledger-heading", Static).update(_heading(session, read, len(shown), typed, kind))
+        shown = [e for e in page.ledger.entries if matches(e, typed, kind)]
+        self.query_one("#ledger-heading", Static).update(_heading(page, len(shown), typed, kind))
         table = self.query_one("#ledger", RowTable)
         selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key if table.row_count else None
         fill(table, COLUMNS, entry_rows(grouped(shown)))
@@ -206,13 +243,11 @@ class LedgerScreen(Screen[None]):
             table.move_cursor(row=table.get_row_index(selected), animate=False)
 
 
-def _heading(session: TradingSession | None, read: Ledger, shown: int, typed: str, kind: str | None) -> str:
-    if session is None:
+def _heading(page: LedgerPage, shown: int, typed: str, kind: str | None) -> str:
+    if page.scope is None:
         return "no trading session yet: the ledger lists the entries of one"
-    text = (
-        f"session #{session.id} ({session.status}) since {session.started_at:%Y-%m-%d %H:%M} UTC: "
-        f"{read.total} ledger entr{'y' if read.total == 1 else 'ies'} from the store, newest first"
-    )
+    read = page.ledger
+    text = f"{page.scope}: {read.total} ledger entr{'y' if read.total == 1 else 'ies'} {page.origin}, newest first"
     if read.total > len(read.entries):
         text += f" (the newest {len(read.entries)} here)"
     filters = [f for f in (f"asset {typed.strip()}" if typed.strip() else "", f"type {kind}" if kind else "") if f]

@@ -2,8 +2,8 @@
 
 A Static repaints every line it has on any update, and over SSH every repainted line is bytes on the wire: the
 feed pane's forty lines went out whole each second for the one age in them that moved. Here an update with
-as many lines as before, none wider than the widget, marks only the changed lines dirty, and each line is
-rendered on its own and kept until it changes (a Static renders all its content again for any dirty line);
+as many lines as before, none wider than the widget (now or before), marks only the changed lines dirty, and each
+line is rendered on its own and kept until it changes (a Static renders all its content again for any dirty line);
 only those lines go to the terminal. Anything else (a line more or fewer, a line that would wrap, a text
 selection) is a plain Static's update and render.
 """
@@ -37,8 +37,8 @@ class LineStatic(Static):
             return
         content = Content("\n").join(_content(line) for line in lines)
         width = self.content_size.width
-        self._widest = max(map(_width, lines), default=0)
-        if before is None or len(before) != len(lines) or self._widest > width:
+        wrapped, self._widest = self._widest > width, max(map(_width, lines), default=0)
+        if before is None or len(before) != len(lines) or wrapped or self._widest > width:
             self.update(content)
             return
         changed = (y for y, (old, new) in enumerate(zip(before, lines, strict=True)) if old != new)

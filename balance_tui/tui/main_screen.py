@@ -42,17 +42,24 @@ def describe_blind_changes(changes: tuple[BlindChange, ...]) -> str:
 
 def total_line(view: View) -> str:
     """The total value, what it leaves out, or why there is none yet (a price feed that cannot connect says
-    so, with its endpoint)."""
+    so, with its endpoint); once the ticker feed has failed for good, that the prices come from REST."""
     prices = view.prices
     quote = prices.quote
+    if prices.from_rest:
+        rest = f"prices from REST: {prices.rest_error}" if prices.rest_error else "prices from REST"
+        failed = f"  · {rest} (ticker feed failed: {prices.error})"
+    else:
+        failed = ""
     if not prices.priced:
+        if prices.from_rest:
+            return f"total value: no {quote} prices yet{failed}"
         if prices.error:
             return f"total value: no {quote} prices: {prices.error}"
         return f"total value: waiting for {quote} prices from {prices.endpoint}"
     text = f"total value {amount(view.total.quantize(CENT))} {quote}"
     if view.missing:
         text += f"  (without {', '.join(view.missing)}: no {quote} price)"
-    return text
+    return text + failed
 
 
 class MainScreen(Screen[None]):

@@ -2,14 +2,15 @@
 
 The same app and main screen as the live console: `read_view` gives the recording's view at the cursor
 instead of the backend's, and the cursor is the app's clock, so the header and every age read the
-recording's time. What needs the store or the exchange (writing, the books, the sessions, the ledger, the
-asset screen) is shown disabled, and says why when pressed.
+recording's time. The asset and ledger screens read the recording as of the cursor (tui/replay_screens.py).
+What needs the store (writing, the books, the sessions) is shown disabled, and says why when pressed.
+Playing at the end of a file a recorder is still writing follows it: the end moves as frames come.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 from itertools import groupby
@@ -26,15 +27,19 @@ from balance_tui.recording import Recording
 from balance_tui.recording.events import EventKind, RecordedEvent
 from balance_tui.tui import availability
 from balance_tui.tui.app import BalanceApp
+from balance_tui.tui.asset_screen import AssetDetail
 from balance_tui.tui.balances_table import FADE_STEP, FADE_STEPS
 from balance_tui.tui.header import ConsoleClock
+from balance_tui.tui.ledger_screen import LedgerPage
 from balance_tui.tui.main_screen import SHOWN_CHANGES, MainScreen
 from balance_tui.tui.replay_cursor import JumpError, ReplayCursor
+from balance_tui.tui.replay_screens import read_recorded_asset, read_recorded_ledger
 from balance_tui.tui.time_bar import TimeBar
 from balance_tui.view import View
 
 ANNOUNCED = {  # what a replay announces as the cursor passes it (feed events are in the feed pane already)
     EventKind.ADJUSTMENT: ("Balance adjusted", "information"),
+    EventKind.ACKNOWLEDGEMENT: ("Issue acknowledged", "information"),
     EventKind.BLIND_CHANGE: ("Changed while the feed was down", "warning"),
     EventKind.SESSION_LOST: ("Session taken over", "error"),
     EventKind.RECORDING: ("Recording", "information"),
@@ -83,6 +88,7 @@ class ReplayApp(BalanceApp):
         self.cursor = ReplayCursor(recording)
         super().__init__(config, clock=self.cursor)
         self.recording = recording
+        self.on_a_recording = availability.on_a_recording(recording.screens_missing)
         self._where = f"{recording.meta.exchange_label} · recording {recording.path.name}"
         self._wall = wall  # seconds, for how far a tick plays: speed x the wall time since the last
         self._played_at = 0.0
@@ -105,10 +111,13 @@ class ReplayApp(BalanceApp):
     def read_view(self, selected: str | None, previous: View | None) -> View | None:
         """The recording at the cursor; each tick while playing first moves the cursor on."""
         if self.cursor.playing:
-            wall, before = self._wall(), self.cursor.at
+            wall, before, following = self._wall(), self.cursor.at, self.cursor.following
             self.cursor.advance(wall - self._played_at)
             self._played_at = wall
             self._moved(before)
+            ended = self.recording.meta.ended_at
+            if following and ended is not None:  # the recorder stopped after its last frame: say so
+                self._announce_recorded(self.recording.events_between(self.cursor.at, ended))
         if self._view is None or self._view.now != self.cursor.at:
             self._view = self.recording.view_at(self.cursor.at)
         return self._view.reselect(selected)
@@ -124,8 +133,16 @@ class ReplayApp(BalanceApp):
         return super().check_action(action, parameters)
 
     def open_asset(self, asset: str) -> None:
-        why = availability.unavailable(self, "asset")
-        self.notify(why, title="Asset: not available", severity="warning", markup=False)
+        if why := availability.unavailable(self, "asset"):
+            self.notify(why, title="Asset: not available", severity="warning", markup=False)
+        else:
+            super().open_asset(asset)
+
+    def ledger_loader(self) -> Callable[[LedgerPage | None], Awaitable[LedgerPage]]:
+        return partial(read_recorded_ledger, self.recording, self.cursor)
+
+    def asset_loader(self) -> Callable[[str, int], Awaitable[AssetDetail]]:
+        return partial(read_recorded_asset, self.recording, self.cursor)
 
     # The keys.
 

@@ -72,6 +72,9 @@ class ReplayCursor:
         self.start, self.end = recording.start, recording.end
         self.at = self.start
         self.playing = False
+        # Playing reached the end of a file a recorder is still writing: the cursor keeps to its newest frame
+        # as frames come, until paused or moved.
+        self.following = False
         self.speed = SPEEDS[0]
 
     # The Clock protocol (balance_tui.core.clock): the replay's time is the cursor's. Only `now` is read (the
@@ -94,18 +97,30 @@ class ReplayCursor:
         return (self.at - self.start) / span if span else 1.0
 
     def play(self) -> None:
-        """Play, or pause; playing at the end starts again from the start."""
-        if not self.playing and self.at >= self.end:
+        """Play, or pause; playing at the end starts again from the start, or follows a file being recorded."""
+        if not self.playing and self.at >= self.end and not self.recording.being_recorded:
             self.at = self.start
         self.playing = not self.playing
+        self.following = False
 
     def advance(self, wall_seconds: float) -> None:
-        """Playing: `speed` recorded seconds per second of wall time; at the end it pauses."""
+        """Playing: `speed` recorded seconds per second of wall time; at the end of a file being recorded
+        it follows (at each newest frame), and it pauses at the end of one no longer recorded."""
         if not self.playing:
             return
-        self.at = min(self.at + timedelta(seconds=wall_seconds * self.speed), self.end)
+        if self.following or self.at >= self.end:
+            self._take_new_frames()
+        if self.following:
+            self.at = self.end
+        else:
+            self.at = min(self.at + timedelta(seconds=wall_seconds * self.speed), self.end)
         if self.at >= self.end:
-            self.playing = False
+            self.following = self.recording.being_recorded
+            self.playing = self.following
+
+    def _take_new_frames(self) -> None:
+        self.recording.refresh()
+        self.end = self.recording.end
 
     def step(self, frames: int) -> bool:
         """To the next frame's time (1) or the one before the cursor (-1); False at either end."""
@@ -118,25 +133,28 @@ class ReplayCursor:
             index = bisect_left(times, self.at) - 1
             if index < 0:
                 return False
-        self.at = times[index]
+        self.at, self.following = times[index], False
         return True
 
     def step_minutes(self, minutes: int) -> bool:
         """A minute on or back, stopping at either end; False if already there."""
         target = min(max(self.at + minutes * MINUTE, self.start), self.end)
         moved, self.at = target != self.at, target
+        self.following = self.following and not moved
         return moved
 
     def jump(self, text: str) -> None:
         """To the time `text` names (parse_jump); JumpError, and the cursor stays, if it names none."""
-        self.at = parse_jump(text, self.at, self.start, self.end)
+        self.at, self.following = parse_jump(text, self.at, self.start, self.end), False
 
     def home(self) -> None:
-        self.at = self.start
+        self.at, self.following = self.start, False
 
     def finish(self) -> None:
+        """To the newest frame (of a file being recorded: as it is now), paused."""
+        self._take_new_frames()
         self.at = self.end
-        self.playing = False
+        self.playing = self.following = False
 
     def faster(self, steps: int) -> bool:
         """The next speed of SPEEDS up (1) or down (-1), clamped at 1x and 60x; False if already there."""

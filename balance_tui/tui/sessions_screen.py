@@ -13,12 +13,19 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from balance_tui.core.exact import EXACT
 from balance_tui.store.errors import StoreError
-from balance_tui.store.money import EXACT
 from balance_tui.store.sessions import SessionOverview
 from balance_tui.tui.formatting import amount, signed
 from balance_tui.tui.header import ConsoleHeader
-from balance_tui.tui.row_table import RowTable, cells
+from balance_tui.tui.row_table import Column, RowTable, fill
+
+# Each column as wide as its widest value: an amount never loses a digit.
+SESSIONS: tuple[Column, ...] = (("id", "#", True), ("status", "Status", False), ("started", "Started (UTC)", False),
+    ("ended", "Ended (UTC)", False), ("ran", "Ran", True), ("mode", "Mode", False), ("continues", "Continues", False),
+    ("assets", "Assets", True), ("adjustments", "Adjustments", True))  # fmt: skip
+BALANCES: tuple[Column, ...] = (("asset", "Asset", False), ("opening", "Opening", True), ("latest", "Latest", True),
+    ("change", "Change", True))  # fmt: skip
 
 
 class SessionsScreen(Screen[None]):
@@ -38,13 +45,8 @@ class SessionsScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        sessions = self.query_one("#sessions", RowTable)
-        for label, width in (("#", 5), ("Status", 11), ("Started (UTC)", 16), ("Ended (UTC)", 16), ("Ran", 9),
-                             ("Mode", 5), ("Continues", 9), ("Assets", 6), ("Adjustments", 11)):  # fmt: skip
-            sessions.add_column(label, width=width)
-        balances = self.query_one("#session-balances", RowTable)
-        for label, width in (("Asset", 8), ("Opening", 22), ("Latest", 22), ("Change", 22)):
-            balances.add_column(label, width=width)
+        fill(self.query_one("#sessions", RowTable), SESSIONS, [])
+        fill(self.query_one("#session-balances", RowTable), BALANCES, [])
         self.reload()
 
     @work(exclusive=True, group="sessions", exit_on_error=False, description="read the sessions")
@@ -57,16 +59,7 @@ class SessionsScreen(Screen[None]):
             return
         heading.update(f"{len(found)} trading session(s), newest first" if found else "no trading session yet")
         self._sessions = {str(o.session.id): o for o in found}
-        table = self.query_one("#sessions", RowTable)
-        table.clear()
-        for o in found:
-            s = o.session
-            table.add_row(
-                *cells(str(s.id), s.status, _when(s.started_at), _when(s.ended_at), _ran(s.started_at, s.ended_at),
-                        s.mode, "" if s.continues_id is None else f"#{s.continues_id}", str(len(o.balances)),
-                        str(o.adjustments)),
-                key=str(s.id),
-            )  # fmt: skip
+        fill(self.query_one("#sessions", RowTable), SESSIONS, ((str(o.session.id), _cells(o)) for o in found))
         if found:
             self._show_balances(found[0])
 
@@ -80,12 +73,26 @@ class SessionsScreen(Screen[None]):
         self.query_one("#balances-heading", Static).update(
             f"session #{overview.session.id}: opening and {'closing' if ended else 'latest'} balances"
         )
-        table = self.query_one("#session-balances", RowTable)
-        table.clear()
-        for b in overview.balances:
-            table.add_row(
-                *cells(b.asset, amount(b.opening), amount(b.total), signed(EXACT.subtract(b.total, b.opening)))
-            )
+        fill(self.query_one("#session-balances", RowTable), BALANCES, (
+            (b.asset, {"asset": b.asset, "opening": amount(b.opening), "latest": amount(b.total),
+                       "change": signed(EXACT.subtract(b.total, b.opening))})
+            for b in overview.balances
+        ))  # fmt: skip
+
+
+def _cells(overview: SessionOverview) -> dict[str, str]:
+    s = overview.session
+    return {
+        "id": str(s.id),
+        "status": s.status,
+        "started": _when(s.started_at),
+        "ended": _when(s.ended_at),
+        "ran": _ran(s.started_at, s.ended_at),
+        "mode": s.mode,
+        "continues": "" if s.continues_id is None else f"#{s.continues_id}",
+        "assets": str(len(overview.balances)),
+        "adjustments": str(overview.adjustments),
+    }
 
 
 def _when(at: datetime | None) -> str:

@@ -24,12 +24,21 @@ COLOR_FIELDS = (
     "panel",
     "boost",
 )
-# The console's own colours, for themes (like Textual's built-ins) that do not define them.
+# The console's own colours, for themes (like Textual's built-ins) that do not define them; `variable_defaults`
+# adds the pane border, which follows the theme.
 VARIABLE_DEFAULTS = {
     "balance-up": "ansi_bright_green",
     "balance-down": "ansi_bright_red",
     "balance-stale": "ansi_yellow",
 }
+
+
+def variable_defaults(theme: Theme) -> dict[str, str]:
+    """The console's own colours for `theme` where it does not set them. A pane's border is the panel colour
+    moved away from the background, lighter on a dark theme and darker on a light one: lightened on a light
+    theme it is white on white."""
+    shade = "panel-lighten-2" if theme.dark else "panel-darken-3"
+    return VARIABLE_DEFAULTS | {"pane-border": theme.to_color_system().generate()[shade]}
 
 
 class ThemeError(Exception):

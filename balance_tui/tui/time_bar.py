@@ -1,5 +1,6 @@
-"""The replay's time bar, above the footer: playing or paused, the speed, the cursor's time, how far through
-the recording, its span and what it recorded; `g` turns it into a field for a time to jump to."""
+"""The replay's time bar, above the footer: playing, paused or following a file being recorded (LIVE), the
+speed, the cursor's time, how far through the recording, its span and what it recorded; `g` turns it into a
+field for a time to jump to."""
 
 from __future__ import annotations
 
@@ -90,7 +91,11 @@ class TimeBar(Horizontal):
     def show(self) -> None:
         """The cursor as it stands; called after every move and every tick while playing."""
         cursor = self._cursor
-        state = f"{'▶ playing' if cursor.playing else '⏸ paused'} {cursor.speed}x  {cursor.at:%Y-%m-%d %H:%M:%S} UTC"
+        if cursor.following:
+            playing = "● LIVE following"
+        else:
+            playing = f"{'▶ playing' if cursor.playing else '⏸ paused'} {cursor.speed}x"
+        state = f"{playing}  {cursor.at:%Y-%m-%d %H:%M:%S} UTC"
         self.query_one("#replay-state", Static).update(state)
         span = (cursor.end - cursor.start).total_seconds()
         self.query_one(ProgressBar).update(total=span or 1, progress=(cursor.at - cursor.start).total_seconds())

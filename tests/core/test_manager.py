@@ -203,3 +203,5 @@ def test_an_observer_reads_the_cache_without_counting_lookups() -> None:
     assert manager.get_status().cache.hits == 0  # the console's repaint is not the cache's use
     assert manager.get_all_balances() == shown
     assert manager.get_status().cache.hits == 1  # a bot's read is
+    assert manager.get_balance("BTC") == shown["BTC"]
+    assert manager.get_status().cache.hits == 2

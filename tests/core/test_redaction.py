@@ -1,5 +1,7 @@
 import base64
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
 from urllib.parse import quote, quote_plus
 
@@ -78,3 +80,27 @@ def test_url_encoded_forms_are_masked(encode: Callable[[str], str]) -> None:
     secrets.add(KEY)
     assert encode(KEY) != KEY
     assert secrets.redact(f"POST /0/private/Balance?key={encode(KEY)}&x=1") == f"POST /0/private/Balance?key={MASK}&x=1"
+
+
+def test_a_line_logged_before_any_handler_is_installed_is_masked_too() -> None:
+    """With no handler configured (a console still starting, a bot that set up no logging) a record goes to
+    Python's `logging.lastResort`; the secret it carries, in any form, must not reach stderr there either."""
+    code = f"""
+import base64, logging, sys
+from urllib.parse import quote
+from balance_tui.kraken.credentials import Credentials
+
+Credentials.of({KEY!r}, {SECRET!r})
+log = logging.getLogger("some.library")
+log.warning("signing with %s for %s", {SECRET!r}, {KEY!r})
+log.warning("GET /?key=%s auth %s", quote({KEY!r}, safe=""), base64.b64encode(b"user:" + {KEY!r}.encode()).decode())
+try:
+    raise RuntimeError("refused: " + {SECRET!r})
+except RuntimeError:
+    log.exception("a request failed")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    encoded = base64.b64encode(b"user:" + KEY.encode()).decode()[8:28]  # the key's bytes alone
+    forms = (SECRET, SECRET[:8], SECRET[-8:], KEY, KEY[:8], quote(KEY, safe=""), encoded)
+    assert [form for form in forms if form in result.stderr] == []
+    assert result.stderr.count(MASK) == 5 and "Traceback" in result.stderr

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
 
+from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine, select
 
 from balance_tui import cli
@@ -80,3 +82,41 @@ async def test_the_books_know_every_asset_the_exchange_lists_so_adjust_does_too(
         assert code == 0 and "BTC 0 -> 0.1" in out, err
         code, out, err = await adjust("NOPE", "1")
         assert code == 1 and err.startswith("balance-tui: unknown asset 'NOPE': the books know ADA, BTC")
+
+
+async def test_a_quit_while_the_session_opens_still_closes_it(make_config) -> None:
+    # QA: `q` about a second after launch left the session `active` with no end time, for the next console to
+    # mark `interrupted (owner died)`: the start was cancelled while its thread committed the session.
+    config = make_config()
+    loop = asyncio.get_running_loop()
+    cancelled, committed = threading.Event(), threading.Event()
+    inserting: list[int] = []  # the thread inserting the session, once it does
+
+    def cancel_the_start(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.startswith("INSERT INTO trading_sessions") and not inserting:
+            inserting.append(threading.get_ident())
+            loop.call_soon_threadsafe(start.cancel)
+            loop.call_soon_threadsafe(cancelled.set)  # runs after the cancel: the thread goes on once it has
+            cancelled.wait()
+
+    def note_commit(conn) -> None:
+        if inserting == [threading.get_ident()]:
+            committed.set()
+
+    async def start_console() -> None:
+        async with open_backend(config):
+            raise AssertionError("the start was to be cancelled")
+
+    event.listen(Engine, "before_cursor_execute", cancel_the_start)
+    event.listen(Engine, "commit", note_commit)
+    try:
+        start = asyncio.create_task(start_console())
+        await asyncio.gather(start, return_exceptions=True)
+        assert start.cancelled()
+        assert await asyncio.to_thread(committed.wait, 10), "the session was never committed"
+    finally:
+        event.remove(Engine, "before_cursor_execute", cancel_the_start)
+        event.remove(Engine, "commit", note_commit)
+    with Session(create_engine(config.database_url)) as db:
+        (session,) = db.exec(select(TradingSession)).all()
+    assert session.status == SessionStatus.CLOSED and session.ended_at is not None

@@ -7,7 +7,11 @@ from decimal import Decimal as D
 import pytest
 
 from balance_tui.core.health import FeedState
+from balance_tui.kraken.credentials import Credentials
+from balance_tui.sim import Simulator
 from balance_tui.sim.assets import PAIRS
+from balance_tui.tui.main_screen import total_line
+from balance_tui.view import View
 from tests.integration.conftest import eventually, running
 
 
@@ -53,3 +57,38 @@ async def test_the_demo_values_every_asset_it_holds_through_its_own_usd_pair(mak
         for asset in held:  # the direct pair's price itself, not a product of two through a bridge
             assert prices.rate(asset) == sim.account.market.price(PAIRS[f"{asset}/USD"]), asset
         assert prices.total_value(manager.get_all_balances())[1] == ()  # nothing left out of the total
+
+
+async def test_prices_come_from_rest_once_the_ticker_feed_fails_for_good(make_config) -> None:
+    """The public WebSocket endpoint refuses the handshake (HTTP 403: nothing to retry): valuations must not go
+    blank for the rest of the run. REST `Ticker` feeds the price book, through the REST client, and says so."""
+    async with Simulator(seed=5, updates_per_second=0) as exchange:
+        nowhere = exchange.rest_url.replace("http://", "ws://") + "/no-ticker-here"
+        config = make_config(
+            exchange={
+                "name": "kraken",
+                "rest_url": exchange.rest_url,
+                "ws_private_url": exchange.ws_private_url,
+                "ws_public_url": nowhere,
+            }
+        )
+        async with running(config, Credentials.of(exchange.api_key, exchange.api_secret)) as backend:
+            prices, manager = backend.prices, backend.manager
+            await eventually(lambda: backend.rest_prices is not None, what="the ticker feed to fail for good")
+            assert backend.ticker is not None and backend.ticker.health.state is FeedState.FAILED
+            assert "HTTP 403" in backend.ticker.health.error
+            rest = backend.rest_prices
+            await eventually(lambda: rest.polled_at is not None, what="prices over REST")
+            held = sorted(asset for asset, total in exchange.account.totals().items() if total and asset != "USD")
+            for asset in held:
+                assert prices.rate(asset) == exchange.account.market.price(PAIRS[f"{asset}/USD"]), asset
+            assert prices.total_value(manager.get_all_balances())[1] == ()  # nothing left out of the total
+            line = total_line(View.read(backend, None))
+            assert line.startswith("total value ") and "  · prices from REST (ticker feed failed: " in line
+
+            before = prices.rate("BTC")
+            await exchange.step()  # the market moves; the next poll (every 30 s, here at once) follows it
+            calls = backend.rest.calls
+            await rest.poll()
+            assert backend.rest.calls == calls + 1  # one Ticker call through the REST client: AssetPairs was once
+            assert before != prices.rate("BTC") == exchange.account.market.price(PAIRS["BTC/USD"])

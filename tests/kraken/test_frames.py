@@ -162,3 +162,58 @@ def test_mutated_real_frames_parse_or_raise_parse_error(frame: object) -> None:
 def test_numbers_no_balance_can_be_are_parse_errors(number: str) -> None:
     with pytest.raises(ParseError):
         parse(SNAPSHOT.replace("12345678.1234567891", number, 1))
+
+
+LEDGER_FIELDS = (
+    "ledger_id", "ref_id", "timestamp", "type", "asset", "wallet_type", "wallet_id",
+    "amount", "fee", "balance", "category", "subtype",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("field", LEDGER_FIELDS)
+@pytest.mark.parametrize("wrong", [None, True, [], {}, "0.5"])
+def test_every_ledger_field_of_the_wrong_type_is_named(field: str, wrong: object) -> None:
+    entry = json.loads(UPDATE)["data"][0]
+    if isinstance(wrong, str) and field not in ("amount", "fee", "balance"):
+        wrong = 7  # any string is a string: a number is what a text field must refuse
+    frame = json.loads(UPDATE) | {"data": [entry | {field: wrong}]}
+    with pytest.raises(ParseError, match=rf"balances\.data\[0\]\.{field}:"):
+        parse(json.dumps(frame))
+
+
+@pytest.mark.parametrize("field", ["ledger_id", "timestamp", "amount", "balance"])
+def test_a_missing_ledger_field_is_named_in_any_entry(field: str) -> None:
+    good = json.loads(UPDATE)["data"][0]
+    bad = {k: v for k, v in good.items() if k != field}
+    frame = json.loads(UPDATE) | {"data": [good, good, bad]}
+    with pytest.raises(ParseError, match=rf"balances\.data\[2\]\.{field}:"):
+        parse(json.dumps(frame))
+
+
+def test_a_timestamp_without_a_zone_is_refused() -> None:
+    with pytest.raises(ParseError, match=r"balances\.data\[0\]\.timestamp: expected a time with a zone"):
+        parse(UPDATE.replace("10:23:42.925034Z", "10:23:42.925034"))
+
+
+@pytest.mark.parametrize(("number", "fee"), [("0", Decimal(0)), ("-3", Decimal(-3)), ("9" * 30, Decimal("9" * 30))])
+def test_an_integer_amount_is_an_exact_decimal(number: str, fee: Decimal) -> None:
+    frame = parse(UPDATE.replace('"fee":0.0', f'"fee":{number}'))
+    assert isinstance(frame, BalancesUpdate)
+    assert type(frame.entries[0].fee) is Decimal and frame.entries[0].fee == fee
+
+
+def test_an_integer_amount_past_the_digit_bound_is_refused() -> None:
+    with pytest.raises(ParseError, match=r"balances\.data\[0\]\.fee: expected a decimal number"):
+        parse(UPDATE.replace('"fee":0.0', f'"fee":{"1" + "0" * 30}'))
+
+
+@pytest.mark.parametrize("around", [(" ", ""), ("", "\n"), ("\r\n\t", "  ")])
+def test_whitespace_around_a_frame_is_json_too(around: tuple[str, str]) -> None:
+    before, after = around
+    assert parse(before + UPDATE + after) == parse(UPDATE)
+
+
+@pytest.mark.parametrize("raw", [UPDATE + "{}", UPDATE + " x", UPDATE[:-1], " " + UPDATE[1:]])
+def test_a_frame_with_more_or_less_than_one_value_is_not_json(raw: str) -> None:
+    with pytest.raises(ParseError, match="not valid JSON"):
+        parse(raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -22,6 +23,9 @@ TRADING_AND_FUNDING = [
     "WithdrawMethods", "WithdrawAddresses", "Stake", "Unstake", "Earn/Allocate", "Earn/Deallocate",
     "CreateSubaccount", "AccountTransfer", "AddExport", "RemoveExport",
 ]  # fmt: skip
+
+
+SECRET = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
 
 
 @pytest.fixture
@@ -186,12 +190,66 @@ async def test_a_dripping_or_hanging_reply_is_cut_at_the_deadline(sim: Simulator
 async def test_balance_ex_is_read_with_strings_or_numbers(reply: str) -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(200, text=reply))  # Kraken's reply, verbatim
     async with httpx.AsyncClient(transport=transport) as http:
-        secret = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
         reply_read = await KrakenRest(
-            http, "https://api.kraken.com", Credentials.of("k", secret), NonceSource()
+            http, "https://api.kraken.com", Credentials.of("k", SECRET), NonceSource()
         ).fetch_balances()
     assert {a.asset: a.balance for a in reply_read.balances.assets} == {
         "USD": Decimal("25435.21"),
         "BTC": Decimal("1.2435"),
     }
     assert reply_read.holds.holds["BTC"].hold_trade == Decimal("0.8423")
+
+
+PAIRS_REPLY = (
+    '{"error":[],"result":{"XXBTZUSD":{"altname":"XBTUSD","base":"XXBT","quote":"ZUSD"},'
+    '"XBTUSD.d":{"altname":"XBTUSD.d","base":"XXBT","quote":"ZUSD"},'
+    '"SOLUSD":{"altname":"SOLUSD","base":"SOL","quote":"ZUSD"}}}'
+)
+# Kraken's published Ticker example, verbatim.
+TICKER_BTC = (
+    '"XXBTZUSD":{"a":["30300.10000","1","1.000"],"b":["30300.00000","1","1.000"],"c":["30303.20000","0.00067643"],'
+    '"v":["4083.67001100","4412.73601799"],"p":["30706.77771","30689.13205"],"t":[34619,38907],'
+    '"l":["29868.30000","29868.30000"],"h":["31631.00000","31631.00000"],"o":"30502.80000"}'
+)
+
+
+def kraken_public(ticker_reply: str, asked: list[str]) -> httpx.MockTransport:
+    """Kraken's public replies, verbatim: AssetPairs, then `ticker_reply` for Ticker (noting the pairs asked)."""
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/0/public/AssetPairs":
+            return httpx.Response(200, text=PAIRS_REPLY)
+        asked.append(request.url.params["pair"])
+        return httpx.Response(200, text=ticker_reply)
+
+    return httpx.MockTransport(reply)
+
+
+async def test_rest_tickers_are_read_exactly_under_their_ws_symbols() -> None:
+    asked: list[str] = []
+    reply = '{"error":[],"result":{' + TICKER_BTC + "}}"
+    async with httpx.AsyncClient(transport=kraken_public(reply, asked)) as http:
+        rest = KrakenRest(http, "https://api.kraken.com", Credentials.of("k", SECRET), NonceSource())
+        (btc,) = await rest.tickers(["BTC/USD", "NOPE/USD"])  # a pair Kraken does not list is not asked for
+        assert (btc.symbol, btc.last, btc.bid, btc.ask) == (
+            "BTC/USD", Decimal("30303.2"), Decimal("30300"), Decimal("30300.1")
+        )  # fmt: skip
+        assert asked == ["XXBTZUSD"] and rest.calls == 2 and rest.rate.counter == 0  # public calls cost no budget
+        assert await rest.tickers(["NOPE/USD"]) == [] and rest.calls == 2  # AssetPairs is read once
+
+
+@pytest.mark.parametrize(
+    ("entry", "error"),
+    [
+        (TICKER_BTC.replace('"30303.20000"', '"3e4"'), "Ticker: XXBTZUSD.c: expected [price, ...], got ['3e4'"),
+        (TICKER_BTC.replace('["30300.00000","1","1.000"]', "[]"), "Ticker: XXBTZUSD.b: expected [price, ...], got []"),
+        (TICKER_BTC.replace('"30300.10000"', '"-1"'), "Ticker: XXBTZUSD.a: expected"),
+        (TICKER_BTC.replace('"XXBTZUSD"', '"SOLUSD"'), "Ticker: SOLUSD: a pair not asked for"),
+        ('"XXBTZUSD":"30303.2"', "Ticker: XXBTZUSD: expected an object, got '30303.2'"),
+    ],
+)
+async def test_a_rest_ticker_reply_outside_krakens_shape_names_the_field(entry: str, error: str) -> None:
+    async with httpx.AsyncClient(transport=kraken_public('{"error":[],"result":{' + entry + "}}", [])) as http:
+        rest = KrakenRest(http, "https://api.kraken.com", Credentials.of("k", SECRET), NonceSource())
+        with pytest.raises(KrakenError, match=re.escape(error)):
+            await rest.tickers(["BTC/USD"])

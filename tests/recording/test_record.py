@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from balance_tui.recording import EventKind, Recorder, Recording, RecordingError
-from balance_tui.recording.format import encode
+from balance_tui.recording.format import EPOCH, encode
+from balance_tui.recording.writer import COUNTERS_EVERY
 from balance_tui.store import books
+from balance_tui.store.history import HistoryPoint, history, ledger
 from balance_tui.store.identity import Operator
 from balance_tui.store.tables import AdjustmentKind
 from balance_tui.view import View
@@ -130,7 +132,7 @@ async def test_a_newer_format_is_refused_saying_which_versions(make_config, tmp_
     with pytest.raises(
         RecordingError,
         match=r"recording format 99 \(written by balance-tui 9\.0\.0\) is newer than "
-        r"this version reads \(format 1 and older\)",
+        r"this version reads \(format 2 and older\)",
     ):
         Recording.open(path)
     async with running(make_config()) as backend:
@@ -183,3 +185,88 @@ async def test_the_recorder_closes_cleanly_while_a_replay_has_the_file_open(make
     with watching, Recording.open(path) as after:
         assert len(watching.times) == 10 and len(after.times) == 10 and after.meta.ended_at is not None
         assert watching.view_at(after.end) == after.view_at(after.end)
+
+
+def last_each_second(points: list[HistoryPoint]) -> list[HistoryPoint]:
+    return list({point.observed_at.replace(microsecond=0): point for point in points}.values())
+
+
+async def test_it_keeps_what_the_asset_and_ledger_screens_read_as_the_store_keeps_it(make_config, tmp_path) -> None:
+    """The samples, ledger entries and open orders the engine reported: the store's own queries read the
+    same chart points and entries from the recording as from the store the console's writer fills."""
+    path = tmp_path / "screens.rec"
+    async with frozen(make_config) as (backend, clock):
+        async with Recorder(backend, path) as recorder:
+            await record(backend, clock, recorder, 120, step_every=4)
+        store, orders = backend.store, backend.manager.orders.listed()
+        with Recording.open(path) as recording:
+            start, end = recording.start, recording.end
+            recorded = ledger(recording.history, since=EPOCH)
+            assert recorded.total > 10
+            await eventually(lambda: ledger(store, since=start, until=end).total == recorded.total, what="the store")
+            stored = ledger(store, since=start, until=end)
+            assert [e.ledger_id for e in recorded.entries] == [e.ledger_id for e in stored.entries]
+            assert {e.type for e in recorded.entries} >= {"trade"}
+            compared = 0
+            for asset in {e.asset for e in recorded.entries}:
+                # The last sample of each second is kept (of those a flush writes): every chart of buckets of a
+                # second or more is the same.
+                kept = history(recording.history, asset, since=start, until=end, points=500).points
+                every = history(store, asset, since=start, until=end, points=500).points
+                assert last_each_second(kept) == last_each_second(every) and len(kept) <= len(every)
+                for points in (2, 5):  # merged into buckets by both: the same points
+                    merged = history(store, asset, since=start, until=end, points=points)
+                    recorded_merged = history(recording.history, asset, since=start, until=end, points=points)
+                    if recorded_merged.bucket is not None:
+                        assert recorded_merged.points == merged.points and merged.bucket == recorded_merged.bucket
+                        compared += 1
+            assert compared > 0
+            assert recording.orders_at(end) == orders and orders
+            assert recording.orders_at(start - timedelta(seconds=1)) == ()
+
+
+async def test_a_frame_that_moves_only_the_feeds_counters_waits_a_second(make_config, tmp_path: Path) -> None:
+    """Heartbeats move the message count several times a second; such a frame is written a second after the
+    last frame at most, and the recorder's last one is written when it stops."""
+    path = tmp_path / "heartbeats.rec"
+
+    def frames() -> int:
+        with sqlite3.connect(path) as db:
+            return db.execute("SELECT count(*) FROM frames").fetchone()[0]
+
+    async with frozen(make_config) as (backend, clock):
+        health = backend.manager.health
+        async with Recorder(backend, path) as recorder:
+            first = recorder.tick()
+            await recorder.flush()
+            await eventually(lambda: health.messages > first.feed.messages, what="a heartbeat")
+            beat = recorder.tick()  # the same instant of the frozen clock: within the second
+            await recorder.flush()
+            assert frames() == 1
+            clock.advance(COUNTERS_EVERY.total_seconds())
+            await eventually(lambda: health.messages > beat.feed.messages, what="another heartbeat")
+            later = recorder.tick()
+            await recorder.flush()
+            assert frames() == 2
+            await eventually(lambda: health.messages > later.feed.messages, what="a third heartbeat")
+            last = recorder.tick()
+        assert frames() == 3  # written as the recorder stopped
+    with Recording.open(path) as recording:
+        assert encode(recording.view_at(last.now)) == encode(last)
+        assert recording.view_at(first.now).feed.messages == first.feed.messages
+
+
+async def test_a_format_1_recording_is_not_continued(make_config, tmp_path: Path) -> None:
+    """Frames of two formats in one file would be read with the wrong one: an older file is left as it is
+    (replay reads it), and recording to it says to record to another."""
+    path = tmp_path / "old.rec"
+    async with frozen(make_config) as (backend, _clock):
+        async with Recorder(backend, path) as recorder:
+            recorder.tick()
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
+        with pytest.raises(RecordingError, match="a recording of format 1; this version writes format 2: record to"):
+            async with Recorder(backend, path):
+                pass
+    with Recording.open(path) as recording:
+        assert recording.meta.format_version == 1 and "format 1" in recording.screens_missing

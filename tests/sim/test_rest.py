@@ -9,7 +9,7 @@ import pytest
 
 from balance_tui.kraken.signing import sign
 from balance_tui.sim import Simulator
-from balance_tui.sim.assets import ASSETS
+from balance_tui.sim.assets import ASSETS, PAIRS
 
 from .clients import Nonces, call_private
 
@@ -176,3 +176,18 @@ async def test_a_nonce_window_tolerates_requests_that_overtake_each_other() -> N
         assert late == {"error": ["EAPI:Invalid nonce"]}
     with pytest.raises(ValueError, match="nonce_window"):
         Simulator(nonce_window=-1)
+
+
+async def test_public_ticker_is_the_ws_tickers_figures_as_rest_writes_them(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    await sim.step()  # the market has moved since the start
+    reply = (await http.get("/0/public/Ticker", params={"pair": "XBTUSD,XETHXXBT"})).json()
+    assert reply["error"] == [] and list(reply["result"]) == ["XXBTZUSD", "XETHXXBT"]
+    btc = reply["result"]["XXBTZUSD"]
+    price = sim.account.market.price(PAIRS["BTC/USD"])
+    assert btc["c"][0] == format(price, "f") and all(isinstance(x, str) for x in btc["a"] + btc["b"] + btc["c"])
+    assert Decimal(btc["b"][0]) < price < Decimal(btc["a"][0])
+    everything = (await http.get("/0/public/Ticker")).json()["result"]
+    assert everything.keys() == {pair.key for pair in PAIRS.values()}
+    assert (await http.get("/0/public/Ticker?pair=NOPEUSD")).json() == {"error": ["EQuery:Unknown asset pair"]}

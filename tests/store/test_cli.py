@@ -226,6 +226,8 @@ def test_history_prints_the_recorded_samples(run: Run, migrated: Engine) -> None
     assert lines[2].endswith("  12345678.12345678  held 0  ws")
     code, out, _ = run("history", "ETH")
     assert (code, out) == (0, "no samples of ETH in the last 24 h\n")
+    code, out, err = run("history", "NOPE")  # QA: "no samples", exit 0, as if it were an asset
+    assert (code, out) == (1, "") and err.startswith("balance-tui: unknown asset 'NOPE': the books know ADA, BTC")
 
 
 def test_history_of_minutes_in_a_day_shows_a_useful_number_of_points(run: Run, migrated: Engine) -> None:
@@ -332,13 +334,11 @@ def test_a_console_starting_during_a_cli_adjustment_continues_the_cli_session(ac
         done = sessions._adjust_latest(
             db,
             books.adjustment_request(AdjustmentKind.DELTA, "USD", Decimal(5), "x", "during-start"),
-            exchange="sim",
-            mode="paper",
-            now=datetime.now(UTC),
-            operator=Operator.current(),
-            base_currency="USD",
-            resume_window=timedelta(hours=24),
-            lease=timedelta(seconds=30),
+            "sim",
+            "paper",
+            datetime.now(UTC),
+            Operator.current(),
+            sessions.SessionRules(),
         )
         start.start()
         time.sleep(0.5)  # the console is waiting for this transaction
@@ -346,3 +346,37 @@ def test_a_console_starting_during_a_cli_adjustment_continues_the_cli_session(ac
     (opened,) = console
     assert opened.continued_from is not None and opened.continued_from.id == done.session.id != active
     assert {b.asset: b.total for b in opened.balances} == {"USD": Decimal(1005)}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("db", "verify"),
+        ("db", "backup"),
+        ("history", "BTC"),
+        ("export", "--format", "csv"),
+        ("adjust", "USD", "100", "--reason", "t"),
+    ],
+)
+def test_a_store_command_on_a_mistyped_sqlite_path_creates_nothing(
+    argv: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # QA: `DATABASE_URL=sqlite:////tmp/qa-typo/x.db balance-tui adjust ...` answered "applied" into a new store.
+    missing = tmp_path / "qa-typo" / "x.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{missing}")
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert err == (
+        f"balance-tui: no store at {missing}: start the console once or run `balance-tui db migrate` "
+        "(from $DATABASE_URL)\n"
+    )
+    assert not missing.parent.exists()
+
+
+def test_db_migrate_creates_a_new_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    new = tmp_path / "new" / "store.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{new}")
+    assert cli.main(["db", "migrate"]) == 0
+    assert new.is_file() and capsys.readouterr().out.startswith("schema at revision")
+    assert cli.main(["db", "verify"]) == 0

@@ -82,6 +82,9 @@ def test_a_sessions_ledger_is_read_newest_first_within_its_range_by_asset_and_ca
     assert read.total == 7
     btc = ledger(migrated, since=T0, asset="BTC", limit=3)
     assert [e.ref_id for e in btc.entries] == ["T9", "T7", "T10"] and btc.total == 6  # capped, total told
+    seen = max(e.id or 0 for e in read.entries if e.ref_id == "T7")
+    since = ledger(migrated, since=T0 + timedelta(seconds=2), until=T0 + timedelta(seconds=7), after_id=seen)
+    assert [e.ref_id for e in since.entries] == ["T10"] and since.total == 1  # only those stored after it
 
 
 def test_a_full_queue_never_blocks_the_producer_and_says_so(migrated: Engine) -> None:

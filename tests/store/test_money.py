@@ -10,7 +10,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from balance_tui.store.money import AmountError, canonical, parse_amount, places
+from balance_tui.core.exact import EXACT
+from balance_tui.store.money import AmountError, canonical, parse_amount, places, quantize_to
 from balance_tui.store.types import Money
 
 REJECTED = [
@@ -81,6 +82,20 @@ def test_canonical_text_is_plain_fixed_point_without_trailing_zeros() -> None:
     for bad in (Decimal("NaN"), Decimal("Infinity"), Decimal("1E+20"), Decimal("1E-19"), 0.1):
         with pytest.raises(ValueError):
             canonical(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("decimals", [0, 2, 8, 18])
+def test_a_product_of_the_largest_amounts_is_exact_and_rounds_once_by_the_rule(decimals: int) -> None:
+    """The store's arithmetic (core's EXACT) keeps every digit of what it holds; only `quantize_to` rounds.
+    Expected figures come from Python ints: even `-x` and `scaleb` round in the default 28-digit context."""
+    units = 10**38 - 1  # the largest amount NUMERIC(38, 18) holds, in units of 10^-18
+    largest = Decimal(f"{units}E-18")
+    product = EXACT.multiply(largest, EXACT.minus(largest))
+    assert product == Decimal(f"-{units**2}E-36")  # all 76 digits
+    step = 10 ** (36 - decimals)
+    quotient, remainder = divmod(units**2, step)
+    quotient += 2 * remainder > step or (2 * remainder == step and quotient % 2 == 1)  # half-even
+    assert quantize_to(product, decimals) == Decimal(f"-{quotient}E-{decimals}")
 
 
 def seeded_amounts(n: int, seed: int = 20261120) -> list[Decimal]:

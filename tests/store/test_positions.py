@@ -68,6 +68,34 @@ def test_positions_that_cannot_open_write_nothing(
     assert row_counts(migrated) == before
 
 
+@pytest.mark.parametrize(
+    ("size", "price", "error"),
+    [
+        ("0.0000000000000000001", "50000", "size 1E-19: amount 1E-19 does not fit"),  # costs 0.0000: it would open
+        ("1" * 21, "0.000000000000000001", "size 1{21}: amount 1{21} does not fit"),
+        ("0." + "1" * 250, "1", r"size 0\.1{250}: amount"),  # past any context's digits
+        ("0.01", "NaN", "entry price NaN: an amount must be a finite Decimal"),
+    ],
+)
+def test_a_size_or_price_the_store_cannot_hold_is_refused_before_any_arithmetic(
+    migrated: Engine, session_id: int, size: str, price: str, error: str
+) -> None:
+    before = row_counts(migrated)
+    with pytest.raises(PositionError, match=error):
+        open_btc(migrated, session_id, PositionSide.LONG, size, price)
+    assert row_counts(migrated) == before
+
+
+def test_an_exit_price_the_store_cannot_hold_is_refused(migrated: Engine, session_id: int) -> None:
+    position = open_btc(migrated, session_id, PositionSide.LONG, "0.01", "50000")
+    before = row_counts(migrated)
+    with pytest.raises(PositionError, match=r"exit price 50000\.0000000000000000001: amount"):
+        positions.close_position(
+            migrated, position_id=position.id, exit_price=D("50000.0000000000000000001"), now=T0, by="bot"
+        )
+    assert row_counts(migrated) == before
+
+
 def test_a_position_closes_once(migrated: Engine, session_id: int) -> None:
     position = open_btc(migrated, session_id, PositionSide.LONG, "0.01", "50000")
     positions.close_position(migrated, position_id=position.id, exit_price=D(50000), now=T0, by="bot")

@@ -3,6 +3,7 @@ import os
 import signal
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, update
@@ -158,7 +159,7 @@ def test_an_owner_on_another_host_is_alive_while_its_heartbeat_is_within_the_lea
     lease = timedelta(seconds=30)
 
     attached = sessions.resume_or_start(
-        migrated, exchange="sim", mode="paper", now=T0 + timedelta(seconds=29), lease=lease
+        migrated, exchange="sim", mode="paper", now=T0 + timedelta(seconds=29), rules=sessions.SessionRules(lease=lease)
     )
     assert attached.resumed and not attached.owned and attached.session.id == first.session.id
     assert "owned by pid 1 on elsewhere.example" in attached.describe()
@@ -184,7 +185,11 @@ def test_only_a_recent_session_is_continued(migrated: Engine, session_id: int) -
     assert first is not None
     sessions.close(migrated, first, now=T0)
     late = sessions.resume_or_start(
-        migrated, exchange="sim", mode="paper", now=T0 + timedelta(hours=25), resume_window=timedelta(hours=24)
+        migrated,
+        exchange="sim",
+        mode="paper",
+        now=T0 + timedelta(hours=25),
+        rules=sessions.SessionRules(resume_window=timedelta(hours=24)),
     )
     assert late.continued_from is None and late.balances == ()
 
@@ -194,7 +199,12 @@ def test_resume_from_last_balance_off_starts_empty(migrated: Engine, session_id:
     assert first is not None
     sessions.close(migrated, first, now=T0)
     opened = sessions.resume_or_start(
-        migrated, exchange="sim", mode="paper", now=T0, resume_from_last_balance=False, opening_balances={"USD": D(5)}
+        migrated,
+        exchange="sim",
+        mode="paper",
+        now=T0,
+        rules=sessions.SessionRules(resume_window=None),
+        opening_balances={"USD": D(5)},
     )
     assert opened.continued_from is None and [(b.asset, b.total) for b in opened.balances] == [("USD", D(5))]
 
@@ -234,3 +244,13 @@ def test_bad_opening_balances_are_refused_before_anything_is_written(
     with pytest.raises(InvalidInput, match=error):
         sessions.resume_or_start(migrated, exchange="sim", mode="paper", now=T0, opening_balances=opening)
     assert row_counts(migrated) == before
+
+
+@pytest.mark.parametrize(("resume", "window"), [(True, timedelta(hours=6)), (False, None)])
+def test_the_console_and_the_adjust_command_open_by_the_store_section(
+    make_config: Any, resume: bool, window: timedelta | None
+) -> None:
+    """One reading of `[store]` for both: off, `resume_from_last_balance` leaves no window to continue in."""
+    section = {"resume_window_hours": 6, "resume_from_last_balance": resume, "session_lease_s": 12}
+    store = make_config(store={**section, "base_currency": "EUR"}).store
+    assert sessions.SessionRules.of(store) == sessions.SessionRules("EUR", window, timedelta(seconds=12))

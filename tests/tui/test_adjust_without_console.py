@@ -16,6 +16,7 @@ from tests.integration.conftest import eventually
 async def test_the_next_console_continues_the_session_the_cli_wrote_to(make_config, tmp_path, capsys) -> None:
     config = make_config()
     argv = ["--config", str(tmp_path / "config.toml")]
+    assert cli.main(["db", "migrate", *argv]) == 0  # a new store: adjust refuses a file that does not exist
     assert cli.main(["adjust", "USD", "7", "--reason", "wire before the console", "--key", "k1", *argv]) == 0
     assert cli.main(["adjust", "EUR", "2.5", "--set", "--reason", "new asset, set", *argv]) == 0
     out = capsys.readouterr().out

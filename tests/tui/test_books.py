@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 from textual.notifications import Notify
 from textual.widgets import Button, DataTable, Input, RadioButton, Static
 
@@ -93,7 +94,9 @@ async def test_an_adjustment_from_the_keyboard_is_written_attested_and_announced
         await eventually(lambda: isinstance(app.screen, BooksScreen), what="the books")
         tracked = app.screen.query_one("#tracked", DataTable)
         await eventually(lambda: tracked.row_count == 1, what="the tracked balance")
-        assert tracked.get_row_at(0)[1].plain == "250.5" and tracked.get_row_at(0)[4].plain == "1"  # version 0 -> 1
+        assert (
+            tracked.get_row_at(0)[1].plain.strip() == "250.5" and tracked.get_row_at(0)[4].plain.strip() == "1"
+        )  # version 0 -> 1
         await asyncio.sleep(1.5)  # the store's watch (a poll on SQLite) has seen it too by now
         assert [n.notification.title for n in notices].count("Balance adjusted") == 1
         await pilot.press("escape", "q")
@@ -225,7 +228,7 @@ async def test_an_undo_from_the_books_asks_a_reason_and_writes_the_reversing_ent
             "typed twice",
         )
         await eventually(lambda: table.row_count == 2, what="the books to reload")
-        assert [table.get_row_at(i)[1].plain for i in (0, 1)] == [f"undo of #{first.id}", f"undone #{undo.id}"]
+        assert [table.get_row_at(i)[1].plain for i in (0, 1)] == [f"undoes #{first.id}", f"undone by #{undo.id}"]
         assert [n.notification.title for n in notices].count("Adjustment undone") == 1
         # Neither the undo nor what it undid is undone again: the store's words, and no confirm.
         for row, says in ((0, "is itself an undo"), (1, f"was already undone by #{undo.id}")):
@@ -260,7 +263,7 @@ async def test_the_books_show_the_sessions_positions(make_config) -> None:
         await eventually(lambda: isinstance(app.screen, BooksScreen), what="the books")
         table = app.screen.query_one("#positions", DataTable)
         await eventually(lambda: table.row_count == 2, what="the positions")
-        assert [c.plain for c in table.get_row_at(0)] == [
+        assert [c.plain.strip() for c in table.get_row_at(0)] == [
             "BTC/USD",
             "long",
             "0.01",
@@ -268,7 +271,7 @@ async def test_the_books_show_the_sessions_positions(make_config) -> None:
             "open",
             "2026-11-20 12:00:00",
         ]
-        assert [c.plain for c in table.get_row_at(1)][:5] == ["BTC/USD", "short", "0.01", "50,000", "closed"]
+        assert [c.plain.strip() for c in table.get_row_at(1)][:5] == ["BTC/USD", "short", "0.01", "50,000", "closed"]
         await pilot.press("escape", "q")
 
 
@@ -317,7 +320,7 @@ async def test_read_only_disables_adjusting_says_why_and_still_shows_the_books(m
         await eventually(lambda: "session #1 (closed)" in str(heading.content), what="the latest session")
         assert "read-only: this console writes nothing" in str(heading.content)
         tracked = app.screen.query_one("#tracked", DataTable)
-        assert tracked.row_count == 1 and tracked.get_row_at(0)[1].plain == "7"
+        assert tracked.row_count == 1 and tracked.get_row_at(0)[1].plain.strip() == "7"
         assert app.screen.check_action("undo", ()) is None  # shown disabled
         await pilot.press("u")
         await pilot.pause()
@@ -346,19 +349,45 @@ async def test_the_sessions_screen_lists_each_session_with_its_books(make_config
         await eventually(lambda: isinstance(app.screen, SessionsScreen), what="the sessions")
         table = app.screen.query_one("#sessions", DataTable)
         await eventually(lambda: table.row_count == 2, what="both sessions")
-        newest, oldest = ([c.plain for c in table.get_row_at(i)] for i in (0, 1))
+        newest, oldest = ([c.plain.strip() for c in table.get_row_at(i)] for i in (0, 1))
         assert newest[:2] == ["2", "active"] and newest[4] == "running" and newest[6] == "#1" and newest[8] == "1"
         assert oldest[:2] == ["1", "closed"] and oldest[8] == "1"
         balances = app.screen.query_one("#session-balances", DataTable)
         await eventually(lambda: balances.row_count == 1, what="the newest session's balances")
-        assert [c.plain for c in balances.get_row_at(0)] == ["USD", "7", "10", "+3"]
+        assert [c.plain.strip() for c in balances.get_row_at(0)] == ["USD", "7", "10", "+3"]
         await pilot.press("down")
         await eventually(
-            lambda: [c.plain for c in balances.get_row_at(0)] == ["USD", "0", "7", "+7"], what="the older session"
+            lambda: [c.plain.strip() for c in balances.get_row_at(0)] == ["USD", "0", "7", "+7"],
+            what="the older session",
         )
         await pilot.press("escape")
         assert not isinstance(app.screen, SessionsScreen)
         await pilot.press("q")
+
+
+async def test_a_reason_too_long_for_the_table_is_cut_there_and_shown_whole_under_it(make_config) -> None:
+    app = BalanceApp(make_config(), clock=FrozenClock())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app)
+        backend = app.backend
+        reason = "moved to the cold wallet after the quarterly audit, ticket OPS-1234"
+        books.adjust(
+            backend.store, session_id=backend.session.id, asset="BTC", amount=Decimal("0.5"),
+            kind=AdjustmentKind.DELTA, reason=reason, operator=Operator("alice", None, None, None),
+            idempotency_key="k-long", now=backend.manager.clock.now(),
+        )  # fmt: skip
+        await pilot.press("b")
+        await eventually(lambda: isinstance(app.screen, BooksScreen), what="the books")
+        table = app.screen.query_one("#adjustments", DataTable)
+        await eventually(lambda: table.row_count == 1, what="the adjustment")
+        await pilot.pause()
+        row = [cell.plain.strip() for cell in table.get_row_at(0)]
+        assert row[4:7] == ["0", "0.5", "alice"]  # the figures whole
+        assert row[7].endswith("…") and reason.startswith(row[7][:-1])  # the reason cut to the width left
+        assert table.virtual_size.width <= table.size.width  # nothing to scroll sideways to
+        detail = str(app.screen.query_one("#adjustment-detail", Static).content)
+        assert detail == f"#1 BTC 0 -> 0.5 by alice: {reason}"
+        await pilot.press("escape", "q")
 
 
 def _books_app(make_config) -> BalanceApp:
@@ -388,13 +417,14 @@ def test_books_screen_snapshot(make_config, snap_compare) -> None:
     assert snap_compare(_books_app(make_config), terminal_size=(110, 24), run_before=run_before)
 
 
-def test_sessions_screen_snapshot(make_config, snap_compare) -> None:
+@pytest.mark.parametrize("size", [(110, 24), (80, 24)], ids=["110x24", "80x24"])
+def test_sessions_screen_snapshot(make_config, snap_compare, size: tuple[int, int]) -> None:
     async def run_before(pilot) -> None:
         await _with_one_adjustment(pilot)
         await pilot.press("t")
         await eventually(lambda: pilot.app.screen.query_one("#session-balances", DataTable).row_count == 1, what="rows")
 
-    assert snap_compare(_books_app(make_config), terminal_size=(110, 24), run_before=run_before)
+    assert snap_compare(_books_app(make_config), terminal_size=size, run_before=run_before)
 
 
 def test_adjust_form_snapshot(make_config, snap_compare) -> None:
@@ -412,15 +442,16 @@ def test_adjust_form_snapshot(make_config, snap_compare) -> None:
     assert snap_compare(_books_app(make_config), terminal_size=(110, 30), run_before=run_before)
 
 
-def test_adjust_form_refusal_snapshot(make_config, snap_compare) -> None:
+@pytest.mark.parametrize("size", [(110, 30), (80, 24)], ids=["110x30", "80x24"])
+def test_adjust_form_refusal_snapshot(make_config, snap_compare, size: tuple[int, int]) -> None:
     async def run_before(pilot) -> None:
-        await ready(pilot.app)
+        await settled(pilot)  # the table drawn: the form opens on its selected asset, the amount focused
         form = await fill(pilot, pilot.app, asset="BTC", amount="1e5", reason="typed in a hurry")
         await pilot.press("ctrl+s")
         check = form.query_one("#amount-check", Static)
         await eventually(lambda: str(check.content).startswith("amount:"), what="refusal")
 
-    assert snap_compare(_books_app(make_config), terminal_size=(110, 30), run_before=run_before)
+    assert snap_compare(_books_app(make_config), terminal_size=size, run_before=run_before)
 
 
 def _read_only_app(make_config) -> BalanceApp:
@@ -472,7 +503,10 @@ async def _with_an_undone_adjustment_and_positions(pilot) -> None:
     app.clear_notifications()
 
 
-def test_books_with_positions_and_an_undone_adjustment_snapshot(make_config, snap_compare) -> None:
+@pytest.mark.parametrize("size", [(110, 30), (80, 24), (200, 60)], ids=["110x30", "80x24", "200x60"])
+def test_books_with_positions_and_an_undone_adjustment_snapshot(
+    make_config, snap_compare, size: tuple[int, int]
+) -> None:
     async def run_before(pilot) -> None:
         await _with_an_undone_adjustment_and_positions(pilot)
         await pilot.press("b")
@@ -480,10 +514,11 @@ def test_books_with_positions_and_an_undone_adjustment_snapshot(make_config, sna
         await eventually(lambda: screen.query_one("#adjustments", DataTable).row_count == 3, what="adjustments")
         await eventually(lambda: screen.query_one("#positions", DataTable).row_count == 2, what="positions")
 
-    assert snap_compare(_books_app(make_config), terminal_size=(110, 30), run_before=run_before)
+    assert snap_compare(_books_app(make_config), terminal_size=size, run_before=run_before)
 
 
-def test_undo_confirm_snapshot(make_config, snap_compare) -> None:
+@pytest.mark.parametrize("size", [(110, 30), (80, 24)], ids=["110x30", "80x24"])
+def test_undo_confirm_snapshot(make_config, snap_compare, size: tuple[int, int]) -> None:
     async def run_before(pilot) -> None:
         await _with_one_adjustment(pilot)
         await pilot.press("b")
@@ -495,10 +530,11 @@ def test_undo_confirm_snapshot(make_config, snap_compare) -> None:
         await pilot.press(*"booked twice")
         pilot.app.screen.query_one("#note", Input).cursor_blink = False
 
-    assert snap_compare(_books_app(make_config), terminal_size=(110, 30), run_before=run_before)
+    assert snap_compare(_books_app(make_config), terminal_size=size, run_before=run_before)
 
 
-def test_adjust_form_resulting_balance_snapshot(make_config, snap_compare) -> None:
+@pytest.mark.parametrize("size", [(110, 34), (80, 24)], ids=["110x34", "80x24"])
+def test_adjust_form_resulting_balance_snapshot(make_config, snap_compare, size: tuple[int, int]) -> None:
     async def run_before(pilot) -> None:
         await _with_one_adjustment(pilot)
         form = await fill(pilot, pilot.app, asset="BTC", amount="", reason="second cold wallet")
@@ -509,7 +545,7 @@ def test_adjust_form_resulting_balance_snapshot(make_config, snap_compare) -> No
         for field in form.query(Input):
             field.cursor_blink = False
 
-    assert snap_compare(_books_app(make_config), terminal_size=(110, 34), run_before=run_before)
+    assert snap_compare(_books_app(make_config), terminal_size=size, run_before=run_before)
 
 
 def test_adjust_form_conflict_snapshot(make_config, snap_compare) -> None:

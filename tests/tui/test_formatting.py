@@ -45,7 +45,8 @@ def test_no_trend_yet_says_what_there_is_and_what_a_trend_waits_for() -> None:
         return TrendAnalysis(TrendDirection.INCREASING, Decimal(1), Decimal(1800), Decimal(0), samples, span)
 
     five_min = "5\N{NO-BREAK SPACE}min"  # never split over two lines
-    assert no_trend_yet(1, None) == f"1 change; a trend after 5 over {five_min}"
-    assert no_trend_yet(6, fit(6, timedelta(seconds=12))) == f"6 changes over 12s; a trend after {five_min}"
-    assert no_trend_yet(3, fit(3, timedelta(hours=2))) == "3 changes over 2h; a trend after 5"
-    assert no_trend_yet(2, fit(2, timedelta(seconds=40))) == f"2 changes over 40s; a trend after 5 over {five_min}"
+    assert no_trend_yet(1, None) == f"1 change; a trend needs 5 changes over {five_min}"
+    assert no_trend_yet(6, fit(6, timedelta(seconds=12))) == f"6 changes over 12s; a trend needs {five_min}"
+    assert no_trend_yet(3, fit(3, timedelta(hours=2))) == "3 changes over 2h; a trend needs 5 changes"
+    both = f"2 changes over 40s; a trend needs 5 changes over {five_min}"
+    assert no_trend_yet(2, fit(2, timedelta(seconds=40))) == both

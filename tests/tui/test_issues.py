@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from textual.widgets import Input, Static
 
 from balance_tui.core.validator import Rule, Severity, ValidationIssue
@@ -15,7 +16,7 @@ from balance_tui.store.identity import Operator
 from balance_tui.store.migrate import open_store
 from balance_tui.store.tables import ValidationAck
 from balance_tui.tui.app import BalanceApp
-from balance_tui.tui.issues_panel import IssuesPanel, issue_key, unacknowledged
+from balance_tui.tui.issues_panel import IssuesPanel, fitted, issue_key, unacknowledged
 from balance_tui.tui.note_form import NoteForm
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
@@ -63,10 +64,12 @@ async def test_an_issue_acknowledged_with_a_note_is_recorded_with_the_operator_a
         table = panel.table
         assert table.row_count == 1 and panel.border_subtitle == "1 open"
         row = [cell.plain.strip() for cell in table.get_row_at(0)]
-        assert row[:3] == ["WARNING", "low_balance", "USDT"] and row[6].startswith("USDT free")
+        assert row == ["WARNING", "USDT", "low_balance"]  # what fits a third of 120 columns
         await pilot.press("i")  # focuses and zooms the pane, with the detail
         await pilot.pause()
         assert app.screen.maximized is panel and app.focused is table
+        row = [cell.plain.strip() for cell in table.get_row_at(0)]
+        assert row[:3] == ["WARNING", "USDT", "low_balance"] and row[-1].startswith("USDT free")
         assert "k acknowledges it with a note (USDT:low_balance)" in str(
             panel.query_one("#issue-detail", Static).content
         )
@@ -122,6 +125,24 @@ async def test_a_read_only_console_cannot_acknowledge_and_says_why(make_config) 
         await pilot.press("q")
 
 
+async def test_acknowledging_with_no_issue_selected_says_why(make_config) -> None:
+    # QA: with no validation issues `k` did nothing and said nothing.
+    app, notices = BalanceApp(make_config()), Notices()
+    async with app.run_test(size=(120, 30), message_hook=notices.hook, notifications=True) as pilot:
+        await eventually(lambda: app.backend is not None and app.backend.manager.has_snapshot, what="the snapshot")
+        panel = app.screen.query_one(IssuesPanel)
+        await pilot.press("i")
+        await pilot.pause()
+        assert app.focused is panel and panel.selected is None
+        assert panel.check_action("acknowledge", ()) is None  # shown disabled
+        await pilot.press("k")
+        await pilot.pause()
+        assert not isinstance(app.screen, NoteForm)
+        (notice,) = notices.titled("Acknowledge")
+        assert (notice.title, notice.message) == ("Acknowledge: not available", "no validation issue selected")
+        await pilot.press("q")
+
+
 BOB = Operator("bob", None, "10.0.0.7", "pts/3")
 
 
@@ -169,6 +190,31 @@ async def _zoomed_issue(pilot) -> None:
 def test_issues_table_zoomed_snapshot(make_config, snap_compare) -> None:
     app = BalanceApp(make_config(validation=LOW_USDT), clock=FrozenClock())
     assert snap_compare(app, terminal_size=(110, 24), run_before=_zoomed_issue)
+
+
+def test_the_issues_columns_fit_the_width_giving_way_from_the_end_and_the_message_takes_the_rest() -> None:
+    assert [key for key, _, _ in fitted(200)] == ["severity", "asset", "rule", "count", "first", "last", "message"]
+    assert sum(width + 2 for _, _, width in fitted(200)) == 200
+    assert fitted(75) == [("severity", "Severity", 8), ("asset", "Asset", 6), ("rule", "Rule", 21),
+                          ("count", "Count", 5), ("last", "Last", 8), ("message", "Message", 15)]  # fmt: skip
+    assert fitted(35) == [("severity", "Severity", 8), ("asset", "Asset", 6), ("rule", "Rule", 15)]  # cut, not gone
+    assert fitted(20) == [("severity", "Severity", 8), ("asset", "Asset", 6)]
+
+
+@pytest.mark.parametrize("zoomed", [False, True], ids=["pane", "zoomed"])
+def test_issues_at_80_by_24_snapshot(make_config, snap_compare, zoomed: bool) -> None:
+    async def run_before(pilot) -> None:
+        await settled(pilot)
+        await _issue_shown(pilot.app)
+        await eventually(lambda: pilot.app.screen.query_one(IssuesPanel).table.row_count == 2, what="both issues")
+        if zoomed:
+            await pilot.press("i")
+        pilot.app.clear_notifications()
+        await pilot.pause(0.3)
+
+    floors = {"low_balance": {"USDT": "1000000", "BTC": "100"}}
+    app = BalanceApp(make_config(validation=floors), clock=FrozenClock())
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
 def test_ack_form_refusing_an_empty_note_snapshot(make_config, snap_compare) -> None:

@@ -87,6 +87,26 @@ def test_zoomed_balances_snapshot(make_config, snap_compare) -> None:
     assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=(110, 24), run_before=run_before)
 
 
+@pytest.mark.parametrize(
+    ("pane", "show"),
+    [("balances-pane", ""), ("asset", ""), ("engine", "3"), ("history", "6")],
+    ids=["balances", "asset", "engine", "history"],
+)
+def test_zoomed_pane_at_80_by_24_snapshot(make_config, snap_compare, pane: str, show: str) -> None:
+    """Each pane zoomed on a small terminal (the engine and history panes, hidden there, shown first); the
+    validation pane's is in test_issues, the feed pane's URL has a new port each run."""
+
+    async def run_before(pilot) -> None:
+        await settled(pilot)
+        if show:
+            await pilot.press(show)
+        pilot.app.screen.query_one(f"#{pane}").focus()
+        await pilot.press("z")
+        await pilot.pause(0.3)
+
+    assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=(80, 24), run_before=run_before)
+
+
 def test_80_by_24_snapshot(make_config, snap_compare) -> None:
     """A small terminal: the engine pane gives way, the table scrolls sideways, nothing is cut mid-number."""
     assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=(80, 24), run_before=settled)

@@ -14,7 +14,9 @@ from balance_tui.tui.books_screen import BooksScreen
 from balance_tui.tui.commands import COMMANDS, NO_COMMAND
 from balance_tui.tui.history_panel import HistoryPanel
 from balance_tui.tui.main_screen import MainScreen
+from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
+from tests.tui.conftest import settled
 
 
 def test_every_binding_has_a_command_or_says_why_not() -> None:
@@ -132,3 +134,21 @@ async def test_an_asset_is_found_by_typing_not_listed_before(make_config) -> Non
         await eventually(lambda: not isinstance(app.screen, CommandPalette), what="the palette to close")
         await run_command(pilot, "asset btc", "Asset BTC")
         assert isinstance(app.screen, AssetScreen) and app.screen.asset == "BTC"
+
+
+def test_palette_at_80_by_24_snapshot(make_config, snap_compare) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        await settled(pilot)
+        await pilot.press("ctrl+p")
+        await eventually(lambda: isinstance(pilot.app.screen, CommandPalette), what="the palette")
+        await pilot.press(*"sort")
+        palette = pilot.app.screen
+        hits = palette.query_one(CommandList)
+
+        def found() -> bool:
+            return hits.option_count > 0 and not any(w.is_running for w in pilot.app.workers if w.node is palette)
+
+        await eventually(found, what="the search done")
+        await pilot.pause(0.3)
+
+    assert snap_compare(BalanceApp(make_config(), clock=FrozenClock()), terminal_size=(80, 24), run_before=run_before)

@@ -12,23 +12,30 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from balance_tui.backend import Backend
 from balance_tui.cli import EXIT_NO_INPUT
-from balance_tui.recording import Recording, default_path
+from balance_tui.recording import Recorder, Recording, default_path
+from balance_tui.store import acks
+from balance_tui.store.engine import create_store_engine
+from balance_tui.store.history import ledger
+from balance_tui.store.identity import Operator
+from balance_tui.tui.asset_screen import AssetScreen
 from balance_tui.tui.availability import ON_A_RECORDING
 from balance_tui.tui.balances_table import BalancesTable
 from balance_tui.tui.feed_bar import FeedBar
+from balance_tui.tui.issues_panel import issue_key
+from balance_tui.tui.ledger_screen import LedgerScreen
 from balance_tui.tui.replay import ReplayApp
 from balance_tui.tui.replay_cursor import SPEEDS, JumpError, parse_jump
 from tests.conftest import FrozenClock
-from tests.integration.conftest import eventually
+from tests.integration.conftest import eventually, running
 from tests.tui.conftest import Notices
-from tests.tui.recorded import STEP_S, adjust, record
+from tests.tui.recorded import STEP_S, adjust, record, step
 
 STEPS = 30  # five recorded minutes
-DEPOSIT_STEP, ADJUST_STEP = 10, 20
+DEPOSIT_STEP, ADJUST_STEP, ACK_STEP = 10, 20, 25
 
 
 class Wall:
@@ -42,7 +49,8 @@ class Wall:
 
 
 async def _events(i: int, backend: Backend) -> None:
-    """A drop with a deposit made while the feed is down (a blind change), then an operator's adjustment."""
+    """A drop with a deposit made while the feed is down (a blind change), an operator's adjustment, then
+    the open issue acknowledged with a note."""
     sim = backend.simulator
     assert sim is not None
     if i == DEPOSIT_STEP:
@@ -50,6 +58,16 @@ async def _events(i: int, backend: Backend) -> None:
         await sim.deposit("EUR", Decimal("250"))
     if i == ADJUST_STEP:
         await adjust(backend, "USD", Decimal("12.5"), "fee refund")
+    if i == ACK_STEP:
+        (issue,) = backend.manager.validator.active_issues
+        await asyncio.to_thread(
+            acks.acknowledge,
+            backend.store,
+            issue=issue_key(issue),
+            reason="treasury tops it up on Mondays",
+            operator=Operator.current(),
+            now=backend.manager.clock.now(),
+        )
 
 
 @pytest.fixture
@@ -58,6 +76,18 @@ async def recording(make_config, tmp_path: Path) -> Path:
     config = make_config(validation={"low_balance": {"USDT": "1000000"}})  # an issue open throughout
     await record(config, path, FrozenClock(), STEPS, _events)
     return path
+
+
+def format_1(recording: Path, tmp_path: Path) -> Path:
+    """The recording as format 1 wrote it: the same frames and events, none of the tables format 2 added."""
+    old = tmp_path / "format-1.rec"
+    shutil.copy(recording, old)
+    with sqlite3.connect(old) as db:
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
+        db.execute("DELETE FROM events WHERE kind = 'acknowledgement'")  # format 1 had no such kind
+        for table in ("orders", "balance_samples", "ledger_entries"):
+            db.execute(f"DROP TABLE {table}")
+    return old
 
 
 def replay_app(make_config, path: Path, wall: Wall | None = None) -> ReplayApp:
@@ -197,13 +227,19 @@ async def test_speed_cycles_through_the_steps_and_is_clamped(make_config, record
         (("i", "k"), "Acknowledge", ON_A_RECORDING["acknowledge"]),
         (("b",), "Books", ON_A_RECORDING["books"]),
         (("t",), "Sessions", ON_A_RECORDING["sessions"]),
-        (("l",), "Ledger", ON_A_RECORDING["ledger"]),
         (("p",), "Pause", ON_A_RECORDING["pause"]),
-        (("enter",), "Asset", ON_A_RECORDING["asset"]),
+        (("l",), "Ledger", "format_1"),
+        (("enter",), "Asset", "format_1"),
     ],
 )
-async def test_what_a_recording_cannot_do_says_why(make_config, recording, keys, title, reason) -> None:
+async def test_what_a_recording_cannot_do_says_why(make_config, recording, tmp_path, keys, title, reason) -> None:
+    """The writes, the books and the sessions are the store's; a recording of format 1 holds nothing for the
+    ledger and the asset screen, and says so (it replays otherwise)."""
     notices = Notices()
+    if reason == "format_1":
+        recording = format_1(recording, tmp_path)
+        reason = f"replay: {recording.name} is of recording format 1, which kept no ledger entries, "
+        reason += "balance samples or open orders (format 2 on does)"
     app = replay_app(make_config, recording)
     async with app.run_test(size=(120, 40), message_hook=notices.hook, notifications=True) as pilot:
         table = app.screen.query_one(BalancesTable)
@@ -233,11 +269,16 @@ async def test_playing_past_a_blind_change_and_an_adjustment_announces_them(make
     app = replay_app(make_config, recording, wall)
     async with app.run_test(size=(120, 40), message_hook=notices.hook, notifications=True) as pilot:
         await pilot.press("space", *["plus"] * len(SPEEDS))  # 60x
-        wall.at += STEPS * STEP_S / 60 + 1
+        wall.at += (ACK_STEP - 2) * STEP_S / 60  # in two goes: one tick past four sums them up in one notice
+        await eventually(lambda: len(notices.seen) == 2, what="the first two")
+        wall.at += STEPS * STEP_S / 60
         await eventually(lambda: not app.cursor.playing, what="the end")
         await pilot.pause()  # the notices posted on the way
-        titles = ["Changed while the feed was down", "Balance adjusted", "Recording"]
+        titles = ["Changed while the feed was down", "Balance adjusted", "Issue acknowledged", "Recording"]
         assert [n.title for n in notices.seen] == titles
+        (acknowledged,) = notices.titled("Issue acknowledged")
+        operator = Operator.current().name
+        assert acknowledged.message == f"{operator} acknowledged USDT:low_balance: treasury tops it up on Mondays"
         (blind,) = notices.titled("Changed while the feed was down")
         assert "EUR moved while the feed was down" in blind.message and blind.severity == "warning"
         (adjusted,) = notices.titled("Balance adjusted")
@@ -283,3 +324,82 @@ async def test_the_replay_keys_take_a_keymap(make_config, recording) -> None:
         assert not app.cursor.playing
         await pilot.press("o")
         assert app.cursor.playing
+
+
+def cells(table: DataTable) -> list[list[str]]:
+    return [[cell.plain.strip() for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_the_ledger_and_asset_screens_show_the_recording_as_of_the_cursor(make_config, recording) -> None:
+    """What the store held then (its ledger, written by the console's own history writer) is what the
+    replay's screens list from the recording at the cursor; the asset screen's wallets are the frame's."""
+    store = create_store_engine(make_config().database_url)
+    app = replay_app(make_config, recording)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("g", *"+3m", "enter")
+        at = app.cursor.at
+        stored = ledger(store, since=app.recording.start, until=at)
+        assert 0 < stored.total < ledger(store, since=app.recording.start).total  # some are after the cursor
+        await pilot.press("l")
+        await eventually(lambda: isinstance(app.screen, LedgerScreen), what="the ledger")
+        await pilot.pause()
+        table = app.screen.query_one("#ledger", DataTable)
+        await eventually(lambda: table.row_count == stored.total, what=f"{stored.total} rows")
+        assert sorted(r[1] for r in cells(table)) == sorted(
+            f"{e.occurred_at:%Y-%m-%d %H:%M:%S}" for e in stored.entries
+        )
+        heading = str(app.screen.query_one("#ledger-heading", Static).content)
+        assert heading.startswith(
+            f"as recorded up to {at:%Y-%m-%d %H:%M:%S} UTC: {stored.total} ledger entries in the recording"
+        )
+        await pilot.press("escape")
+        assert not isinstance(app.screen, LedgerScreen)
+        asset = stored.entries[0].asset
+        app.screen.query_one(BalancesTable).focus()
+        app.open_asset(asset)
+        await eventually(lambda: isinstance(app.screen, AssetScreen), what="the asset screen")
+        await pilot.pause()
+        entries = app.screen.query_one("#asset-ledger", DataTable)
+        own = [e for e in stored.entries if e.asset == asset]
+        await eventually(lambda: entries.row_count == len(own), what=f"the {asset} entries")
+        balance = app.recording.view_at(at).balances[asset]
+        wallets = str(app.screen.query_one("#asset-wallets", Static).content)
+        assert wallets.startswith(f"total {balance.total:,f}: ")
+        assert str(app.screen.query_one("#asset-heading", Static).content).startswith(f"{asset} over the last 24 h: ")
+    store.dispose()
+
+
+async def test_playing_at_the_end_of_a_file_being_recorded_follows_it(make_config, tmp_path: Path) -> None:
+    """A recorder writes the file while it is replayed: at the end, playing takes each new frame (LIVE on
+    the time bar, the end moving), and once the recorder stops the replay pauses at its last frame."""
+    path, clock, wall = tmp_path / "growing.rec", FrozenClock(), Wall()
+    config = make_config()
+    async with running(config, clock=clock) as backend:
+        await asyncio.wait_for(backend.manager.wait_for_snapshot(), 10)
+        recorder = Recorder(backend, path)
+        await recorder.__aenter__()
+        recorder.tick()
+        await recorder.flush()
+        notices = Notices()
+        app = ReplayApp(config, Recording.open(path), wall=wall)
+        async with app.run_test(size=(120, 40), message_hook=notices.hook, notifications=True) as pilot:
+            await pilot.press("space")  # at the start, which is the end: follows
+            await eventually(lambda: app.cursor.following, what="following")
+            await pilot.pause()
+            assert "● LIVE following" in time_bar_text(app)
+            first_end = app.cursor.end
+            for _ in range(3):
+                recorded = await step(backend, clock)
+                recorder.tick()
+                await recorder.flush()
+                wall.at += STEP_S
+                await eventually(lambda at=recorded: app.cursor.at == at, what=f"the frame of {recorded:%H:%M:%S}")
+                assert app.cursor.following and "● LIVE following" in time_bar_text(app)
+            assert app.cursor.end == recorded > first_end and len(app.recording.times) == 4
+            clock.advance(1)  # the recorder stops a second after its last frame
+            await recorder.__aexit__(None, None, None)
+            wall.at += 1
+            await eventually(lambda: not app.cursor.playing, what="the replay pausing")
+            await pilot.pause()  # the notice posted as it paused
+            assert "⏸ paused 1x" in time_bar_text(app) and app.cursor.at == app.recording.end
+            assert [n.message for n in notices.titled("Recording")] == ["recording stopped"], notices.seen

@@ -4,7 +4,8 @@ A live console runs on the real simulator with a frozen clock and a `Recorder` a
 a drop (and a deposit while the feed is down), a sequence gap, a stale spell and an operator's adjustment,
 in a few seconds of test time. At three instants the live screen's text is kept; the replay of the file
 must show exactly that text at the same instants, but for its own time bar and header badge (it runs one
-row taller for the time bar, so every pane has the size it had live). Snapshots show the replay there.
+row taller for the time bar, so every pane has the size it had live). Snapshots show the replay there, and
+its asset and ledger screens as of the last instant.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from balance_tui.config import Config, load_config
 from balance_tui.core import FeedState
 from balance_tui.recording import EventKind, Recorder, Recording
 from balance_tui.tui.app import BalanceApp
+from balance_tui.tui.asset_screen import AssetScreen
+from balance_tui.tui.ledger_screen import LedgerScreen
 from balance_tui.tui.main_screen import MainScreen
 from balance_tui.tui.replay import ReplayApp
 from tests.conftest import FrozenClock, write_config
@@ -220,6 +223,30 @@ async def test_replay_shows_what_the_live_console_showed(hour: Hour, instant: st
 def test_replay_snapshot(hour: Hour, instant: str, snap_compare) -> None:
     async def run_before(pilot: Pilot) -> None:
         await go_to(pilot, hour.instants[instant])
+        await painted(pilot)
+
+    assert snap_compare(replay_app(hour), terminal_size=SNAPSHOT_SIZE, run_before=run_before)
+
+
+SCREENS = {  # each replay screen: how it opens, and what its heading says once it has read the recording
+    "asset": (lambda app: app.open_asset("EUR"), AssetScreen, "#asset-heading", "over the last"),
+    "ledger": (lambda app: app.action_ledger(), LedgerScreen, "#ledger-heading", "as recorded"),
+}
+
+
+@pytest.mark.parametrize("name", list(SCREENS))
+def test_replay_screen_snapshot(hour: Hour, name: str, snap_compare) -> None:
+    """At the last instant: EUR's screen (its deposit made while the feed was down marked on the chart,
+    its ledger), and the ledger."""
+    open_screen, screen, heading, says = SCREENS[name]
+
+    async def run_before(pilot: Pilot) -> None:
+        app = pilot.app
+        await go_to(pilot, hour.instants["after-the-adjustment"])
+        open_screen(app)
+        await eventually(lambda: isinstance(app.screen, screen), what=f"the {name} screen")
+        await pilot.pause()  # composed
+        await eventually(lambda: says in str(app.screen.query_one(heading).content), what=f"the {name} read")
         await painted(pilot)
 
     assert snap_compare(replay_app(hour), terminal_size=SNAPSHOT_SIZE, run_before=run_before)

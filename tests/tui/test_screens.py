@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy.exc import OperationalError
 from textual.widgets import DataTable, Select, Sparkline, Static
 
@@ -17,7 +18,7 @@ from balance_tui.store.history import history, ledger
 from balance_tui.tui import asset_screen, ledger_screen
 from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.asset_screen import POINTS, AssetScreen
-from balance_tui.tui.ledger_screen import AssetFilter, LedgerScreen, TypeFilter
+from balance_tui.tui.ledger_screen import AssetFilter, LedgerScreen, TypeFilter, read_ledger
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
 
@@ -99,6 +100,21 @@ async def test_the_ledger_lists_the_sessions_entries_newest_first_with_the_legs_
         assert rows(table)[0][1:5] == ["2026-11-20 12:50:00", "deposit", "USD", "+100"]
         await pilot.press("escape")
         assert not isinstance(app.screen, LedgerScreen)
+        await pilot.press("q")
+
+
+async def test_a_ledger_read_after_the_first_reads_only_what_the_store_got_since(make_config) -> None:
+    async with console(make_config) as (app, pilot, clock):
+        count = await activity(app, clock)
+        page = await read_ledger(app.backend, None)
+        assert page.ledger.total == count and page.last_id == max(e.id for e in page.ledger.entries)
+        assert await read_ledger(app.backend, page) is page  # nothing new: the page shown stays
+        clock.advance(600)
+        await app.backend.simulator.deposit("USD", D("100"))
+        await eventually(lambda: stored_entries(app) == count + 1, what="the deposit in the store")
+        grown = await read_ledger(app.backend, page)
+        assert grown.ledger.total == count + 1 and grown.last_id > page.last_id
+        assert [e.id for e in grown.ledger.entries] == [grown.last_id, *(e.id for e in page.ledger.entries)]
         await pilot.press("q")
 
 
@@ -227,7 +243,8 @@ async def test_the_asset_screen_shows_its_trend_wallets_orders_and_ledger(make_c
         await pilot.press("escape", "q")
 
 
-def test_ledger_screen_snapshot(make_config, snap_compare) -> None:
+@pytest.mark.parametrize("size", [(130, 20), (80, 24)], ids=["130x20", "80x24"])
+def test_ledger_screen_snapshot(make_config, snap_compare, size: tuple[int, int]) -> None:
     clock = FrozenClock()
 
     async def run_before(pilot) -> None:
@@ -237,10 +254,11 @@ def test_ledger_screen_snapshot(make_config, snap_compare) -> None:
         await open_ledger(pilot, count)
         app.clear_notifications()
 
-    assert snap_compare(BalanceApp(make_config(), clock=clock), terminal_size=(130, 20), run_before=run_before)
+    assert snap_compare(BalanceApp(make_config(), clock=clock), terminal_size=size, run_before=run_before)
 
 
-def test_asset_screen_snapshot(make_config, snap_compare) -> None:
+@pytest.mark.parametrize("size", [(130, 40), (80, 24)], ids=["130x40", "80x24"])
+def test_asset_screen_snapshot(make_config, snap_compare, size: tuple[int, int]) -> None:
     clock = FrozenClock()
 
     async def run_before(pilot) -> None:
@@ -256,4 +274,4 @@ def test_asset_screen_snapshot(make_config, snap_compare) -> None:
         await eventually(lambda: entries.row_count == 3 and orders.row_count > 0, what="the BTC entries and orders")
         app.clear_notifications()
 
-    assert snap_compare(BalanceApp(make_config(), clock=clock), terminal_size=(130, 40), run_before=run_before)
+    assert snap_compare(BalanceApp(make_config(), clock=clock), terminal_size=size, run_before=run_before)

@@ -28,7 +28,7 @@ from balance_tui.tui.engine_panel import EnginePanel
 from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.issues_panel import IssuesPanel
 from balance_tui.tui.main_screen import MainScreen
-from balance_tui.tui.themes import VARIABLE_DEFAULTS
+from balance_tui.tui.themes import variable_defaults
 from balance_tui.view import EngineView, FeedView, PricesView, SelectionView, StoreView, View
 from tests.integration.conftest import eventually
 from tests.tui.conftest import Notices
@@ -62,7 +62,7 @@ class NoBackendApp(App[None]):
         return None  # nothing to read at each tick: a test paints the View it built
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
-        return dict(VARIABLE_DEFAULTS)
+        return variable_defaults(self.current_theme)
 
 
 def a_view() -> View:
@@ -112,7 +112,8 @@ async def test_a_hand_built_view_is_drawn_without_a_backend() -> None:
         assert screen.query_one(AssetPanel).border_title == "BTC"
         issues = screen.query_one(IssuesPanel)
         row = [cell.plain.strip() for cell in issues.table.get_row_at(0)]
-        assert row[5:] == ["2", "USD free 1000 below 5000"] and issues.border_subtitle == "1 open"
+        assert row[:2] == ["WARNING", "USD"] and issues.border_subtitle == "1 open"  # what a third of 120 columns fits
+        assert (issues.selected.count, issues.selected.message) == (2, "USD free 1000 below 5000")
 
 
 async def test_a_view_with_no_prices_says_why() -> None:
@@ -175,3 +176,23 @@ async def test_a_busy_assets_sparkline_redraws_at_most_every_half_second_and_its
         assert spark.data == [1.0, 2.0] and "3 changes" in str(panel.query_one("#trend", Static).content)
         panel.show(selected(1, 2, 3), NOW + SPARK_EVERY)  # nothing newer came: the kept change is drawn now
         assert spark.data == [1.0, 2.0, 3.0]
+
+
+async def test_prices_from_rest_say_so_and_why() -> None:
+    failed = "ws://127.0.0.1:9/x refused the connection with HTTP 403"
+    async with NoBackendApp().run_test() as pilot:
+        screen = pilot.app.screen
+        total = screen.query_one("#total", Static)
+        screen.paint(View(now=NOW, prices=PricesView(quote="EUR", error=failed, from_rest=True)))
+        assert (
+            str(total.content) == f"total value: no EUR prices yet  · prices from REST (ticker feed failed: {failed})"
+        )
+        screen.paint(
+            View(now=NOW, total=D("12.5"), prices=PricesView(quote="EUR", priced=True, error=failed, from_rest=True))
+        )
+        assert str(total.content) == f"total value 12.50 EUR  · prices from REST (ticker feed failed: {failed})"
+        busy = "Ticker: EService:Unavailable"
+        screen.paint(
+            View(now=NOW, prices=PricesView(quote="EUR", priced=True, error=failed, from_rest=True, rest_error=busy))
+        )
+        assert str(total.content) == f"total value 0.00 EUR  · prices from REST: {busy} (ticker feed failed: {failed})"

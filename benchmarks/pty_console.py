@@ -1,8 +1,9 @@
 """The console as an operator's terminal holds it: `python -m balance_tui` on the slave side of a pty.
 
-For what drives the real process from outside (tests/test_terminal.py, benchmarks/console.py): keys are
-typed on the master side, and everything the console draws is read off it by a thread, each read kept
-with the time it returned. Stdlib only; nothing of the console is imported.
+For what drives the real process from outside: benchmarks/console.py imports it as a sibling, the tests
+(tests/test_terminal.py) as `benchmarks.pty_console`; the console itself never does. Keys are typed on the
+master side, and everything the console draws is read off it by a thread, each read kept with the time it
+returned. Stdlib only; nothing of the console is imported.
 """
 
 from __future__ import annotations
