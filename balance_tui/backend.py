@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import platformdirs
@@ -33,14 +34,15 @@ from balance_tui.kraken.rest import HTTP_TIMEOUT, KrakenError, KrakenRest, count
 from balance_tui.kraken.rest_ticker import RestTicker
 from balance_tui.kraken.stream import BalanceStream
 from balance_tui.kraken.ticker import TickerStream
-from balance_tui.sim import Simulator
-from balance_tui.sim.assets import PAIRS
 from balance_tui.store import books, sessions
 from balance_tui.store.engine import database_url, is_read_only
 from balance_tui.store.history import HistoryWriter
 from balance_tui.store.migrate import open_store
 from balance_tui.store.sessions import OpenedSession
 from balance_tui.store.tables import SessionStatus, TradingSession
+
+if TYPE_CHECKING:
+    from balance_tui.sim import Simulator
 
 log = logging.getLogger(__name__)
 
@@ -146,13 +148,20 @@ async def open_backend(
     replace the ones the config implies (tests relax them to drive hundreds of reconnects).
     """
     async with AsyncExitStack() as stack:
-        # The store first: one that cannot be opened (StoreUnavailable) stops the start before anything runs.
-        store = await asyncio.to_thread(open_store, database_url(config.database_url), read_only=config.store.read_only)
-        stack.callback(store.dispose)
+        # The store opens in a thread (a new one is migrated: the longest step of a start after the imports)
+        # while the exchange side starts and says which assets it lists. One that cannot be opened
+        # (StoreUnavailable) still stops the start before the feed, the history writer or a session run.
+        opening = asyncio.create_task(
+            asyncio.to_thread(open_store, database_url(config.database_url), read_only=config.store.read_only)
+        )
+        stack.push_async_callback(_dispose_when_open, opening)
         exchange = config.exchange
         simulator: Simulator | None = None
         clock = clock or SystemClock()
         if exchange.name == "sim":
+            from balance_tui.sim import Simulator  # its server (uvicorn) only when it is the exchange
+            from balance_tui.sim.assets import PAIRS
+
             # On the console's clock: the ledger entries it makes are stamped as the engine sees time pass.
             simulator = Simulator(
                 seed=config.sim.seed, updates_per_second=config.sim.updates_per_second, clock=clock.now
@@ -174,13 +183,15 @@ async def open_backend(
             label, mode = httpx.URL(rest_url).host, "live"
             public_url, listed = exchange.ws_public_url, None
 
-        http = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
+        # In a thread: the client loads the CA bundle for TLS, ~0.1 s the loop would otherwise stand still.
+        http = await stack.enter_async_context(await asyncio.to_thread(httpx.AsyncClient, timeout=HTTP_TIMEOUT))
         breaker = CircuitBreaker("rest", is_failure=counts_against_breaker, clock=clock)
         rate = rest_rate or RestRateCounter(RATE_TIERS[config.rest.tier], clock=clock)
         rest = KrakenRest(http, rest_url, credentials, nonces, breaker=breaker, rate=rate)
         decimals = await _asset_decimals(rest)
         manager = build_manager(config, clock, rest, breaker, rate, decimals)
         stream = BalanceStream(manager, rest, ws_url, stale_after_s=config.feed.stale_after_s, budget=reconnect_budget)
+        store = await opening
 
         opened, writer = None, None
         if own_session and not config.store.read_only:
@@ -289,6 +300,13 @@ def _remember_assets(store: Engine, decimals: dict[str, int]) -> None:
     if skipped := sorted(decimals.keys() - fits.keys()):
         log.warning("assets with names over %d characters are not in the books: %s", books.MAX_ASSET, skipped)
     books.register_assets(store, fits)
+
+
+async def _dispose_when_open(opening: asyncio.Task[Engine]) -> None:
+    """On the way out, close the store if it opened; if it did not, the start has already failed with why."""
+    await asyncio.wait([opening])
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().dispose()
 
 
 async def _asset_decimals(rest: KrakenRest) -> dict[str, int]:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from balance_tui.backend import Backend
 from balance_tui.core import Balance, FeedState
 from balance_tui.core.breaker import BreakerState
 from balance_tui.core.cache import CacheStats
@@ -22,6 +22,9 @@ from balance_tui.core.events import Source
 from balance_tui.core.health import BlindChange, FeedEvent
 from balance_tui.core.history import BalanceHistory, HistoryEntry, TrendAnalysis
 from balance_tui.core.validator import ValidationIssue
+
+if TYPE_CHECKING:
+    from balance_tui.backend import Backend
 
 SPARK_POINTS = 120  # recent changes read for the selected asset's sparkline; the table shows the exact figure
 TREND_EVERY_S = 5.0  # the history pane refits a changing asset's trend at most this often: ~19 µs a fit (O(1))
@@ -290,13 +293,13 @@ def news(backend: Backend, selected: str | None) -> tuple[object, ...]:
     highlights), which move by the second, and the second is in it too. The main screen reads a View only when
     this changed since its last tick. An idle tick then reads and paints
     nothing (a View of 200 assets cost an idle console several percent of a core at 10 Hz); anything else
-    that changed shows within the second."""
+    that changed shows within the second. The feed's message count is left to the second: heartbeats move it
+    about once a second, out of step with it, and would make a quiet console read and paint twice a second."""
     manager = backend.manager
     health = manager.health
     return (
         manager.revision,
         backend.prices.revision,
-        health.messages,
         health.state,
         health.system,
         health.reconnects,

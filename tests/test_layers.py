@@ -50,3 +50,17 @@ def test_the_engine_and_headless_paths_load_without_textual() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_console_draws_before_the_backend_libraries_load() -> None:
+    """Start-up: the app and its main screen import none of what only the running backend needs (tui/app.py
+    loads it in threads), so the first frame does not wait for it; of the store, only its stdlib-only modules."""
+    code = "import sys, balance_tui.cli, balance_tui.tui.app; print(*sorted(sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(result.stdout.split())
+    libraries = {"sqlalchemy", "sqlmodel", "alembic", "psycopg", "httpx", "websockets", "uvicorn"}
+    assert libraries & {name.split(".")[0] for name in loaded} == set()
+    ours = {
+        name for name in loaded if name.startswith(("balance_tui.backend", "balance_tui.sim", "balance_tui.store."))
+    }
+    assert ours == {"balance_tui.store.errors", "balance_tui.store.identity", "balance_tui.store.money"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import select
@@ -14,11 +15,10 @@ from contextlib import suppress
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import platformdirs
 from rich.segment import Segments
-from sqlalchemy.exc import SQLAlchemyError
 from textual import events, on, work
 from textual.actions import SkipAction
 from textual.app import App, SystemCommand
@@ -29,30 +29,44 @@ from textual.screen import Screen
 from textual.widgets import DataTable, HelpPanel, Input
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
-from balance_tui.backend import Backend, open_backend
 from balance_tui.config import APP_NAME, Config
 from balance_tui.core import Clock, SystemClock
-from balance_tui.kraken.credentials import Credentials
-from balance_tui.store import acks, books, positions, sessions
 from balance_tui.store.errors import StoreError
 from balance_tui.store.identity import Operator
-from balance_tui.store.sessions import SessionOverview
-from balance_tui.store.tables import BalanceAdjustment, SessionStatus, TradingSession, ValidationAck
-from balance_tui.store.watch import Seen, watch_store
 from balance_tui.tui import availability
-from balance_tui.tui.adjust_form import AdjustForm, AdjustRequest, Figures
 from balance_tui.tui.announcements import announcements
-from balance_tui.tui.asset_screen import AssetDetail, AssetScreen, read_asset
 from balance_tui.tui.badges import Badge, view_badges
 from balance_tui.tui.balances_table import BalancesTable
-from balance_tui.tui.books_screen import Books, BooksScreen, described
 from balance_tui.tui.commands import REFRESH_RATES, palette_commands
 from balance_tui.tui.issues_panel import IssuesPanel
-from balance_tui.tui.ledger_screen import LedgerPage, LedgerScreen, read_ledger
 from balance_tui.tui.main_screen import MainScreen
-from balance_tui.tui.sessions_screen import SessionsScreen
 from balance_tui.tui.themes import bundled_themes, variable_defaults
 from balance_tui.view import View, news
+
+if TYPE_CHECKING:
+    from balance_tui.backend import Backend
+    from balance_tui.kraken.credentials import Credentials
+    from balance_tui.store import books
+    from balance_tui.store.sessions import SessionOverview
+    from balance_tui.store.tables import BalanceAdjustment, TradingSession, ValidationAck
+    from balance_tui.tui.adjust_form import AdjustRequest, Figures
+    from balance_tui.tui.asset_screen import AssetDetail
+    from balance_tui.tui.books_screen import Books
+    from balance_tui.tui.ledger_screen import LedgerPage
+
+# Most of the start-up's imports are the backend's libraries (SQLAlchemy, SQLModel, Alembic, httpx, websockets),
+# the store's watch (psycopg) and the screens that read the store. Nothing needs them before the backend is
+# ready, so they load in a thread (`_load`): the backend and the watch (which must start as the backend is
+# ready, or another console's write in between would be taken as seen) once the first frame is drawn, the
+# screens once the first balances are. The methods that use them import them where they run, by then a lookup
+# in sys.modules.
+SCREENS = (
+    "balance_tui.tui.adjust_form",
+    "balance_tui.tui.asset_screen",
+    "balance_tui.tui.books_screen",
+    "balance_tui.tui.ledger_screen",
+    "balance_tui.tui.sessions_screen",
+)
 
 TTY_CHECK_S = 5.0
 
@@ -126,7 +140,7 @@ class BalanceApp(App[None]):
         self._where = "starting"  # what the console is connected to, for the header
         self._view_badges: tuple[Badge, ...] = ()  # the feed's state and the figures' source, as last drawn
         self._backend_worker: Worker[None] | None = None
-        self._ending = SessionStatus.CLOSED  # `interrupted` once the terminal is lost
+        self._interrupted = False  # the terminal was lost: the session ends `interrupted`, not `closed`
         self._own_keys: set[str] = set()  # idempotency keys of the adjustments this console wrote: it announces them
         # No animations and no blinking cursor (see on_descendant_focus): each is bytes on the wire over SSH.
         # Always, not only when SSH_CONNECTION or SSH_TTY is set: tmux, screen, mosh and sudo drop those or
@@ -191,6 +205,11 @@ class BalanceApp(App[None]):
         return announcements(previous, view)
 
     async def _run_backend(self) -> None:
+        await self.screen.wait_for_refresh()  # the first frame first: the imports would share the GIL with it
+        await asyncio.to_thread(_load, "balance_tui.backend", "balance_tui.store.watch")
+        from balance_tui.backend import open_backend
+        from balance_tui.store.tables import SessionStatus
+
         async with open_backend(self.config, self._credentials, clock=self.clock) as backend:
             try:
                 self.post_message(self.BackendReady(backend))
@@ -199,7 +218,7 @@ class BalanceApp(App[None]):
                 # validation), and the backend (and its session) stays open until quit.
                 await backend.manager.run()
             finally:
-                backend.ending = self._ending
+                backend.ending = SessionStatus.INTERRUPTED if self._interrupted else SessionStatus.CLOSED
 
     def on_balance_app_backend_ready(self, message: BackendReady) -> None:
         backend = self.backend = message.backend
@@ -212,6 +231,17 @@ class BalanceApp(App[None]):
         self._show_state()
         self.refresh_bindings()
         self._watch_store()
+        self._draw_first_balances(backend)
+
+    @work(group="first-balances", exit_on_error=False, description="draw the first snapshot")
+    async def _draw_first_balances(self, backend: Backend) -> None:
+        """The first snapshot is drawn as it lands, not at the next refresh tick (up to 1 / refresh_hz later);
+        then the screens load."""
+        await backend.manager.wait_for_snapshot()
+        if isinstance(self.screen, MainScreen):
+            self.screen.refresh_view()
+        await self.screen.wait_for_refresh()
+        await asyncio.to_thread(_load, *SCREENS)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self._backend_worker and event.state is WorkerState.ERROR:
@@ -252,11 +282,16 @@ class BalanceApp(App[None]):
             self.notify(why, title=f"{active.binding.description}: not available", severity="warning", markup=False)
 
     def action_books(self) -> None:
+        from balance_tui.tui.books_screen import BooksScreen
+
         if not isinstance(self.screen, BooksScreen):
             self.push_screen(BooksScreen(self._read_books, self._undo))
 
     async def _read_books(self) -> Books:
         """This console's session; for a read-only console, the exchange's latest session, as it stands."""
+        from balance_tui.store import books, positions, sessions
+        from balance_tui.tui.books_screen import Books
+
         backend = self.backend
         assert backend is not None  # check_action: the books open once the backend is ready
         session = backend.session
@@ -271,24 +306,34 @@ class BalanceApp(App[None]):
         return Books(session, balances, adjustments, held)
 
     def action_sessions(self) -> None:
+        from balance_tui.tui.sessions_screen import SessionsScreen
+
         if not isinstance(self.screen, SessionsScreen):
             self.push_screen(SessionsScreen(self._read_sessions))
 
     async def _read_sessions(self) -> list[SessionOverview]:
+        from balance_tui.store import sessions
+
         backend = self.backend
         assert backend is not None  # check_action: the sessions open once the backend is ready
         return await asyncio.to_thread(sessions.overview, backend.store, backend.config.exchange.name)
 
     def action_ledger(self) -> None:
+        from balance_tui.tui.ledger_screen import LedgerScreen
+
         if not isinstance(self.screen, LedgerScreen) and (load := self.ledger_loader()) is not None:
             self.push_screen(LedgerScreen(load))
 
     def ledger_loader(self) -> Callable[[LedgerPage | None], Awaitable[LedgerPage]] | None:
         """What the ledger screen reads: the store (a replay: its recording); None before the backend is ready."""
+        from balance_tui.tui.ledger_screen import read_ledger
+
         return None if self.backend is None else partial(read_ledger, self.backend)
 
     def asset_loader(self) -> Callable[[str, int], Awaitable[AssetDetail]] | None:
         """What the asset screen reads: the store and the engine (a replay: its recording)."""
+        from balance_tui.tui.asset_screen import read_asset
+
         return None if self.backend is None else partial(read_asset, self.backend)
 
     def action_asset(self) -> None:
@@ -305,6 +350,8 @@ class BalanceApp(App[None]):
         self.open_asset(str(event.row_key.value))
 
     def open_asset(self, asset: str) -> None:
+        from balance_tui.tui.asset_screen import AssetScreen
+
         if (load := self.asset_loader()) is not None:
             self.push_screen(AssetScreen(asset, load))
 
@@ -313,10 +360,15 @@ class BalanceApp(App[None]):
         return palette_commands(self, screen)
 
     def action_adjust(self) -> None:
+        from balance_tui.tui.adjust_form import AdjustForm
+
         asset = self.screen.query_one(BalancesTable).selected_asset if isinstance(self.screen, MainScreen) else ""
         self.push_screen(AdjustForm(self._read_balance, self._adjust, asset or ""))
 
     async def _read_balance(self, asset: str) -> Figures:
+        from balance_tui.store import books
+        from balance_tui.tui.adjust_form import Figures
+
         backend, session = self._owned()
         tracked = await asyncio.to_thread(books.read_balance, backend.store, session.id, asset)
         decimals = await asyncio.to_thread(books.asset_decimals, backend.store)
@@ -324,6 +376,8 @@ class BalanceApp(App[None]):
 
     async def _adjust(self, request: AdjustRequest) -> StoreError | None:
         """Write one adjustment and announce it, or say why not: the form shows the reason and stays open."""
+        from balance_tui.store import books
+
         return await self._write(
             books.adjust,
             asset=request.asset,
@@ -335,6 +389,8 @@ class BalanceApp(App[None]):
 
     async def _undo(self, adjustment_id: int, reason: str) -> str | None:
         """Write the reversing entry of an adjustment and announce it, or say why not (the confirm shows it)."""
+        from balance_tui.store import books
+
         refused = await self._write(books.undo, adjustment_id=adjustment_id, reason=reason)
         return None if refused is None else str(refused)
 
@@ -371,6 +427,11 @@ class BalanceApp(App[None]):
         """Adjustments and acknowledgements from any console reach this one: LISTEN/NOTIFY on PostgreSQL, a
         poll on SQLite. The acknowledgements are read first, then watched from the last one read: none is
         missed in between."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from balance_tui.store import acks, books
+        from balance_tui.store.watch import Seen, watch_store
+
         backend = self.backend
         if backend is None:
             return
@@ -402,6 +463,8 @@ class BalanceApp(App[None]):
 
     def _announce(self, adjustments: list[BalanceAdjustment]) -> None:
         """One notice per adjustment, whoever wrote it; the books on screen follow."""
+        from balance_tui.tui.books_screen import BooksScreen, described
+
         for adjustment in adjustments:
             undo = adjustment.reverses_id is not None
             self.notify(described(adjustment), title="Adjustment undone" if undo else "Balance adjusted", markup=False)
@@ -479,10 +542,16 @@ class BalanceApp(App[None]):
     async def _leave_lost_terminal(self) -> None:
         """End the session `interrupted` with its time, then leave without Textual's terminal teardown, which
         can block for ever writing to a hung-up terminal (seen with tmux kill-session)."""
-        self._ending = SessionStatus.INTERRUPTED
+        self._interrupted = True
         await self._stop_backend()
         logging.shutdown()
         os._exit(128 + signal.SIGHUP)
+
+
+def _load(*modules: str) -> None:
+    """Import modules the first frame did without; in a thread, so the event loop draws on meanwhile."""
+    for name in modules:
+        importlib.import_module(name)
 
 
 def _hung_up(fd: int) -> bool:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from balance_tui.backend import Backend
+if TYPE_CHECKING:
+    from balance_tui.backend import Backend
 
 WRITES = frozenset({"adjust", "undo", "acknowledge"})  # they write to the store
 ADJUSTS = frozenset({"adjust", "undo"})  # they write to the books of this console's own session

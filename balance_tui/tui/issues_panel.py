@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 from functools import partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from sqlalchemy.exc import SQLAlchemyError
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -24,13 +23,14 @@ from textual.content import Content
 from textual.widgets import DataTable, Static
 
 from balance_tui.core.validator import ValidationIssue
-from balance_tui.store import acks
 from balance_tui.store.errors import StoreError
 from balance_tui.store.identity import Operator
-from balance_tui.store.tables import ValidationAck
 from balance_tui.tui import availability
 from balance_tui.tui.note_form import Note, NoteForm
 from balance_tui.tui.row_table import RowTable
+
+if TYPE_CHECKING:
+    from balance_tui.store.tables import ValidationAck
 
 SEVERITY_STYLES = {"critical": "$error", "error": "$error", "warning": "$warning", "info": "$text-muted"}
 SEVERITY_RICH = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "dim"}
@@ -265,6 +265,10 @@ class IssuesPanel(Vertical):
 
     async def _acknowledge(self, issue: ValidationIssue, note: str) -> str | None:
         """Write the acknowledgement with the operator; an error to show in the form, or None once written."""
+        from sqlalchemy.exc import SQLAlchemyError  # loaded with the backend (see tui/app.py, SCREENS)
+
+        from balance_tui.store import acks
+
         backend = self.app.backend
         if backend is None:
             return "the console is still starting"

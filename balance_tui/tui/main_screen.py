@@ -98,6 +98,16 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # What a tick draws, looked up once: a DOM query by type at every tick was most of an idle tick's cost.
+        self._table = self.query_one(BalancesTable)
+        self._pane = self.query_one(BalancesPane)
+        self._total = self.query_one("#total", Static)
+        self._feed_bar = self.query_one(FeedBar)
+        self._feed_panel = self.query_one(FeedPanel)
+        self._asset_panel = self.query_one(AssetPanel)
+        self._engine_panel = self.query_one(EnginePanel)
+        self._issues_panel = self.query_one(IssuesPanel)
+        self._history_panel = self.query_one(HistoryPanel)
         self._timer = self.set_interval(1 / self.app.refresh_hz, self.refresh_view)
         try:
             self._apply(load_layout(layout_path()))
@@ -171,7 +181,7 @@ class MainScreen(Screen[None]):
         app = self.app
         if app.paused:
             return
-        table = self.query_one(BalancesTable)
+        table = self._table
         news = app.view_news(table.selected_asset)
         if news == self._news:
             return
@@ -179,31 +189,30 @@ class MainScreen(Screen[None]):
         view = app.read_view(table.selected_asset, self._view)
         if view is None:
             if app.backend_error:
-                self.query_one(FeedBar).show_problem(app.backend_error)
+                self._feed_bar.show_problem(app.backend_error)
             return
         self.paint(view)
         if table.selected_asset != view.selection.asset:
             # The cursor moved as the table took its rows (its first ones, or the selected row gone).
             view = view.reselect(table.selected_asset)
-            self.query_one(AssetPanel).show(view.selection, view.now)
+            self._asset_panel.show(view.selection, view.now)
         previous, self._view = self._view, view
         for message in app.announcements(previous, view):
             self.post_message(message)
 
     def paint(self, view: View) -> None:
         """Draw one View; each widget repaints only what changed since the last."""
-        self.query_one(BalancesPane).show(view)
-        total = self.query_one("#total", Static)
+        self._pane.show(view)
         text = total_line(view)
-        if str(total.content) != text:
-            total.update(text, layout=False)  # one line (app.tcss): no layout of the screen for a new figure
-        self.query_one(FeedBar).show(view.feed, view.now)
+        if str(self._total.content) != text:
+            self._total.update(text, layout=False)  # one line (app.tcss): no layout of the screen for a new figure
+        self._feed_bar.show(view.feed, view.now)
         self.app.show_view_badges(view)  # in the header of every screen
-        self.query_one(FeedPanel).show(view.feed, view.now)
-        self.query_one(AssetPanel).show(view.selection, view.now)
-        self.query_one(EnginePanel).show(view)
-        self.query_one(IssuesPanel).show(view.issues)
-        self.query_one(HistoryPanel).show(view.history)
+        self._feed_panel.show(view.feed, view.now)
+        self._asset_panel.show(view.selection, view.now)
+        self._engine_panel.show(view)
+        self._issues_panel.show(view.issues)
+        self._history_panel.show(view.history)
 
     @on(SessionLost)
     def _session_lost(self) -> None:

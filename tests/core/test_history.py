@@ -301,3 +301,44 @@ def test_a_trend_kept_up_as_entries_come_and_go_is_the_exact_fit_of_those_kept(o
             assert abs(Fraction(trend.slope_per_hour) - slope) <= abs(slope) * Fraction(1, 10**25)
             assert abs(Fraction(trend.trend_strength) - strength) <= Fraction(1, 10**25)
             assert trend.samples == len(history.get_asset_history("BTC"))
+
+
+same_written = st.sampled_from([D("0"), D("0E-8"), D("1.5"), D("1.50000000")])  # equal pairs, written apart
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["record", "deposit", "wait"]),
+            st.integers(min_value=-900, max_value=0),
+            st.integers(min_value=0, max_value=10**12),
+            st.integers(min_value=0, max_value=10),  # places of the total
+            same_written,
+        ),
+        max_size=50,
+    )
+)
+def test_entries_kept_compact_read_back_as_they_were_recorded(ops: list[tuple[str, int, int, int, Decimal]]) -> None:
+    # The same steps into a history that keeps every entry whole and one that keeps only the newest two whole.
+    whole, clock = make(max_entries_per_asset=8, retention=timedelta(hours=1), recent=100)
+    compact = BalanceHistory(clock=clock, max_entries_per_asset=8, retention=timedelta(hours=1), recent=2)
+    for kind, seconds, units, places, held in ops:
+        if kind == "wait":
+            clock.advance(-seconds * 4)
+            continue
+        args = ("BTC", D(units).scaleb(-places), held, "ws")
+        options: dict[str, object] = {"at": clock.now() + timedelta(seconds=seconds)}
+        if kind == "deposit":
+            options |= {"kind": EntryKind.DEPOSIT, "flow": D(units % 50 + 1).scaleb(-places)}
+        assert whole.record(*args, **options) == compact.record(*args, **options)  # type: ignore[arg-type]
+        expected, got = whole.get_asset_history("BTC"), compact.get_asset_history("BTC")
+        assert got == expected
+        assert [(str(e.total), str(e.held), str(e.flow), e.at.tzinfo) for e in got] == [
+            (str(e.total), str(e.held), str(e.flow), e.at.tzinfo) for e in expected
+        ]
+        assert compact.get_asset_history("BTC", limit=3) == expected[-3:]
+        assert compact.revision("BTC") == whole.revision("BTC")
+        assert compact.analyze_balance_trend("BTC") == whole.analyze_balance_trend("BTC")
+        assert compact.analyze_balance_trend("BTC", analysis_hours=0.1) == whole.analyze_balance_trend(
+            "BTC", analysis_hours=0.1
+        )
