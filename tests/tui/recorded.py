@@ -35,9 +35,7 @@ def caught_up(backend: Backend, clock: FrozenClock) -> bool:
     return totals == sim.account.totals() and bool(quotes) and all(q and q.seen_at == clock.now() for q in quotes)
 
 
-async def adjust(
-    backend: Backend, asset: str, amount: Decimal, reason: str, operator: Operator | None = None
-) -> None:
+async def adjust(backend: Backend, asset: str, amount: Decimal, reason: str, operator: Operator | None = None) -> None:
     """An operator's adjustment to the backend's session, written as another console writes one (by this
     process's operator unless one is named)."""
     session = backend.session

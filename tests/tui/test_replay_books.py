@@ -3,7 +3,6 @@ copies the store's rows as they change, and the screens run the store's own read
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -50,7 +49,7 @@ async def go_to(pilot: Pilot, at: datetime) -> None:
     await pilot.press("g", *f"{at:%H:%M:%S}", "enter")
 
 
-async def test_the_books_and_sessions_before_and_after_an_adjustment_are_the_stores(make_config, tmp_path: Path) -> None:
+async def test_books_and_sessions_are_the_stores_before_and_after_an_adjustment(make_config, tmp_path: Path) -> None:
     path = tmp_path / "books.rec"
     await record(make_config(), path, FrozenClock(), 10, _adjustments)
     store = create_store_engine(make_config().database_url)
