@@ -112,24 +112,19 @@ class Recording:
     @property
     def screens_missing(self) -> str:
         """Why the asset and ledger screens cannot be shown from this file; empty when they can."""
-        version = self.meta.format_version
-        if version >= SCREENS_SINCE:
-            return ""
-        return (
-            f"replay: {self.path.name} is of recording format {version}, which kept no ledger entries, "
-            f"balance samples or open orders (format {SCREENS_SINCE} on does)"
-        )
+        return self._lacks("ledger entries, balance samples or open orders", SCREENS_SINCE)
 
     @property
     def books_missing(self) -> str:
         """Why the books and sessions screens cannot be shown from this file; empty when they can."""
+        return self._lacks("tracked balances, positions, adjustments or sessions", BOOKS_SINCE)
+
+    def _lacks(self, what: str, since: int) -> str:
         version = self.meta.format_version
-        if version >= BOOKS_SINCE:
+        if version >= since:
             return ""
-        return (
-            f"replay: {self.path.name} is of recording format {version}, which kept no books (tracked balances, "
-            f"positions, adjustments, sessions); format {BOOKS_SINCE} on does"
-        )
+        name = self.path.name
+        return f"replay: {name} is of recording format {version}, which kept no {what} (format {since} on does)"
 
     def books_at(self, at: datetime) -> Engine:
         """The recorded books as they stood at `at`, for the store's own queries (store.books, store.sessions)."""

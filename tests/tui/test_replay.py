@@ -255,8 +255,8 @@ async def test_what_a_recording_cannot_do_says_why(make_config, recording, tmp_p
         reason += "balance samples or open orders (format 2 on does)"
     elif reason == "format_2":
         recording = format_2(recording, tmp_path)
-        reason = f"replay: {recording.name} is of recording format 2, which kept no books (tracked balances, "
-        reason += "positions, adjustments, sessions); format 3 on does"
+        reason = f"replay: {recording.name} is of recording format 2, which kept no tracked balances, "
+        reason += "positions, adjustments or sessions (format 3 on does)"
     app = replay_app(make_config, recording)
     async with app.run_test(size=(120, 40), message_hook=notices.hook, notifications=True) as pilot:
         table = app.screen.query_one(BalancesTable)
