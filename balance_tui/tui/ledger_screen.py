@@ -198,10 +198,7 @@ class LedgerScreen(Screen[None]):
     @on(FittedTable.Refitted, "#ledger")
     def _detail(self) -> None:
         """The selected entry's figures in the columns left out for want of width."""
-        text = self.query_one("#ledger", FittedTable).left_out()
-        detail = self.query_one("#ledger-detail", Static)
-        detail.display = bool(text)
-        detail.update(text)
+        self.query_one("#ledger", FittedTable).show_left_out(self.query_one("#ledger-detail", Static))
 
     @on(Input.Changed, "#asset-filter")
     @on(Select.Changed, "#type-filter")

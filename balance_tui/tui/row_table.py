@@ -8,7 +8,7 @@ from typing import ClassVar, TypeVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 CellType = TypeVar("CellType")
 
@@ -121,3 +121,9 @@ class FittedTable(RowTable[Text]):
         return "  ".join(
             f"{label.lower()} {cells[key]}" for key, label, _ in self._columns if key in self._dropped and key in cells
         )
+
+    def show_left_out(self, line: Static) -> None:
+        """`left_out` on `line` (under the table), hidden while there is nothing to say or no table to see."""
+        text = self.left_out() if self.display else ""
+        line.display = bool(text)
+        line.update(text)
