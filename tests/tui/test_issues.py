@@ -211,7 +211,8 @@ async def test_a_tall_screen_shows_the_selected_issues_rule_and_message_whole_un
         panel = await _issue_shown(app)
         await pilot.pause()
         issue = panel.selected
-        assert [c.key.value for c in panel.table.ordered_columns] == ["severity", "asset"]  # at ~28 cells: the rule gives way
+        shown = [c.key.value for c in panel.table.ordered_columns]
+        assert shown == ["severity", "asset"]  # at ~28 cells: the rule gives way
         line = panel.query_one("#issue-gist", Static)
         assert line.display == gist and str(line.content) == f"{issue.rule}: {issue.message}"
         if gist:  # whole: every line of it on screen, and more of the pane's rows than at 7 high
