@@ -1,4 +1,5 @@
-"""A table moved by rows: `home`/`end` go to the first and last row, as an operator expects."""
+"""A table moved by rows: `home`/`end` go to the first and last row, as an operator expects; its columns as
+wide as their widest cell (`fill`), and, for a table of many columns, fitted to its width (`FittedTable`)."""
 
 from __future__ import annotations
 
@@ -44,19 +45,19 @@ def fill(
     returns those left out, whose values the screen shows for the selected row (`FittedTable`)."""
     columns, rows = list(columns), list(rows)
     widths = {key: max([len(label), *(len(cells[key]) for _, cells in rows)]) for key, label, _ in columns}
-    dropped: list[str] = []
+    padding = 2 * table.cell_padding
     room = table.size.width - table.styles.scrollbar_size_vertical
+    dropped: list[str] = []
     for key in give_way:
-        if not table.size.width or sum(w + 2 * table.cell_padding for w in widths.values()) <= room:
+        if not table.size.width or sum(w + padding for w in widths.values()) <= room:
             break
         dropped.append(key)
         del widths[key]
     columns = [column for column in columns if column[0] in widths]
     if flex is not None and table.size.width:
-        padding = 2 * table.cell_padding
-        room = table.size.width - table.styles.scrollbar_size_vertical - sum(w + padding for w in widths.values())
+        left = room - sum(w + padding for w in widths.values())
         label = next(label for key, label, _ in columns if key == flex)
-        widths[flex] = max(widths[flex] + min(room, 0), len(label))
+        widths[flex] = max(widths[flex] + min(left, 0), len(label))
     table.clear(columns=True)
     for key, label, right in columns:
         table.add_column(_padded(label, widths[key], right), width=widths[key], key=key)
@@ -116,8 +117,8 @@ class FittedTable(RowTable[Text]):
         """The selected row's values in the columns left out, each after its label: "" when none is."""
         if not self._dropped or not self.row_count:
             return ""
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        cells = self._rows.get(str(key), {})
+        row = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        cells = self._rows.get(str(row), {})
         return "  ".join(
             f"{label.lower()} {cells[key]}" for key, label, _ in self._columns if key in self._dropped and key in cells
         )
