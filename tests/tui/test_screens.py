@@ -275,6 +275,25 @@ async def test_the_asset_screen_shows_its_trend_wallets_orders_and_ledger(make_c
         await pilot.press("escape", "q")
 
 
+async def test_at_80_by_24_the_asset_screen_keeps_what_orders_hold_whole_and_rows_for_its_ledger(make_config) -> None:
+    async with console(make_config, (80, 24)) as (app, pilot, clock):
+        await activity(app, clock)
+        app.open_asset("BTC")
+        await eventually(lambda: isinstance(app.screen, AssetScreen), what="the asset screen")
+        await pilot.pause()  # composed
+        orders = app.screen.query_one("#asset-orders", DataTable)
+        entries = app.screen.query_one("#asset-ledger", DataTable)
+        await eventually(lambda: entries.row_count == 3 and orders.row_count > 0, what="the BTC entries and orders")
+        await pilot.pause()
+        order, held = next((o, h) for o, h in app.backend.manager.orders.listed() if "BTC" in (o.base, o.quote))
+        assert [c.key.value for c in orders.ordered_columns] == ["pair", "side", "quantity", "filled", "limit", "holds"]
+        assert sum(c.get_render_width(orders) for c in orders.ordered_columns) < orders.size.width  # no sideways scroll
+        assert rows(orders)[0][-1] == f"{amount(held[1])} {held[0]}"
+        assert str(app.screen.query_one("#asset-orders-detail", Static).content) == f"order {order.order_id}"
+        assert entries.size.height >= 4  # its heading row and three entries: the chart gave up rows
+        assert app.screen.query_one("#plot").size.height == 3 and not app.screen.query_one("#legend").display
+
+
 @pytest.mark.parametrize(
     "size", [(130, 20), (80, 24), (120, 30), (200, 60)], ids=["130x20", "80x24", "120x30", "200x60"]
 )
