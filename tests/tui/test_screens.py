@@ -75,6 +75,17 @@ async def open_ledger(pilot, count: int) -> DataTable:
     return table
 
 
+async def open_btc(pilot) -> tuple[DataTable, DataTable]:
+    """BTC's asset screen once it shows the open orders and the three entries of `activity`: (orders, entries)."""
+    pilot.app.open_asset("BTC")
+    await eventually(lambda: isinstance(pilot.app.screen, AssetScreen), what="the asset screen")
+    await pilot.pause()  # composed
+    orders = pilot.app.screen.query_one("#asset-orders", DataTable)
+    entries = pilot.app.screen.query_one("#asset-ledger", DataTable)
+    await eventually(lambda: entries.row_count == 3 and orders.row_count > 0, what="the BTC entries and orders")
+    return orders, entries
+
+
 async def test_the_ledger_lists_the_sessions_entries_newest_first_with_the_legs_of_a_trade_together(
     make_config,
 ) -> None:
@@ -278,12 +289,7 @@ async def test_the_asset_screen_shows_its_trend_wallets_orders_and_ledger(make_c
 async def test_at_80_by_24_the_asset_screen_keeps_what_orders_hold_whole_and_rows_for_its_ledger(make_config) -> None:
     async with console(make_config, (80, 24)) as (app, pilot, clock):
         await activity(app, clock)
-        app.open_asset("BTC")
-        await eventually(lambda: isinstance(app.screen, AssetScreen), what="the asset screen")
-        await pilot.pause()  # composed
-        orders = app.screen.query_one("#asset-orders", DataTable)
-        entries = app.screen.query_one("#asset-ledger", DataTable)
-        await eventually(lambda: entries.row_count == 3 and orders.row_count > 0, what="the BTC entries and orders")
+        orders, entries = await open_btc(pilot)
         await pilot.pause()
         order, held = next((o, h) for o, h in app.backend.manager.orders.listed() if "BTC" in (o.base, o.quote))
         assert [c.key.value for c in orders.ordered_columns] == ["pair", "side", "quantity", "filled", "limit", "holds"]
@@ -321,12 +327,7 @@ def test_asset_screen_snapshot(make_config, snap_compare, size: tuple[int, int])
         await ready(app)
         await seed_history(app, "BTC", days=1)
         await activity(app, clock)
-        app.open_asset("BTC")
-        await eventually(lambda: isinstance(app.screen, AssetScreen), what="the asset screen")
-        await pilot.pause()  # composed
-        entries = app.screen.query_one("#asset-ledger", DataTable)
-        orders = app.screen.query_one("#asset-orders", DataTable)
-        await eventually(lambda: entries.row_count == 3 and orders.row_count > 0, what="the BTC entries and orders")
+        await open_btc(pilot)
         app.clear_notifications()
 
     assert snap_compare(BalanceApp(make_config(), clock=clock), terminal_size=size, run_before=run_before)
