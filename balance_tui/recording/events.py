@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from balance_tui.store.tables import BalanceAdjustment, ValidationAck
+from balance_tui.tui.formatting import amount, signed  # as the live console says them (no Textual in it)
 from balance_tui.view import View
 
 
@@ -42,12 +43,12 @@ def new_feed_events(last: View | None, view: View) -> Iterator[tuple[datetime, E
     changes = view.feed.blind_changes
     if changes and changes is not last.feed.blind_changes:
         for change in changes:
-            before = "new" if change.before is None else f"{change.before:f}"
+            before = "new" if change.before is None else amount(change.before)
             yield (
                 change.found_at,
                 EventKind.BLIND_CHANGE,
                 change.asset,
-                (f"{change.asset} moved while the feed was down: {before} -> {change.after:f}"),
+                (f"{change.asset} moved while the feed was down: {before} -> {amount(change.after)}"),
             )
     if view.store.session_lost and not last.store.session_lost:
         yield view.now, EventKind.SESSION_LOST, None, "another console took the trading session over"
@@ -55,8 +56,8 @@ def new_feed_events(last: View | None, view: View) -> Iterator[tuple[datetime, E
 
 def adjustment_text(adjustment: BalanceAdjustment) -> str:
     return (
-        f"{adjustment.operator} adjusted {adjustment.asset} {adjustment.before:f} -> {adjustment.after:f} "
-        f"({adjustment.delta:+f}): {adjustment.reason}"
+        f"{adjustment.operator} adjusted {adjustment.asset} {amount(adjustment.before)} -> {amount(adjustment.after)} "
+        f"({signed(adjustment.delta)}): {adjustment.reason}"
     )
 
 

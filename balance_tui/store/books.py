@@ -28,7 +28,7 @@ a console opens its session, so `balance-tui adjust` knows every listed asset wi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -379,10 +379,11 @@ def _apply(
     current = BalanceView.of(row) if row else BalanceView.zero(session_id, asset)
     if expected_version is not None and expected_version != current.version:
         raise AdjustmentConflict(
-            _conflict_message(current, expected_version),
+            conflict_message(current, expected_version),
             asset=asset,
             expected_version=expected_version,
             current_version=current.version,
+            current=current,
         )
     before = current.total
     after, delta = _result(request.kind, before, amount)
@@ -443,14 +444,15 @@ def _already_applied(db: Session, existing: BalanceAdjustment, request: Adjustme
     return row
 
 
-def _conflict_message(current: BalanceView, expected_version: int) -> str:
+def conflict_message(current: BalanceView, expected_version: int, figure: Callable[[Decimal], str] = canonical) -> str:
+    """What a conflict says, its figures as `figure` writes them (a console groups them)."""
     if current.updated_at is None:
         what = "it has no balance row any more"
     else:
         what = f"{current.updated_by} at {current.updated_at:%Y-%m-%d %H:%M:%S}Z: {current.update_reason}"
     return (
         f"{current.asset} changed after you read it (version {expected_version}, now {current.version}): {what}. "
-        f"It is now {canonical(current.total)} ({canonical(current.available)} available). "
+        f"It is now {figure(current.total)} ({figure(current.available)} available). "
         "Nothing was written; confirm again against the new value."
     )
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from balance_tui.store.books import BalanceView
+
 
 class StoreError(Exception):
     """Base of the store's refusals; the message is meant for the operator as it stands."""
@@ -16,13 +21,17 @@ class InvalidInput(StoreError):
 
 
 class AdjustmentConflict(StoreError):
-    """The balance changed after the operator read it; nothing was written until they re-confirm."""
+    """The balance changed after the operator read it; nothing was written until they re-confirm. `current` is
+    the balance as it is now, for a console to say it in its own number format (`books.conflict_message`)."""
 
-    def __init__(self, message: str, *, asset: str, expected_version: int, current_version: int) -> None:
+    def __init__(
+        self, message: str, *, asset: str, expected_version: int, current_version: int, current: BalanceView
+    ) -> None:
         super().__init__(message)
         self.asset = asset
         self.expected_version = expected_version
         self.current_version = current_version
+        self.current = current
 
 
 class IdempotencyMismatch(StoreError):

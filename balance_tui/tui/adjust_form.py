@@ -24,7 +24,7 @@ from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from balance_tui.core import Balance
 from balance_tui.kraken.assets import asset_code
-from balance_tui.store.books import BalanceView, resulting_total
+from balance_tui.store.books import BalanceView, conflict_message, resulting_total
 from balance_tui.store.errors import AdjustmentConflict, InvalidInput, StoreError
 from balance_tui.store.money import AmountError, parse_amount
 from balance_tui.store.tables import AdjustmentKind
@@ -210,7 +210,8 @@ class AdjustForm(ModalScreen[str | None]):
             self.query_one("#reload", Button).display = True
             self.query_one("#save", Button).disabled = True
             self._say("#amount-check", "", False)  # what it would leave was reckoned on the old figure
-            self._error(f"{refusal}\nctrl+r reloads it: review the change against it, then save.")
+            said = conflict_message(refusal.current, refusal.expected_version, shown)
+            self._error(f"{said}\nctrl+r reloads it: review the change against it, then save.")
             return None
         self._error(str(refusal))
         return None

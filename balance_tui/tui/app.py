@@ -84,8 +84,9 @@ class BalanceApp(App[None]):
         (160, "-wide"),
         (190, "-wider"),
     ]
-    # By terminal height: from 50 rows the main screen's history pane shows by default.
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (50, "-tall")]
+    # By terminal height: from 45 rows the main screen's details row grows (a table of a dozen assets leaves
+    # the room), from 50 its history pane shows by default too.
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (45, "-high"), (50, "-tall")]
     replaying: ClassVar[bool] = False  # a recording, not the backend (balance_tui/tui/replay.py)
     on_a_recording: Mapping[str, str] = MappingProxyType({})  # what a replay cannot do (availability)
     BINDINGS: ClassVar[list[BindingType]] = [

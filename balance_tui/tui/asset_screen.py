@@ -12,11 +12,11 @@ from decimal import Decimal
 from typing import ClassVar
 
 from sqlalchemy.exc import SQLAlchemyError
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import DataTable, Footer, Static
 
 from balance_tui.backend import Backend
 from balance_tui.core import Balance
@@ -29,8 +29,8 @@ from balance_tui.store.history import History, Ledger, bucket_width, history, le
 from balance_tui.tui.chart import BalanceChart
 from balance_tui.tui.formatting import amount, no_trend_yet, trend_text
 from balance_tui.tui.header import ConsoleHeader
-from balance_tui.tui.ledger_screen import COLUMNS, entry_rows
-from balance_tui.tui.row_table import RowTable, fill
+from balance_tui.tui.ledger_screen import COLUMNS, GIVE_WAY, entry_rows
+from balance_tui.tui.row_table import FittedTable
 
 RANGES = {1: "1 h", 24: "24 h", 168: "7 d"}  # hours: how the heading says it
 DEFAULT_HOURS = 24
@@ -49,6 +49,7 @@ ORDER_COLUMNS = (
     ("limit", "Limit", True),
     ("holds", "Holds", True),
 )
+ORDER_GIVE_WAY = ("order", "filled", "limit", "side")  # what an order holds always shows, whole
 ENTRY_COLUMNS = tuple(c for c in COLUMNS if c[0] not in ("legs", "asset"))  # one asset: no legs to tie
 
 OrderHold = tuple[OpenOrder, tuple[str, Decimal] | None]
@@ -85,7 +86,7 @@ async def read_asset(backend: Backend, asset: str, hours: int) -> AssetDetail:
 
 
 class AssetScreen(Screen[None]):
-    # Under 30 rows the orders table gives its rows to the ledger (app.tcss).
+    # Under 30 rows the chart and the orders table give rows to the ledger (app.tcss).
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-low"), (30, "-high")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="asset.back"),
@@ -109,16 +110,15 @@ class AssetScreen(Screen[None]):
         yield Static("", id="asset-trend", markup=False)
         yield Static("", id="asset-wallets", markup=False)
         yield Static("open orders on its pairs", id="orders-heading", classes="heading", markup=False)
-        yield RowTable(id="asset-orders")
+        yield FittedTable(ORDER_COLUMNS, give_way=ORDER_GIVE_WAY, id="asset-orders")
+        yield Static("", id="asset-orders-detail", classes="left-out", markup=False)
         yield Static("", id="entries-heading", classes="heading", markup=False)
-        yield RowTable(id="asset-ledger")
+        yield FittedTable(ENTRY_COLUMNS, give_way=GIVE_WAY, id="asset-ledger")
+        yield Static("", id="asset-ledger-detail", classes="left-out", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
-        fill(self.query_one("#asset-orders", RowTable), ORDER_COLUMNS, [])
-        entries = self.query_one("#asset-ledger", RowTable)
-        fill(entries, ENTRY_COLUMNS, [])
-        entries.focus()
+        self.query_one("#asset-ledger", FittedTable).focus()
         self.reload()
         self.set_interval(POLL_S, self.reload)
 
@@ -172,8 +172,8 @@ class AssetScreen(Screen[None]):
             })
             for order, held in orders
         ]  # fmt: skip
-        table = self.query_one("#asset-orders", RowTable)
-        fill(table, ORDER_COLUMNS, rows)
+        table = self.query_one("#asset-orders", FittedTable)
+        table.show(rows)
         table.display = bool(rows)  # no header over nothing: the heading says none
 
     def _entries(self, asset: str, span: str, read: Ledger) -> None:
@@ -186,7 +186,14 @@ class AssetScreen(Screen[None]):
         if self._shown.get("entries") == drawn:
             return
         self._shown["entries"] = drawn
-        fill(self.query_one("#asset-ledger", RowTable), ENTRY_COLUMNS, entry_rows([(" ", e) for e in read.entries]))
+        self.query_one("#asset-ledger", FittedTable).show(entry_rows([(" ", e) for e in read.entries]))
+
+    @on(DataTable.RowHighlighted)
+    @on(FittedTable.Refitted)
+    def _detail(self, event: DataTable.RowHighlighted | FittedTable.Refitted) -> None:
+        """Under each table, its selected row's figures in the columns left out for want of width."""
+        if isinstance(table := event.control, FittedTable):
+            table.show_left_out(self.query_one(f"#{table.id}-detail", Static))
 
 
 def _heading(asset: str, span: str, stored: History) -> str:

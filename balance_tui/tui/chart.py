@@ -23,7 +23,7 @@ from balance_tui.store.history import HistoryPoint
 from balance_tui.store.tables import LedgerEntryRecord
 from balance_tui.tui.formatting import amount
 
-PLOT_ROWS = 6
+PLOT_ROWS = 6  # until laid out: then as tall as the CSS makes the plot (shorter on a low terminal)
 # The mark for each kind of ledger entry, the most telling first: where several fall in one column, the
 # first of them in this order is drawn.
 MARKS = {"withdrawal": "▼", "deposit": "▲", "trade": "◆"}
@@ -153,7 +153,8 @@ class BalanceChart(Vertical):
         high, low = amount(max(totals)), amount(min(totals))
         label = max(len(high), len(low))
         axis.styles.width = label + 2
-        axis.update("\n".join([f"{high:>{label}} ┤", *[f"{'':>{label}} │"] * (PLOT_ROWS - 2), f"{low:>{label}} ┤"]))
+        rows = self.query_one("#plot").size.height or PLOT_ROWS
+        axis.update("\n".join([f"{high:>{label}} ┤", *[f"{'':>{label}} │"] * (rows - 2), f"{low:>{label}} ┤"]))
         width = self.size.width - label - 2
         if width < 2:
             return

@@ -143,6 +143,7 @@ class IssuesPanel(Vertical):
         yield Static(Content.from_markup("[$success]no issues[/]"), id="issues-none")
         yield RowTable(id="issues-table")
         yield Static("", id="issue-detail")
+        yield Static("", id="issue-gist", markup=False)  # on a tall screen, unzoomed (app.tcss)
 
     def on_mount(self) -> None:
         self.table.display = False
@@ -217,11 +218,13 @@ class IssuesPanel(Vertical):
 
     def _describe(self) -> None:
         issue = self.selected
-        detail = self.query_one("#issue-detail", Static)
+        detail, gist = self.query_one("#issue-detail", Static), self.query_one("#issue-gist", Static)
         if issue is None:
             detail.update("")
+            gist.update("")
         else:
             detail.update(describe(issue, (self._acks or {}).get(issue_key(issue))))
+            gist.update(f"{issue.rule}: {issue.message}")
 
     @on(DataTable.RowHighlighted, "#issues-table")
     def _highlighted(self) -> None:

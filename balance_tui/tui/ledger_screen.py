@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Select, Static
+from textual.widgets import DataTable, Footer, Input, Select, Static
 
 from balance_tui.backend import Backend
 from balance_tui.kraken.assets import asset_code
@@ -30,7 +30,7 @@ from balance_tui.store.history import Ledger, ledger
 from balance_tui.store.tables import LedgerEntryRecord
 from balance_tui.tui.formatting import amount, signed
 from balance_tui.tui.header import ConsoleHeader
-from balance_tui.tui.row_table import Column, RowTable, fill
+from balance_tui.tui.row_table import Column, FittedTable
 
 SHOWN_ENTRIES = 2000  # the newest; the heading says how many more the session has
 POLL_S = 2.0  # the store is read again this often while the screen is open: the feed keeps writing
@@ -61,6 +61,9 @@ COLUMNS: tuple[Column, ...] = (
     ("ref", "Ref", False),
     ("wallet", "Wallet", False),
 )
+# Left out first to last where the table is wider than the screen, shown for the selected entry under it: the
+# amount and balance after always show, whole.
+GIVE_WAY = ("wallet", "ref", "fee", "when", "type")
 
 
 async def read_ledger(backend: Backend, previous: LedgerPage | None) -> LedgerPage:
@@ -175,13 +178,12 @@ class LedgerScreen(Screen[None]):
         with Horizontal(id="ledger-filter"):
             yield AssetFilter(placeholder="asset: BTC, xbt, u...", id="asset-filter")
             yield TypeFilter([], prompt="every type", id="type-filter")
-        yield RowTable(id="ledger")
+        yield FittedTable(COLUMNS, give_way=GIVE_WAY, id="ledger")
+        yield Static("", id="ledger-detail", classes="left-out", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#ledger", RowTable)
-        fill(table, COLUMNS, [])
-        table.focus()
+        self.query_one("#ledger", FittedTable).focus()
         self.reload()
         self.set_interval(POLL_S, self.reload)
 
@@ -190,7 +192,13 @@ class LedgerScreen(Screen[None]):
 
     @on(Input.Submitted, "#asset-filter")
     def _submitted(self) -> None:
-        self.query_one("#ledger", RowTable).focus()
+        self.query_one("#ledger", FittedTable).focus()
+
+    @on(DataTable.RowHighlighted, "#ledger")
+    @on(FittedTable.Refitted, "#ledger")
+    def _detail(self) -> None:
+        """The selected entry's figures in the columns left out for want of width."""
+        self.query_one("#ledger", FittedTable).show_left_out(self.query_one("#ledger-detail", Static))
 
     @on(Input.Changed, "#asset-filter")
     @on(Select.Changed, "#type-filter")
@@ -236,11 +244,7 @@ class LedgerScreen(Screen[None]):
         self._drawn = key
         shown = [e for e in page.ledger.entries if matches(e, typed, kind)]
         self.query_one("#ledger-heading", Static).update(_heading(page, len(shown), typed, kind))
-        table = self.query_one("#ledger", RowTable)
-        selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key if table.row_count else None
-        fill(table, COLUMNS, entry_rows(grouped(shown)))
-        if selected is not None and selected in table.rows:  # the same entry stays under the cursor
-            table.move_cursor(row=table.get_row_index(selected), animate=False)
+        self.query_one("#ledger", FittedTable).show(entry_rows(grouped(shown)))
 
 
 def _heading(page: LedgerPage, shown: int, typed: str, kind: str | None) -> str:

@@ -38,7 +38,7 @@ async def test_the_next_console_continues_the_session_the_cli_wrote_to(make_conf
         balances = app.screen.query_one("#session-balances", DataTable)
         await eventually(lambda: balances.row_count == 2, what="the console's session balances")
         # asset, opening, latest: the console opens at the figures the CLI left
-        assert [[c.plain for c in balances.get_row_at(i)][:3] for i in range(2)] == [
+        assert [[c.plain.strip() for c in balances.get_row_at(i)][:3] for i in range(2)] == [
             ["EUR", "2.5", "2.5"],
             ["USD", "7", "7"],
         ]

@@ -127,16 +127,16 @@ async def test_a_change_made_meanwhile_is_a_conflict_until_confirmed(make_config
         form = await fill(pilot, app, asset="EUR", amount="100", reason="set from statement", set_to=True)
         other = Operator("alice", None, "10.0.0.7", "pts/3")  # another console, another operator
         books.adjust(
-            backend.store, session_id=backend.session.id, asset="EUR", amount=Decimal("40"), kind=AdjustmentKind.DELTA,
-            reason="found in a drawer", operator=other, idempotency_key="k-alice", now=datetime.now(UTC),
+            backend.store, session_id=backend.session.id, asset="EUR", amount=Decimal("12258"),
+            kind=AdjustmentKind.DELTA, reason="found in a drawer", operator=other, idempotency_key="k-alice",
+            now=datetime.now(UTC),
         )  # fmt: skip
         await pilot.press("ctrl+s")
         error = form.query_one("#error", Static)
         await eventually(lambda: "alice" in str(error.content), what="the conflict")
         conflict = str(error.content)
-        assert (
-            "alice at " in conflict and "found in a drawer" in conflict and "It is now 40" in conflict
-        )  # who/when/what
+        assert "alice at " in conflict and "found in a drawer" in conflict  # who, when, what
+        assert "It is now 12,258 (12,258 available)" in conflict  # grouped, as the form says every figure
         assert form.query_one("#reload", Button).display and form.query_one("#save", Button).disabled
         await pilot.press("ctrl+s")  # saving again, unreviewed, writes nothing: the choice is to reload
         await pilot.pause()
@@ -147,12 +147,12 @@ async def test_a_change_made_meanwhile_is_a_conflict_until_confirmed(make_config
             lambda: "last by alice" in str(form.query_one("#current", Static).content), what="the fresh figure"
         )
         check = form.query_one("#amount-check", Static)
-        await eventually(lambda: "books 40 -> 100 EUR" in str(check.content), what="the change against it")
+        await eventually(lambda: "books 12,258 -> 100 EUR" in str(check.content), what="the change against it")
         assert str(error.content) == "" and not form.query_one("#reload", Button).display
         assert not form.query_one("#save", Button).disabled
         await pilot.press("ctrl+s")  # confirmed against what alice left
         await eventually(lambda: not isinstance(app.screen, AdjustForm), what="the form to close")
-        assert [a.after for a in written(app)] == [Decimal("40"), Decimal("100")]
+        assert [a.after for a in written(app)] == [Decimal("12258"), Decimal("100")]
         await pilot.press("q")
 
 

@@ -201,6 +201,27 @@ def test_the_issues_columns_fit_the_width_giving_way_from_the_end_and_the_messag
     assert fitted(20) == [("severity", "Severity", 8), ("asset", "Asset", 6)]
 
 
+@pytest.mark.parametrize(("size", "gist"), [((160, 45), True), ((160, 44), False)], ids=["160x45", "160x44"])
+async def test_a_tall_screen_shows_the_selected_issues_rule_and_message_whole_under_the_pane(
+    make_config, size: tuple[int, int], gist: bool
+) -> None:
+    floors = {"low_balance": {"USDT": "1000000", "BTC": "100"}}
+    app = BalanceApp(make_config(validation=floors), clock=FrozenClock())
+    async with app.run_test(size=size) as pilot:
+        panel = await _issue_shown(app)
+        await pilot.pause()
+        issue = panel.selected
+        shown = [c.key.value for c in panel.table.ordered_columns]
+        assert shown == ["severity", "asset"]  # at ~28 cells: the rule gives way
+        line = panel.query_one("#issue-gist", Static)
+        assert line.display == gist and str(line.content) == f"{issue.rule}: {issue.message}"
+        if gist:  # whole: every line of it on screen, and more of the pane's rows than at 7 high
+            assert line.region.bottom <= panel.content_region.bottom and panel.size.height > 7
+        await pilot.press("i")  # zoomed, the whole detail instead
+        await pilot.pause()
+        assert not line.display and panel.query_one("#issue-detail", Static).display
+
+
 @pytest.mark.parametrize("zoomed", [False, True], ids=["pane", "zoomed"])
 def test_issues_at_80_by_24_snapshot(make_config, snap_compare, zoomed: bool) -> None:
     async def run_before(pilot) -> None:

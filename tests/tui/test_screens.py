@@ -15,10 +15,12 @@ from textual.widgets import DataTable, Select, Sparkline, Static
 from balance_tui.core import Balance
 from balance_tui.core.events import Source
 from balance_tui.store.history import history, ledger
+from balance_tui.store.tables import LedgerEntryRecord
 from balance_tui.tui import asset_screen, ledger_screen
 from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.asset_screen import POINTS, AssetScreen
-from balance_tui.tui.ledger_screen import AssetFilter, LedgerScreen, TypeFilter, read_ledger
+from balance_tui.tui.formatting import amount
+from balance_tui.tui.ledger_screen import AssetFilter, LedgerScreen, TypeFilter, grouped, read_ledger
 from tests.conftest import FrozenClock
 from tests.integration.conftest import eventually
 
@@ -73,6 +75,17 @@ async def open_ledger(pilot, count: int) -> DataTable:
     return table
 
 
+async def open_btc(pilot) -> tuple[DataTable, DataTable]:
+    """BTC's asset screen once it shows the open orders and the three entries of `activity`: (orders, entries)."""
+    pilot.app.open_asset("BTC")
+    await eventually(lambda: isinstance(pilot.app.screen, AssetScreen), what="the asset screen")
+    await pilot.pause()  # composed
+    orders = pilot.app.screen.query_one("#asset-orders", DataTable)
+    entries = pilot.app.screen.query_one("#asset-ledger", DataTable)
+    await eventually(lambda: entries.row_count == 3 and orders.row_count > 0, what="the BTC entries and orders")
+    return orders, entries
+
+
 async def test_the_ledger_lists_the_sessions_entries_newest_first_with_the_legs_of_a_trade_together(
     make_config,
 ) -> None:
@@ -101,6 +114,36 @@ async def test_the_ledger_lists_the_sessions_entries_newest_first_with_the_legs_
         await pilot.press("escape")
         assert not isinstance(app.screen, LedgerScreen)
         await pilot.press("q")
+
+
+@pytest.mark.parametrize(
+    ("width", "left_out"), [(80, ("fee", "ref", "wallet")), (110, ("wallet",)), (200, ())], ids=["80", "110", "200"]
+)
+async def test_the_ledger_fits_its_width_and_shows_what_gave_way_for_the_selected_entry(
+    make_config, width: int, left_out: tuple[str, ...]
+) -> None:
+    async with console(make_config, (width, 24)) as (app, pilot, clock):
+        count = await activity(app, clock)
+        table = await open_ledger(pilot, count)
+        await pilot.pause()
+        shown = [column.key.value for column in table.ordered_columns]
+        assert shown == [k for k, *_ in ledger_screen.COLUMNS if k not in left_out]
+        assert sum(c.get_render_width(table) for c in table.ordered_columns) < table.size.width  # no sideways scroll
+        entries = [e for _, e in grouped(ledger(app.backend.store, since=app.backend.session.started_at).entries)]
+        entry = entries[0]
+        first = dict(zip(shown, rows(table)[0], strict=True))
+        assert (first["amount"], first["balance"]) == (f"{entry.amount:+,f}", amount(entry.balance))
+        detail = app.screen.query_one("#ledger-detail", Static)
+        assert detail.display == bool(left_out)
+
+        def said(e: LedgerEntryRecord) -> str:
+            return "  ".join({"fee": f"fee {amount(e.fee)}", "ref": f"ref {e.ref_id}",
+                              "wallet": f"wallet {e.wallet_type}/{e.wallet_id}"}[k] for k in left_out)  # fmt: skip
+
+        assert str(detail.content) == said(entry)
+        await pilot.press("down")  # the line follows the cursor
+        await pilot.pause()
+        assert str(detail.content) == said(entries[1])
 
 
 async def test_a_ledger_read_after_the_first_reads_only_what_the_store_got_since(make_config) -> None:
@@ -243,7 +286,23 @@ async def test_the_asset_screen_shows_its_trend_wallets_orders_and_ledger(make_c
         await pilot.press("escape", "q")
 
 
-@pytest.mark.parametrize("size", [(130, 20), (80, 24)], ids=["130x20", "80x24"])
+async def test_at_80_by_24_the_asset_screen_keeps_what_orders_hold_whole_and_rows_for_its_ledger(make_config) -> None:
+    async with console(make_config, (80, 24)) as (app, pilot, clock):
+        await activity(app, clock)
+        orders, entries = await open_btc(pilot)
+        await pilot.pause()
+        order, held = next((o, h) for o, h in app.backend.manager.orders.listed() if "BTC" in (o.base, o.quote))
+        assert [c.key.value for c in orders.ordered_columns] == ["pair", "side", "quantity", "filled", "limit", "holds"]
+        assert sum(c.get_render_width(orders) for c in orders.ordered_columns) < orders.size.width  # no sideways scroll
+        assert rows(orders)[0][-1] == f"{amount(held[1])} {held[0]}"
+        assert str(app.screen.query_one("#asset-orders-detail", Static).content) == f"order {order.order_id}"
+        assert entries.size.height >= 4  # its heading row and three entries: the chart gave up rows
+        assert app.screen.query_one("#plot").size.height == 3 and not app.screen.query_one("#legend").display
+
+
+@pytest.mark.parametrize(
+    "size", [(130, 20), (80, 24), (120, 30), (200, 60)], ids=["130x20", "80x24", "120x30", "200x60"]
+)
 def test_ledger_screen_snapshot(make_config, snap_compare, size: tuple[int, int]) -> None:
     clock = FrozenClock()
 
@@ -257,7 +316,9 @@ def test_ledger_screen_snapshot(make_config, snap_compare, size: tuple[int, int]
     assert snap_compare(BalanceApp(make_config(), clock=clock), terminal_size=size, run_before=run_before)
 
 
-@pytest.mark.parametrize("size", [(130, 40), (80, 24)], ids=["130x40", "80x24"])
+@pytest.mark.parametrize(
+    "size", [(130, 40), (80, 24), (120, 35), (200, 60)], ids=["130x40", "80x24", "120x35", "200x60"]
+)
 def test_asset_screen_snapshot(make_config, snap_compare, size: tuple[int, int]) -> None:
     clock = FrozenClock()
 
@@ -266,12 +327,7 @@ def test_asset_screen_snapshot(make_config, snap_compare, size: tuple[int, int])
         await ready(app)
         await seed_history(app, "BTC", days=1)
         await activity(app, clock)
-        app.open_asset("BTC")
-        await eventually(lambda: isinstance(app.screen, AssetScreen), what="the asset screen")
-        await pilot.pause()  # composed
-        entries = app.screen.query_one("#asset-ledger", DataTable)
-        orders = app.screen.query_one("#asset-orders", DataTable)
-        await eventually(lambda: entries.row_count == 3 and orders.row_count > 0, what="the BTC entries and orders")
+        await open_btc(pilot)
         app.clear_notifications()
 
     assert snap_compare(BalanceApp(make_config(), clock=clock), terminal_size=size, run_before=run_before)
