@@ -45,6 +45,7 @@ ADJUSTMENTS: Table = BalanceAdjustment.__table__  # type: ignore[assignment]
 SESSIONS_KEPT = 50  # an exchange's newest sessions: as many as the sessions screen lists (sessions.overview)
 # A session's heartbeat moves every few seconds and nothing shows it: a change of it alone is no new version.
 UNSHOWN = {SESSIONS.name: frozenset({"heartbeat_at"})}
+Rows = dict[str, list[dict[str, Any]]]  # by table name: rows as column -> value
 _DIALECT = sqlite.dialect()
 _RECORDED = MetaData()
 
@@ -115,10 +116,10 @@ class BooksCopy:
     """What the recorder last wrote of the books, to write only the rows that changed since."""
 
     def __init__(self) -> None:
-        self._written: dict[tuple[str, int], dict[str, object]] = {}
+        self._written: dict[tuple[str, int], dict[str, Any]] = {}
         self._adjustments_after = 0  # adjustments are append-only: those after the last one copied
 
-    def read(self, store: Engine, exchange: str) -> dict[str, list[dict[str, object]]]:
+    def read(self, store: Engine, exchange: str) -> Rows:
         """The rows of `exchange`'s newest sessions, their balances, positions and adjustments, in one read."""
         with reading(store) as db:
             run = db.connection().execute
@@ -136,18 +137,18 @@ class BooksCopy:
             found[ADJUSTMENTS.name] = [dict(row) for row in run(adjusted).mappings()]
         return found
 
-    def write(self, db: sqlite3.Connection, found: dict[str, list[dict[str, object]]], at: datetime) -> None:
+    def write(self, db: sqlite3.Connection, found: Rows, at: datetime) -> None:
         """The rows of `found` that differ from their last version written, as versions recorded `at`."""
         for name, rows in found.items():
             unshown = UNSHOWN.get(name, frozenset())
             changed = []
             for row in rows:
-                key, shown = (name, int(row["id"])), {k: v for k, v in row.items() if k not in unshown}  # type: ignore[call-overload]
+                key, shown = (name, row["id"]), {k: v for k, v in row.items() if k not in unshown}
                 if self._written.get(key) != shown:
                     self._written[key] = shown
                     changed.append({"recorded_at": at, **row})
             insert(db, BOOKS[name], changed)
-        self._adjustments_after = max((int(r["id"]) for r in found[ADJUSTMENTS.name]), default=self._adjustments_after)  # type: ignore[call-overload]
+        self._adjustments_after = max((r["id"] for r in found[ADJUSTMENTS.name]), default=self._adjustments_after)
 
 
 def changed_between(db: sqlite3.Connection, after: datetime, until: datetime) -> bool:
