@@ -3,8 +3,9 @@
 Runs the backend as `record` does (an observer on the simulator, ledger activity at --rate updates a second)
 with a `Recorder` for --minutes, closes the file, and reports its size scaled to an hour, with what is in
 it: frames (keyframes and deltas), events, what zlib saved on the payloads it compressed, and the tables the
-replay's asset and ledger screens read (samples, ledger entries, open orders); then how long
-opening it and a seek to a random instant take (a seek decodes from the keyframe at or before it).
+replay's screens read (samples, ledger entries, open orders; the books of a session opened as a console
+would); then how long opening it and a seek to a random instant take (a seek decodes from the keyframe
+at or before it).
 
     .venv/bin/python benchmarks/recording.py                  # the simulator's default rate, 2 updates/s
     .venv/bin/python benchmarks/recording.py --rate 100       # a busy account
@@ -27,9 +28,12 @@ from pathlib import Path
 from balance_tui.backend import open_backend
 from balance_tui.config import Config, load_config
 from balance_tui.recording import Recorder, Recording
+from balance_tui.recording.store_tables import BOOKS
+from balance_tui.store import sessions
 
 MB = 1024 * 1024
-SCREEN_TABLES = ("balance_samples", "ledger_entries", "orders")  # what the asset and ledger screens read
+# What the replay's asset and ledger screens read, then its books and sessions screens.
+SCREEN_TABLES = ("balance_samples", "ledger_entries", "orders", *(versions.name for versions in BOOKS.values()))
 
 
 def config(rate: float, directory: Path) -> Config:
@@ -48,6 +52,10 @@ async def record(rate: float, seconds: float, directory: Path, path: Path | None
     async with open_backend(config(rate, directory), own_session=False) as backend:
         feed = asyncio.create_task(backend.run())
         await asyncio.wait_for(backend.manager.wait_for_snapshot(), 30)
+        # The session a console on the store would run: the books the recorder copies.
+        await asyncio.to_thread(
+            sessions.resume_or_start, backend.store, exchange="sim", mode="paper", now=backend.manager.clock.now()
+        )
         recorder = asyncio.create_task(asyncio.Event().wait() if path is None else Recorder(backend, path).run())
         cpu = time.process_time()
         await asyncio.sleep(seconds)

@@ -28,11 +28,13 @@ from balance_tui.view import AssetHistoryView, View
 # Raise it whenever a file this version writes would be misread by the one before (a View field or enum
 # value added, renamed or removed: tests/recording/test_format.py notices): that one then refuses it,
 # saying so. A file of an older version is read here as it is: a field new since then takes its default.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Format 2 added what the asset and ledger screens read (the store's `balance_samples` and `ledger_entries`
 # tables, recording/store_tables.py, and the open orders) and acknowledgements as events; a file of format 1
-# replays without those screens, saying why.
+# replays without those screens, saying why. Format 3 added what the books and sessions screens read (the
+# store's books tables, as versions: recording/store_tables.py); a file of format 2 replays without them.
 SCREENS_SINCE = 2
+BOOKS_SINCE = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);

@@ -4,7 +4,8 @@ Opening reads only the frames' times (an index); `view_at` decodes from the keyf
 instant, or carries on from the last view it gave when that is on the way (playing forward decodes each
 delta once), so a seek costs at most one keyframe interval of deltas. `refresh` takes the frames a recorder
 still writing the file has added since. What the asset and ledger screens read (samples, ledger entries,
-open orders) is in tables of their own (format 2 on): `history` is an engine the store's queries run on.
+open orders) is in tables of their own (format 2 on): `history` is an engine the store's queries run on;
+what the books and sessions screens read (format 3 on) too, as of an instant: `books_at`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import Engine
 from balance_tui.recording import store_tables
 from balance_tui.recording.events import EventKind, RecordedEvent
 from balance_tui.recording.format import (
+    BOOKS_SINCE,
     KEYFRAME,
     SCREENS_SINCE,
     OrderHolds,
@@ -110,13 +112,30 @@ class Recording:
     @property
     def screens_missing(self) -> str:
         """Why the asset and ledger screens cannot be shown from this file; empty when they can."""
+        return self._lacks("ledger entries, balance samples or open orders", SCREENS_SINCE)
+
+    @property
+    def books_missing(self) -> str:
+        """Why the books and sessions screens cannot be shown from this file; empty when they can."""
+        return self._lacks("tracked balances, positions, adjustments or sessions", BOOKS_SINCE)
+
+    def _lacks(self, what: str, since: int) -> str:
         version = self.meta.format_version
-        if version >= SCREENS_SINCE:
+        if version >= since:
             return ""
-        return (
-            f"replay: {self.path.name} is of recording format {version}, which kept no ledger entries, "
-            f"balance samples or open orders (format {SCREENS_SINCE} on does)"
-        )
+        name = self.path.name
+        return f"replay: {name} is of recording format {version}, which kept no {what} (format {since} on does)"
+
+    def books_at(self, at: datetime) -> Engine:
+        """The recorded books as they stood at `at`, for the store's own queries (store.books, store.sessions)."""
+        return store_tables.books_as_of(self.path, at)
+
+    def books_changed(self, after: datetime, until: datetime) -> bool:
+        """The books as of `until` differ from those as of `after` (either may be the earlier)."""
+        try:
+            return store_tables.changed_between(self._db, after, until)
+        except sqlite3.DatabaseError as exc:
+            raise RecordingError(f"{self.path}: cannot be read: {exc}") from None
 
     @cached_property
     def history(self) -> Engine:

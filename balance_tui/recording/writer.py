@@ -190,6 +190,7 @@ class _File:
         # Only those made while it records.
         self.adjustments_after = books.last_adjustment_id(backend.store)
         self.acks_after = max((ack.id or 0 for ack in acks.acknowledgements(backend.store).values()), default=0)
+        self.books = store_tables.BooksCopy()  # all of them at the start, then the rows that change
         self.store_failing = False
 
     @classmethod
@@ -249,6 +250,7 @@ class _File:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
             self._event(now, EventKind.RECORDING, None, "recording continued" if existed else "recording started")
+            self._from_store()
 
     def write(self, batch: _Batch, *, last: bool = False) -> None:
         """`last`: the recorder stops, and a frame held back (COUNTERS_EVERY) is written too."""
@@ -312,18 +314,21 @@ class _File:
             )
 
     def _from_store(self) -> None:
-        """The adjustments and acknowledgements committed since the last flush; a store that cannot be read
-        now is asked again at the next (the frames go on being written meanwhile)."""
+        """The adjustments and acknowledgements committed since the last flush, and the books' rows that
+        changed, as of now; a store that cannot be read now is asked again at the next (the frames go on
+        being written meanwhile)."""
         store = self.backend.store
         try:
             adjusted = books.adjustments(store, after_id=self.adjustments_after)
             acknowledged = acks.acknowledgements_after(store, self.acks_after)
+            found = self.books.read(store, self.backend.config.exchange.name)
         except (StoreError, SQLAlchemyError) as exc:
             if not self.store_failing:
-                log.warning("recorder: cannot read adjustments or acknowledgements, will retry: %s", exc)
+                log.warning("recorder: cannot read the books or acknowledgements, will retry: %s", exc)
             self.store_failing = True
             return
         self.store_failing = False
+        self.books.write(self.db, found, self.backend.manager.clock.now())
         for adjustment in adjusted:
             assert adjustment.id is not None
             self.adjustments_after = adjustment.id

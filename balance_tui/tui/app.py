@@ -285,39 +285,33 @@ class BalanceApp(App[None]):
     def action_books(self) -> None:
         from balance_tui.tui.books_screen import BooksScreen
 
-        if not isinstance(self.screen, BooksScreen):
-            self.push_screen(BooksScreen(self._read_books, self._undo))
+        if not isinstance(self.screen, BooksScreen) and (load := self.books_loader()) is not None:
+            self.push_screen(BooksScreen(load, self._undo))
 
-    async def _read_books(self) -> Books:
-        """This console's session; for a read-only console, the exchange's latest session, as it stands."""
-        from balance_tui.store import books, positions, sessions
-        from balance_tui.tui.books_screen import Books
+    def books_loader(self) -> Callable[[], Awaitable[Books]] | None:
+        """What the books screen reads: this console's session; for a read-only console, the exchange's
+        latest session, as it stands (a replay: its recording's as of the cursor)."""
+        from balance_tui.tui.books_screen import read_books
 
         backend = self.backend
-        assert backend is not None  # check_action: the books open once the backend is ready
-        session = backend.session
-        if session is None:
-            latest = await asyncio.to_thread(sessions.latest, backend.store, backend.config.exchange.name, 1)
-            session = latest[0] if latest else None
-        if session is None or session.id is None:
-            return Books(None, [], [], [])
-        balances = await asyncio.to_thread(books.read_balances, backend.store, session.id)
-        adjustments = await asyncio.to_thread(books.adjustments, backend.store, session_id=session.id)
-        held = await asyncio.to_thread(positions.session_positions, backend.store, session.id)
-        return Books(session, balances, adjustments, held)
+        if backend is None:
+            return None
+        return partial(asyncio.to_thread, read_books, backend.store, backend.config.exchange.name, backend.session)
 
     def action_sessions(self) -> None:
         from balance_tui.tui.sessions_screen import SessionsScreen
 
-        if not isinstance(self.screen, SessionsScreen):
-            self.push_screen(SessionsScreen(self._read_sessions))
+        if not isinstance(self.screen, SessionsScreen) and (load := self.sessions_loader()) is not None:
+            self.push_screen(SessionsScreen(load))
 
-    async def _read_sessions(self) -> list[SessionOverview]:
+    def sessions_loader(self) -> Callable[[], Awaitable[list[SessionOverview]]] | None:
+        """What the sessions screen reads: the store's sessions of this exchange (a replay: its recording's)."""
         from balance_tui.store import sessions
 
         backend = self.backend
-        assert backend is not None  # check_action: the sessions open once the backend is ready
-        return await asyncio.to_thread(sessions.overview, backend.store, backend.config.exchange.name)
+        if backend is None:
+            return None
+        return partial(asyncio.to_thread, sessions.overview, backend.store, backend.config.exchange.name)
 
     def action_ledger(self) -> None:
         from balance_tui.tui.ledger_screen import LedgerScreen

@@ -39,10 +39,6 @@ RULES: tuple[Rule, ...] = (
 
 ON_A_RECORDING = {
     **dict.fromkeys(WRITES, "replay: a recording is read-only"),
-    # The recorder is an observer: it owns no session, and the books are the store's, kept there for good.
-    "books": "replay: the books (tracked balances, positions, adjustments) are the store's, not recorded; "
-    "the adjustments are announced as the cursor passes them",
-    "sessions": "replay: the trading sessions are the store's, not recorded (the recorder owns none)",
     "pause": "replay: space plays and pauses the recording",
 }
 
@@ -54,12 +50,11 @@ class Explains(Protocol):
     def unavailable(self, action: str) -> str: ...
 
 
-def on_a_recording(screens_missing: str) -> Mapping[str, str]:
-    """What a replay cannot do: ON_A_RECORDING, and the asset and ledger screens if its recording lacks
-    what they read (`screens_missing` says why: Recording.screens_missing)."""
-    if not screens_missing:
-        return ON_A_RECORDING
-    return {**ON_A_RECORDING, "ledger": screens_missing, "asset": screens_missing}
+def on_a_recording(screens_missing: str, books_missing: str) -> Mapping[str, str]:
+    """What a replay cannot do: ON_A_RECORDING, and the screens whose tables its recording lacks, saying
+    why: the asset and ledger screens (Recording.screens_missing), the books and sessions (books_missing)."""
+    missing = dict.fromkeys(("ledger", "asset"), screens_missing) | dict.fromkeys(("books", "sessions"), books_missing)
+    return {**ON_A_RECORDING, **{action: why for action, why in missing.items() if why}}
 
 
 class Console(Protocol):

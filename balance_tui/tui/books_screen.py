@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import ClassVar
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,6 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from balance_tui.store import books, positions, sessions
 from balance_tui.store.books import BalanceView, undo_refusal
 from balance_tui.store.errors import StoreError
 from balance_tui.store.tables import BalanceAdjustment, Position, TradingSession
@@ -45,6 +47,19 @@ class Books:
     balances: list[BalanceView]
     adjustments: list[BalanceAdjustment]
     positions: list[Position]
+
+
+def read_books(store: Engine, exchange: str | None, session: TradingSession | None) -> Books:
+    """The books of `session`, or of `exchange`'s latest session when there is none (a read-only console's,
+    a recording's); in a thread, as the store's reads block."""
+    if session is None:
+        latest = sessions.latest(store, exchange, 1)
+        session = latest[0] if latest else None
+    if session is None or session.id is None:
+        return Books(None, [], [], [])
+    balances = books.read_balances(store, session.id)
+    adjustments = books.adjustments(store, session_id=session.id)
+    return Books(session, balances, adjustments, positions.session_positions(store, session.id))
 
 
 Undo = Callable[[int, str], Awaitable[str | None]]  # adjustment id, reason -> an error to show, or None once written

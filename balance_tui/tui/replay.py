@@ -2,8 +2,9 @@
 
 The same app and main screen as the live console: `read_view` gives the recording's view at the cursor
 instead of the backend's, and the cursor is the app's clock, so the header and every age read the
-recording's time. The asset and ledger screens read the recording as of the cursor (tui/replay_screens.py).
-What needs the store (writing, the books, the sessions) is shown disabled, and says why when pressed.
+recording's time. The asset, ledger, books and sessions screens read the recording as of the cursor
+(tui/replay_screens.py), the books and sessions again as the cursor passes a change of them. What writes to
+the store (an adjustment, an undo, an acknowledgement) is shown disabled, and says why when pressed.
 Playing at the end of a file a recorder is still writing follows it: the end moves as frames come.
 """
 
@@ -25,15 +26,23 @@ from textual.widgets import Input
 from balance_tui.config import Config
 from balance_tui.recording import Recording
 from balance_tui.recording.events import EventKind, RecordedEvent
+from balance_tui.store.sessions import SessionOverview
 from balance_tui.tui import availability
 from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.asset_screen import AssetDetail
 from balance_tui.tui.balances_table import FADE_STEP, FADE_STEPS
+from balance_tui.tui.books_screen import Books, BooksScreen
 from balance_tui.tui.header import ConsoleClock
 from balance_tui.tui.ledger_screen import LedgerPage
 from balance_tui.tui.main_screen import SHOWN_CHANGES, MainScreen
 from balance_tui.tui.replay_cursor import JumpError, ReplayCursor
-from balance_tui.tui.replay_screens import read_recorded_asset, read_recorded_ledger
+from balance_tui.tui.replay_screens import (
+    read_recorded_asset,
+    read_recorded_books,
+    read_recorded_ledger,
+    read_recorded_sessions,
+)
+from balance_tui.tui.sessions_screen import SessionsScreen
 from balance_tui.tui.time_bar import TimeBar
 from balance_tui.view import View
 
@@ -88,11 +97,12 @@ class ReplayApp(BalanceApp):
         self.cursor = ReplayCursor(recording)
         super().__init__(config, clock=self.cursor)
         self.recording = recording
-        self.on_a_recording = availability.on_a_recording(recording.screens_missing)
+        self.on_a_recording = availability.on_a_recording(recording.screens_missing, recording.books_missing)
         self._where = f"{recording.meta.exchange_label} · recording {recording.path.name}"
         self._wall = wall  # seconds, for how far a tick plays: speed x the wall time since the last
         self._played_at = 0.0
         self._view: View | None = None  # the recording's view at the cursor, as last read
+        self._books_at = self.cursor.at  # the cursor when the books screens were last brought up to it
 
     def get_default_screen(self) -> ReplayScreen:
         return ReplayScreen(TimeBar(self.cursor, self.recording.meta.exchange_label))
@@ -143,6 +153,12 @@ class ReplayApp(BalanceApp):
 
     def asset_loader(self) -> Callable[[str, int], Awaitable[AssetDetail]]:
         return partial(read_recorded_asset, self.recording, self.cursor)
+
+    def books_loader(self) -> Callable[[], Awaitable[Books]]:
+        return partial(read_recorded_books, self.recording, self.cursor)
+
+    def sessions_loader(self) -> Callable[[], Awaitable[list[SessionOverview]]]:
+        return partial(read_recorded_sessions, self.recording, self.cursor)
 
     # The keys.
 
@@ -213,9 +229,15 @@ class ReplayApp(BalanceApp):
             main.refresh_view()
 
     def _show_cursor(self) -> None:
-        """The time bar and the header's clock (which would wait for its own 1 s timer) at the cursor."""
+        """The time bar and the header's clock (which would wait for its own 1 s timer) at the cursor, and
+        the books or sessions shown read again if the cursor passed a change of them."""
         self.time_bar.show()
         self.screen_stack[0].query_one(ConsoleClock).refresh()
+        since, self._books_at = self._books_at, self.cursor.at
+        shown = [screen for screen in self.screen_stack if isinstance(screen, BooksScreen | SessionsScreen)]
+        if shown and self.recording.books_changed(since, self.cursor.at):
+            for screen in shown:
+                screen.reload()
 
     def _announce_recorded(self, events: list[RecordedEvent]) -> None:
         """One notice per adjustment or recorder start and stop, one per resync for its blind changes."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from balance_tui.recording import EventKind, Recorder, Recording, RecordingError
-from balance_tui.recording.format import EPOCH, encode
+from balance_tui.recording.format import EPOCH, FORMAT_VERSION, encode
 from balance_tui.recording.writer import COUNTERS_EVERY
 from balance_tui.store import books
 from balance_tui.store.history import HistoryPoint, history, ledger
@@ -132,7 +132,7 @@ async def test_a_newer_format_is_refused_saying_which_versions(make_config, tmp_
     with pytest.raises(
         RecordingError,
         match=r"recording format 99 \(written by balance-tui 9\.0\.0\) is newer than "
-        r"this version reads \(format 2 and older\)",
+        rf"this version reads \(format {FORMAT_VERSION} and older\)",
     ):
         Recording.open(path)
     async with running(make_config()) as backend:
@@ -256,17 +256,20 @@ async def test_a_frame_that_moves_only_the_feeds_counters_waits_a_second(make_co
         assert recording.view_at(first.now).feed.messages == first.feed.messages
 
 
-async def test_a_format_1_recording_is_not_continued(make_config, tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [1, 2])
+async def test_an_older_format_recording_is_not_continued(make_config, tmp_path: Path, version: int) -> None:
     """Frames of two formats in one file would be read with the wrong one: an older file is left as it is
-    (replay reads it), and recording to it says to record to another."""
+    (replay reads it, without what its format did not keep), and recording to it says to record to another."""
     path = tmp_path / "old.rec"
     async with frozen(make_config) as (backend, _clock):
         async with Recorder(backend, path) as recorder:
             recorder.tick()
         with sqlite3.connect(path) as db:
-            db.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
-        with pytest.raises(RecordingError, match="a recording of format 1; this version writes format 2: record to"):
+            db.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(version),))
+        refusal = f"a recording of format {version}; this version writes format {FORMAT_VERSION}: record to"
+        with pytest.raises(RecordingError, match=refusal):
             async with Recorder(backend, path):
                 pass
     with Recording.open(path) as recording:
-        assert recording.meta.format_version == 1 and "format 1" in recording.screens_missing
+        assert recording.meta.format_version == version and f"format {version}" in recording.books_missing
+        assert bool(recording.screens_missing) is (version == 1)

@@ -35,8 +35,9 @@ def caught_up(backend: Backend, clock: FrozenClock) -> bool:
     return totals == sim.account.totals() and bool(quotes) and all(q and q.seen_at == clock.now() for q in quotes)
 
 
-async def adjust(backend: Backend, asset: str, amount: Decimal, reason: str) -> None:
-    """An operator's adjustment to the backend's session, written as another console writes one."""
+async def adjust(backend: Backend, asset: str, amount: Decimal, reason: str, operator: Operator | None = None) -> None:
+    """An operator's adjustment to the backend's session, written as another console writes one (by this
+    process's operator unless one is named)."""
     session = backend.session
     assert session is not None and session.id is not None
     await asyncio.to_thread(
@@ -47,7 +48,7 @@ async def adjust(backend: Backend, asset: str, amount: Decimal, reason: str) -> 
         amount=amount,
         kind=AdjustmentKind.DELTA,
         reason=reason,
-        operator=Operator.current(),
+        operator=operator or Operator.current(),
         idempotency_key=uuid.uuid4().hex,
         now=backend.manager.clock.now(),
     )
@@ -71,8 +72,8 @@ async def record(
     steps: int,
     at_step: Callable[[int, Backend], Awaitable[None]] | None = None,
 ) -> None:
-    """`steps` steps of the simulator recorded into `path`, one frame read after each; `at_step(i, backend)`
-    runs before step i (faults, deposits)."""
+    """`steps` steps of the simulator recorded into `path`, one frame read and written after each, as the
+    recorder flushes every second; `at_step(i, backend)` runs before step i (faults, deposits)."""
     async with running(config, clock=clock) as backend:
         await eventually(lambda: backend.ticker is not None and backend.ticker.settled, what="the ticker")
         async with Recorder(backend, path) as recorder:
@@ -81,4 +82,4 @@ async def record(
                     await at_step(i, backend)
                 await step(backend, clock)
                 recorder.tick()
-            await recorder.flush()
+                await recorder.flush()

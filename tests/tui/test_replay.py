@@ -24,6 +24,7 @@ from balance_tui.store.identity import Operator
 from balance_tui.tui.asset_screen import AssetScreen
 from balance_tui.tui.availability import ON_A_RECORDING
 from balance_tui.tui.balances_table import BalancesTable
+from balance_tui.tui.books_screen import BooksScreen
 from balance_tui.tui.feed_bar import FeedBar
 from balance_tui.tui.issues_panel import issue_key
 from balance_tui.tui.ledger_screen import LedgerScreen
@@ -87,6 +88,17 @@ def format_1(recording: Path, tmp_path: Path) -> Path:
         db.execute("DELETE FROM events WHERE kind = 'acknowledgement'")  # format 1 had no such kind
         for table in ("orders", "balance_samples", "ledger_entries"):
             db.execute(f"DROP TABLE {table}")
+    return old
+
+
+def format_2(recording: Path, tmp_path: Path) -> Path:
+    """The recording as format 2 wrote it: the same frames, events and history tables, no books."""
+    old = tmp_path / "format-2.rec"
+    shutil.copy(recording, old)
+    with sqlite3.connect(old) as db:
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'format_version'")
+        for table in ("trading_sessions", "account_balances", "positions", "balance_adjustments"):
+            db.execute(f"DROP TABLE recorded_{table}")
     return old
 
 
@@ -225,26 +237,34 @@ async def test_speed_cycles_through_the_steps_and_is_clamped(make_config, record
     [
         (("a",), "Adjust", ON_A_RECORDING["adjust"]),
         (("i", "k"), "Acknowledge", ON_A_RECORDING["acknowledge"]),
-        (("b",), "Books", ON_A_RECORDING["books"]),
-        (("t",), "Sessions", ON_A_RECORDING["sessions"]),
+        (("u",), "Undo adjustment", ON_A_RECORDING["undo"]),  # on the books screen
+        (("b",), "Books", "format_2"),
+        (("t",), "Sessions", "format_2"),
         (("p",), "Pause", ON_A_RECORDING["pause"]),
         (("l",), "Ledger", "format_1"),
         (("enter",), "Asset", "format_1"),
     ],
 )
 async def test_what_a_recording_cannot_do_says_why(make_config, recording, tmp_path, keys, title, reason) -> None:
-    """The writes, the books and the sessions are the store's; a recording of format 1 holds nothing for the
-    ledger and the asset screen, and says so (it replays otherwise)."""
+    """A recording is read-only; one of format 1 holds nothing for the ledger and the asset screen, one of
+    format 2 nothing for the books and the sessions, and says so (it replays otherwise)."""
     notices = Notices()
     if reason == "format_1":
         recording = format_1(recording, tmp_path)
         reason = f"replay: {recording.name} is of recording format 1, which kept no ledger entries, "
         reason += "balance samples or open orders (format 2 on does)"
+    elif reason == "format_2":
+        recording = format_2(recording, tmp_path)
+        reason = f"replay: {recording.name} is of recording format 2, which kept no tracked balances, "
+        reason += "positions, adjustments or sessions (format 3 on does)"
     app = replay_app(make_config, recording)
     async with app.run_test(size=(120, 40), message_hook=notices.hook, notifications=True) as pilot:
         table = app.screen.query_one(BalancesTable)
         await eventually(lambda: table.row_count > 0, what="the recorded rows")
         table.focus()
+        if keys == ("u",):
+            await pilot.press("b")
+            await eventually(lambda: isinstance(app.screen, BooksScreen), what="the books")
         screens = len(app.screen_stack)
         await pilot.press(*keys)
         await pilot.pause()

@@ -5,7 +5,7 @@ a drop (and a deposit while the feed is down), a sequence gap, a stale spell and
 in a few seconds of test time. At three instants the live screen's text is kept; the replay of the file
 must show exactly that text at the same instants, but for its own time bar and header badge (it runs one
 row taller for the time bar, so every pane has the size it had live). Snapshots show the replay there, and
-its asset and ledger screens as of the last instant.
+its asset, ledger, books and sessions screens as of the last instant.
 """
 
 from __future__ import annotations
@@ -24,11 +24,14 @@ from balance_tui.backend import Backend
 from balance_tui.config import Config, load_config
 from balance_tui.core import FeedState
 from balance_tui.recording import EventKind, Recorder, Recording
+from balance_tui.store.identity import Operator
 from balance_tui.tui.app import BalanceApp
 from balance_tui.tui.asset_screen import AssetScreen
+from balance_tui.tui.books_screen import BooksScreen
 from balance_tui.tui.ledger_screen import LedgerScreen
 from balance_tui.tui.main_screen import MainScreen
 from balance_tui.tui.replay import ReplayApp
+from balance_tui.tui.sessions_screen import SessionsScreen
 from tests.conftest import FrozenClock, write_config
 from tests.integration.conftest import eventually
 from tests.tui.conftest import settled
@@ -133,7 +136,7 @@ async def hour_step(i: int, backend: Backend, clock: FrozenClock) -> None:
         sim.faults.silence_every = 0
         await drop(backend, clock)
     elif i == ADJUST:
-        await adjust(backend, "USD", Decimal("40"), "fee refund")
+        await adjust(backend, "USD", Decimal("40"), "fee refund", Operator("alice", None, "10.0.0.7", "pts/3"))
     await step(backend, clock, seconds=STEP_S)
 
 
@@ -231,13 +234,15 @@ def test_replay_snapshot(hour: Hour, instant: str, snap_compare) -> None:
 SCREENS = {  # each replay screen: how it opens, and what its heading says once it has read the recording
     "asset": (lambda app: app.open_asset("EUR"), AssetScreen, "#asset-heading", "over the last"),
     "ledger": (lambda app: app.action_ledger(), LedgerScreen, "#ledger-heading", "as recorded"),
+    "books": (lambda app: app.action_books(), BooksScreen, "#books-session", "session #"),
+    "sessions": (lambda app: app.action_sessions(), SessionsScreen, "#sessions-heading", "newest first"),
 }
 
 
 @pytest.mark.parametrize("name", list(SCREENS))
 def test_replay_screen_snapshot(hour: Hour, name: str, snap_compare) -> None:
     """At the last instant: EUR's screen (its deposit made while the feed was down marked on the chart,
-    its ledger), and the ledger."""
+    its ledger), the ledger, and the books and sessions (the adjustment made in the hour)."""
     open_screen, screen, heading, says = SCREENS[name]
 
     async def run_before(pilot: Pilot) -> None:
