@@ -187,7 +187,11 @@ class ReplayApp(BalanceApp):
         self._repaint()
 
     def action_go(self) -> None:
-        self.time_bar.open_jump()
+        """The jump field is on the time bar, which only the main screen shows: from a screen above it
+        (books, ledger, an asset), go back to it first, or the field would open out of sight."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.call_after_refresh(self.time_bar.open_jump)
 
     def on_time_bar_jump(self, message: TimeBar.Jump) -> None:
         try:

@@ -350,6 +350,18 @@ def cells(table: DataTable) -> list[list[str]]:
     return [[cell.plain.strip() for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
 
+async def test_g_on_a_screen_above_the_main_one_goes_back_to_the_time_bar(make_config, recording) -> None:
+    app = replay_app(make_config, recording)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("l")
+        await eventually(lambda: isinstance(app.screen, LedgerScreen), what="the ledger")
+        await pilot.press("g")
+        await eventually(lambda: app.time_bar.jumping, what="the jump field")
+        assert not isinstance(app.screen, LedgerScreen) and app.focused is app.time_bar.query_one("#jump", Input)
+        await pilot.press(*"+1m", "enter")
+        assert app.cursor.at == app.recording.start + timedelta(minutes=1)
+
+
 async def test_the_ledger_and_asset_screens_show_the_recording_as_of_the_cursor(make_config, recording) -> None:
     """What the store held then (its ledger, written by the console's own history writer) is what the
     replay's screens list from the recording at the cursor; the asset screen's wallets are the frame's."""
