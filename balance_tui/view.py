@@ -290,8 +290,8 @@ class View:
 
 def news(backend: Backend, selected: str | None) -> tuple[object, ...]:
     """What can move between ticks, read in O(1): while none of it changed, no figure did but the ages (and
-    highlights), which move by the second, and the second is in it too. The main screen reads a View only when
-    this changed since its last tick. An idle tick then reads and paints
+    highlights), which move by the second: the main screen paints those as the app's second moves. It reads a
+    View at a tick only when this changed since its last tick. An idle tick then reads and paints
     nothing (a View of 200 assets cost an idle console several percent of a core at 10 Hz); anything else
     that changed shows within the second. The feed's message count is left to the second: heartbeats move it
     about once a second, out of step with it, and would make a quiet console read and paint twice a second."""
@@ -304,5 +304,4 @@ def news(backend: Backend, selected: str | None) -> tuple[object, ...]:
         health.system,
         health.reconnects,
         selected,
-        int(manager.clock.monotonic()),
     )

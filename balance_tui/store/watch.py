@@ -6,21 +6,23 @@ PostgreSQL: LISTEN on the store's two channels; the triggers of migrations 0002 
 and never for a rollback. Notifications are not stored: after a (re)connect a catch-up query fetches the
 ids committed while nobody listened, and that change says `resync` (reload everything, to be safe about
 anything the id order cannot show).
-SQLite: no notifications; every `poll_interval` (0.25 s, well inside the 1 s target) a query on each
+SQLite: no notifications; every `poll_interval` (0.25 s, well inside the 1 s target) the watch asks SQLite
+whether any other connection committed since it last asked (`_Commits`), and only then a query on each
 table's primary key fetches ids above the last seen. One writer at a time means ids grow in commit order
-there, so the poll misses nothing.
+there, so the poll misses nothing. At rest that is a few microseconds a poll: no thread, no query.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, PoolProxiedConnection, func
 from sqlmodel import SQLModel, col, select
 
 from balance_tui.store.engine import postgresql_connect_args, reading
@@ -63,13 +65,46 @@ def _change(ids: tuple[tuple[int, ...], ...], *, resync: bool = False) -> StoreC
 
 
 async def _poll(engine: Engine, after: Seen | None, interval: float) -> AsyncIterator[StoreChange]:
-    last = _as_list(after) if after is not None else await asyncio.to_thread(_max_ids, engine)
-    while True:
-        ids = await asyncio.to_thread(_ids_after, engine, last)
-        if any(ids):
-            last = [max((seen, *new)) for seen, new in zip(last, ids, strict=True)]
-            yield _change(ids)
-        await asyncio.sleep(interval)
+    committed = _Commits(await asyncio.to_thread(engine.raw_connection))
+    try:
+        committed()  # asked before the first read: whatever commits after it shows at the next poll
+        last = _as_list(after) if after is not None else await asyncio.to_thread(_max_ids, engine)
+        look = after is not None  # what came after `after`, before the watch began
+        while True:
+            if look:
+                ids = await asyncio.to_thread(_ids_after, engine, last)
+                if any(ids):
+                    last = [max((seen, *new)) for seen, new in zip(last, ids, strict=True)]
+                    yield _change(ids)
+            await asyncio.sleep(interval)
+            look = committed()
+    finally:
+        committed.close()
+
+
+class _Commits:
+    """Whether another connection committed to the SQLite file since the last call: `PRAGMA data_version` on
+    a connection kept for it (SQLite moves that number for commits by any connection but the one asking).
+    A few microseconds, so it runs on the event loop, and it never waits there: with busy_timeout 0 a locked
+    file counts as a commit, and the query that follows waits in a thread as every read does."""
+
+    def __init__(self, connection: PoolProxiedConnection) -> None:
+        connection.detach()  # the watch's own for as long as it runs: never handed back to the pool
+        self._connection = connection
+        self._sqlite = connection.dbapi_connection
+        self._sqlite.execute("PRAGMA busy_timeout = 0")
+        self._version: int | None = None
+
+    def __call__(self) -> bool:
+        try:
+            (version,) = self._sqlite.execute("PRAGMA data_version").fetchone()
+        except sqlite3.OperationalError:
+            return True
+        changed, self._version = version != self._version, version
+        return changed
+
+    def close(self) -> None:
+        self._connection.close()
 
 
 async def _listen(engine: Engine, after: Seen | None, reconnect_delay: float) -> AsyncIterator[StoreChange]:

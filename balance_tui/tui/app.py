@@ -105,6 +105,9 @@ class BalanceApp(App[None]):
     ]
 
     badges: var[tuple[Badge, ...]] = var(())  # every screen's header shows them (tui/badges.py)
+    # The app clock's second, moved on the second: the header's clock and the main screen's ages watch it, so
+    # what moves by the second moves in one frame (apart, a quiet console painted twice a second).
+    second: var[int] = var(0)
 
     class Adjusted(Message):
         """Adjustments written by any console (this one too), as the store reports them."""
@@ -175,12 +178,18 @@ class BalanceApp(App[None]):
 
     def on_mount(self) -> None:
         self._show_state()
+        self._next_second()
         self.start()
         if not self.is_headless:
             self.set_interval(TTY_CHECK_S, self._exit_if_terminal_lost)
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGHUP, self._terminal_lost)
             loop.add_signal_handler(signal.SIGTERM, lambda: self.call_later(self.action_quit))
+
+    def _next_second(self) -> None:
+        now = self.clock.now()
+        self.second = int(now.timestamp())
+        self.set_timer(1 - now.microsecond / 1_000_000, self._next_second)
 
     def start(self) -> None:
         """Start what the main screen reads: the backend (a replay reads its recording instead)."""

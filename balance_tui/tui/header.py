@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.events import Mount
 from textual.widgets import Header
 from textual.widgets._header import HeaderClock, HeaderIcon, HeaderTitle
 
@@ -13,7 +14,9 @@ from balance_tui.tui.badges import BadgeBar
 
 
 class ConsoleClock(HeaderClock):
-    """The app's clock (a frozen one in tests), in UTC like every time the console shows."""
+    """The app's clock (a frozen one in tests), in UTC like every time the console shows, repainted as the app's
+    second moves (`BalanceApp.second`) rather than by a 1 s timer of its own, which ran a frame apart from the
+    ages and up to a second behind the clock."""
 
     DEFAULT_CSS = """
     ConsoleClock {
@@ -21,6 +24,13 @@ class ConsoleClock(HeaderClock):
         width: 14;
     }
     """
+
+    def _on_mount(self, event: Mount) -> None:
+        event.prevent_default()  # HeaderClock's timer; Widget's own handler only sets up scrollbars
+        self.watch(self.app, "second", self._second_passed, init=False)
+
+    def _second_passed(self) -> None:
+        self.refresh()
 
     def render(self) -> RenderResult:
         return Text(f"{self.app.clock.now():%H:%M:%S} UTC")  # type: ignore[attr-defined]

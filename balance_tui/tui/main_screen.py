@@ -109,6 +109,7 @@ class MainScreen(Screen[None]):
         self._issues_panel = self.query_one(IssuesPanel)
         self._history_panel = self.query_one(HistoryPanel)
         self._timer = self.set_interval(1 / self.app.refresh_hz, self.refresh_view)
+        self.watch(self.app, "second", self._second_passed, init=False)
         try:
             self._apply(load_layout(layout_path()))
         except LayoutError as exc:
@@ -152,6 +153,11 @@ class MainScreen(Screen[None]):
             return
         self._handed_over = (before, target) if before is not None and before not in chain else None
         self.set_focus(target)
+
+    def _second_passed(self) -> None:
+        """The ages move: read and paint now, in the frame that moves the header's clock."""
+        self._news = ()
+        self.refresh_view()
 
     def on_resize(self) -> None:
         self._news = ()  # a breakpoint may have shown a pane: it draws at the next tick

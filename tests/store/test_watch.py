@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, event, insert, text
 
 from balance_tui.store import acks, books
 from balance_tui.store.engine import PG_CONNECT_TIMEOUT_S, create_store_engine
@@ -86,6 +86,26 @@ async def test_the_watch_starts_after_what_the_console_has_read(
     changes = watch_store(migrated, after=seen, poll_interval=0.05)
     try:
         assert await next_change(changes) == StoreChange((), (missed,))
+    finally:
+        await changes.aclose()
+
+
+async def test_a_quiet_store_is_not_queried(migrated: Engine, other_console: Engine, session_id: int) -> None:
+    """At rest the watch runs no statement: SQLite's poll asks `PRAGMA data_version` on its own connection
+    first, PostgreSQL waits for a notification."""
+    statements: list[str] = []
+    event.listen(migrated, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    changes = watch_store(migrated, after=Seen(), poll_interval=0.01)
+    try:
+        first = await asyncio.to_thread(adjust, other_console, session_id, "one")
+        assert await next_change(changes) == StoreChange((first,))
+        statements.clear()
+        waiting = asyncio.ensure_future(anext(changes))
+        await asyncio.sleep(0.3)  # thirty polls, each free to query
+        assert statements == [] and not waiting.done()
+        second = await asyncio.to_thread(adjust, other_console, session_id, "two")
+        async with asyncio.timeout(WAIT):
+            assert await waiting == StoreChange((second,))
     finally:
         await changes.aclose()
 

@@ -325,6 +325,20 @@ async def test_a_crash_report_shows_no_local_values(make_config, capfd: pytest.C
     assert canary not in report
 
 
+async def test_the_ages_move_in_the_frame_of_the_second(make_config) -> None:
+    """At rest the second is the only thing that paints: the header's clock and the ages move as the app's
+    second does, in one frame (each at its own timer, a quiet console painted twice a second)."""
+    clock = FrozenClock()  # a still feed and a still clock: no tick has news
+    app = BalanceApp(make_config(), clock=clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settled(pilot)
+        feed = app.screen.query_one(FeedBar)
+        shown = str(feed.content)
+        clock.advance(60)
+        await eventually(lambda: app.second == int(clock.now().timestamp()), what="the app's second to move")
+        assert str(feed.content) != shown  # painted as the second moved, not at a later tick
+
+
 async def test_a_tick_with_nothing_new_reads_and_paints_nothing(make_config, monkeypatch) -> None:
     clock = FrozenClock()  # the second does not move: only news can make a tick paint
     app = BalanceApp(make_config(), clock=clock)
