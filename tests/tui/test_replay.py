@@ -79,26 +79,19 @@ async def recording(make_config, tmp_path: Path) -> Path:
     return path
 
 
-def format_1(recording: Path, tmp_path: Path) -> Path:
-    """The recording as format 1 wrote it: the same frames and events, none of the tables format 2 added."""
-    old = tmp_path / "format-1.rec"
+def as_older_format(recording: Path, tmp_path: Path, version: int) -> Path:
+    """The recording as format 1 or 2 wrote it: the same frames and events, without what came later
+    (format 2: acknowledgements, orders and the history tables; format 3: the books)."""
+    old = tmp_path / f"format-{version}.rec"
     shutil.copy(recording, old)
+    books = tuple(f"recorded_{t}" for t in ("trading_sessions", "account_balances", "positions", "balance_adjustments"))
+    dropped = books + (("orders", "balance_samples", "ledger_entries") if version == 1 else ())
     with sqlite3.connect(old) as db:
-        db.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
-        db.execute("DELETE FROM events WHERE kind = 'acknowledgement'")  # format 1 had no such kind
-        for table in ("orders", "balance_samples", "ledger_entries"):
+        db.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(version),))
+        if version == 1:
+            db.execute("DELETE FROM events WHERE kind = 'acknowledgement'")  # format 1 had no such kind
+        for table in dropped:
             db.execute(f"DROP TABLE {table}")
-    return old
-
-
-def format_2(recording: Path, tmp_path: Path) -> Path:
-    """The recording as format 2 wrote it: the same frames, events and history tables, no books."""
-    old = tmp_path / "format-2.rec"
-    shutil.copy(recording, old)
-    with sqlite3.connect(old) as db:
-        db.execute("UPDATE meta SET value = '2' WHERE key = 'format_version'")
-        for table in ("trading_sessions", "account_balances", "positions", "balance_adjustments"):
-            db.execute(f"DROP TABLE recorded_{table}")
     return old
 
 
@@ -250,11 +243,11 @@ async def test_what_a_recording_cannot_do_says_why(make_config, recording, tmp_p
     format 2 nothing for the books and the sessions, and says so (it replays otherwise)."""
     notices = Notices()
     if reason == "format_1":
-        recording = format_1(recording, tmp_path)
+        recording = as_older_format(recording, tmp_path, 1)
         reason = f"replay: {recording.name} is of recording format 1, which kept no ledger entries, "
         reason += "balance samples or open orders (format 2 on does)"
     elif reason == "format_2":
-        recording = format_2(recording, tmp_path)
+        recording = as_older_format(recording, tmp_path, 2)
         reason = f"replay: {recording.name} is of recording format 2, which kept no tracked balances, "
         reason += "positions, adjustments or sessions (format 3 on does)"
     app = replay_app(make_config, recording)
